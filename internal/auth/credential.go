@@ -1,0 +1,212 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+)
+
+// Credential is the token credential NewCredential returns. It remembers how it was built
+// and prints only non-secret facts about itself.
+type Credential struct {
+	method        Method
+	tenantID      string
+	clientID      string
+	authorityHost string // as configured; empty means azidentity's default
+	source        string // which attribute supplied the secret material, e.g. oidc_token_file_path
+	inner         azcore.TokenCredential
+}
+
+var _ azcore.TokenCredential = (*Credential)(nil)
+
+// GetToken asks the underlying azidentity credential for a token.
+func (c *Credential) GetToken(ctx context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return c.inner.GetToken(ctx, opts)
+}
+
+// Method is how this credential signs in.
+func (c *Credential) Method() Method { return c.method }
+
+// String describes the credential for logs; it never includes a secret, password or token.
+func (c *Credential) String() string {
+	var b strings.Builder
+	b.WriteString("auth.Credential{method=")
+	b.WriteString(string(c.method))
+	if c.tenantID != "" {
+		b.WriteString(" tenant_id=" + c.tenantID)
+	}
+	if c.clientID != "" {
+		b.WriteString(" client_id=" + c.clientID)
+	}
+	if c.source != "" {
+		b.WriteString(" source=" + c.source)
+	}
+	if c.authorityHost != "" {
+		b.WriteString(" authority_host=" + c.authorityHost)
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// GoString keeps %#v from printing the wrapped credential, which holds secrets.
+func (c *Credential) GoString() string { return c.String() }
+
+// NewCredential selects a method (see Select) and builds its azidentity credential. No
+// network request is made here; the first GetToken signs in.
+func NewCredential(cfg Config) (azcore.TokenCredential, Method, error) {
+	method, err := Select(cfg)
+	if err != nil {
+		return nil, method, err
+	}
+	cred := &Credential{method: method, authorityHost: cfg.AuthorityHost}
+
+	switch method {
+	case MethodAzureCLI:
+		cred.tenantID = strings.TrimSpace(cfg.TenantID)
+		cred.inner, err = azidentity.NewAzureCLICredential(&azidentity.AzureCLICredentialOptions{TenantID: cred.tenantID})
+		if err != nil {
+			return nil, method, &ConfigError{Attribute: AttrTenantID, Summary: "Cannot use the Azure CLI", Detail: err.Error()}
+		}
+
+	case MethodManagedIdentity:
+		cred.clientID = strings.TrimSpace(cfg.ClientID)
+		opts := &azidentity.ManagedIdentityCredentialOptions{ClientOptions: clientOptions(cfg)}
+		if cred.clientID != "" {
+			opts.ID = azidentity.ClientID(cred.clientID)
+		}
+		cred.inner, err = azidentity.NewManagedIdentityCredential(opts)
+		if err != nil {
+			return nil, method, &ConfigError{Attribute: AttrUseMSI, Summary: "Cannot use managed identity", Detail: err.Error()}
+		}
+
+	case MethodClientSecret:
+		if err := validateAuthorityHost(cfg); err != nil {
+			return nil, method, err
+		}
+		cred.tenantID, cred.clientID = strings.TrimSpace(cfg.TenantID), strings.TrimSpace(cfg.ClientID)
+		cred.source = AttrClientSecret
+		cred.inner, err = azidentity.NewClientSecretCredential(cred.tenantID, cred.clientID, cfg.ClientSecret,
+			&azidentity.ClientSecretCredentialOptions{
+				ClientOptions:            clientOptions(cfg),
+				DisableInstanceDiscovery: disableInstanceDiscovery(cfg),
+			})
+		if err != nil {
+			return nil, method, constructionError(err, cfg.ClientSecret)
+		}
+
+	case MethodClientCertificate:
+		if err := validateAuthorityHost(cfg); err != nil {
+			return nil, method, err
+		}
+		certs, key, err := loadCertificate(cfg)
+		if err != nil {
+			return nil, method, err
+		}
+		cred.tenantID, cred.clientID = strings.TrimSpace(cfg.TenantID), strings.TrimSpace(cfg.ClientID)
+		cred.source = cfg.certificateAttr()
+		cred.inner, err = azidentity.NewClientCertificateCredential(cred.tenantID, cred.clientID, certs, key,
+			&azidentity.ClientCertificateCredentialOptions{
+				ClientOptions:            clientOptions(cfg),
+				DisableInstanceDiscovery: disableInstanceDiscovery(cfg),
+				SendCertificateChain:     false,
+			})
+		if err != nil {
+			return nil, method, constructionError(err, cfg.ClientCertificatePassword)
+		}
+
+	case MethodOIDC:
+		if err := validateAuthorityHost(cfg); err != nil {
+			return nil, method, err
+		}
+		getAssertion, source, err := assertionSource(cfg)
+		if err != nil {
+			return nil, method, err
+		}
+		cred.tenantID, cred.clientID = strings.TrimSpace(cfg.TenantID), strings.TrimSpace(cfg.ClientID)
+		cred.source = source
+		cred.inner, err = azidentity.NewClientAssertionCredential(cred.tenantID, cred.clientID, getAssertion,
+			&azidentity.ClientAssertionCredentialOptions{
+				ClientOptions:            clientOptions(cfg),
+				DisableInstanceDiscovery: disableInstanceDiscovery(cfg),
+			})
+		if err != nil {
+			return nil, method, constructionError(err, cfg.OIDCToken, cfg.OIDCRequestToken)
+		}
+
+	default:
+		return nil, method, fmt.Errorf("auth: unknown method %q", method)
+	}
+	return cred, method, nil
+}
+
+// clientOptions points azidentity at the configured login host and HTTP client.
+func clientOptions(cfg Config) azcore.ClientOptions {
+	var o azcore.ClientOptions
+	if host := strings.TrimSpace(cfg.AuthorityHost); host != "" {
+		o.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: host}
+	}
+	// Assign only a non-nil client: a typed nil in the Transporter interface would be used.
+	if cfg.HTTPClient != nil {
+		o.Transport = cfg.HTTPClient
+	}
+	return o
+}
+
+// effectiveAuthorityHost follows azidentity's precedence: the configured host, then
+// AZURE_AUTHORITY_HOST, then the public cloud.
+func effectiveAuthorityHost(cfg Config) string {
+	if host := strings.TrimSpace(cfg.AuthorityHost); host != "" {
+		return host
+	}
+	if host := strings.TrimSpace(os.Getenv("AZURE_AUTHORITY_HOST")); host != "" {
+		return host
+	}
+	return cloud.AzurePublic.ActiveDirectoryAuthorityHost
+}
+
+func disableInstanceDiscovery(cfg Config) bool {
+	return !IsMicrosoftAuthorityHost(effectiveAuthorityHost(cfg))
+}
+
+func validateAuthorityHost(cfg Config) error {
+	host := strings.TrimSpace(cfg.AuthorityHost)
+	if host == "" {
+		return nil
+	}
+	u, err := url.Parse(host)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return &ConfigError{
+			Attribute: AttrAuthorityHost,
+			Summary:   "Invalid authority host",
+			Detail:    fmt.Sprintf("%s must be an https URL such as https://login.microsoftonline.com/, got %q", AttrAuthorityHost, host),
+		}
+	}
+	return nil
+}
+
+// constructionError reports an azidentity constructor failure (typically an invalid tenant
+// ID) with any secret removed from its text.
+func constructionError(err error, secrets ...string) error {
+	return &ConfigError{
+		Attribute: AttrTenantID,
+		Summary:   "Cannot build the credential",
+		Detail:    redact(err.Error(), secrets...),
+	}
+}
+
+// redact replaces every non-empty secret in s.
+func redact(s string, secrets ...string) string {
+	for _, secret := range secrets {
+		if secret = strings.TrimSpace(secret); secret != "" {
+			s = strings.ReplaceAll(s, secret, "***")
+		}
+	}
+	return s
+}
