@@ -1,0 +1,597 @@
+package dataverse
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// A 429 with Retry-After: 2 is retried, and not before 2 s have passed
+// (measured at the server). This test really waits.
+func TestRetryAfterIsHonoured(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if rec.record(r, nil) == 1 {
+			w.Header().Set("Retry-After", "2")
+			writeJSON(w, http.StatusTooManyRequests, odataErr("0x80072322", "Number of requests exceeded the limit of 6000 over time window of 300 seconds."))
+			return
+		}
+		writeJSON(w, http.StatusOK, whoAmIBody())
+	}, fastRetries)
+
+	got, err := c.WhoAmI(context.Background())
+	if err != nil {
+		t.Fatalf("WhoAmI: %v", err)
+	}
+	if got.UserID != "22222222-2222-2222-2222-222222222222" {
+		t.Errorf("UserID = %q", got.UserID)
+	}
+	if n := rec.count(); n != 2 {
+		t.Fatalf("server saw %d requests, want 2", n)
+	}
+	if gap := rec.times[1].Sub(rec.times[0]); gap < 2*time.Second {
+		t.Errorf("second attempt came %s after the first, want >= 2s (Retry-After)", gap)
+	}
+}
+
+func TestBadRequestIsNotRetried(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		rec.record(r, nil)
+		writeJSON(w, http.StatusBadRequest, odataErr("0x80040203", "Invalid argument."))
+	}, fastRetries)
+
+	_, err := c.Do(context.Background(), &Request{Method: http.MethodGet, Path: "accounts"})
+	e, ok := AsError(err)
+	if !ok {
+		t.Fatalf("want *Error, got %T %v", err, err)
+	}
+	if rec.count() != 1 {
+		t.Errorf("server saw %d requests, want 1", rec.count())
+	}
+	if e.StatusCode != 400 || e.Code != "0x80040203" || e.Message != "Invalid argument." || e.Attempts != 1 {
+		t.Errorf("unexpected error fields: %+v", e)
+	}
+	if want := "GET accounts: HTTP 400 (0x80040203): Invalid argument. (after 1 attempt)"; err.Error() != want {
+		t.Errorf("Error() = %q\nwant      %q", err.Error(), want)
+	}
+	if e.Throttled || IsNotFound(err) || IsForbidden(err) || IsUnauthorized(err) {
+		t.Errorf("wrong classification: %+v", e)
+	}
+}
+
+func TestOtherClientErrorsAreNotRetried(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{401, 403, 404, 409, 412, 501} {
+		rec := &recorder{}
+		c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+			rec.record(r, nil)
+			w.WriteHeader(status)
+		}, fastRetries)
+		_, err := c.Do(context.Background(), &Request{Path: "x"})
+		e, ok := AsError(err)
+		if !ok || e.StatusCode != status {
+			t.Errorf("status %d: got %v", status, err)
+			continue
+		}
+		want := 1
+		if status == 401 {
+			want = 2 // one retry with a fresh token
+		}
+		if rec.count() != want {
+			t.Errorf("status %d: server saw %d requests, want %d", status, rec.count(), want)
+		}
+	}
+}
+
+func TestErrorAfterLastAttempt(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		rec.record(r, nil)
+		writeJSON(w, http.StatusServiceUnavailable, odataErr("0x80044151", "The service is temporarily unavailable."))
+	}, fastRetries, func(cfg *Config) { cfg.MaxRetries = 2 })
+
+	_, err := c.Do(context.Background(), &Request{Path: "WhoAmI"})
+	e, ok := AsError(err)
+	if !ok {
+		t.Fatalf("want *Error, got %T %v", err, err)
+	}
+	if rec.count() != 3 {
+		t.Errorf("server saw %d requests, want 3", rec.count())
+	}
+	if e.StatusCode != 503 || e.Code != "0x80044151" || e.Message != "The service is temporarily unavailable." || e.Attempts != 3 {
+		t.Errorf("unexpected error fields: %+v", e)
+	}
+	for _, want := range []string{"HTTP 503", "0x80044151", "The service is temporarily unavailable.", "after 3 attempts"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Error() = %q, missing %q", err.Error(), want)
+		}
+	}
+}
+
+func TestThrottlingExhaustedSaysWhatToDo(t *testing.T) {
+	t.Parallel()
+	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusTooManyRequests, odataErr("0x80072326", "Number of concurrent requests exceeded the limit of 52."))
+	}, fastRetries, func(cfg *Config) { cfg.MaxRetries = 1 })
+
+	_, err := c.Do(context.Background(), &Request{Path: "WhoAmI"})
+	if !IsThrottled(err) {
+		t.Fatalf("want throttled, got %v", err)
+	}
+	for _, want := range []string{"HTTP 429", "gave up after 2 attempts", "max_concurrent_requests", "retry later"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Error() = %q, missing %q", err.Error(), want)
+		}
+	}
+}
+
+func TestRetryAfterOverLimitFailsAtOnce(t *testing.T) {
+	t.Parallel()
+	for name, retryAfter := range map[string]string{
+		"seconds":   "600",
+		"http-date": time.Now().Add(time.Hour).UTC().Format(http.TimeFormat),
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			rec := &recorder{}
+			c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+				rec.record(r, nil)
+				w.Header().Set("Retry-After", retryAfter)
+				writeJSON(w, http.StatusTooManyRequests, odataErr("0x80072321", "Combined execution time of incoming requests exceeded limit of 1,200,000 milliseconds over time window of 300 seconds."))
+			}, fastRetries, func(cfg *Config) { cfg.MaxRetryAfter = time.Minute })
+
+			start := time.Now()
+			_, err := c.WhoAmI(context.Background())
+			if elapsed := time.Since(start); elapsed > 5*time.Second {
+				t.Errorf("took %s: should not have waited", elapsed)
+			}
+			e, ok := AsError(err)
+			if !ok {
+				t.Fatalf("want *Error, got %T %v", err, err)
+			}
+			if rec.count() != 1 {
+				t.Errorf("server saw %d requests, want 1", rec.count())
+			}
+			if !e.Throttled || !IsThrottled(err) || e.RetryAfterLimit != time.Minute || e.RetryAfter < 9*time.Minute || e.Attempts != 1 {
+				t.Errorf("unexpected error fields: %+v", e)
+			}
+			for _, want := range []string{"longer than the 1m0s", "gave up after 1 attempt", "retry later"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("Error() = %q, missing %q", err.Error(), want)
+				}
+			}
+		})
+	}
+}
+
+// 500, 502, 504 and a connection reset are retried; the call then succeeds.
+func TestTransientFailuresAreRetried(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int64
+	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		switch n.Add(1) {
+		case 1:
+			writeJSON(w, http.StatusInternalServerError, odataErr("0x80040216", "An unexpected error occurred."))
+		case 2:
+			w.WriteHeader(http.StatusBadGateway)
+		case 3:
+			// A fresh connection for the next request: on a reused one, net/http
+			// itself would retry the reset GET and hide it from our retry loop.
+			w.Header().Set("Connection", "close")
+			w.WriteHeader(http.StatusGatewayTimeout)
+		case 4:
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				t.Errorf("hijack: %v", err)
+				return
+			}
+			if tc, ok := conn.(interface{ NetConn() net.Conn }); ok {
+				if tcp, ok := tc.NetConn().(*net.TCPConn); ok {
+					_ = tcp.SetLinger(0) // RST rather than FIN
+				}
+			}
+			conn.Close()
+		default:
+			writeJSON(w, http.StatusOK, whoAmIBody())
+		}
+	}, fastRetries)
+
+	resp, err := c.Do(context.Background(), &Request{Path: "WhoAmI"})
+	if err != nil {
+		t.Fatalf("Do: %v", err)
+	}
+	if got := countAtomic(&n); got != 5 {
+		t.Errorf("server saw %d requests, want 5", got)
+	}
+	if resp.Attempts != 5 {
+		t.Errorf("Attempts = %d, want 5", resp.Attempts)
+	}
+}
+
+func TestConnectionErrorAfterLastAttempt(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens: connection refused
+
+	c, err := New(Config{
+		EnvironmentURL: "http://" + addr,
+		Credential:     &fakeCredential{},
+		MaxRetries:     2,
+		RetryWaitMin:   time.Millisecond,
+		RetryWaitMax:   time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.WhoAmI(context.Background())
+	var te *TransportError
+	if !errors.As(err, &te) {
+		t.Fatalf("want *TransportError, got %T %v", err, err)
+	}
+	if te.Attempts != 3 || !strings.Contains(err.Error(), "after 3 attempts") || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("Error() = %q (attempts %d)", err.Error(), te.Attempts)
+	}
+}
+
+// An attempt longer than RequestTimeout is abandoned and retried.
+func TestSlowAttemptTimesOutAndIsRetried(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int64
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		writeJSON(w, http.StatusOK, whoAmIBody())
+	}, fastRetries, func(cfg *Config) { cfg.RequestTimeout = 200 * time.Millisecond })
+
+	resp, err := c.Do(context.Background(), &Request{Path: "WhoAmI"})
+	if err != nil {
+		t.Fatalf("Do: %v", err)
+	}
+	if resp.Attempts != 2 {
+		t.Errorf("Attempts = %d, want 2", resp.Attempts)
+	}
+}
+
+func TestUnauthorizedGetsOneFreshToken(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	c, cred, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		rec.record(r, nil)
+		if r.Header.Get("Authorization") != "Bearer fresh" {
+			w.Header().Set("WWW-Authenticate", "Bearer authorization_uri=https://login.microsoftonline.com/t/oauth2/authorize, resource_id=https://contoso.crm.dynamics.com/")
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		writeJSON(w, http.StatusOK, whoAmIBody())
+	})
+	cred.token = func(n int, claims bool) string {
+		if claims {
+			return "fresh"
+		}
+		return "stale"
+	}
+
+	if _, err := c.WhoAmI(context.Background()); err != nil {
+		t.Fatalf("WhoAmI: %v", err)
+	}
+	calls, claimCalls := cred.counts()
+	if calls != 2 || claimCalls != 1 {
+		t.Errorf("GetToken calls = %d (with claims %d), want 2 (1)", calls, claimCalls)
+	}
+	if !strings.Contains(cred.lastClaims, `"nbf":{"essential":true,"value":"`) {
+		t.Errorf("claims = %s", cred.lastClaims)
+	}
+	if rec.count() != 2 {
+		t.Errorf("server saw %d requests, want 2", rec.count())
+	}
+	if got := cred.scopes; len(got) != 1 || got[0] != c.Scope() {
+		t.Errorf("scopes = %v, want [%s]", got, c.Scope())
+	}
+}
+
+func TestUnauthorizedTwiceIsAnError(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	c, cred, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		rec.record(r, nil)
+		w.Header().Set("WWW-Authenticate", "Bearer authorization_uri=https://login.microsoftonline.com/t/oauth2/authorize, resource_id=https://contoso.crm.dynamics.com/")
+		w.WriteHeader(http.StatusUnauthorized)
+	})
+	_, err := c.WhoAmI(context.Background())
+	if !IsUnauthorized(err) {
+		t.Fatalf("want unauthorized, got %v", err)
+	}
+	calls, claimCalls := cred.counts()
+	if calls != 2 || claimCalls != 1 {
+		t.Errorf("GetToken calls = %d (with claims %d), want 2 (1)", calls, claimCalls)
+	}
+	if rec.count() != 2 {
+		t.Errorf("server saw %d requests, want 2", rec.count())
+	}
+	e, _ := AsError(err)
+	if e.Attempts != 2 {
+		t.Errorf("Attempts = %d, want 2", e.Attempts)
+	}
+	for _, want := range []string{"HTTP 401", "token was rejected", "application user", "resource_id=https://contoso.crm.dynamics.com/"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Error() = %q, missing %q", err.Error(), want)
+		}
+	}
+}
+
+func TestConcurrencyIsBounded(t *testing.T) {
+	t.Parallel()
+	var inFlight, highWater atomic.Int64
+	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		now := inFlight.Add(1)
+		for {
+			hw := highWater.Load()
+			if now <= hw || highWater.CompareAndSwap(hw, now) {
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+		inFlight.Add(-1) // before the answer is written, so the client cannot start the next one first
+		writeJSON(w, http.StatusOK, whoAmIBody())
+	}, func(cfg *Config) { cfg.MaxConcurrentRequests = 4 })
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 50)
+	for range 50 {
+		wg.Go(func() {
+			if _, err := c.WhoAmI(context.Background()); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("WhoAmI: %v", err)
+	}
+	if hw := highWater.Load(); hw > 4 {
+		t.Errorf("server saw %d requests in flight, want <= 4", hw)
+	} else {
+		t.Logf("high-water mark: %d", hw)
+	}
+}
+
+// Waiting for a free slot honours the context.
+func TestWaitForSlotHonoursContext(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		started <- struct{}{}
+		<-release
+		writeJSON(w, http.StatusOK, whoAmIBody())
+	}, func(cfg *Config) { cfg.MaxConcurrentRequests = 1 })
+
+	done := make(chan error, 1)
+	go func() { _, err := c.WhoAmI(context.Background()); done <- err }()
+	<-started
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.WhoAmI(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("want deadline exceeded, got %v", err)
+	}
+	if time.Since(start) > time.Second {
+		t.Errorf("took %s", time.Since(start))
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Errorf("first call: %v", err)
+	}
+}
+
+func TestCancelDuringBackoffReturnsPromptly(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		rec.record(r, nil)
+		w.Header().Set("Retry-After", "30")
+		writeJSON(w, http.StatusServiceUnavailable, odataErr("", "busy"))
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := c.WhoAmI(ctx)
+	if elapsed := time.Since(start); elapsed > time.Second {
+		t.Errorf("returned after %s, want < 1s", elapsed)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("want context.Canceled, got %v", err)
+	}
+	var te *TransportError
+	if !errors.As(err, &te) || te.Attempts != 1 {
+		t.Errorf("want *TransportError with 1 attempt, got %#v", err)
+	}
+	if rec.count() != 1 {
+		t.Errorf("server saw %d requests, want 1", rec.count())
+	}
+}
+
+func TestHeadersAndBody(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		rec.record(r, body)
+		if r.Method == http.MethodGet {
+			writeJSON(w, http.StatusOK, map[string]any{"n": json.Number("12345678901234567890")})
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+
+	var out map[string]any
+	if _, err := c.Do(context.Background(), &Request{Path: "things", Out: &out}); err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := out["n"].(interface{ String() string }); !ok || n.String() != "12345678901234567890" {
+		t.Errorf("number not kept as json.Number: %#v", out["n"])
+	}
+	_, err := c.Do(context.Background(), &Request{
+		Method: http.MethodPut,
+		Path:   "EntityDefinitions(LogicalName='account')",
+		Body:   map[string]any{"a": 1},
+		Header: http.Header{"Mscrm.mergelabels": {"true"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get, put := rec.reqs[0], rec.reqs[1]
+	for k, v := range map[string]string{
+		"Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0",
+		"User-Agent": "dataverse-test/1.0", "Authorization": "Bearer test-token",
+	} {
+		if got := get.Header.Get(k); got != v {
+			t.Errorf("GET header %s = %q, want %q", k, got, v)
+		}
+	}
+	if get.Header.Get("Content-Type") != "" || get.ContentLength != 0 {
+		t.Errorf("GET sent a body: %q %d", get.Header.Get("Content-Type"), get.ContentLength)
+	}
+	if put.Header.Get("Content-Type") != "application/json; charset=utf-8" || put.Header.Get("MSCRM.MergeLabels") != "true" {
+		t.Errorf("PUT headers = %v", put.Header)
+	}
+	if put.URL.Path != "/api/data/v9.2/EntityDefinitions(LogicalName='account')" {
+		t.Errorf("PUT path = %q", put.URL.Path)
+	}
+	if string(rec.body[1]) != `{"a":1}` {
+		t.Errorf("PUT body = %s", rec.body[1])
+	}
+}
+
+func TestBodyIsReplayedOnRetry(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if rec.record(r, body) == 1 {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}, fastRetries)
+	if _, err := c.Do(context.Background(), &Request{Method: "POST", Path: "PublishXml", Body: []byte(`{"ParameterXml":"x"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if rec.count() != 2 || string(rec.body[0]) != string(rec.body[1]) || string(rec.body[1]) != `{"ParameterXml":"x"}` {
+		t.Errorf("bodies = %q", rec.body)
+	}
+}
+
+func TestAbsoluteURLs(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	c, _, srv := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		rec.record(r, nil)
+		writeJSON(w, http.StatusOK, map[string]any{"value": []any{}})
+	})
+	next := srv.URL + "/api/data/v9.2/audits?$select=auditid&$skiptoken=%3Ccookie%20pagenumber=%222%22/%3E"
+	if _, err := c.Do(context.Background(), &Request{Path: next}); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.reqs[0].URL.Query().Get("$skiptoken"); got != `<cookie pagenumber="2"/>` {
+		t.Errorf("skiptoken = %q", got)
+	}
+	_, err := c.Do(context.Background(), &Request{Path: "https://evil.example.com/api/data/v9.2/audits"})
+	if err == nil || !strings.Contains(err.Error(), "refusing") {
+		t.Errorf("want refusal for another host, got %v", err)
+	}
+	if rec.count() != 1 {
+		t.Errorf("server saw %d requests", rec.count())
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	t.Parallel()
+	for n := range 10 {
+		base := min(time.Second<<n, 30*time.Second)
+		for range 50 {
+			w := jitteredBackoff(time.Second, 30*time.Second, n)
+			if w < base/2 || w > base {
+				t.Fatalf("attempt %d: wait %s outside [%s, %s]", n, w, base/2, base)
+			}
+		}
+	}
+	if w := jitteredBackoff(time.Second, 30*time.Second, 200); w < 15*time.Second || w > 30*time.Second {
+		t.Errorf("huge attempt number: %s", w)
+	}
+
+	c, err := New(Config{EnvironmentURL: "https://contoso.crm.dynamics.com", Credential: &fakeCredential{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	c.now = func() time.Time { return now }
+	cl := &call{c: c, ctx: context.Background()}
+	for _, tc := range []struct {
+		status     int
+		retryAfter string
+		min        time.Duration
+	}{
+		{503, "7", 7 * time.Second},
+		{429, "3", 3 * time.Second},
+		{500, now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
+		{429, "", 0},
+	} {
+		resp := &http.Response{StatusCode: tc.status, Header: http.Header{}}
+		if tc.retryAfter != "" {
+			resp.Header.Set("Retry-After", tc.retryAfter)
+		}
+		w := cl.backoff(time.Millisecond, 4*time.Millisecond, 0, resp)
+		if w < tc.min || (tc.min == 0 && w > 4*time.Millisecond) {
+			t.Errorf("%d Retry-After %q: wait %s", tc.status, tc.retryAfter, w)
+		}
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for in, want := range map[string]time.Duration{
+		"0":                             0,
+		"120":                           2 * time.Minute,
+		"1.5":                           1500 * time.Millisecond,
+		"Fri, 02 Jan 2026 03:05:05 GMT": time.Minute,
+		"Fri, 02 Jan 2026 03:00:00 GMT": 0, // in the past
+	} {
+		got, ok := parseRetryAfter(in, now)
+		if !ok || got != want {
+			t.Errorf("parseRetryAfter(%q) = %s, %v; want %s", in, got, ok, want)
+		}
+	}
+	for _, in := range []string{"", "-1", "soon"} {
+		if _, ok := parseRetryAfter(in, now); ok {
+			t.Errorf("parseRetryAfter(%q) accepted", in)
+		}
+	}
+}
