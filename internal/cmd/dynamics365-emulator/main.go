@@ -1,0 +1,131 @@
+// Command dynamics365-emulator runs the Dataverse + Entra login emulator as a
+// standalone HTTPS server for `make demo` and for users who test their audit
+// baselines offline. It registers one client-secret application, prints the
+// environment variables the provider reads as shell export lines, logs one
+// line per request to stderr and runs until SIGINT or SIGTERM.
+package main
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/emulator"
+)
+
+// demoClientID is fixed so that demo configurations can name it.
+const demoClientID = "d3650000-0000-4000-8000-00000000de30"
+
+func main() {
+	log.SetFlags(0)
+	log.SetPrefix("dynamics365-emulator: ")
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("dynamics365-emulator", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	envFile := fs.String("env-file", "", "also write the export lines to this file (atomically, once the server is up)")
+	tenantID := fs.String("tenant-id", "", "tenant id (default: random GUID)")
+	clientID := fs.String("client-id", demoClientID, "client id of the registered application")
+	clientSecret := fs.String("client-secret", "", "client secret of the registered application (default: random)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if *clientSecret == "" {
+		b := make([]byte, 30)
+		rand.Read(b)
+		*clientSecret = base64.RawURLEncoding.EncodeToString(b)
+	}
+
+	logger := log.New(stderr, "dynamics365-emulator: ", log.LstdFlags|log.Lmicroseconds)
+	srv, err := emulator.Start(emulator.Options{
+		TenantID: *tenantID,
+		OnRequest: func(ri emulator.RequestInfo) {
+			// Path only: never headers, query strings or bodies.
+			logger.Printf("%s %s %s %d %s", ri.Listener, ri.Method, ri.Path, ri.Status, ri.Duration.Round(100*time.Microsecond))
+		},
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	srv.AddSecretClient(*clientID, *clientSecret)
+
+	exports := exportLines(srv, *clientID, *clientSecret)
+	if *envFile != "" {
+		if err := writeFileAtomic(*envFile, []byte(exports)); err != nil {
+			return err
+		}
+	}
+	if _, err := io.WriteString(stdout, exports); err != nil {
+		return err
+	}
+	logger.Printf("ready: environment %s, authority %s; stop with Ctrl-C", srv.EnvironmentURL(), srv.AuthorityHost())
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	s := <-sig
+	signal.Stop(sig)
+	logger.Printf("received %s, shutting down", s)
+	return nil
+}
+
+func exportLines(srv *emulator.Server, clientID, secret string) string {
+	var b strings.Builder
+	for _, kv := range [][2]string{
+		{"DYNAMICS365_ENVIRONMENT_URL", srv.EnvironmentURL()},
+		{"AZURE_AUTHORITY_HOST", srv.AuthorityHost()},
+		{"AZURE_TENANT_ID", srv.TenantID()},
+		{"AZURE_CLIENT_ID", clientID},
+		{"AZURE_CLIENT_SECRET", secret},
+		{"DYNAMICS365_CA_CERTIFICATE_FILE", srv.CAFile()},
+	} {
+		fmt.Fprintf(&b, "export %s=%s\n", kv[0], shellQuote(kv[1]))
+	}
+	return b.String()
+}
+
+// shellQuote single-quotes s for POSIX shells.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames it,
+// so a reader polling for path never sees a partial file. The file holds a
+// secret: mode 0600.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,148 @@
+package emulator
+
+import (
+	"crypto/x509"
+	"slices"
+
+	"github.com/google/uuid"
+)
+
+// Privilege names the emulator checks. A client registered without
+// WithPrivileges holds all of them (like a System Administrator).
+const (
+	PrivReadOrganization       = "prvReadOrganization"
+	PrivWriteOrganization      = "prvWriteOrganization"
+	PrivReadAuditSummary       = "prvReadAuditSummary"
+	PrivReadRecordAuditHistory = "prvReadRecordAuditHistory"
+	PrivReadEntity             = "prvReadEntity"
+	PrivWriteEntity            = "prvWriteEntity"
+	PrivReadAttribute          = "prvReadAttribute"
+	PrivWriteAttribute         = "prvWriteAttribute"
+	PrivPublishCustomizations  = "prvPublishCustomizations"
+)
+
+// knownPrivileges is what "all privileges" means; its length is the
+// privilegeCount reported in 403 messages for unrestricted users.
+var knownPrivileges = []string{
+	PrivReadOrganization, PrivWriteOrganization, PrivReadAuditSummary,
+	PrivReadRecordAuditHistory, PrivReadEntity, PrivWriteEntity,
+	PrivReadAttribute, PrivWriteAttribute, PrivPublishCustomizations,
+}
+
+// privilegeNamespace derives stable privilege ids from names, so a privilege
+// has the same id in every emulator (as in every real environment).
+var privilegeNamespace = uuid.MustParse("9a8f6f43-6a51-4c7e-a2a4-0d365a0d17e5")
+
+func privilegeID(name string) string {
+	return uuid.NewSHA1(privilegeNamespace, []byte(name)).String()
+}
+
+type clientConfig struct {
+	restricted bool
+	privileges []string
+}
+
+// ClientOption changes how a registered client's application user is set up.
+type ClientOption func(*clientConfig)
+
+// WithPrivileges limits the client's application user to exactly these
+// privileges (e.g. "prvReadOrganization"). Without it the user holds all.
+func WithPrivileges(privs ...string) ClientOption {
+	return func(c *clientConfig) {
+		c.restricted = true
+		c.privileges = append([]string(nil), privs...)
+	}
+}
+
+func (c clientConfig) has(priv string) bool {
+	return !c.restricted || slices.Contains(c.privileges, priv)
+}
+
+func (c clientConfig) privilegeCount() int {
+	if c.restricted {
+		return len(c.privileges)
+	}
+	return len(knownPrivileges)
+}
+
+// principal is a Dataverse user (systemuser) backed by an Entra object.
+type principal struct {
+	systemUserID string // Dataverse systemuserid: WhoAmI UserId, audit _userid_value
+	objectID     string // Entra object id: the token's oid claim
+	fullName     string
+	cfg          clientConfig
+}
+
+// appClient is an Entra application registration with its credentials.
+// Credentials accumulate over Add*Client calls, as an app can hold secrets,
+// certificates and federated credentials at once.
+type appClient struct {
+	id       string
+	secrets  []string
+	certs    []*x509.Certificate
+	subjects []string // federated identity credentials trusting FederatedIssuer()
+	user     *principal
+}
+
+// newPrincipal creates a user. Caller holds s.mu or is Start.
+func (s *Server) newPrincipal(fullName string, cfg clientConfig) *principal {
+	p := &principal{
+		systemUserID: uuid.NewString(),
+		objectID:     uuid.NewString(),
+		fullName:     fullName,
+		cfg:          cfg,
+	}
+	s.principalByOID[p.objectID] = p
+	return p
+}
+
+// registerClient returns the client, creating it and its application user on
+// first use. The options of the latest call decide the user's privileges.
+func (s *Server) registerClient(clientID string, opts []ClientOption, add func(*appClient)) {
+	var cfg clientConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.clients[clientID]
+	if c == nil {
+		c = &appClient{id: clientID, user: s.newPrincipal("# "+clientID, cfg)}
+		s.clients[clientID] = c
+	}
+	c.user.cfg = cfg
+	add(c)
+}
+
+// AddSecretClient registers an application that logs in with a client secret.
+func (s *Server) AddSecretClient(clientID, secret string, opts ...ClientOption) {
+	s.registerClient(clientID, opts, func(c *appClient) { c.secrets = append(c.secrets, secret) })
+}
+
+// AddCertificateClient registers an application that logs in with a client
+// assertion signed by cert's private key.
+func (s *Server) AddCertificateClient(clientID string, cert *x509.Certificate, opts ...ClientOption) {
+	s.registerClient(clientID, opts, func(c *appClient) { c.certs = append(c.certs, cert) })
+}
+
+// AddFederatedClient registers an application with a federated identity
+// credential that trusts FederatedIssuer() for subject (audience
+// api://AzureADTokenExchange).
+func (s *Server) AddFederatedClient(clientID, subject string, opts ...ClientOption) {
+	s.registerClient(clientID, opts, func(c *appClient) { c.subjects = append(c.subjects, subject) })
+}
+
+// ApplicationUserID returns the Dataverse systemuserid of a registered
+// client's application user ("" if the client is unknown).
+func (s *Server) ApplicationUserID(clientID string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.clients[clientID]; c != nil {
+		return c.user.systemUserID
+	}
+	return ""
+}
+
+// AdminUserID returns the systemuserid of the administrator that
+// UpdateOrganization attributes changes to.
+func (s *Server) AdminUserID() string { return s.admin.systemUserID }

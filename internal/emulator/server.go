@@ -1,0 +1,347 @@
+// Package emulator is a stateful fake of Microsoft Entra ID login and the
+// Dataverse Web API, served over HTTPS on loopback with its own CA.
+//
+// It imitates the real services as the project's shared/dataverse-api.md
+// documents them (URLs, payload shapes, status codes and error bodies) and
+// nothing friendlier, so that code tested against it behaves the same against
+// a real environment. Every Server is independent: tests may run many in parallel in
+// one process.
+package emulator
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Options configures a Server. The zero value is valid.
+type Options struct {
+	// TenantID is the directory (tenant) id served by the login listener.
+	// Default: a random GUID.
+	TenantID string
+	// TokenLifetime is the lifetime of issued access tokens (JWT exp and the
+	// token response's expires_in, which is one second less, as Entra does).
+	// Default: 1 hour.
+	TokenLifetime time.Duration
+	// OnRequest, when set, is called once per request on either listener after
+	// the response is written. It receives no headers, query or body, so it can
+	// be logged without leaking secrets or tokens. It must be safe for
+	// concurrent use.
+	OnRequest func(RequestInfo)
+}
+
+// RequestInfo describes one handled request, for logging.
+type RequestInfo struct {
+	Listener string // "login" or "environment"
+	Method   string
+	Path     string // URL path only (never the query or headers)
+	Route    string // route name, as used by the request counters
+	Status   int
+	Duration time.Duration
+}
+
+// Listener names, as used in RequestInfo.Listener.
+const (
+	ListenerLogin       = "login"
+	ListenerEnvironment = "environment"
+)
+
+// Server is a running emulator: one TLS listener for the login (authority)
+// host and one for the Dataverse environment.
+type Server struct {
+	tenantID      string
+	tokenLifetime time.Duration
+	onRequest     func(RequestInfo)
+
+	ca     *certAuthority
+	caDir  string
+	caFile string
+	pool   *x509.CertPool
+	client *http.Client
+
+	loginSrv      *http.Server
+	envSrv        *http.Server
+	environment   string // https://127.0.0.1:PORT
+	authorityHost string // https://127.0.0.1:PORT2/
+
+	tokenKey     *signingKey
+	federatedKey *signingKey
+
+	// mu guards all emulated state below.
+	mu             sync.Mutex
+	clients        map[string]*appClient // by client id
+	principalByOID map[string]*principal // by Entra object id (token oid claim)
+	admin          *principal            // the portal administrator of UpdateOrganization
+	audiences      map[string]bool       // resources tokens can be issued for (no trailing slash)
+	businessUnitID string
+	versionSeq     int64
+	org            *orgRow
+	audits         auditStore
+
+	cmu    sync.Mutex
+	counts map[string]int
+	writes int
+
+	closeOnce sync.Once
+}
+
+// Start generates keys and certificates and starts both listeners on
+// 127.0.0.1 with random ports.
+func Start(opts Options) (*Server, error) {
+	s := &Server{
+		tenantID:       opts.TenantID,
+		tokenLifetime:  opts.TokenLifetime,
+		onRequest:      opts.OnRequest,
+		clients:        map[string]*appClient{},
+		principalByOID: map[string]*principal{},
+		audiences:      map[string]bool{},
+		counts:         map[string]int{},
+		businessUnitID: uuid.NewString(),
+		versionSeq:     1_480_000 + int64(time.Now().Unix()%100_000),
+	}
+	if s.tenantID == "" {
+		s.tenantID = uuid.NewString()
+	}
+	if s.tokenLifetime <= 0 {
+		s.tokenLifetime = time.Hour
+	}
+
+	var err error
+	if s.ca, err = newCertAuthority(); err != nil {
+		return nil, err
+	}
+	leaf, err := s.ca.serverCertificate()
+	if err != nil {
+		return nil, err
+	}
+	if s.tokenKey, err = newSigningKey("Dynamics 365 Emulator token signing"); err != nil {
+		return nil, err
+	}
+	if s.federatedKey, err = newSigningKey("Dynamics 365 Emulator federated issuer"); err != nil {
+		return nil, err
+	}
+	s.pool = x509.NewCertPool()
+	s.pool.AddCert(s.ca.cert)
+	s.client = &http.Client{Transport: &http.Transport{
+		TLSClientConfig:     &tls.Config{RootCAs: s.pool, MinVersion: tls.VersionTLS12},
+		ForceAttemptHTTP2:   true,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     30 * time.Second,
+	}}
+
+	if s.caDir, err = os.MkdirTemp("", "dynamics365-emulator-"); err != nil {
+		return nil, fmt.Errorf("create CA directory: %w", err)
+	}
+	s.caFile = filepath.Join(s.caDir, "ca.pem")
+	if err := os.WriteFile(s.caFile, s.ca.certPEM, 0o644); err != nil {
+		os.RemoveAll(s.caDir)
+		return nil, fmt.Errorf("write CA file: %w", err)
+	}
+
+	loginLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		os.RemoveAll(s.caDir)
+		return nil, err
+	}
+	envLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		loginLn.Close()
+		os.RemoveAll(s.caDir)
+		return nil, err
+	}
+	s.authorityHost = fmt.Sprintf("https://%s/", loginLn.Addr().String())
+	s.environment = fmt.Sprintf("https://%s", envLn.Addr().String())
+	s.audiences[s.environment] = true
+
+	s.admin = s.newPrincipal("Emulator Administrator", clientConfig{})
+	s.org = newOrgRow(s)
+
+	tlsConfig := &tls.Config{
+		Certificates: []tls.Certificate{leaf},
+		MinVersion:   tls.VersionTLS12,
+		NextProtos:   []string{"h2", "http/1.1"},
+	}
+	quiet := log.New(io.Discard, "", 0) // TLS handshake noise from clients that do not trust the CA
+	s.loginSrv = &http.Server{
+		Handler:           s.instrument(ListenerLogin, s.routeLogin, s.serveLogin),
+		TLSConfig:         tlsConfig,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          quiet,
+	}
+	s.envSrv = &http.Server{
+		Handler:           s.instrument(ListenerEnvironment, s.routeEnvironment, s.serveEnvironment),
+		TLSConfig:         tlsConfig.Clone(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          quiet,
+	}
+	go serve(s.loginSrv, loginLn)
+	go serve(s.envSrv, envLn)
+	return s, nil
+}
+
+func serve(srv *http.Server, ln net.Listener) {
+	if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Printf("dynamics365 emulator: serve %s: %v", ln.Addr(), err)
+	}
+}
+
+// Close stops both listeners, gives in-flight requests a moment (250 ms) to
+// finish, closes all connections and removes the CA file's temporary
+// directory. It is safe to call more than once.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		// Our own client's idle HTTP/2 connections would otherwise hold
+		// Shutdown until its timeout.
+		s.client.CloseIdleConnections()
+		ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
+		defer cancel()
+		for _, srv := range []*http.Server{s.loginSrv, s.envSrv} {
+			if err := srv.Shutdown(ctx); err != nil {
+				srv.Close()
+			}
+		}
+		s.client.CloseIdleConnections()
+		os.RemoveAll(s.caDir)
+	})
+}
+
+// EnvironmentURL is the Dataverse environment URL, without a trailing slash.
+func (s *Server) EnvironmentURL() string { return s.environment }
+
+// AuthorityHost is the login host (azidentity's ActiveDirectoryAuthorityHost),
+// with a trailing slash.
+func (s *Server) AuthorityHost() string { return s.authorityHost }
+
+// TenantID is the directory id the login listener serves.
+func (s *Server) TenantID() string { return s.tenantID }
+
+// CAFile is the path of the CA certificate PEM file. It is removed by Close.
+func (s *Server) CAFile() string { return s.caFile }
+
+// CAPEM returns the CA certificate in PEM form.
+func (s *Server) CAPEM() []byte { return append([]byte(nil), s.ca.certPEM...) }
+
+// CertPool returns a new pool holding only the emulator's CA.
+func (s *Server) CertPool() *x509.CertPool { return s.pool.Clone() }
+
+// HTTPClient returns a client that trusts the emulator's CA and uses no proxy.
+// All calls return the same client.
+func (s *Server) HTTPClient() *http.Client { return s.client }
+
+// OrganizationID is the id of the environment's single organizations row.
+func (s *Server) OrganizationID() string { return s.org.id }
+
+// BusinessUnitID is the root business unit every user belongs to.
+func (s *Server) BusinessUnitID() string { return s.businessUnitID }
+
+// statusRecorder captures the status written by a handler.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// instrument counts every request under "<METHOD> <route>" before it is
+// handled (so refused requests count too) and reports it to OnRequest.
+func (s *Server) instrument(listener string, route func(*http.Request) string, next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		name := route(r)
+		s.count(r.Method+" "+name, listener == ListenerEnvironment && r.Method != http.MethodGet)
+		rec := &statusRecorder{ResponseWriter: w}
+		next(rec, r)
+		if s.onRequest != nil {
+			status := rec.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			s.onRequest(RequestInfo{
+				Listener: listener,
+				Method:   r.Method,
+				Path:     r.URL.Path,
+				Route:    name,
+				Status:   status,
+				Duration: time.Since(start),
+			})
+		}
+	})
+}
+
+func (s *Server) count(key string, write bool) {
+	s.cmu.Lock()
+	s.counts[key]++
+	if write {
+		s.writes++
+	}
+	s.cmu.Unlock()
+}
+
+// RequestCount returns how many requests were received for key, which is
+// "<METHOD> <route>", e.g. "POST token", "GET openid-configuration",
+// "GET keys", "GET WhoAmI", "GET organizations", "PATCH organizations", or
+// "GET other" for requests no route matched. Refused requests (401, 403, 4xx)
+// count too.
+func (s *Server) RequestCount(key string) int {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	return s.counts[key]
+}
+
+// Requests returns a copy of all request counters.
+func (s *Server) Requests() map[string]int {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	out := make(map[string]int, len(s.counts))
+	for k, v := range s.counts {
+		out[k] = v
+	}
+	return out
+}
+
+// WriteCount is the number of non-GET requests received by the Dataverse
+// listener, whether accepted or refused.
+func (s *Server) WriteCount() int {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	return s.writes
+}
+
+// ResetCounters sets all request counters and WriteCount to zero.
+func (s *Server) ResetCounters() {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	s.counts = map[string]int{}
+	s.writes = 0
+}
+
+// nextVersion returns a new row version number; like Dataverse's, versions
+// are unique across the environment and only grow. Caller holds s.mu.
+func (s *Server) nextVersion() int64 {
+	s.versionSeq++
+	return s.versionSeq
+}

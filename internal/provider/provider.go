@@ -1,0 +1,572 @@
+// Package provider is the Terraform layer of the Dynamics 365 audit provider:
+// schemas, models, plan logic and diagnostics. Everything that talks HTTP lives
+// in internal/dataverse and internal/auth.
+package provider
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-cleanhttp"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/provider"
+	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/auth"
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/dataverse"
+)
+
+// Defaults for the transport settings. Dataverse allows 52 concurrent requests
+// per user; staying well below leaves room for other tools on the same
+// application user.
+const (
+	defaultMaxRetries            = 6
+	defaultMaxConcurrentRequests = 16
+	defaultRequestTimeout        = 2 * time.Minute
+	defaultCloud                 = "public"
+	defaultGraphAuditAPIVersion  = "beta"
+)
+
+// Environment variables read when an attribute is not set in configuration.
+const (
+	envEnvironmentURL        = "DYNAMICS365_ENVIRONMENT_URL"
+	envTenantID              = "AZURE_TENANT_ID"
+	envClientID              = "AZURE_CLIENT_ID"
+	envClientSecret          = "AZURE_CLIENT_SECRET"
+	envClientCertificatePath = "AZURE_CLIENT_CERTIFICATE_PATH"
+	envClientCertificatePass = "AZURE_CLIENT_CERTIFICATE_PASSWORD"
+	envUseOIDC               = "DYNAMICS365_USE_OIDC"
+	envOIDCToken             = "DYNAMICS365_OIDC_TOKEN"
+	envOIDCTokenFilePath     = "AZURE_FEDERATED_TOKEN_FILE"
+	envOIDCRequestURL        = "ACTIONS_ID_TOKEN_REQUEST_URL"
+	envOIDCRequestToken      = "ACTIONS_ID_TOKEN_REQUEST_TOKEN"
+	envUseMSI                = "DYNAMICS365_USE_MSI"
+	envUseCLI                = "DYNAMICS365_USE_CLI"
+	envCloud                 = "DYNAMICS365_CLOUD"
+	envAuthorityHost         = "AZURE_AUTHORITY_HOST"
+	envGraphURL              = "DYNAMICS365_GRAPH_URL"
+	envGraphAuditAPIVersion  = "DYNAMICS365_GRAPH_AUDIT_API_VERSION"
+	envRequestTimeout        = "DYNAMICS365_REQUEST_TIMEOUT"
+	envMaxRetries            = "DYNAMICS365_MAX_RETRIES"
+	envMaxConcurrentRequests = "DYNAMICS365_MAX_CONCURRENT_REQUESTS"
+	envCACertificateFile     = "DYNAMICS365_CA_CERTIFICATE_FILE"
+	envSolutionUniqueName    = "DYNAMICS365_SOLUTION_UNIQUE_NAME"
+)
+
+const graphAuditAPIVersionV1 = "v1.0"
+
+var _ provider.ProviderWithValidateConfig = (*dynamics365Provider)(nil)
+
+// Option configures test seams of the provider. They are not user settings.
+type Option func(*dynamics365Provider)
+
+// WithGetenv replaces the environment lookup, so that parallel in-process
+// tests do not see each other's (or the developer's) AZURE_* variables.
+func WithGetenv(getenv func(string) string) Option {
+	return func(p *dynamics365Provider) { p.getenv = getenv }
+}
+
+// WithHTTPClient sets the base HTTP client used for login and API calls. The
+// CA from ca_certificate_file is still added on top of its TLS roots.
+func WithHTTPClient(c *http.Client) Option {
+	return func(p *dynamics365Provider) { p.httpClient = c }
+}
+
+type dynamics365Provider struct {
+	version    string
+	getenv     func(string) string
+	httpClient *http.Client
+}
+
+// New returns the provider factory used by main and by the acceptance tests.
+func New(version string, opts ...Option) func() provider.Provider {
+	return func() provider.Provider {
+		p := &dynamics365Provider{version: version, getenv: os.Getenv}
+		for _, o := range opts {
+			o(p)
+		}
+		return p
+	}
+}
+
+type providerModel struct {
+	EnvironmentURL            types.String `tfsdk:"environment_url"`
+	TenantID                  types.String `tfsdk:"tenant_id"`
+	ClientID                  types.String `tfsdk:"client_id"`
+	ClientSecret              types.String `tfsdk:"client_secret"`
+	ClientCertificateFilePath types.String `tfsdk:"client_certificate_file_path"`
+	ClientCertificatePassword types.String `tfsdk:"client_certificate_password"`
+	UseOIDC                   types.Bool   `tfsdk:"use_oidc"`
+	OIDCToken                 types.String `tfsdk:"oidc_token"`
+	OIDCTokenFilePath         types.String `tfsdk:"oidc_token_file_path"`
+	OIDCRequestURL            types.String `tfsdk:"oidc_request_url"`
+	OIDCRequestToken          types.String `tfsdk:"oidc_request_token"`
+	UseMSI                    types.Bool   `tfsdk:"use_msi"`
+	UseCLI                    types.Bool   `tfsdk:"use_cli"`
+	Cloud                     types.String `tfsdk:"cloud"`
+	AuthorityHost             types.String `tfsdk:"authority_host"`
+	GraphURL                  types.String `tfsdk:"graph_url"`
+	GraphAuditAPIVersion      types.String `tfsdk:"graph_audit_api_version"`
+	RequestTimeout            types.String `tfsdk:"request_timeout"`
+	MaxRetries                types.Int64  `tfsdk:"max_retries"`
+	MaxConcurrentRequests     types.Int64  `tfsdk:"max_concurrent_requests"`
+	CACertificateFile         types.String `tfsdk:"ca_certificate_file"`
+	SolutionUniqueName        types.String `tfsdk:"solution_unique_name"`
+}
+
+// providerData is what Configure hands to resources and data sources.
+type providerData struct {
+	client             *dataverse.Client
+	environmentURL     string
+	solutionUniqueName string
+	graphURL           string
+	graphAPIVersion    string
+	cloud              auth.Cloud
+}
+
+func (p *dynamics365Provider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
+	resp.TypeName = "dynamics365"
+	resp.Version = p.version
+}
+
+func (p *dynamics365Provider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
+	str := func(desc string, env string, sensitive bool, validators ...validator.String) schema.StringAttribute {
+		if env != "" {
+			desc += fmt.Sprintf(" Can also be set with the `%s` environment variable.", env)
+		}
+		return schema.StringAttribute{
+			Optional:            true,
+			Sensitive:           sensitive,
+			MarkdownDescription: desc,
+			Validators:          validators,
+		}
+	}
+	boolean := func(desc, env string) schema.BoolAttribute {
+		return schema.BoolAttribute{
+			Optional:            true,
+			MarkdownDescription: desc + fmt.Sprintf(" Can also be set with the `%s` environment variable (`true`/`false`).", env),
+		}
+	}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "The Dynamics 365 audit provider manages Dataverse auditing — organization audit settings, " +
+			"table and column auditing — and reads the audit trail, so that an audit baseline lives in code.",
+		Attributes: map[string]schema.Attribute{
+			"environment_url": str("URL of the Dataverse environment, e.g. `https://contoso.crm.dynamics.com`. Must use https "+
+				"(plain http is accepted only for a loopback host). The token scope is derived from it.", envEnvironmentURL, false,
+				stringvalidator.LengthAtLeast(1)),
+			"tenant_id": str("Microsoft Entra tenant (directory) ID.", envTenantID, false, stringvalidator.LengthAtLeast(1)),
+			"client_id": str("Application (client) ID of the app registration, or of a user-assigned managed identity when `use_msi` is set.", envClientID, false,
+				stringvalidator.LengthAtLeast(1)),
+			"client_secret": str("Client secret of the app registration.", envClientSecret, true, stringvalidator.LengthAtLeast(1)),
+			"client_certificate_file_path": str("Path of a PEM or PFX file with the client certificate and its private key. "+
+				"PFX files must use legacy encryption; encrypted PEM keys are not supported.", envClientCertificatePath, false,
+				stringvalidator.LengthAtLeast(1)),
+			"client_certificate_password": str("Password of the PFX file in `client_certificate_file_path`.", envClientCertificatePass, true),
+			"use_oidc":                    boolean("Log in with a federated (OIDC / workload identity) token instead of a secret.", envUseOIDC),
+			"oidc_token": str("A federated token to exchange for an access token.", envOIDCToken, true,
+				stringvalidator.LengthAtLeast(1)),
+			"oidc_token_file_path": str("Path of a file holding a federated token (Kubernetes workload identity); read on every login.",
+				envOIDCTokenFilePath, false, stringvalidator.LengthAtLeast(1)),
+			"oidc_request_url": str("GitHub Actions OIDC token request URL.", envOIDCRequestURL, false, stringvalidator.LengthAtLeast(1)),
+			"oidc_request_token": str("GitHub Actions OIDC token request bearer token.", envOIDCRequestToken, true,
+				stringvalidator.LengthAtLeast(1)),
+			"use_msi": boolean("Log in with an Azure managed identity.", envUseMSI),
+			"use_cli": boolean("Log in with the Azure CLI's signed-in account.", envUseCLI),
+			"cloud": str("Azure cloud: one of `"+strings.Join(auth.CloudNames(), "`, `")+"`. Defaults to `public`.", envCloud, false,
+				stringvalidator.OneOf(auth.CloudNames()...)),
+			"authority_host": str("Overrides the Microsoft Entra login host of `cloud`, e.g. for a private login endpoint or the emulator.",
+				envAuthorityHost, false, stringvalidator.LengthAtLeast(1)),
+			"graph_url": str("Base URL of Microsoft Graph for the Purview audit search. Defaults to the Graph host of `cloud`.",
+				envGraphURL, false, stringvalidator.LengthAtLeast(1)),
+			"graph_audit_api_version": str("Graph API version of the audit log query API: `beta` (default; Microsoft moved the API back "+
+				"from v1.0 in April 2025) or `v1.0`.", envGraphAuditAPIVersion, false,
+				stringvalidator.OneOf(defaultGraphAuditAPIVersion, graphAuditAPIVersionV1)),
+			"request_timeout": str("Timeout of one HTTP attempt, as a Go duration such as `90s` or `2m`. Defaults to `2m`.",
+				envRequestTimeout, false),
+			"max_retries": schema.Int64Attribute{
+				Optional: true,
+				MarkdownDescription: fmt.Sprintf("How many times a throttled (429), failed (5xx) or dropped request is retried. "+
+					"Defaults to %d. Can also be set with the `%s` environment variable.", defaultMaxRetries, envMaxRetries),
+				Validators: []validator.Int64{int64validator.Between(0, 30)},
+			},
+			"max_concurrent_requests": schema.Int64Attribute{
+				Optional: true,
+				MarkdownDescription: fmt.Sprintf("Upper bound of HTTP requests in flight at once (Dataverse allows 52 per user). "+
+					"Defaults to %d. Can also be set with the `%s` environment variable.", defaultMaxConcurrentRequests, envMaxConcurrentRequests),
+				Validators: []validator.Int64{int64validator.Between(1, 52)},
+			},
+			"ca_certificate_file": str("PEM file of extra CA certificates to trust, e.g. for a TLS-inspecting proxy or the emulator. "+
+				"TLS verification is never turned off.", envCACertificateFile, false, stringvalidator.LengthAtLeast(1)),
+			"solution_unique_name": str("Default solution in which metadata changes are made (`MSCRM.SolutionUniqueName`).",
+				envSolutionUniqueName, false, stringvalidator.LengthAtLeast(1)),
+		},
+	}
+}
+
+// ValidateConfig reports the mistakes that can be seen without contacting
+// anything, at validate and plan time.
+func (p *dynamics365Provider) ValidateConfig(ctx context.Context, req provider.ValidateConfigRequest, resp *provider.ValidateConfigResponse) {
+	var cfg providerModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if v := cfg.EnvironmentURL; !v.IsNull() && !v.IsUnknown() {
+		if _, err := normalizeEnvironmentURL(v.ValueString()); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("environment_url"), "Invalid environment_url", err.Error())
+		}
+	}
+	for name, v := range map[string]types.String{"authority_host": cfg.AuthorityHost, "graph_url": cfg.GraphURL} {
+		if !v.IsNull() && !v.IsUnknown() {
+			if _, err := normalizeServiceURL(v.ValueString()); err != nil {
+				resp.Diagnostics.AddAttributeError(path.Root(name), "Invalid "+name, err.Error())
+			}
+		}
+	}
+	if v := cfg.RequestTimeout; !v.IsNull() && !v.IsUnknown() {
+		if _, err := parseTimeout(v.ValueString()); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("request_timeout"), "Invalid request_timeout", err.Error())
+		}
+	}
+	var explicit []string
+	for name, v := range map[string]types.Bool{"use_oidc": cfg.UseOIDC, "use_msi": cfg.UseMSI, "use_cli": cfg.UseCLI} {
+		if v.ValueBool() {
+			explicit = append(explicit, name)
+		}
+	}
+	if len(explicit) > 1 {
+		resp.Diagnostics.AddAttributeError(path.Root(explicit[0]), "Conflicting login methods",
+			fmt.Sprintf("Only one of use_oidc, use_msi and use_cli may be true; found %s.", strings.Join(sortedCopy(explicit), ", ")))
+	}
+}
+
+func (p *dynamics365Provider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
+	var cfg providerModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	// Unknown values (e.g. from another resource) cannot configure a client yet.
+	for name, v := range map[string]interface{ IsUnknown() bool }{
+		"environment_url": cfg.EnvironmentURL, "tenant_id": cfg.TenantID, "client_id": cfg.ClientID,
+		"client_secret": cfg.ClientSecret, "authority_host": cfg.AuthorityHost, "ca_certificate_file": cfg.CACertificateFile,
+	} {
+		if v.IsUnknown() {
+			resp.Diagnostics.AddAttributeError(path.Root(name), "Unknown provider configuration value",
+				"The provider cannot be configured while "+name+" is unknown. Set it to a value known at plan time.")
+		}
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	s := func(v types.String, env string) string {
+		if !v.IsNull() {
+			return v.ValueString()
+		}
+		return p.getenv(env)
+	}
+	b := func(v types.Bool, env string) (bool, error) {
+		if !v.IsNull() {
+			return v.ValueBool(), nil
+		}
+		raw := p.getenv(env)
+		if raw == "" {
+			return false, nil
+		}
+		parsed, err := strconv.ParseBool(raw)
+		if err != nil {
+			return false, fmt.Errorf("environment variable %s must be true or false, got %q", env, raw)
+		}
+		return parsed, nil
+	}
+	i := func(v types.Int64, env string, def int64) (int64, error) {
+		if !v.IsNull() {
+			return v.ValueInt64(), nil
+		}
+		raw := p.getenv(env)
+		if raw == "" {
+			return def, nil
+		}
+		parsed, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("environment variable %s must be a whole number, got %q", env, raw)
+		}
+		return parsed, nil
+	}
+
+	envURL := s(cfg.EnvironmentURL, envEnvironmentURL)
+	if envURL == "" {
+		resp.Diagnostics.AddAttributeError(path.Root("environment_url"), "Missing environment_url",
+			"Set environment_url in the provider block or the "+envEnvironmentURL+" environment variable to the URL of the "+
+				"Dataverse environment, e.g. https://contoso.crm.dynamics.com.")
+		return
+	}
+	normalizedURL, err := normalizeEnvironmentURL(envURL)
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("environment_url"), "Invalid environment_url", err.Error())
+		return
+	}
+
+	cloudName := s(cfg.Cloud, envCloud)
+	if cloudName == "" {
+		cloudName = defaultCloud
+	}
+	cloudCfg, ok := auth.LookupCloud(cloudName)
+	if !ok {
+		resp.Diagnostics.AddAttributeError(path.Root("cloud"), "Unknown cloud",
+			fmt.Sprintf("cloud %q is not one of %s.", cloudName, strings.Join(auth.CloudNames(), ", ")))
+		return
+	}
+	authorityHost := cloudCfg.AuthorityHost
+	if v := s(cfg.AuthorityHost, envAuthorityHost); v != "" {
+		normalized, err := normalizeServiceURL(v)
+		if err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("authority_host"), "Invalid authority_host", err.Error())
+			return
+		}
+		authorityHost = normalized + "/"
+	}
+	graphURL := cloudCfg.GraphURL
+	if v := s(cfg.GraphURL, envGraphURL); v != "" {
+		normalized, err := normalizeServiceURL(v)
+		if err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("graph_url"), "Invalid graph_url", err.Error())
+			return
+		}
+		graphURL = normalized
+	}
+	graphVersion := s(cfg.GraphAuditAPIVersion, envGraphAuditAPIVersion)
+	if graphVersion == "" {
+		graphVersion = defaultGraphAuditAPIVersion
+	}
+	if graphVersion != defaultGraphAuditAPIVersion && graphVersion != graphAuditAPIVersionV1 {
+		resp.Diagnostics.AddAttributeError(path.Root("graph_audit_api_version"), "Invalid graph_audit_api_version",
+			fmt.Sprintf("graph_audit_api_version must be %q or %q, got %q.", defaultGraphAuditAPIVersion, graphAuditAPIVersionV1, graphVersion))
+		return
+	}
+
+	timeout := defaultRequestTimeout
+	if raw := s(cfg.RequestTimeout, envRequestTimeout); raw != "" {
+		if timeout, err = parseTimeout(raw); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("request_timeout"), "Invalid request_timeout", err.Error())
+			return
+		}
+	}
+	maxRetries, err := i(cfg.MaxRetries, envMaxRetries, defaultMaxRetries)
+	if err == nil && (maxRetries < 0 || maxRetries > 30) {
+		err = fmt.Errorf("max_retries must be between 0 and 30, got %d", maxRetries)
+	}
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("max_retries"), "Invalid max_retries", err.Error())
+		return
+	}
+	maxConcurrent, err := i(cfg.MaxConcurrentRequests, envMaxConcurrentRequests, defaultMaxConcurrentRequests)
+	if err == nil && (maxConcurrent < 1 || maxConcurrent > 52) {
+		err = fmt.Errorf("max_concurrent_requests must be between 1 and 52 (the Dataverse limit per user), got %d", maxConcurrent)
+	}
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("max_concurrent_requests"), "Invalid max_concurrent_requests", err.Error())
+		return
+	}
+
+	httpClient, err := p.buildHTTPClient(s(cfg.CACertificateFile, envCACertificateFile))
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("ca_certificate_file"), "Cannot use ca_certificate_file", err.Error())
+		return
+	}
+
+	var boolErrs []error
+	useOIDC, err := b(cfg.UseOIDC, envUseOIDC)
+	boolErrs = append(boolErrs, err)
+	useMSI, err := b(cfg.UseMSI, envUseMSI)
+	boolErrs = append(boolErrs, err)
+	useCLI, err := b(cfg.UseCLI, envUseCLI)
+	boolErrs = append(boolErrs, err)
+	for _, e := range boolErrs {
+		if e != nil {
+			resp.Diagnostics.AddError("Invalid provider environment variable", e.Error())
+		}
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	authCfg := auth.Config{
+		TenantID:                  s(cfg.TenantID, envTenantID),
+		ClientID:                  s(cfg.ClientID, envClientID),
+		ClientSecret:              s(cfg.ClientSecret, envClientSecret),
+		ClientCertificatePath:     s(cfg.ClientCertificateFilePath, envClientCertificatePath),
+		ClientCertificatePassword: s(cfg.ClientCertificatePassword, envClientCertificatePass),
+		UseOIDC:                   useOIDC,
+		OIDCToken:                 s(cfg.OIDCToken, envOIDCToken),
+		OIDCTokenFilePath:         s(cfg.OIDCTokenFilePath, envOIDCTokenFilePath),
+		OIDCRequestURL:            s(cfg.OIDCRequestURL, envOIDCRequestURL),
+		OIDCRequestToken:          s(cfg.OIDCRequestToken, envOIDCRequestToken),
+		UseMSI:                    useMSI,
+		UseCLI:                    useCLI,
+		AuthorityHost:             authorityHost,
+		HTTPClient:                httpClient,
+	}
+	cred, method, err := auth.NewCredential(authCfg)
+	if err != nil {
+		addAuthError(&resp.Diagnostics, err)
+		return
+	}
+
+	// The client reads 0 as "use the default"; a user's 0 means no retries.
+	clientRetries := int(maxRetries)
+	if clientRetries == 0 {
+		clientRetries = -1
+	}
+	client, err := dataverse.New(dataverse.Config{
+		EnvironmentURL:        normalizedURL,
+		Credential:            cred,
+		HTTPClient:            httpClient,
+		UserAgent:             fmt.Sprintf("terraform-provider-dynamics365/%s", p.version),
+		MaxRetries:            clientRetries,
+		RequestTimeout:        timeout,
+		MaxConcurrentRequests: int(maxConcurrent),
+	})
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("environment_url"), "Cannot create the Dataverse client", err.Error())
+		return
+	}
+	tflog.Debug(ctx, "configured Dynamics 365 provider", map[string]any{
+		"environment_url": normalizedURL, "login_method": string(method), "authority_host": authorityHost,
+		"cloud": cloudCfg.Name, "max_retries": maxRetries, "max_concurrent_requests": maxConcurrent,
+	})
+
+	data := &providerData{
+		client:             client,
+		environmentURL:     normalizedURL,
+		solutionUniqueName: s(cfg.SolutionUniqueName, envSolutionUniqueName),
+		graphURL:           graphURL,
+		graphAPIVersion:    graphVersion,
+		cloud:              cloudCfg,
+	}
+	resp.ResourceData = data
+	resp.DataSourceData = data
+}
+
+func (p *dynamics365Provider) Resources(context.Context) []func() resource.Resource {
+	return []func() resource.Resource{
+		newOrganizationAuditSettingsResource,
+	}
+}
+
+func (p *dynamics365Provider) DataSources(context.Context) []func() datasource.DataSource {
+	return nil
+}
+
+// buildHTTPClient returns the client used for login and API calls: system
+// roots plus the extra CAs, proxy from the environment, TLS 1.2 at least.
+func (p *dynamics365Provider) buildHTTPClient(caFile string) (*http.Client, error) {
+	base := p.httpClient
+	if base == nil {
+		base = cleanhttp.DefaultPooledClient()
+	}
+	if caFile == "" {
+		return base, nil
+	}
+	pemData, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s: %v", caFile, err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pemData) {
+		return nil, fmt.Errorf("%s holds no PEM certificate; give the path of a PEM file with one or more CERTIFICATE blocks", caFile)
+	}
+	var transport *http.Transport
+	if t, ok := base.Transport.(*http.Transport); ok && t != nil {
+		transport = t.Clone()
+	} else {
+		transport = cleanhttp.DefaultPooledTransport()
+	}
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if transport.TLSClientConfig != nil {
+		tlsCfg = transport.TLSClientConfig.Clone()
+	}
+	tlsCfg.RootCAs = pool
+	transport.TLSClientConfig = tlsCfg
+	c := *base
+	c.Transport = transport
+	return &c, nil
+}
+
+// normalizeEnvironmentURL checks that u is an https URL of a host (plain http
+// only for loopback) and returns it as scheme://host[:port], without a path.
+func normalizeEnvironmentURL(raw string) (string, error) {
+	u, err := normalizeServiceURL(raw)
+	if err != nil {
+		return "", err
+	}
+	parsed, _ := url.Parse(u)
+	if parsed.Path != "" {
+		return "", fmt.Errorf("%q has a path (%s): give only the environment's address, e.g. https://contoso.crm.dynamics.com", raw, parsed.Path)
+	}
+	return u, nil
+}
+
+// normalizeServiceURL accepts absolute https URLs (http only to a loopback
+// host, so that nothing is sent in clear over a network) and trims a trailing slash.
+func normalizeServiceURL(raw string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return "", fmt.Errorf("%q is not a URL: %v", raw, err)
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return "", fmt.Errorf("%q is not an absolute URL: write it as https://host, e.g. https://contoso.crm.dynamics.com", raw)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !isLoopback(u.Hostname()) {
+			return "", fmt.Errorf("%q uses plain http: use https (http is accepted only for a loopback host such as 127.0.0.1)", raw)
+		}
+	default:
+		return "", fmt.Errorf("%q must start with https://", raw)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("%q must not contain credentials, a query or a fragment", raw)
+	}
+	return strings.TrimRight(u.Scheme+"://"+u.Host+u.Path, "/"), nil
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func parseTimeout(raw string) (time.Duration, error) {
+	d, err := time.ParseDuration(raw)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration: write it like 90s or 2m", raw)
+	}
+	if d < time.Second || d > time.Hour {
+		return 0, fmt.Errorf("%q is out of range: use between 1s and 1h", raw)
+	}
+	return d, nil
+}

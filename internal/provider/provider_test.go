@@ -1,0 +1,18 @@
+package provider_test
+
+import (
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/provider"
+)
+
+// noEnv hides the process environment from the in-process provider, so that
+// parallel tests and a developer's AZURE_* variables cannot leak into a test.
+func noEnv(string) string { return "" }
+
+func testFactories() map[string]func() (tfprotov6.ProviderServer, error) {
+	return map[string]func() (tfprotov6.ProviderServer, error){
+		"dynamics365": providerserver.NewProtocol6WithError(provider.New("test", provider.WithGetenv(noEnv))()),
+	}
+}
