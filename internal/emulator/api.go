@@ -65,7 +65,7 @@ func (s *Server) routeEnvironment(r *http.Request) string {
 		return "other"
 	}
 	switch req.name {
-	case "WhoAmI", organizationsEntitySet:
+	case "WhoAmI", organizationsEntitySet, entityDefinitionsSet, "PublishXml", "PublishAllXml":
 		return req.name
 	}
 	return "other"
@@ -95,6 +95,10 @@ func (s *Server) serveEnvironment(w http.ResponseWriter, r *http.Request) {
 		s.serveWhoAmI(w, r, req)
 	case organizationsEntitySet:
 		s.serveOrganizations(w, r, req)
+	case entityDefinitionsSet:
+		s.serveEntityDefinitions(w, r, req)
+	case "PublishXml", "PublishAllXml":
+		s.servePublish(w, r, req)
 	default:
 		segment := req.name
 		if req.hasKey {

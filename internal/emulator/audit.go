@@ -9,14 +9,20 @@ import (
 
 // Audit action codes (choice "action" of the audit table) the emulator writes.
 const (
-	ActionCreate                 = 1
-	ActionUpdate                 = 2
-	ActionDelete                 = 3
-	ActionAuditChangeAtOrgLevel  = 104
-	ActionAuditEnabled           = 107
-	ActionAuditDisabled          = 110
-	ActionUserAccessAuditStarted = 112
-	ActionUserAccessAuditStopped = 113
+	ActionCreate                      = 1
+	ActionUpdate                      = 2
+	ActionDelete                      = 3
+	ActionAuditChangeAtEntityLevel    = 102
+	ActionAuditChangeAtAttributeLevel = 103
+	ActionAuditChangeAtOrgLevel       = 104
+	ActionEntityAuditStarted          = 105
+	ActionAttributeAuditStarted       = 106
+	ActionAuditEnabled                = 107
+	ActionEntityAuditStopped          = 108
+	ActionAttributeAuditStopped       = 109
+	ActionAuditDisabled               = 110
+	ActionUserAccessAuditStarted      = 112
+	ActionUserAccessAuditStopped      = 113
 )
 
 // Audit operation codes (column "operation").
@@ -31,11 +37,15 @@ const (
 // hold the change data RetrieveAuditDetails reports (attribute -> value);
 // they are nil for rows without attribute changes.
 type AuditRecord struct {
-	AuditID        string
-	CreatedOn      time.Time
-	Action         int
-	Operation      int
-	ObjectTypeCode string // table logical name, e.g. "organization"
+	AuditID   string
+	CreatedOn time.Time
+	Action    int
+	Operation int
+	// ObjectTypeCode is a table logical name, e.g. "organization". Rows
+	// for table and column audit settings (102, 103, 105, 106, 108, 109)
+	// carry the table's logical name, and ObjectID is the MetadataId of the
+	// table or column.
+	ObjectTypeCode string
 	ObjectID       string
 	UserID         string
 	UserName       string

@@ -40,6 +40,28 @@ type Options struct {
 	// be logged without leaking secrets or tokens. It must be safe for
 	// concurrent use.
 	OnRequest func(RequestInfo)
+	// PublishBaseDuration and PublishPerTableDuration set how long a
+	// PublishXml or PublishAllXml request takes: base + n·per-table, n the
+	// number of tables published (all tables for PublishAllXml). The
+	// request blocks that long and holds the environment's solution lock.
+	// Zero means the defaults, 50 ms and 2 ms; a negative value means none.
+	PublishBaseDuration     time.Duration
+	PublishPerTableDuration time.Duration
+}
+
+const (
+	defaultPublishBase     = 50 * time.Millisecond
+	defaultPublishPerTable = 2 * time.Millisecond
+)
+
+func durationOption(d, def time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return def
+	case d < 0:
+		return 0
+	}
+	return d
 }
 
 // RequestInfo describes one handled request, for logging.
@@ -89,6 +111,11 @@ type Server struct {
 	versionSeq     int64
 	org            *orgRow
 	audits         auditStore
+	meta           *metaStore
+
+	publishBase     time.Duration
+	publishPerTable time.Duration
+	closed          chan struct{} // closed by Close: ends publish waits
 
 	cmu    sync.Mutex
 	counts map[string]int
@@ -101,15 +128,19 @@ type Server struct {
 // 127.0.0.1 with random ports.
 func Start(opts Options) (*Server, error) {
 	s := &Server{
-		tenantID:       opts.TenantID,
-		tokenLifetime:  opts.TokenLifetime,
-		onRequest:      opts.OnRequest,
-		clients:        map[string]*appClient{},
-		principalByOID: map[string]*principal{},
-		audiences:      map[string]bool{},
-		counts:         map[string]int{},
-		businessUnitID: uuid.NewString(),
-		versionSeq:     1_480_000 + int64(time.Now().Unix()%100_000),
+		tenantID:        opts.TenantID,
+		tokenLifetime:   opts.TokenLifetime,
+		onRequest:       opts.OnRequest,
+		clients:         map[string]*appClient{},
+		principalByOID:  map[string]*principal{},
+		audiences:       map[string]bool{},
+		counts:          map[string]int{},
+		businessUnitID:  uuid.NewString(),
+		versionSeq:      1_480_000 + int64(time.Now().Unix()%100_000),
+		meta:            newMetaStore(),
+		publishBase:     durationOption(opts.PublishBaseDuration, defaultPublishBase),
+		publishPerTable: durationOption(opts.PublishPerTableDuration, defaultPublishPerTable),
+		closed:          make(chan struct{}),
 	}
 	if s.tenantID == "" {
 		s.tenantID = uuid.NewString()
@@ -202,6 +233,7 @@ func serve(srv *http.Server, ln net.Listener) {
 // directory. It is safe to call more than once.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
+		close(s.closed)
 		// Our own client's idle HTTP/2 connections would otherwise hold
 		// Shutdown until its timeout.
 		s.client.CloseIdleConnections()
@@ -303,8 +335,10 @@ func (s *Server) count(key string, write bool) {
 
 // RequestCount returns how many requests were received for key, which is
 // "<METHOD> <route>", e.g. "POST token", "GET openid-configuration",
-// "GET keys", "GET WhoAmI", "GET organizations", "PATCH organizations", or
-// "GET other" for requests no route matched. Refused requests (401, 403, 4xx)
+// "GET keys", "GET WhoAmI", "GET organizations", "PATCH organizations",
+// "GET EntityDefinitions" (every metadata read, columns included),
+// "PUT EntityDefinitions" (every metadata write), "POST PublishXml",
+// "POST PublishAllXml", or "GET other" for requests no route matched. Refused requests (401, 403, 4xx)
 // count too.
 func (s *Server) RequestCount(key string) int {
 	s.cmu.Lock()

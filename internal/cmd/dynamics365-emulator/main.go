@@ -3,6 +3,9 @@
 // baselines offline. It registers one client-secret application, prints the
 // environment variables the provider reads as shell export lines, logs one
 // line per request to stderr and runs until SIGINT or SIGTERM.
+//
+// -publish-base and -publish-per-table set how long PublishXml and
+// PublishAllXml take (base + tables·per-table; 0 for no wait).
 package main
 
 import (
@@ -40,6 +43,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	tenantID := fs.String("tenant-id", "", "tenant id (default: random GUID)")
 	clientID := fs.String("client-id", demoClientID, "client id of the registered application")
 	clientSecret := fs.String("client-secret", "", "client secret of the registered application (default: random)")
+	publishBase := fs.Duration("publish-base", 50*time.Millisecond, "time every PublishXml / PublishAllXml takes (real environments: seconds to minutes)")
+	publishPerTable := fs.Duration("publish-per-table", 2*time.Millisecond, "additional publish time per table published")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -54,7 +59,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 	logger := log.New(stderr, "dynamics365-emulator: ", log.LstdFlags|log.Lmicroseconds)
 	srv, err := emulator.Start(emulator.Options{
-		TenantID: *tenantID,
+		TenantID:                *tenantID,
+		PublishBaseDuration:     nonZero(*publishBase),
+		PublishPerTableDuration: nonZero(*publishPerTable),
 		OnRequest: func(ri emulator.RequestInfo) {
 			// Path only: never headers, query strings or bodies.
 			logger.Printf("%s %s %s %d %s", ri.Listener, ri.Method, ri.Path, ri.Status, ri.Duration.Round(100*time.Microsecond))
@@ -83,6 +90,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 	signal.Stop(sig)
 	logger.Printf("received %s, shutting down", s)
 	return nil
+}
+
+// nonZero maps a flag's 0 ("no wait") to the Options' "none" (negative),
+// since zero Options mean the defaults.
+func nonZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 func exportLines(srv *emulator.Server, clientID, secret string) string {

@@ -5,7 +5,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 )
+
+func TestNonZero(t *testing.T) {
+	if nonZero(0) >= 0 || nonZero(time.Second) != time.Second {
+		t.Error("nonZero")
+	}
+}
 
 func TestShellQuote(t *testing.T) {
 	for in, want := range map[string]string{

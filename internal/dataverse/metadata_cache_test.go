@@ -1,0 +1,336 @@
+package dataverse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fakeMetadataServer serves the audit reads of EntityDefinitions over a set
+// of tables whose audit flag tests can flip.
+type fakeMetadataServer struct {
+	delay time.Duration
+
+	mu     sync.Mutex
+	audit  map[string]bool // table → IsAuditEnabled.Value
+	failN  int             // fail this many next bulk reads with a 400
+	bulk   atomic.Int64
+	single atomic.Int64
+	// bulkStarted is closed when the first bulk read arrives.
+	bulkStarted     chan struct{}
+	bulkStartedOnce sync.Once
+}
+
+func newFakeMetadata(n int) *fakeMetadataServer {
+	f := &fakeMetadataServer{audit: map[string]bool{}, bulkStarted: make(chan struct{})}
+	for i := range n {
+		f.audit[fmt.Sprintf("t%02d", i)] = i%2 == 0
+	}
+	return f
+}
+
+func (f *fakeMetadataServer) row(name string) map[string]any {
+	return entityRow(name, f.audit[name],
+		attrRow("name", "Microsoft.Dynamics.CRM.StringAttributeMetadata", f.audit[name], nil),
+		attrRow("createdbyname", "Microsoft.Dynamics.CRM.StringAttributeMetadata", false, "createdby"))
+}
+
+func (f *fakeMetadataServer) handler(w http.ResponseWriter, r *http.Request) {
+	const base = "/api/data/v9.2/EntityDefinitions"
+	if r.URL.Query().Get("$expand") != wantAttrExpand {
+		writeJSON(w, http.StatusBadRequest, odataErr("0x80040203", "the cache must read columns"))
+		return
+	}
+	switch {
+	case r.URL.Path == base:
+		f.bulk.Add(1)
+		f.bulkStartedOnce.Do(func() { close(f.bulkStarted) })
+		time.Sleep(f.delay)
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.failN > 0 {
+			f.failN--
+			writeJSON(w, http.StatusBadRequest, odataErr("0x80040203", "bulk read failed"))
+			return
+		}
+		rows := []any{}
+		for name := range f.audit {
+			rows = append(rows, f.row(name))
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"value": rows})
+	case strings.HasPrefix(r.URL.Path, base+"(LogicalName='"):
+		f.single.Add(1)
+		time.Sleep(f.delay)
+		name := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, base+"(LogicalName='"), "')")
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if _, ok := f.audit[name]; !ok {
+			writeJSON(w, http.StatusNotFound, odataErr("0x80040217", "Could not find an entity with name "+name))
+			return
+		}
+		writeJSON(w, http.StatusOK, f.row(name))
+	default:
+		writeJSON(w, http.StatusNotFound, odataErr("0x8006088a", "no such segment"))
+	}
+}
+
+func (f *fakeMetadataServer) set(name string, audit bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.audit[name] = audit
+}
+
+func (f *fakeMetadataServer) remove(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.audit, name)
+}
+
+func (f *fakeMetadataServer) counts() (bulk, single int) {
+	return int(f.bulk.Load()), int(f.single.Load())
+}
+
+func newCacheTest(t *testing.T, f *fakeMetadataServer, opts MetadataCacheOptions) *MetadataCache {
+	t.Helper()
+	c, _, _ := newTestServer(t, f.handler, fastRetries)
+	return NewMetadataCache(c, opts)
+}
+
+func TestMetadataCacheOneBulkReadForConcurrentCallers(t *testing.T) {
+	t.Parallel()
+	f := newFakeMetadata(60)
+	f.delay = 50 * time.Millisecond
+	m := newCacheTest(t, f, MetadataCacheOptions{})
+	ctx := context.Background()
+
+	var wg sync.WaitGroup
+	for i := range 60 {
+		wg.Go(func() {
+			name := fmt.Sprintf("t%02d", i)
+			e, err := m.Entity(ctx, name)
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+				return
+			}
+			if e.LogicalName != name || e.IsAuditEnabled.Value != (i%2 == 0) || len(e.Attributes) != 2 ||
+				e.Attributes["createdbyname"].AttributeOf != "createdby" ||
+				e.Attributes["name"].ODataType != "Microsoft.Dynamics.CRM.StringAttributeMetadata" {
+				t.Errorf("%s = %+v", name, e)
+			}
+		})
+	}
+	wg.Wait()
+	if b, s := f.counts(); b != 1 || s != 0 {
+		t.Errorf("requests: %d bulk, %d single; want exactly 1 bulk", b, s)
+	}
+	if b, s := m.Stats(); b != 1 || s != 0 {
+		t.Errorf("Stats = %d, %d", b, s)
+	}
+
+	// Callers get copies.
+	e, _ := m.Entity(ctx, "t00")
+	e.IsAuditEnabled.Value = false
+	e.Attributes["name"].IsAuditEnabled.Value = false
+	delete(e.Attributes, "createdbyname")
+	again, _ := m.Entity(ctx, "t00")
+	if !again.IsAuditEnabled.Value || !again.Attributes["name"].IsAuditEnabled.Value || len(again.Attributes) != 2 {
+		t.Errorf("the cache was changed through a returned value: %+v", again)
+	}
+	if b, s := f.counts(); b != 1 || s != 0 {
+		t.Errorf("requests: %d bulk, %d single", b, s)
+	}
+}
+
+func TestMetadataCacheInvalidate(t *testing.T) {
+	t.Parallel()
+	f := newFakeMetadata(10)
+	f.delay = 20 * time.Millisecond
+	m := newCacheTest(t, f, MetadataCacheOptions{})
+	ctx := context.Background()
+	if e, err := m.Entity(ctx, "t01"); err != nil || e.IsAuditEnabled.Value {
+		t.Fatalf("t01 = %+v, %v", e, err)
+	}
+	f.set("t01", true)
+	if e, _ := m.Entity(ctx, "t01"); e.IsAuditEnabled.Value {
+		t.Fatal("served fresh data without invalidation: the cache did not cache")
+	}
+	m.Invalidate("t01")
+
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			e, err := m.Entity(ctx, "t01")
+			if err != nil || !e.IsAuditEnabled.Value || !e.Attributes["name"].IsAuditEnabled.Value {
+				t.Errorf("t01 after invalidation = %+v, %v", e, err)
+			}
+		})
+	}
+	wg.Wait()
+	if b, s := f.counts(); b != 1 || s != 1 {
+		t.Errorf("requests: %d bulk, %d single; want 1 and 1", b, s)
+	}
+	// Stored: no more requests, and other tables still come from the bulk read.
+	for _, name := range []string{"t01", "t02", "t01"} {
+		if _, err := m.Entity(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b, s := f.counts(); b != 1 || s != 1 {
+		t.Errorf("requests: %d bulk, %d single", b, s)
+	}
+	if b, s := m.Stats(); b != 1 || s != 1 {
+		t.Errorf("Stats = %d, %d", b, s)
+	}
+
+	// A table deleted and invalidated: one read, then known missing.
+	f.remove("t03")
+	m.Invalidate("t03")
+	for range 2 {
+		if _, err := m.Entity(ctx, "t03"); !IsNotFound(err) {
+			t.Errorf("deleted table: %v", err)
+		}
+	}
+	if _, s := f.counts(); s != 2 {
+		t.Errorf("%d single reads, want 2", s)
+	}
+}
+
+func TestMetadataCacheInvalidateBeforeBulkLoad(t *testing.T) {
+	t.Parallel()
+	f := newFakeMetadata(5)
+	m := newCacheTest(t, f, MetadataCacheOptions{})
+	ctx := context.Background()
+	m.Invalidate("t02")
+	if _, err := m.Entity(ctx, "t02"); err != nil { // read on its own
+		t.Fatal(err)
+	}
+	if _, err := m.Entity(ctx, "t03"); err != nil { // bulk
+		t.Fatal(err)
+	}
+	if _, err := m.Entity(ctx, "t02"); err != nil {
+		t.Fatal(err)
+	}
+	if b, s := f.counts(); b != 1 || s != 1 {
+		t.Errorf("requests: %d bulk, %d single", b, s)
+	}
+}
+
+func TestMetadataCacheUnknownTable(t *testing.T) {
+	t.Parallel()
+	f := newFakeMetadata(3)
+	m := newCacheTest(t, f, MetadataCacheOptions{})
+	ctx := context.Background()
+	if _, err := m.Entity(ctx, "t00"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := m.Entity(ctx, "nosuchtable")
+	if !IsNotFound(err) || !strings.Contains(err.Error(), `"nosuchtable"`) {
+		t.Errorf("err = %v", err)
+	}
+	if b, s := f.counts(); b != 1 || s != 0 {
+		t.Errorf("requests: %d bulk, %d single; want no extra request", b, s)
+	}
+	if _, err := m.Entity(ctx, "Not Valid"); err == nil || IsNotFound(err) {
+		t.Errorf("invalid name: %v", err)
+	}
+}
+
+func TestMetadataCacheDisabled(t *testing.T) {
+	t.Parallel()
+	f := newFakeMetadata(3)
+	m := newCacheTest(t, f, MetadataCacheOptions{Disabled: true})
+	ctx := context.Background()
+	for _, name := range []string{"t00", "t01", "t00"} {
+		e, err := m.Entity(ctx, name)
+		if err != nil || e.LogicalName != name || len(e.Attributes) != 2 {
+			t.Fatalf("%s = %+v, %v", name, e, err)
+		}
+	}
+	if _, err := m.Entity(ctx, "nosuchtable"); !IsNotFound(err) {
+		t.Errorf("err = %v", err)
+	}
+	if b, s := f.counts(); b != 0 || s != 4 {
+		t.Errorf("requests: %d bulk, %d single; want one per call", b, s)
+	}
+	if b, s := m.Stats(); b != 0 || s != 4 {
+		t.Errorf("Stats = %d, %d", b, s)
+	}
+}
+
+func TestMetadataCacheLoadErrorIsNotCached(t *testing.T) {
+	t.Parallel()
+	f := newFakeMetadata(10)
+	f.delay = 30 * time.Millisecond
+	f.failN = 1
+	m := newCacheTest(t, f, MetadataCacheOptions{})
+	ctx := context.Background()
+
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Go(func() {
+			_, err := m.Entity(ctx, fmt.Sprintf("t%02d", i))
+			if e, ok := AsError(err); !ok || e.StatusCode != http.StatusBadRequest {
+				t.Errorf("waiter %d: err = %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if b, _ := f.counts(); b != 1 {
+		t.Errorf("%d bulk reads, want 1 shared", b)
+	}
+	if _, err := m.Entity(ctx, "t04"); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if b, _ := f.counts(); b != 2 {
+		t.Errorf("%d bulk reads, want 2", b)
+	}
+}
+
+func TestMetadataCacheLeaderGivingUp(t *testing.T) {
+	t.Parallel()
+	f := newFakeMetadata(4)
+	f.delay = 100 * time.Millisecond
+	m := newCacheTest(t, f, MetadataCacheOptions{})
+
+	ctxA, cancelA := context.WithCancel(context.Background())
+	errA := make(chan error, 1)
+	go func() {
+		_, err := m.Entity(ctxA, "t00")
+		errA <- err
+	}()
+	<-f.bulkStarted // A runs the load
+	errB := make(chan error, 1)
+	go func() {
+		_, err := m.Entity(context.Background(), "t01")
+		errB <- err
+	}()
+	time.Sleep(10 * time.Millisecond)
+	cancelA()
+	if err := <-errA; !errors.Is(err, context.Canceled) {
+		t.Errorf("A: %v", err)
+	}
+	if err := <-errB; err != nil {
+		t.Errorf("B must not fail because A gave up: %v", err)
+	}
+	if b, _ := f.counts(); b != 2 {
+		t.Errorf("%d bulk reads, want 2", b)
+	}
+}
+
+func TestEntityAuditInfoClone(t *testing.T) {
+	t.Parallel()
+	var nilInfo *EntityAuditInfo
+	if nilInfo.Clone() != nil {
+		t.Error("nil clone")
+	}
+	e := &EntityAuditInfo{LogicalName: "a"}
+	if c := e.Clone(); c.Attributes != nil || c == e {
+		t.Errorf("clone = %+v", c)
+	}
+}

@@ -1,0 +1,406 @@
+package dataverse
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+const (
+	wantEntitySelect = "LogicalName,MetadataId,DisplayName,IsCustomEntity,IsManaged,IsAuditEnabled,IsRetrieveAuditEnabled,IsRetrieveMultipleAuditEnabled"
+	wantAttrExpand   = "Attributes($select=LogicalName,MetadataId,AttributeOf,IsAuditEnabled)"
+)
+
+func managed(v, canChange bool) map[string]any {
+	return map[string]any{"Value": v, "CanBeChanged": canChange, "ManagedPropertyLogicalName": "canmodifyauditsettings"}
+}
+
+// entityRow is an EntityDefinitions item as the audit read returns it.
+func entityRow(name string, audit bool, attrs ...map[string]any) map[string]any {
+	row := map[string]any{
+		"@odata.etag":    `W/"1"`,
+		"LogicalName":    name,
+		"MetadataId":     "id-" + name,
+		"IsCustomEntity": strings.HasPrefix(name, "new_"),
+		"IsManaged":      true,
+		"DisplayName": map[string]any{
+			"LocalizedLabels":    []any{map[string]any{"Label": "Label of " + name, "LanguageCode": 1033}},
+			"UserLocalizedLabel": map[string]any{"Label": "Label of " + name, "LanguageCode": 1033},
+		},
+		"IsAuditEnabled":                 managed(audit, true),
+		"IsRetrieveAuditEnabled":         false,
+		"IsRetrieveMultipleAuditEnabled": true,
+	}
+	if attrs != nil {
+		list := make([]any, len(attrs))
+		for i, a := range attrs {
+			list[i] = a
+		}
+		row["Attributes"] = list
+	}
+	return row
+}
+
+func attrRow(name, odataType string, audit bool, attributeOf any) map[string]any {
+	return map[string]any{
+		"@odata.type":    "#" + odataType,
+		"LogicalName":    name,
+		"MetadataId":     "id-" + name,
+		"AttributeOf":    attributeOf,
+		"IsAuditEnabled": managed(audit, true),
+	}
+}
+
+func TestListEntityAuditInfo(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	var srvURL string
+	c, _, srv := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		rec.record(r, nil)
+		if r.URL.Path != "/api/data/v9.2/EntityDefinitions" {
+			writeJSON(w, http.StatusNotFound, odataErr("0x8006088a", "Resource not found for the segment"))
+			return
+		}
+		if r.URL.Query().Get("$skiptoken") == "2" {
+			writeJSON(w, http.StatusOK, map[string]any{"value": []any{
+				entityRow("new_widget", false, attrRow("new_name", "Microsoft.Dynamics.CRM.StringAttributeMetadata", false, nil)),
+			}})
+			return
+		}
+		accountCols := []map[string]any{
+			attrRow("name", "Microsoft.Dynamics.CRM.StringAttributeMetadata", true, nil),
+			attrRow("createdbyname", "Microsoft.Dynamics.CRM.StringAttributeMetadata", false, "createdby"),
+			attrRow("revenue", "Microsoft.Dynamics.CRM.MoneyAttributeMetadata", true, nil),
+		}
+		contact := entityRow("contact", false)
+		contact["DisplayName"] = map[string]any{"LocalizedLabels": []any{}, "UserLocalizedLabel": nil}
+		contact["IsCustomEntity"] = nil
+		if r.URL.Query().Get("$expand") != "" {
+			contact["Attributes"] = []any{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{
+			"@odata.context":  "x",
+			"value":           []any{entityRow("account", true, accountCols...), contact},
+			"@odata.nextLink": srvURL + "/api/data/v9.2/EntityDefinitions?$select=x&$skiptoken=2",
+		})
+	})
+	srvURL = srv.URL
+
+	got, err := c.ListEntityAuditInfo(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.count() != 2 {
+		t.Fatalf("%d requests, want 2 (two pages)", rec.count())
+	}
+	q := rec.reqs[0].URL.Query()
+	if q.Get("$select") != wantEntitySelect || q.Get("$expand") != wantAttrExpand || len(q) != 2 {
+		t.Errorf("query = %v", q)
+	}
+	if raw := rec.reqs[0].URL.RawQuery; !strings.Contains(raw, "$expand=Attributes($select") {
+		t.Errorf("raw query not readable: %s", raw)
+	}
+	if q := rec.reqs[1].URL.RawQuery; q != "$select=x&$skiptoken=2" {
+		t.Errorf("next link query = %s", q)
+	}
+	if len(got) != 3 {
+		t.Fatalf("got %d tables: %v", len(got), got)
+	}
+	acc := got["account"]
+	if acc.LogicalName != "account" || acc.MetadataID != "id-account" || acc.DisplayName != "Label of account" ||
+		acc.IsCustomEntity || !acc.IsManaged || !acc.IsRetrieveMultipleAuditEnabled || acc.IsRetrieveAuditEnabled {
+		t.Errorf("account = %+v", acc)
+	}
+	if acc.IsAuditEnabled != (BooleanManagedProperty{Value: true, CanBeChanged: true, ManagedPropertyLogicalName: "canmodifyauditsettings"}) {
+		t.Errorf("account IsAuditEnabled = %+v", acc.IsAuditEnabled)
+	}
+	if len(acc.Attributes) != 3 {
+		t.Fatalf("account attributes = %v", acc.Attributes)
+	}
+	if a := acc.Attributes["revenue"]; a.ODataType != "Microsoft.Dynamics.CRM.MoneyAttributeMetadata" || !a.IsAuditEnabled.Value || a.AttributeOf != "" || a.MetadataID != "id-revenue" {
+		t.Errorf("revenue = %+v", a)
+	}
+	if a := acc.Attributes["createdbyname"]; a.AttributeOf != "createdby" || a.IsAuditEnabled.Value {
+		t.Errorf("createdbyname = %+v", a)
+	}
+	con := got["contact"]
+	if con.DisplayName != "" || con.IsCustomEntity || con.Attributes == nil || len(con.Attributes) != 0 {
+		t.Errorf("contact = %+v", con)
+	}
+	if w := got["new_widget"]; !w.IsCustomEntity || w.Attributes["new_name"] == nil {
+		t.Errorf("new_widget = %+v", w)
+	}
+
+	// Without columns: no $expand, Attributes nil.
+	got, err = c.ListEntityAuditInfo(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := rec.reqs[2].URL.Query(); q.Get("$expand") != "" || q.Get("$select") != wantEntitySelect {
+		t.Errorf("query = %v", q)
+	}
+	if got["account"].Attributes != nil {
+		t.Errorf("Attributes = %v, want nil", got["account"].Attributes)
+	}
+}
+
+func TestListEntityAuditInfoFollowsAttributePages(t *testing.T) {
+	t.Parallel()
+	var base string
+	c, _, srv := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/Attributes") {
+			writeJSON(w, http.StatusOK, map[string]any{"value": []any{attrRow("b", "Microsoft.Dynamics.CRM.BooleanAttributeMetadata", true, nil)}})
+			return
+		}
+		row := entityRow("account", true, attrRow("a", "Microsoft.Dynamics.CRM.StringAttributeMetadata", true, nil))
+		row["Attributes@odata.nextLink"] = base + "/api/data/v9.2/EntityDefinitions(LogicalName='account')/Attributes?$skiptoken=1"
+		writeJSON(w, http.StatusOK, map[string]any{"value": []any{row}})
+	})
+	base = srv.URL
+	got, err := c.ListEntityAuditInfo(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := got["account"].Attributes; len(a) != 2 || a["b"].ODataType != "Microsoft.Dynamics.CRM.BooleanAttributeMetadata" {
+		t.Errorf("attributes = %v", a)
+	}
+}
+
+func TestGetEntityAuditInfo(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		rec.record(r, nil)
+		switch r.URL.Path {
+		case "/api/data/v9.2/EntityDefinitions(LogicalName='account')":
+			writeJSON(w, http.StatusOK, entityRow("account", true, attrRow("name", "Microsoft.Dynamics.CRM.StringAttributeMetadata", true, nil)))
+		default:
+			writeJSON(w, http.StatusNotFound, odataErr("0x80040217", "Could not find entity"))
+		}
+	})
+	ctx := context.Background()
+	got, err := c.GetEntityAuditInfo(ctx, "account", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.LogicalName != "account" || !got.IsAuditEnabled.Value || got.Attributes["name"] == nil {
+		t.Errorf("got %+v", got)
+	}
+	if q := rec.reqs[0].URL.Query(); q.Get("$select") != wantEntitySelect || q.Get("$expand") != wantAttrExpand {
+		t.Errorf("query = %v", q)
+	}
+	if _, err := c.GetEntityAuditInfo(ctx, "account", false); err != nil {
+		t.Fatal(err)
+	}
+	if q := rec.reqs[1].URL.Query(); q.Has("$expand") {
+		t.Errorf("query = %v", q)
+	}
+
+	_, err = c.GetEntityAuditInfo(ctx, "nosuchtable", false)
+	if !IsNotFound(err) {
+		t.Errorf("unknown table: err = %v", err)
+	}
+	n := rec.count()
+	for _, bad := range []string{"", "Account", "acc'ount", "a b", "a/b", "account)", "ä"} {
+		if _, err := c.GetEntityAuditInfo(ctx, bad, true); err == nil || !strings.Contains(err.Error(), "logical name") {
+			t.Errorf("%q: err = %v", bad, err)
+		}
+	}
+	if rec.count() != n {
+		t.Errorf("invalid names sent %d requests", rec.count()-n)
+	}
+}
+
+func TestKeyLiteralEscapesQuotes(t *testing.T) {
+	t.Parallel()
+	if got := keyLiteral("o'brien"); got != "'o%27%27brien'" {
+		t.Errorf("keyLiteral = %s", got)
+	}
+}
+
+// A full column definition as the cast GET returns it: no @odata.type, only
+// the context names the type.
+const sampleAttributeDef = `{"@odata.context":"https://org/api/data/v9.2/$metadata#EntityDefinitions('account')/Attributes/Microsoft.Dynamics.CRM.MoneyAttributeMetadata/$entity","MetadataId":"m","LogicalName":"revenue","MaxValue":100000000000000.0000000000,"MinValue":-100000000000000,"Precision":2,"IsAuditEnabled":{"Value":false,"CanBeChanged":true,"ManagedPropertyLogicalName":"canmodifyauditsettings"},"DisplayName":{"LocalizedLabels":[{"Label":"Chiffre d’affaires","LanguageCode":1036}],"UserLocalizedLabel":null}}`
+
+func TestEntityDefinitionRoundTrip(t *testing.T) {
+	t.Parallel()
+	var putBody []byte
+	var putReq *http.Request
+	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/data/v9.2/EntityDefinitions(LogicalName='account')" || r.URL.RawQuery != "" {
+			writeJSON(w, http.StatusNotFound, odataErr("0x8006088a", "no"))
+			return
+		}
+		switch r.Method {
+		case http.MethodGet:
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, sampleEntityDef)
+		case http.MethodPut:
+			putReq = r
+			putBody, _ = io.ReadAll(r.Body)
+			w.WriteHeader(http.StatusNoContent)
+		}
+	})
+	ctx := context.Background()
+	def, err := c.GetEntityDefinition(ctx, "account")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(def) != sampleEntityDef {
+		t.Fatalf("definition not returned as sent:\n%s", def)
+	}
+	changed, err := SetJSONValue(def, true, "IsAuditEnabled", "Value")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PutEntityDefinition(ctx, "account", changed, PutOptions{SolutionUniqueName: "AuditBaseline"}); err != nil {
+		t.Fatal(err)
+	}
+	if putReq.Header.Get("MSCRM.MergeLabels") != "true" || putReq.Header.Get("MSCRM.SolutionUniqueName") != "AuditBaseline" ||
+		!strings.HasPrefix(putReq.Header.Get("Content-Type"), "application/json") {
+		t.Errorf("headers = %v", putReq.Header)
+	}
+	// The body is the GET minus its annotations, with only the one value changed.
+	var want map[string]json.RawMessage
+	if err := json.Unmarshal(changed, &want); err != nil {
+		t.Fatal(err)
+	}
+	delete(want, "@odata.context")
+	delete(want, "@odata.etag")
+	wantBytes, _ := json.Marshal(want)
+	wc, _ := CanonicalJSON(wantBytes)
+	gc, err := CanonicalJSON(putBody)
+	if err != nil || !bytes.Equal(wc, gc) {
+		t.Errorf("PUT body differs (%v):\n%s\n%s", err, gc, wc)
+	}
+	if !bytes.Contains(putBody, []byte(`"MaxValue":100000000000.0000000001`)) || !bytes.Contains(putBody, []byte(`"Compte \u00e9t\u00e9 <&>"`)) {
+		t.Errorf("values not byte-identical: %s", putBody)
+	}
+
+	// Without a solution the header is absent.
+	if err := c.PutEntityDefinition(ctx, "account", changed, PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := putReq.Header["Mscrm.Solutionuniquename"]; ok {
+		t.Errorf("solution header sent: %v", putReq.Header)
+	}
+	if err := c.PutEntityDefinition(ctx, "account", json.RawMessage(`[1]`), PutOptions{}); err == nil {
+		t.Error("non-object definition: no error")
+	}
+	if err := c.PutEntityDefinition(ctx, "Account", changed, PutOptions{}); err == nil {
+		t.Error("invalid name: no error")
+	}
+}
+
+func TestGetEntityDefinitionRejectsNonObject(t *testing.T) {
+	t.Parallel()
+	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, []int{1})
+	})
+	if _, err := c.GetEntityDefinition(context.Background(), "account"); err == nil {
+		t.Error("no error")
+	}
+}
+
+func TestAttributeDefinitionRoundTrip(t *testing.T) {
+	t.Parallel()
+	const colPath = "/api/data/v9.2/EntityDefinitions(LogicalName='account')/Attributes(LogicalName='revenue')"
+	const odataType = "Microsoft.Dynamics.CRM.MoneyAttributeMetadata"
+	rec := &recorder{}
+	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		rec.record(r, body)
+		switch {
+		case r.Method == http.MethodGet && r.URL.Path == colPath+"/"+odataType:
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, sampleAttributeDef)
+		case r.Method == http.MethodPut && r.URL.Path == colPath:
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			writeJSON(w, http.StatusNotFound, odataErr("0x8006088a", fmt.Sprintf("no %s %s", r.Method, r.URL.Path)))
+		}
+	})
+	ctx := context.Background()
+	def, err := c.GetAttributeDefinition(ctx, "account", "revenue", "#"+odataType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(def) != sampleAttributeDef {
+		t.Fatalf("definition = %s", def)
+	}
+	changed, err := SetJSONValue(def, true, "IsAuditEnabled", "Value")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PutAttributeDefinition(ctx, "account", "revenue", odataType, changed, PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	put := rec.body[1]
+	want := `{"@odata.type":"#Microsoft.Dynamics.CRM.MoneyAttributeMetadata",` + strings.SplitN(sampleAttributeDef, `$entity",`, 2)[1]
+	want = strings.Replace(want, `{"Value":false`, `{"Value":true`, 1)
+	if string(put) != want {
+		t.Errorf("PUT body\n got %s\nwant %s", put, want)
+	}
+	if rec.reqs[1].Header.Get("MSCRM.MergeLabels") != "true" {
+		t.Errorf("headers = %v", rec.reqs[1].Header)
+	}
+
+	n := rec.count()
+	for _, tc := range [][3]string{
+		{"account", "revenue", "StringAttributeMetadata"},
+		{"account", "revenue", "Microsoft.Dynamics.CRM.X/../../y"},
+		{"account", "revenue", ""},
+		{"account", "Revenue", odataType},
+		{"acc ount", "revenue", odataType},
+	} {
+		if _, err := c.GetAttributeDefinition(ctx, tc[0], tc[1], tc[2]); err == nil {
+			t.Errorf("%v: GET: no error", tc)
+		}
+		if err := c.PutAttributeDefinition(ctx, tc[0], tc[1], tc[2], changed, PutOptions{}); err == nil {
+			t.Errorf("%v: PUT: no error", tc)
+		}
+	}
+	if rec.count() != n {
+		t.Errorf("invalid input sent %d requests", rec.count()-n)
+	}
+}
+
+func TestPublishXML(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		rec.record(r, body)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	ctx := context.Background()
+	if err := c.PublishXML(ctx, []string{"contact", "account", "contact", "a&b<c>"}); err != nil {
+		t.Fatal(err)
+	}
+	r := rec.reqs[0]
+	if r.Method != http.MethodPost || r.URL.Path != "/api/data/v9.2/PublishXml" {
+		t.Errorf("request %s %s", r.Method, r.URL.Path)
+	}
+	var body struct{ ParameterXml string }
+	if err := json.Unmarshal(rec.body[0], &body); err != nil {
+		t.Fatal(err)
+	}
+	const want = "<importexportxml><entities><entity>a&amp;b&lt;c&gt;</entity><entity>account</entity><entity>contact</entity></entities></importexportxml>"
+	if body.ParameterXml != want {
+		t.Errorf("ParameterXml = %s", body.ParameterXml)
+	}
+	if err := c.PublishXML(ctx, nil); err == nil || rec.count() != 1 {
+		t.Errorf("empty list: err = %v, requests = %d", err, rec.count())
+	}
+	if err := c.PublishAllXML(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := rec.reqs[1]; r.Method != http.MethodPost || r.URL.Path != "/api/data/v9.2/PublishAllXml" || string(rec.body[1]) != "{}" {
+		t.Errorf("request %s %s %s", r.Method, r.URL.Path, rec.body[1])
+	}
+}

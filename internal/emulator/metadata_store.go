@@ -1,0 +1,319 @@
+package emulator
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// entityDef is a table definition: its EntityMetadata properties (without
+// navigation properties) and its columns. Guarded by Server.mu.
+type entityDef struct {
+	logicalName string
+	metadataID  string
+	props       rawObject
+	attrs       []*attrDef
+	attrByName  map[string]*attrDef
+
+	// revision counts successful metadata PUTs; the table has unpublished
+	// changes while it differs from publishedRevision.
+	revision          int64
+	publishedRevision int64
+	published         EntityAuditState
+}
+
+// attrDef is a column definition. odataType has no leading '#'.
+type attrDef struct {
+	logicalName string
+	metadataID  string
+	odataType   string
+	props       rawObject
+}
+
+// metaStore holds the metadata catalogue, solutions and publish state.
+// Guarded by Server.mu.
+type metaStore struct {
+	entities  map[string]*entityDef
+	byID      map[string]*entityDef
+	names     []string
+	solutions map[string][]string // unique name -> components, in order added
+
+	running         string // the solution operation in progress ("Publish", "PublishAll") or ""
+	publishCount    int
+	lockConflicts   int
+	publishedTables [][]string
+}
+
+// defaultSolutions exist in every emulated environment.
+var defaultSolutions = []string{"Default", "new_auditbaseline"}
+
+func newMetaStore() *metaStore {
+	m := &metaStore{
+		entities:  buildCatalogue(uuid.New()),
+		byID:      map[string]*entityDef{},
+		solutions: map[string][]string{},
+	}
+	for name, e := range m.entities {
+		m.byID[e.metadataID] = e
+		m.names = append(m.names, name)
+	}
+	sort.Strings(m.names)
+	for _, s := range defaultSolutions {
+		m.solutions[s] = nil
+	}
+	return m
+}
+
+func (m *metaStore) entityByKey(byName bool, key string) *entityDef {
+	if byName {
+		return m.entities[key]
+	}
+	return m.byID[strings.ToLower(key)]
+}
+
+func (e *entityDef) unpublished() bool { return e.revision != e.publishedRevision }
+
+func (e *entityDef) attrByID(id string) *attrDef {
+	id = strings.ToLower(id)
+	for _, a := range e.attrs {
+		if a.metadataID == id {
+			return a
+		}
+	}
+	return nil
+}
+
+// EntityAuditState is the audit part of a table definition.
+type EntityAuditState struct {
+	IsAuditEnabled, CanBeChanged                           bool
+	IsRetrieveAuditEnabled, IsRetrieveMultipleAuditEnabled bool
+	Attributes                                             map[string]AttributeAuditState // by column logical name
+}
+
+// AttributeAuditState is the audit part of a column definition. ODataType
+// is the column's "@odata.type", e.g. "#Microsoft.Dynamics.CRM.StringAttributeMetadata".
+type AttributeAuditState struct {
+	IsAuditEnabled, CanBeChanged bool
+	AttributeOf, ODataType       string
+}
+
+func (e *entityDef) auditState() EntityAuditState {
+	m := readManaged(e.props, "IsAuditEnabled")
+	st := EntityAuditState{
+		IsAuditEnabled:                 m.boolValue(),
+		CanBeChanged:                   m.canBeChanged,
+		IsRetrieveAuditEnabled:         readBool(e.props, "IsRetrieveAuditEnabled"),
+		IsRetrieveMultipleAuditEnabled: readBool(e.props, "IsRetrieveMultipleAuditEnabled"),
+		Attributes:                     make(map[string]AttributeAuditState, len(e.attrs)),
+	}
+	for _, a := range e.attrs {
+		st.Attributes[a.logicalName] = a.auditState()
+	}
+	return st
+}
+
+func (a *attrDef) auditState() AttributeAuditState {
+	m := readManaged(a.props, "IsAuditEnabled")
+	return AttributeAuditState{
+		IsAuditEnabled: m.boolValue(),
+		CanBeChanged:   m.canBeChanged,
+		AttributeOf:    readString(a.props, "AttributeOf"),
+		ODataType:      "#" + a.odataType,
+	}
+}
+
+func (s EntityAuditState) clone() EntityAuditState {
+	out := s
+	out.Attributes = make(map[string]AttributeAuditState, len(s.Attributes))
+	for k, v := range s.Attributes {
+		out.Attributes[k] = v
+	}
+	return out
+}
+
+// writeEntityAuditRows writes 102 (+105/108) when the table's audit settings
+// changed between before and after. Caller holds s.mu.
+func (s *Server) writeEntityAuditRows(tx *auditWriter, e *entityDef, before, after rawObject) {
+	oldV, newV := map[string]any{}, map[string]any{}
+	oa, na := readManaged(before, "IsAuditEnabled").boolValue(), readManaged(after, "IsAuditEnabled").boolValue()
+	if oa != na {
+		oldV["isauditenabled"], newV["isauditenabled"] = oa, na
+	}
+	for _, p := range []string{"IsRetrieveAuditEnabled", "IsRetrieveMultipleAuditEnabled"} {
+		if o, n := readBool(before, p), readBool(after, p); o != n {
+			oldV[strings.ToLower(p)], newV[strings.ToLower(p)] = o, n
+		}
+	}
+	if len(newV) == 0 {
+		return
+	}
+	tx.add(ActionAuditChangeAtEntityLevel, OperationUpdate, e.logicalName, e.metadataID, oldV, newV)
+	if oa != na {
+		tx.add(pick(na, ActionEntityAuditStarted, ActionEntityAuditStopped), OperationUpdate, e.logicalName, e.metadataID, nil, nil)
+	}
+}
+
+// writeAttributeAuditRows writes 103 (+106/109) when the column's audit
+// setting changed. Caller holds s.mu.
+func (s *Server) writeAttributeAuditRows(tx *auditWriter, e *entityDef, a *attrDef, before, after rawObject) {
+	oa, na := readManaged(before, "IsAuditEnabled").boolValue(), readManaged(after, "IsAuditEnabled").boolValue()
+	if oa == na {
+		return
+	}
+	tx.add(ActionAuditChangeAtAttributeLevel, OperationUpdate, e.logicalName, a.metadataID,
+		map[string]any{"isauditenabled": oa}, map[string]any{"isauditenabled": na})
+	tx.add(pick(na, ActionAttributeAuditStarted, ActionAttributeAuditStopped), OperationUpdate, e.logicalName, a.metadataID, nil, nil)
+}
+
+// EntityNames returns the logical names of all tables, sorted.
+func (s *Server) EntityNames() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.meta.names)
+}
+
+// EntityAudit returns a table's latest (possibly unpublished) audit settings.
+func (s *Server) EntityAudit(logicalName string) (EntityAuditState, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.meta.entities[logicalName]
+	if e == nil {
+		return EntityAuditState{}, false
+	}
+	return e.auditState(), true
+}
+
+// PublishedEntityAudit returns a table's audit settings as last published:
+// the ones that decide what the service audits.
+func (s *Server) PublishedEntityAudit(logicalName string) (EntityAuditState, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.meta.entities[logicalName]
+	if e == nil {
+		return EntityAuditState{}, false
+	}
+	return e.published.clone(), true
+}
+
+// UpdateEntityAudit changes a table's audit settings "outside Terraform", as
+// an administrator would in the maker portal with Save and Publish: fn edits
+// a copy of the latest state; changed IsAuditEnabled, IsRetrieve*Enabled,
+// CanBeChanged and Attributes[..].IsAuditEnabled / CanBeChanged are applied
+// without the CanBeChanged check, audit rows are written for real changes
+// (attributed to AdminUserID), and the table is left published. Other
+// fields, and attributes fn adds, are ignored; an unknown table is an error.
+func (s *Server) UpdateEntityAudit(logicalName string, fn func(*EntityAuditState)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.meta.entities[logicalName]
+	if e == nil {
+		return fmt.Errorf("emulator: no table %q", logicalName)
+	}
+	before := e.auditState()
+	next := before.clone()
+	fn(&next)
+	tx := s.audits.begin(s.admin, time.Now())
+
+	props := e.props
+	if next.IsAuditEnabled != before.IsAuditEnabled || next.CanBeChanged != before.CanBeChanged {
+		props = setManaged(props, "IsAuditEnabled", next.IsAuditEnabled, next.CanBeChanged, "canmodifyauditsettings")
+	}
+	if next.IsRetrieveAuditEnabled != before.IsRetrieveAuditEnabled {
+		props = props.with("IsRetrieveAuditEnabled", mustRaw(next.IsRetrieveAuditEnabled))
+	}
+	if next.IsRetrieveMultipleAuditEnabled != before.IsRetrieveMultipleAuditEnabled {
+		props = props.with("IsRetrieveMultipleAuditEnabled", mustRaw(next.IsRetrieveMultipleAuditEnabled))
+	}
+	s.writeEntityAuditRows(tx, e, e.props, props)
+	e.props = props
+	for _, a := range e.attrs {
+		want, ok := next.Attributes[a.logicalName]
+		cur := before.Attributes[a.logicalName]
+		if !ok || (want.IsAuditEnabled == cur.IsAuditEnabled && want.CanBeChanged == cur.CanBeChanged) {
+			continue
+		}
+		ap := setManaged(a.props, "IsAuditEnabled", want.IsAuditEnabled, want.CanBeChanged, "canmodifyauditsettings")
+		s.writeAttributeAuditRows(tx, e, a, a.props, ap)
+		a.props = ap
+	}
+	e.revision++
+	e.publishedRevision = e.revision
+	e.published = e.auditState()
+	return nil
+}
+
+// EntityDefinitionJSON returns a table's stored definition exactly as a full
+// GET returns it, without "@odata.context".
+func (s *Server) EntityDefinitionJSON(logicalName string) (json.RawMessage, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.meta.entities[logicalName]
+	if e == nil {
+		return nil, false
+	}
+	return mustRaw(e.props), true
+}
+
+// AttributeDefinitionJSON returns a column's stored full definition,
+// starting with its "@odata.type".
+func (s *Server) AttributeDefinitionJSON(entity, attribute string) (json.RawMessage, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.meta.entities[entity]
+	if e == nil {
+		return nil, false
+	}
+	a := e.attrByName[attribute]
+	if a == nil {
+		return nil, false
+	}
+	return mustRaw(append(rawObject{{"@odata.type", mustRaw("#" + a.odataType)}}, a.props...)), true
+}
+
+// AddSolution creates an (empty) unmanaged solution that metadata PUTs can
+// name in MSCRM.SolutionUniqueName. "Default" and "new_auditbaseline" exist
+// from the start.
+func (s *Server) AddSolution(uniqueName string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.meta.solutions[uniqueName]; !ok {
+		s.meta.solutions[uniqueName] = nil
+	}
+}
+
+// SolutionComponents lists what metadata PUTs added to a solution through
+// MSCRM.SolutionUniqueName, in the order first added: "entity:account",
+// "attribute:account.name".
+func (s *Server) SolutionComponents(solution string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.meta.solutions[solution])
+}
+
+func (m *metaStore) addComponent(solution, component string) {
+	if solution == "" || slices.Contains(m.solutions[solution], component) {
+		return
+	}
+	m.solutions[solution] = append(m.solutions[solution], component)
+}
+
+var errNoSolution = errors.New("no such solution")
+
+// solutionHeader returns the MSCRM.SolutionUniqueName of r, checked against
+// the environment's solutions. Caller holds s.mu.
+func (m *metaStore) solutionHeader(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return "", nil
+	}
+	if _, ok := m.solutions[name]; !ok {
+		return "", errNoSolution
+	}
+	return name, nil
+}

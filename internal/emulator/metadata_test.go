@@ -1,0 +1,825 @@
+package emulator
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func metaServer(t *testing.T, opts Options) (*Server, string) {
+	t.Helper()
+	s := startServer(t, opts)
+	s.AddSecretClient("app", "secret")
+	return s, login(t, s, "app", "secret")
+}
+
+func getOK(t *testing.T, s *Server, token, path string) map[string]any {
+	t.Helper()
+	r := callAPI(t, s, http.MethodGet, path, token, nil, nil)
+	if r.status != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, r.status, r.body)
+	}
+	return r.json(t)
+}
+
+func wantError(t *testing.T, r apiResponse, status int, code, msgPart string) {
+	t.Helper()
+	gotCode, msg := r.odataError(t)
+	if r.status != status || gotCode != code || !strings.Contains(msg, msgPart) {
+		t.Errorf("got %d %s %q, want %d %s containing %q", r.status, gotCode, msg, status, code, msgPart)
+	}
+}
+
+// fullDefinition GETs a definition as raw members, drops @odata.context and
+// (for a cast column) adds the @odata.type a PUT needs.
+func fullDefinition(t *testing.T, s *Server, token, path, odataType string) rawObject {
+	t.Helper()
+	r := callAPI(t, s, http.MethodGet, path, token, nil, nil)
+	if r.status != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, r.status, r.body)
+	}
+	o, err := parseRawObject(r.body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o = slices.DeleteFunc(o, func(m rawMember) bool { return m.name == "@odata.context" })
+	if odataType != "" {
+		o = append(rawObject{{"@odata.type", mustRaw(odataType)}}, o...)
+	}
+	return o
+}
+
+func put(t *testing.T, s *Server, token, path string, body rawObject, headers map[string]string) apiResponse {
+	t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return callAPI(t, s, http.MethodPut, path, token, string(b), headers)
+}
+
+func without(o rawObject, names ...string) rawObject {
+	return slices.DeleteFunc(o.clone(), func(m rawMember) bool { return slices.Contains(names, m.name) })
+}
+
+func TestCatalogue(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, Options{})
+	names := s.EntityNames()
+	if len(names) < 64 || !slices.IsSorted(names) {
+		t.Fatalf("%d tables, sorted %v", len(names), slices.IsSorted(names))
+	}
+	for _, want := range []string{"account", "contact", "lead", "opportunity", "quote", "salesorder", "invoice", "incident", "contract", "queue", "campaign", "list", "product", "competitor", "systemuser", "team", "role", "businessunit", "fieldsecurityprofile", "knowledgearticle", "goal", "report", "salesliterature", "feedback", "service", "appointment", "email", "phonecall", "task", "letter", "fax", "annotation", "activitypointer", "connection", "pricelevel", "uom", "uomschedule", "territory", "transactioncurrency", "subject", "entitlement", "sla", "kbarticle", "quotedetail", "salesorderdetail", "invoicedetail", "opportunityproduct", "campaignactivity", "campaignresponse", "bulkoperation", "customeraddress", "calendar", "equipment", "site", "serviceappointment", "socialprofile", "socialactivity", "position", "mailbox", "queueitem", "new_project", "new_inspection", "new_auditfinding"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("table %s missing", want)
+		}
+	}
+	var locked []string
+	for _, name := range names {
+		raw, _ := s.EntityDefinitionJSON(name)
+		var def map[string]any
+		if err := json.Unmarshal(raw, &def); err != nil {
+			t.Fatal(err)
+		}
+		if len(def) < 90 {
+			t.Errorf("%s: only %d properties", name, len(def))
+		}
+		dn := def["DisplayName"].(map[string]any)
+		labels := dn["LocalizedLabels"].([]any)
+		if len(labels) != 2 || labels[0].(map[string]any)["LanguageCode"] != float64(1033) || labels[1].(map[string]any)["LanguageCode"] != float64(1031) {
+			t.Errorf("%s: labels %v", name, labels)
+		}
+		if dn["UserLocalizedLabel"].(map[string]any)["LanguageCode"] != float64(1033) {
+			t.Errorf("%s: user label %v", name, dn["UserLocalizedLabel"])
+		}
+		custom := strings.HasPrefix(name, "new_")
+		if def["IsCustomEntity"] != custom || def["IsManaged"] != !custom {
+			t.Errorf("%s: IsCustomEntity %v IsManaged %v", name, def["IsCustomEntity"], def["IsManaged"])
+		}
+		st, _ := s.EntityAudit(name)
+		if !st.CanBeChanged {
+			locked = append(locked, name)
+		}
+		if len(st.Attributes) < 8 {
+			t.Errorf("%s: %d columns", name, len(st.Attributes))
+		}
+		pk := def["PrimaryIdAttribute"].(string)
+		for col, want := range map[string]AttributeAuditState{
+			pk:              {false, false, "", "#Microsoft.Dynamics.CRM.UniqueIdentifierAttributeMetadata"},
+			"versionnumber": {false, false, "", "#Microsoft.Dynamics.CRM.BigIntAttributeMetadata"},
+			"createdbyname": {false, false, "createdby", "#Microsoft.Dynamics.CRM.StringAttributeMetadata"},
+		} {
+			if got := st.Attributes[col]; got != want {
+				t.Errorf("%s.%s = %+v, want %+v", name, col, got, want)
+			}
+		}
+	}
+	if len(locked) < 4 {
+		t.Errorf("locked tables: %v", locked)
+	}
+	for _, name := range []string{"activitypointer", "calendar", "subject", "uom", "uomschedule"} {
+		if !slices.Contains(locked, name) {
+			t.Errorf("%s should be locked", name)
+		}
+	}
+
+	acct, _ := s.EntityDefinitionJSON("account")
+	for _, want := range []string{`"ObjectTypeCode":1,`, `"IsAuditEnabled":{"Value":true,"CanBeChanged":true,"ManagedPropertyLogicalName":"canmodifyauditsettings"}`, `"EntitySetName":"accounts"`, `"Label":"Firma","LanguageCode":1031`} {
+		if !bytes.Contains(acct, []byte(want)) {
+			t.Errorf("account lacks %s", want)
+		}
+	}
+	if bytes.Contains(acct, []byte(`"Attributes"`)) {
+		t.Error("definition holds navigation property Attributes")
+	}
+	for col, want := range map[string][]string{
+		"account.exchangerate":  {`"MaxValue":100000000000,"MinValue":0.0000000001,"Precision":10`, `"@odata.type":"#Microsoft.Dynamics.CRM.DecimalAttributeMetadata"`},
+		"account.versionnumber": {`"MaxValue":9223372036854775807,"MinValue":-9223372036854775808`},
+		"account.revenue":       {`"MaxValue":100000000000000.0`},
+		"quotedetail.quantity":  {`"MaxValue":100000000000,"MinValue":-100000000000`},
+		"account.createdon":     {`"DateTimeBehavior":{"Value":"UserLocal"}`},
+		"account.ownerid":       {`"Targets":["systemuser","team"]`, `"AttributeType":"Owner"`},
+		"account.name":          {`"MaxLength":100`, `"IsPrimaryName":true`, `"FormatName":{"Value":"Text"}`},
+	} {
+		ent, attr, _ := strings.Cut(col, ".")
+		raw, ok := s.AttributeDefinitionJSON(ent, attr)
+		if !ok {
+			t.Errorf("%s missing", col)
+			continue
+		}
+		for _, w := range want {
+			if !bytes.Contains(raw, []byte(w)) {
+				t.Errorf("%s lacks %s: %s", col, w, raw)
+			}
+		}
+	}
+	// Ids of standard tables are the same in every environment; custom
+	// ones are not.
+	other := startServer(t, Options{})
+	a1, _ := s.EntityDefinitionJSON("account")
+	a2, _ := other.EntityDefinitionJSON("account")
+	if !bytes.Equal(a1, a2) {
+		t.Error("standard definitions differ between environments")
+	}
+	p1, _ := s.EntityDefinitionJSON("new_project")
+	p2, _ := other.EntityDefinitionJSON("new_project")
+	if bytes.Equal(p1, p2) {
+		t.Error("custom table ids are the same in two environments")
+	}
+}
+
+func TestGetEntityDefinitionsCollection(t *testing.T) {
+	t.Parallel()
+	s, token := metaServer(t, Options{})
+	base := s.EnvironmentURL() + "/api/data/v9.2/$metadata#"
+
+	body := getOK(t, s, token, "EntityDefinitions?$select=LogicalName,IsAuditEnabled,IsRetrieveAuditEnabled,IsRetrieveMultipleAuditEnabled")
+	if body["@odata.context"] != base+"EntityDefinitions(LogicalName,IsAuditEnabled,IsRetrieveAuditEnabled,IsRetrieveMultipleAuditEnabled)" {
+		t.Errorf("context %v", body["@odata.context"])
+	}
+	items := body["value"].([]any)
+	if len(items) != len(s.EntityNames()) {
+		t.Errorf("%d items", len(items))
+	}
+	first := items[0].(map[string]any)
+	if len(first) != 5 || first["MetadataId"] == nil || first["IsAuditEnabled"].(map[string]any)["ManagedPropertyLogicalName"] != "canmodifyauditsettings" {
+		t.Errorf("item %v", first)
+	}
+
+	r := callAPI(t, s, http.MethodGet, "EntityDefinitions?$select=LogicalName,IsAuditEnabledd", token, nil, nil)
+	wantError(t, r, 400, "0x0", "Could not find a property named 'IsAuditEnabledd' on type 'Microsoft.Dynamics.CRM.EntityMetadata'.")
+
+	for filter, want := range map[string][]string{
+		"LogicalName eq 'account' or LogicalName eq 'contact'":                      {"account", "contact"},
+		"IsCustomEntity eq true":                                                    {"new_auditfinding", "new_controltest", "new_inspection", "new_project"},
+		"IsCustomEntity eq true and LogicalName eq 'new_project'":                   {"new_project"},
+		"LogicalName eq 'nosuch'":                                                   {},
+		"IsCustomEntity eq false and LogicalName eq 'task' or LogicalName eq 'fax'": {"fax", "task"},
+	} {
+		body := getOK(t, s, token, "EntityDefinitions?$select=LogicalName&$filter="+urlQueryEscape(filter))
+		var got []string
+		for _, it := range body["value"].([]any) {
+			got = append(got, it.(map[string]any)["LogicalName"].(string))
+		}
+		if !slices.Equal(got, want) && !(len(got) == 0 && len(want) == 0) {
+			t.Errorf("%s: %v, want %v", filter, got, want)
+		}
+	}
+	for _, q := range []string{
+		"$filter=" + urlQueryEscape("startswith(LogicalName,'a')"),
+		"$filter=" + urlQueryEscape("ObjectTypeCode eq 1"),
+		"$filter=" + urlQueryEscape("LogicalName ne 'account'"),
+		"$top=5",
+	} {
+		r := callAPI(t, s, http.MethodGet, "EntityDefinitions?"+q, token, nil, nil)
+		wantError(t, r, 400, "0x0", "not supported by the Dynamics 365 emulator")
+	}
+	r = callAPI(t, s, http.MethodGet, "EntityDefinitions?$filter="+urlQueryEscape("Foo eq 'x'"), token, nil, nil)
+	wantError(t, r, 400, "0x0", "Could not find a property named 'Foo'")
+
+	// Bulk read of table and column audit settings in one request.
+	body = getOK(t, s, token, "EntityDefinitions?$select=LogicalName,IsAuditEnabled&$expand=Attributes($select=LogicalName,IsAuditEnabled,AttributeOf)")
+	if body["@odata.context"] != base+"EntityDefinitions(LogicalName,IsAuditEnabled,Attributes(LogicalName,IsAuditEnabled,AttributeOf))" {
+		t.Errorf("context %v", body["@odata.context"])
+	}
+	for _, it := range body["value"].([]any) {
+		e := it.(map[string]any)
+		attrs := e["Attributes"].([]any)
+		if len(attrs) < 8 {
+			t.Fatalf("%v: %d attributes", e["LogicalName"], len(attrs))
+		}
+		for _, a := range attrs {
+			am := a.(map[string]any)
+			if len(am) != 5 || !strings.HasPrefix(am["@odata.type"].(string), "#Microsoft.Dynamics.CRM.") || am["MetadataId"] == nil {
+				t.Fatalf("attribute %v", am)
+			}
+		}
+	}
+
+	// Without $select inside the expand: the AttributeMetadata properties only.
+	body = getOK(t, s, token, "EntityDefinitions?$select=LogicalName&$filter=LogicalName%20eq%20'account'&$expand=Attributes")
+	if body["@odata.context"] != base+"EntityDefinitions(LogicalName,Attributes())" {
+		t.Errorf("context %v", body["@odata.context"])
+	}
+	for _, a := range body["value"].([]any)[0].(map[string]any)["Attributes"].([]any) {
+		am := a.(map[string]any)
+		if _, ok := am["MaxLength"]; ok {
+			t.Errorf("uncast expanded attribute has MaxLength: %v", am["LogicalName"])
+		}
+		if am["@odata.type"] == nil || am["IsAuditEnabled"] == nil || am["DisplayName"] == nil {
+			t.Errorf("expanded attribute %v", am)
+		}
+	}
+	r = callAPI(t, s, http.MethodGet, "EntityDefinitions?$expand=Attributes($select=MaxLength)", token, nil, nil)
+	wantError(t, r, 400, "0x0", "Could not find a property named 'MaxLength' on type 'Microsoft.Dynamics.CRM.AttributeMetadata'.")
+	r = callAPI(t, s, http.MethodGet, "EntityDefinitions?$expand=Nope", token, nil, nil)
+	wantError(t, r, 400, "0x0", "Could not find a property named 'Nope'")
+}
+
+func urlQueryEscape(s string) string {
+	return strings.NewReplacer(" ", "%20", "'", "%27", "(", "%28", ")", "%29", ",", "%2C").Replace(s)
+}
+
+func TestGetEntityDefinition(t *testing.T) {
+	t.Parallel()
+	s, token := metaServer(t, Options{})
+	base := s.EnvironmentURL() + "/api/data/v9.2/$metadata#"
+	stored, _ := s.EntityDefinitionJSON("account")
+
+	r := callAPI(t, s, http.MethodGet, "EntityDefinitions(LogicalName='account')", token, nil, nil)
+	o, err := parseRawObject(r.body)
+	if r.status != 200 || err != nil {
+		t.Fatalf("%d %v", r.status, err)
+	}
+	if o[0].name != "@odata.context" || string(o[0].value) != `"`+base+`EntityDefinitions/$entity"` {
+		t.Errorf("context %s %s", o[0].name, o[0].value)
+	}
+	if got := mustRaw(o[1:]); !bytes.Equal(got, stored) {
+		t.Errorf("full GET differs from stored definition")
+	}
+	id := readString(o, "MetadataId")
+	r2 := callAPI(t, s, http.MethodGet, "EntityDefinitions("+id+")", token, nil, nil)
+	if !bytes.Equal(r.body, r2.body) {
+		t.Error("GET by MetadataId differs")
+	}
+
+	body := getOK(t, s, token, "EntityDefinitions(LogicalName='account')?$select=LogicalName,IsAuditEnabled,DisplayName&$expand=Attributes($select=LogicalName)")
+	if body["@odata.context"] != base+"EntityDefinitions(LogicalName,IsAuditEnabled,DisplayName,Attributes(LogicalName))/$entity" || len(body) != 6 {
+		t.Errorf("%v", body)
+	}
+
+	r = callAPI(t, s, http.MethodGet, "EntityDefinitions(LogicalName='nosuch')", token, nil, nil)
+	wantError(t, r, 404, "0x80040217", "Could not find entity with name 'nosuch'.")
+	r = callAPI(t, s, http.MethodGet, "EntityDefinitions(00000000-0000-0000-0000-000000000001)", token, nil, nil)
+	wantError(t, r, 404, "0x80040217", "Could not find entity with MetadataId '00000000-0000-0000-0000-000000000001'.")
+	r = callAPI(t, s, http.MethodGet, "EntityDefinitions(SchemaName='Account')", token, nil, nil)
+	wantError(t, r, 400, "0x80060888", "Bad Request - Error in query syntax.")
+	r = callAPI(t, s, http.MethodGet, "EntityDefinitions(LogicalName='account')/Keyz", token, nil, nil)
+	wantError(t, r, 404, "0x8006088a", "Resource not found for the segment 'Keyz'.")
+}
+
+func TestGetAttributes(t *testing.T) {
+	t.Parallel()
+	s, token := metaServer(t, Options{})
+	base := s.EnvironmentURL() + "/api/data/v9.2/$metadata#"
+	acct := getOK(t, s, token, "EntityDefinitions(LogicalName='account')?$select=MetadataId")
+	eid := acct["MetadataId"].(string)
+
+	body := getOK(t, s, token, "EntityDefinitions(LogicalName='account')/Attributes?$select=LogicalName,IsAuditEnabled")
+	if body["@odata.context"] != base+"EntityDefinitions('"+eid+"')/Attributes(LogicalName,IsAuditEnabled)" {
+		t.Errorf("context %v", body["@odata.context"])
+	}
+	st, _ := s.EntityAudit("account")
+	if n := len(body["value"].([]any)); n != len(st.Attributes) || n < 15 {
+		t.Errorf("%d attributes", n)
+	}
+	body = getOK(t, s, token, "EntityDefinitions(LogicalName='account')/Attributes?$filter=LogicalName%20eq%20'name'")
+	items := body["value"].([]any)
+	if len(items) != 1 {
+		t.Fatalf("filter: %v", items)
+	}
+	name := items[0].(map[string]any)
+	if name["@odata.type"] != "#Microsoft.Dynamics.CRM.StringAttributeMetadata" || name["MaxLength"] != nil || name["IsAuditEnabled"] == nil {
+		t.Errorf("uncast item %v", name)
+	}
+
+	// One column, uncast: common properties and @odata.type.
+	single := getOK(t, s, token, "EntityDefinitions(LogicalName='account')/Attributes(LogicalName='name')")
+	if single["@odata.context"] != base+"EntityDefinitions('"+eid+"')/Attributes/$entity" ||
+		single["@odata.type"] != "#Microsoft.Dynamics.CRM.StringAttributeMetadata" || single["MaxLength"] != nil {
+		t.Errorf("uncast: %v", single)
+	}
+	byID := getOK(t, s, token, "EntityDefinitions("+eid+")/Attributes("+single["MetadataId"].(string)+")")
+	if byID["LogicalName"] != "name" {
+		t.Errorf("by id: %v", byID["LogicalName"])
+	}
+
+	// Cast: the full definition, the type only in the context.
+	cast := callAPI(t, s, http.MethodGet, "EntityDefinitions(LogicalName='account')/Attributes(LogicalName='name')/Microsoft.Dynamics.CRM.StringAttributeMetadata", token, nil, nil)
+	co, _ := parseRawObject(cast.body)
+	if string(co[0].value) != `"`+base+`EntityDefinitions('`+eid+`')/Attributes/Microsoft.Dynamics.CRM.StringAttributeMetadata/$entity"` {
+		t.Errorf("cast context %s", co[0].value)
+	}
+	if co.index("@odata.type") >= 0 || co.index("MaxLength") < 0 || co.index("DatabaseLength") < 0 {
+		t.Errorf("cast body %s", cast.body)
+	}
+	stored, _ := s.AttributeDefinitionJSON("account", "name")
+	if got := mustRaw(append(rawObject{{"@odata.type", mustRaw("#Microsoft.Dynamics.CRM.StringAttributeMetadata")}}, co[1:]...)); !bytes.Equal(got, stored) {
+		t.Errorf("cast GET differs from stored:\n%s\n%s", got, stored)
+	}
+	body = getOK(t, s, token, "EntityDefinitions(LogicalName='account')/Attributes(LogicalName='name')/Microsoft.Dynamics.CRM.StringAttributeMetadata?$select=LogicalName,MaxLength")
+	if len(body) != 4 || body["MaxLength"] != float64(100) {
+		t.Errorf("cast select %v", body)
+	}
+	r := callAPI(t, s, http.MethodGet, "EntityDefinitions(LogicalName='account')/Attributes(LogicalName='name')?$select=MaxLength", token, nil, nil)
+	wantError(t, r, 400, "0x0", "Could not find a property named 'MaxLength' on type 'Microsoft.Dynamics.CRM.AttributeMetadata'.")
+	r = callAPI(t, s, http.MethodGet, "EntityDefinitions(LogicalName='account')/Attributes(LogicalName='name')/Microsoft.Dynamics.CRM.PicklistAttributeMetadata", token, nil, nil)
+	wantError(t, r, 404, "0x80040217", "is of type 'Microsoft.Dynamics.CRM.StringAttributeMetadata'")
+	r = callAPI(t, s, http.MethodGet, "EntityDefinitions(LogicalName='account')/Attributes(LogicalName='name')/Microsoft.Dynamics.CRM.NoSuchMetadata", token, nil, nil)
+	wantError(t, r, 404, "0x8006088a", "Microsoft.Dynamics.CRM.NoSuchMetadata")
+	r = callAPI(t, s, http.MethodGet, "EntityDefinitions(LogicalName='account')/Attributes(LogicalName='nosuch')", token, nil, nil)
+	wantError(t, r, 404, "0x80040217", "Could not find attribute with name 'nosuch' on entity 'account'.")
+
+	// A cast on the collection filters by type.
+	body = getOK(t, s, token, "EntityDefinitions(LogicalName='account')/Attributes/Microsoft.Dynamics.CRM.PicklistAttributeMetadata")
+	if body["@odata.context"] != base+"EntityDefinitions('"+eid+"')/Attributes/Microsoft.Dynamics.CRM.PicklistAttributeMetadata" {
+		t.Errorf("context %v", body["@odata.context"])
+	}
+	items = body["value"].([]any)
+	if len(items) == 0 {
+		t.Fatal("no picklists")
+	}
+	for _, it := range items {
+		m := it.(map[string]any)
+		if m["AttributeType"] != "Picklist" || m["@odata.type"] != nil || m["ChildPicklistLogicalNames"] == nil {
+			t.Errorf("picklist item %v", m["LogicalName"])
+		}
+	}
+	if got := s.RequestCount("GET EntityDefinitions"); got != 12 {
+		t.Errorf("GET EntityDefinitions = %d", got)
+	}
+}
+
+func TestPatchMetadataRefused(t *testing.T) {
+	t.Parallel()
+	s, token := metaServer(t, Options{})
+	before, _ := s.EntityDefinitionJSON("account")
+	for _, path := range []string{"EntityDefinitions(LogicalName='account')", "EntityDefinitions(LogicalName='account')/Attributes(LogicalName='name')", "EntityDefinitions(LogicalName='nosuch')"} {
+		r := callAPI(t, s, http.MethodPatch, path, token, map[string]any{"IsAuditEnabled": map[string]any{"Value": false}}, nil)
+		wantError(t, r, 405, "0x80060888", "only full updates with PUT")
+	}
+	after, _ := s.EntityDefinitionJSON("account")
+	if !bytes.Equal(before, after) || len(s.AuditRecords()) != 0 || len(s.UnpublishedEntities()) != 0 {
+		t.Error("PATCH changed state")
+	}
+	if s.RequestCount("PATCH EntityDefinitions") != 3 || s.WriteCount() != 3 {
+		t.Errorf("counts %v", s.Requests())
+	}
+}
+
+func TestPutEntityReplacesDefinition(t *testing.T) {
+	t.Parallel()
+	s, token := metaServer(t, Options{})
+	path := "EntityDefinitions(LogicalName='account')"
+	def := fullDefinition(t, s, token, path, "")
+	stored, _ := s.EntityDefinitionJSON("account")
+
+	// Sending back exactly what was read changes nothing, but still counts
+	// as an unpublished change.
+	if r := put(t, s, token, path, append(rawObject{{"@odata.etag", mustRaw(`W/"1"`)}}, def...), map[string]string{"MSCRM.MergeLabels": "true"}); r.status != 204 || len(r.body) != 0 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	if after, _ := s.EntityDefinitionJSON("account"); !bytes.Equal(after, stored) {
+		t.Errorf("round trip changed the definition:\n%s\n%s", after, stored)
+	}
+	if len(s.AuditRecords()) != 0 {
+		t.Error("audit rows for no change")
+	}
+	if got := s.UnpublishedEntities(); !slices.Equal(got, []string{"account"}) || s.IsPublished("account") {
+		t.Errorf("unpublished %v", got)
+	}
+
+	// A property left out is gone afterwards.
+	if r := put(t, s, token, path, without(def, "EntityColor", "IsMailMergeEnabled"), map[string]string{"MSCRM.MergeLabels": "true"}); r.status != 204 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	full := getOK(t, s, token, path)
+	for _, gone := range []string{"EntityColor", "IsMailMergeEnabled"} {
+		if _, ok := full[gone]; ok {
+			t.Errorf("%s survived a PUT without it", gone)
+		}
+	}
+	sel := getOK(t, s, token, path+"?$select=EntityColor")
+	if v, ok := sel["EntityColor"]; !ok || v != nil {
+		t.Errorf("selecting a dropped property: %v", sel)
+	}
+	if got := s.RequestCount("PUT EntityDefinitions"); got != 2 {
+		t.Errorf("PUT EntityDefinitions = %d", got)
+	}
+}
+
+func TestPutEntityLabels(t *testing.T) {
+	t.Parallel()
+	s, token := metaServer(t, Options{})
+	path := "EntityDefinitions(LogicalName='contact')"
+	def := fullDefinition(t, s, token, path, "")
+	englishOnly := mustRaw(object{
+		{"LocalizedLabels", []any{object{{"Label", "Person"}, {"LanguageCode", 1033}, {"IsManaged", true}, {"MetadataId", nil}, {"HasChanged", nil}}}},
+		{"UserLocalizedLabel", nil},
+	})
+	labels := func() []string {
+		body := getOK(t, s, token, path+"?$select=DisplayName")
+		dn := body["DisplayName"].(map[string]any)
+		var out []string
+		for _, l := range dn["LocalizedLabels"].([]any) {
+			lm := l.(map[string]any)
+			out = append(out, lm["Label"].(string))
+		}
+		if u, ok := dn["UserLocalizedLabel"].(map[string]any); ok {
+			out = append(out, "user:"+u["Label"].(string))
+		}
+		return out
+	}
+
+	if r := put(t, s, token, path, def.with("DisplayName", englishOnly), map[string]string{"MSCRM.MergeLabels": "true"}); r.status != 204 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	if got := labels(); !slices.Equal(got, []string{"Person", "Kontakt", "user:Person"}) {
+		t.Errorf("merged labels %v", got)
+	}
+	if r := put(t, s, token, path, def.with("DisplayName", englishOnly), nil); r.status != 204 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	if got := labels(); !slices.Equal(got, []string{"Person", "user:Person"}) {
+		t.Errorf("replaced labels %v", got)
+	}
+}
+
+func TestPutAttributeRoundTripsNumbers(t *testing.T) {
+	t.Parallel()
+	s, token := metaServer(t, Options{})
+	for _, c := range []struct{ entity, attr, typ, want string }{
+		{"account", "exchangerate", "Microsoft.Dynamics.CRM.DecimalAttributeMetadata", `"MaxValue":100000000000,"MinValue":0.0000000001`},
+		{"quotedetail", "quantity", "Microsoft.Dynamics.CRM.DecimalAttributeMetadata", `"MaxValue":100000000000,"MinValue":-100000000000`},
+		{"account", "revenue", "Microsoft.Dynamics.CRM.MoneyAttributeMetadata", `"MaxValue":100000000000000.0,"MinValue":0.0`},
+		{"account", "numberofemployees", "Microsoft.Dynamics.CRM.IntegerAttributeMetadata", `"MaxValue":1000000000,"MinValue":0`},
+	} {
+		path := "EntityDefinitions(LogicalName='" + c.entity + "')/Attributes(LogicalName='" + c.attr + "')"
+		def := fullDefinition(t, s, token, path+"/"+c.typ, c.typ)
+		before, _ := s.AttributeDefinitionJSON(c.entity, c.attr)
+		if r := put(t, s, token, path, def, map[string]string{"MSCRM.MergeLabels": "true"}); r.status != 204 {
+			t.Fatalf("%s: %d %s", c.attr, r.status, r.body)
+		}
+		after, _ := s.AttributeDefinitionJSON(c.entity, c.attr)
+		if !bytes.Equal(before, after) || !bytes.Contains(after, []byte(c.want)) {
+			t.Errorf("%s.%s changed:\n%s\n%s", c.entity, c.attr, before, after)
+		}
+	}
+	// The sent text is kept as sent.
+	path := "EntityDefinitions(LogicalName='account')/Attributes(LogicalName='exchangerate')"
+	def := fullDefinition(t, s, token, path+"/Microsoft.Dynamics.CRM.DecimalAttributeMetadata", "#Microsoft.Dynamics.CRM.DecimalAttributeMetadata")
+	def = def.with("MaxValue", json.RawMessage("100000000000.0000000001"))
+	if r := put(t, s, token, path, def, nil); r.status != 204 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	after, _ := s.AttributeDefinitionJSON("account", "exchangerate")
+	if !bytes.Contains(after, []byte(`"MaxValue":100000000000.0000000001,`)) {
+		t.Errorf("%s", after)
+	}
+}
+
+func TestPutValidation(t *testing.T) {
+	t.Parallel()
+	s, token := metaServer(t, Options{})
+	epath := "EntityDefinitions(LogicalName='lead')"
+	edef := fullDefinition(t, s, token, epath, "")
+	apath := epath + "/Attributes(LogicalName='companyname')"
+	adef := fullDefinition(t, s, token, apath+"/Microsoft.Dynamics.CRM.StringAttributeMetadata", "Microsoft.Dynamics.CRM.StringAttributeMetadata")
+	before, _ := s.EntityDefinitionJSON("lead")
+
+	cases := []struct {
+		name    string
+		path    string
+		body    rawObject
+		raw     string
+		status  int
+		code    string
+		msgPart string
+	}{
+		{"context annotation", epath, append(rawObject{{"@odata.context", mustRaw("x")}}, edef...), "", 400, "0x80048d19", "odata.context"},
+		{"unknown property", epath, edef.with("Foo", mustRaw(1)), "", 400, "0x0", "Could not find a property named 'Foo' on type 'Microsoft.Dynamics.CRM.EntityMetadata'."},
+		{"audit as bool", epath, edef.with("IsAuditEnabled", mustRaw(true)), "", 400, "0x80048d19", "StartObject"},
+		{"audit value as string", epath, edef.with("IsAuditEnabled", mustRaw(map[string]any{"Value": "true", "CanBeChanged": true})), "", 400, "0x80048d19", "Cannot convert the literal 'true' to the expected type 'Edm.Boolean'."},
+		{"retrieve audit null", epath, edef.with("IsRetrieveAuditEnabled", mustRaw(nil)), "", 400, "0x80048d19", "Nullable=False"},
+		{"label not an object", epath, edef.with("DisplayName", mustRaw("Lead")), "", 400, "0x80048d19", "StartObject"},
+		{"wrong logical name", epath, edef.with("LogicalName", mustRaw("contact")), "", 400, "0x80040203", "LogicalName"},
+		{"no metadata id", epath, without(edef, "MetadataId"), "", 400, "0x80040203", "MetadataId"},
+		{"wrong entity type", epath, append(rawObject{{"@odata.type", mustRaw("#Microsoft.Dynamics.CRM.AttributeMetadata")}}, edef...), "", 400, "0x80048d19", "not assignable"},
+		{"not json", epath, nil, "{nope", 400, "0x80048d19", "Invalid JSON"},
+		{"duplicate", epath, nil, `{"LogicalName":"lead","LogicalName":"lead"}`, 400, "0x80048d19", "Multiple properties"},
+		{"empty", epath, nil, " ", 400, "0x80048d19", "empty request body"},
+		{"column without type", apath, without(adef, "@odata.type"), "", 400, "0x80040203", "@odata.type"},
+		{"column type change", apath, without(adef, "DatabaseLength", "FormulaDefinition", "YomiOf").with("@odata.type", mustRaw("#Microsoft.Dynamics.CRM.MemoAttributeMetadata")), "", 400, "0x80040203", "Cannot change attribute type"},
+		{"column unknown type", apath, adef.with("@odata.type", mustRaw("#Microsoft.Dynamics.CRM.NopeAttributeMetadata")), "", 400, "0x80048d19", "could not be resolved"},
+		{"column AttributeType change", apath, adef.with("AttributeType", mustRaw("Memo")), "", 400, "0x80040203", "Cannot change attribute type"},
+		{"column property of other type", apath, adef.with("Precision", mustRaw(2)), "", 400, "0x0", "Could not find a property named 'Precision' on type 'Microsoft.Dynamics.CRM.StringAttributeMetadata'."},
+		{"column MaxLength too big", apath, adef.with("MaxLength", mustRaw(json.RawMessage("4294967296"))), "", 400, "0x80048d19", "Edm.Int32"},
+		{"column of other table", apath, adef.with("EntityLogicalName", mustRaw("account")), "", 400, "0x80040203", "EntityLogicalName"},
+		{"unknown column", epath + "/Attributes(LogicalName='nosuch')", adef, "", 404, "0x80040217", "Could not find attribute with name 'nosuch' on entity 'lead'."},
+		{"unknown table", "EntityDefinitions(LogicalName='nosuch')", edef, "", 404, "0x80040217", "Could not find entity with name 'nosuch'."},
+		{"PUT on collection", "EntityDefinitions", edef, "", 405, "", "does not support http method 'PUT'"},
+		{"PUT on cast", apath + "/Microsoft.Dynamics.CRM.StringAttributeMetadata", adef, "", 405, "", "PUT"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var r apiResponse
+			if c.body != nil {
+				r = put(t, s, token, c.path, c.body, nil)
+			} else {
+				r = callAPI(t, s, http.MethodPut, c.path, token, c.raw, nil)
+			}
+			wantError(t, r, c.status, c.code, c.msgPart)
+		})
+	}
+	if after, _ := s.EntityDefinitionJSON("lead"); !bytes.Equal(before, after) {
+		t.Error("a refused PUT changed the definition")
+	}
+	if len(s.AuditRecords()) != 0 || len(s.UnpublishedEntities()) != 0 {
+		t.Error("a refused PUT left traces")
+	}
+}
+
+func TestPutLockedAuditSetting(t *testing.T) {
+	t.Parallel()
+	s, token := metaServer(t, Options{})
+	path := "EntityDefinitions(LogicalName='activitypointer')"
+	def := fullDefinition(t, s, token, path, "")
+	before, _ := s.EntityDefinitionJSON("activitypointer")
+
+	r := put(t, s, token, path, def.with("IsAuditEnabled", mustRaw(managed(true, false, "canmodifyauditsettings"))), nil)
+	wantError(t, r, 400, "0x80040203", "'canmodifyauditsettings'")
+	r = put(t, s, token, path, def.with("IsAuditEnabled", mustRaw(managed(false, true, "canmodifyauditsettings"))), nil)
+	wantError(t, r, 400, "0x80040203", "CanBeChanged")
+	// Locked but unchanged is fine; so is a locked table's retrieve setting.
+	if r := put(t, s, token, path, def, nil); r.status != 204 {
+		t.Errorf("unchanged: %d %s", r.status, r.body)
+	}
+	// A locked column.
+	cpath := "EntityDefinitions(LogicalName='account')/Attributes(LogicalName='versionnumber')"
+	cdef := fullDefinition(t, s, token, cpath+"/Microsoft.Dynamics.CRM.BigIntAttributeMetadata", "Microsoft.Dynamics.CRM.BigIntAttributeMetadata")
+	r = put(t, s, token, cpath, cdef.with("IsAuditEnabled", mustRaw(managed(true, false, "canmodifyauditsettings"))), nil)
+	wantError(t, r, 400, "0x80040203", "'canmodifyauditsettings'")
+	// A locked table that is audited cannot lose its setting by leaving it out.
+	udef := fullDefinition(t, s, token, "EntityDefinitions(LogicalName='uomschedule')", "")
+	r = put(t, s, token, "EntityDefinitions(LogicalName='uomschedule')", without(udef, "IsAuditEnabled"), nil)
+	wantError(t, r, 400, "0x80040203", "'canmodifyauditsettings'")
+
+	after, _ := s.EntityDefinitionJSON("activitypointer")
+	if !bytes.Equal(before, after) || len(s.AuditRecords()) != 0 {
+		t.Error("refused PUT changed state or wrote audit rows")
+	}
+	if got := s.UnpublishedEntities(); !slices.Equal(got, []string{"activitypointer"}) {
+		t.Errorf("unpublished %v", got)
+	}
+}
+
+func TestPutWritesAuditRows(t *testing.T) {
+	t.Parallel()
+	s, token := metaServer(t, Options{})
+	userID := s.ApplicationUserID("app")
+	path := "EntityDefinitions(LogicalName='account')"
+	def := fullDefinition(t, s, token, path, "")
+	acctID := readString(def, "MetadataId")
+	actions := func() []int {
+		var out []int
+		for _, r := range s.AuditRecords() {
+			out = append(out, r.Action)
+		}
+		return out
+	}
+
+	off := def.with("IsAuditEnabled", mustRaw(managed(false, true, "canmodifyauditsettings")))
+	for range 2 { // the second PUT changes nothing: no rows
+		if r := put(t, s, token, path, off, map[string]string{"MSCRM.MergeLabels": "true"}); r.status != 204 {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+	}
+	if got := actions(); !slices.Equal(got, []int{102, 108}) {
+		t.Fatalf("actions %v", got)
+	}
+	rows := s.AuditRecords()
+	if rows[0].ObjectTypeCode != "account" || rows[0].ObjectID != acctID || rows[0].UserID != userID ||
+		rows[0].Operation != OperationUpdate || rows[0].OldValues["isauditenabled"] != true || rows[0].NewValues["isauditenabled"] != false ||
+		rows[0].TransactionID != rows[1].TransactionID {
+		t.Errorf("row %+v", rows[0])
+	}
+	retrieve := off.with("IsRetrieveAuditEnabled", mustRaw(true))
+	put(t, s, token, path, retrieve, nil)
+	on := retrieve.with("IsAuditEnabled", mustRaw(managed(true, true, "canmodifyauditsettings")))
+	put(t, s, token, path, on, nil)
+	if got := actions(); !slices.Equal(got, []int{102, 108, 102, 102, 105}) {
+		t.Fatalf("actions %v", got)
+	}
+	if r := s.AuditRecords()[2]; r.NewValues["isretrieveauditenabled"] != true || len(r.NewValues) != 1 {
+		t.Errorf("retrieve row %+v", r)
+	}
+
+	cpath := path + "/Attributes(LogicalName='telephone1')"
+	cdef := fullDefinition(t, s, token, cpath+"/Microsoft.Dynamics.CRM.StringAttributeMetadata", "Microsoft.Dynamics.CRM.StringAttributeMetadata")
+	colID := readString(cdef, "MetadataId")
+	coff := cdef.with("IsAuditEnabled", mustRaw(managed(false, true, "canmodifyauditsettings")))
+	put(t, s, token, cpath, coff, nil)
+	put(t, s, token, cpath, coff, nil)
+	put(t, s, token, cpath, cdef, nil)
+	if got := actions(); !slices.Equal(got, []int{102, 108, 102, 102, 105, 103, 109, 103, 106}) {
+		t.Fatalf("actions %v", got)
+	}
+	if r := s.AuditRecords()[5]; r.ObjectID != colID || r.ObjectTypeCode != "account" || r.OldValues["isauditenabled"] != true {
+		t.Errorf("column row %+v", r)
+	}
+	st, _ := s.EntityAudit("account")
+	if !st.IsAuditEnabled || !st.IsRetrieveAuditEnabled || !st.Attributes["telephone1"].IsAuditEnabled {
+		t.Errorf("state %+v", st)
+	}
+	// Nothing is published yet.
+	if pub, _ := s.PublishedEntityAudit("account"); pub.IsRetrieveAuditEnabled {
+		t.Error("published state changed before publishing")
+	}
+}
+
+func TestPutSolutionHeader(t *testing.T) {
+	t.Parallel()
+	s, token := metaServer(t, Options{})
+	path := "EntityDefinitions(LogicalName='incident')"
+	def := fullDefinition(t, s, token, path, "")
+	h := map[string]string{"MSCRM.SolutionUniqueName": "new_auditbaseline", "MSCRM.MergeLabels": "true"}
+	if r := put(t, s, token, path, def, h); r.status != 204 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	cpath := path + "/Attributes(LogicalName='title')"
+	cdef := fullDefinition(t, s, token, cpath+"/Microsoft.Dynamics.CRM.StringAttributeMetadata", "Microsoft.Dynamics.CRM.StringAttributeMetadata")
+	if r := put(t, s, token, cpath, cdef, h); r.status != 204 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	put(t, s, token, path, def, h)
+	if got := s.SolutionComponents("new_auditbaseline"); !slices.Equal(got, []string{"entity:incident", "attribute:incident.title"}) {
+		t.Errorf("components %v", got)
+	}
+	r := put(t, s, token, path, def.with("IsAuditEnabled", mustRaw(managed(false, true, "canmodifyauditsettings"))), map[string]string{"MSCRM.SolutionUniqueName": "nosuch"})
+	wantError(t, r, 404, "0x80040217", "nosuch")
+	if st, _ := s.EntityAudit("incident"); !st.IsAuditEnabled || len(s.AuditRecords()) != 0 {
+		t.Error("PUT with unknown solution changed state")
+	}
+	s.AddSolution("contoso_audit")
+	if r := put(t, s, token, path, def, map[string]string{"MSCRM.SolutionUniqueName": "contoso_audit"}); r.status != 204 {
+		t.Errorf("%d %s", r.status, r.body)
+	}
+	if got := s.SolutionComponents("contoso_audit"); !slices.Equal(got, []string{"entity:incident"}) {
+		t.Errorf("components %v", got)
+	}
+	if len(s.SolutionComponents("Default")) != 0 {
+		t.Error("Default got components without the header")
+	}
+}
+
+func TestMetadataPrivileges(t *testing.T) {
+	t.Parallel()
+	s, token := metaServer(t, Options{})
+	s.AddSecretClient("reader", "secret", WithPrivileges(PrivReadEntity, PrivReadAttribute))
+	s.AddSecretClient("nobody", "secret", WithPrivileges())
+	reader := login(t, s, "reader", "secret")
+	nobody := login(t, s, "nobody", "secret")
+	path := "EntityDefinitions(LogicalName='account')"
+	def := fullDefinition(t, s, token, path, "")
+	cpath := path + "/Attributes(LogicalName='name')"
+	cdef := fullDefinition(t, s, token, cpath+"/Microsoft.Dynamics.CRM.StringAttributeMetadata", "Microsoft.Dynamics.CRM.StringAttributeMetadata")
+	off := def.with("IsAuditEnabled", mustRaw(managed(false, true, "canmodifyauditsettings")))
+
+	getOK(t, s, reader, path+"?$select=LogicalName&$expand=Attributes($select=LogicalName)")
+	r := put(t, s, reader, path, off, nil)
+	wantError(t, r, 403, "0x80040220", "is missing prvWriteEntity privilege")
+	if _, msg := r.odataError(t); !strings.Contains(msg, "Principal user (Id="+s.ApplicationUserID("reader")+", type=8, roleCount=1, privilegeCount=2") || !strings.Contains(msg, "on OTC=9800 for entity 'entity'") {
+		t.Errorf("message %s", msg)
+	}
+	r = put(t, s, reader, cpath, cdef, nil)
+	wantError(t, r, 403, "0x80040220", "is missing prvWriteAttribute privilege")
+	r = callAPI(t, s, http.MethodGet, "EntityDefinitions?$select=LogicalName", nobody, nil, nil)
+	wantError(t, r, 403, "0x80040220", "is missing prvReadEntity privilege")
+	if st, _ := s.EntityAudit("account"); !st.IsAuditEnabled || len(s.AuditRecords()) != 0 || len(s.UnpublishedEntities()) != 0 {
+		t.Error("forbidden PUT changed state")
+	}
+}
+
+func TestUpdateEntityAudit(t *testing.T) {
+	t.Parallel()
+	s, token := metaServer(t, Options{})
+	// An unpublished Terraform change, then the admin's Save and Publish.
+	def := fullDefinition(t, s, token, "EntityDefinitions(LogicalName='contact')", "")
+	put(t, s, token, "EntityDefinitions(LogicalName='contact')", def.with("IsRetrieveAuditEnabled", mustRaw(true)), nil)
+	if s.IsPublished("contact") {
+		t.Fatal("published after PUT")
+	}
+	err := s.UpdateEntityAudit("contact", func(st *EntityAuditState) {
+		st.IsAuditEnabled = false
+		st.IsRetrieveMultipleAuditEnabled = true
+		a := st.Attributes["jobtitle"]
+		a.IsAuditEnabled = false
+		st.Attributes["jobtitle"] = a
+		st.Attributes["nosuch"] = AttributeAuditState{IsAuditEnabled: true}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateEntityAudit("nosuch", func(*EntityAuditState) {}); err == nil {
+		t.Error("no error for an unknown table")
+	}
+	st, _ := s.EntityAudit("contact")
+	pub, _ := s.PublishedEntityAudit("contact")
+	if st.IsAuditEnabled || !st.IsRetrieveAuditEnabled || !st.IsRetrieveMultipleAuditEnabled || st.Attributes["jobtitle"].IsAuditEnabled {
+		t.Errorf("state %+v", st)
+	}
+	if !s.IsPublished("contact") || pub.IsAuditEnabled || !pub.IsRetrieveAuditEnabled || !pub.IsRetrieveMultipleAuditEnabled {
+		t.Errorf("published %+v", pub)
+	}
+	var actions []int
+	for i, r := range s.AuditRecords() {
+		actions = append(actions, r.Action)
+		wantUser := s.AdminUserID()
+		if i == 0 { // the PUT's row
+			wantUser = s.ApplicationUserID("app")
+		}
+		if r.UserID != wantUser {
+			t.Errorf("row %d (%d) by %s, want %s", i, r.Action, r.UserID, wantUser)
+		}
+	}
+	if !slices.Equal(actions, []int{102, 102, 108, 103, 109}) {
+		t.Errorf("actions %v", actions)
+	}
+	// The GET shows the admin's change.
+	body := getOK(t, s, token, "EntityDefinitions(LogicalName='contact')/Attributes(LogicalName='jobtitle')?$select=IsAuditEnabled")
+	if body["IsAuditEnabled"].(map[string]any)["Value"] != false {
+		t.Errorf("%v", body)
+	}
+	// Locking a table for a test.
+	s.UpdateEntityAudit("lead", func(st *EntityAuditState) { st.CanBeChanged = false })
+	if st, _ := s.EntityAudit("lead"); st.CanBeChanged || !st.IsAuditEnabled {
+		t.Errorf("lead %+v", st)
+	}
+}
+
+// Every definition survives a GET + PUT unchanged: the catalogue is valid
+// against the emulator's own payload checks.
+func TestEveryDefinitionRoundTrips(t *testing.T) {
+	t.Parallel()
+	s, token := metaServer(t, Options{})
+	for _, name := range s.EntityNames() {
+		path := "EntityDefinitions(LogicalName='" + name + "')"
+		before, _ := s.EntityDefinitionJSON(name)
+		if r := put(t, s, token, path, fullDefinition(t, s, token, path, ""), map[string]string{"MSCRM.MergeLabels": "true"}); r.status != 204 {
+			t.Fatalf("%s: %d %s", name, r.status, r.body)
+		}
+		if after, _ := s.EntityDefinitionJSON(name); !bytes.Equal(before, after) {
+			t.Errorf("%s changed", name)
+		}
+	}
+	for _, table := range []string{"account", "new_project"} {
+		st, _ := s.EntityAudit(table)
+		for col, a := range st.Attributes {
+			typ := strings.TrimPrefix(a.ODataType, "#")
+			path := "EntityDefinitions(LogicalName='" + table + "')/Attributes(LogicalName='" + col + "')"
+			before, _ := s.AttributeDefinitionJSON(table, col)
+			if r := put(t, s, token, path, fullDefinition(t, s, token, path+"/"+typ, typ), map[string]string{"MSCRM.MergeLabels": "true"}); r.status != 204 {
+				t.Fatalf("%s.%s: %d %s", table, col, r.status, r.body)
+			}
+			if after, _ := s.AttributeDefinitionJSON(table, col); !bytes.Equal(before, after) {
+				t.Errorf("%s.%s changed:\n%s\n%s", table, col, before, after)
+			}
+		}
+	}
+	if len(s.AuditRecords()) != 0 {
+		t.Error("audit rows for unchanged definitions")
+	}
+}

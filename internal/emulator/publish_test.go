@@ -1,0 +1,217 @@
+package emulator
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func publishBody(tables ...string) map[string]any {
+	var b strings.Builder
+	b.WriteString("<importexportxml><entities>")
+	for _, t := range tables {
+		b.WriteString("<entity>" + t + "</entity>")
+	}
+	b.WriteString("</entities></importexportxml>")
+	return map[string]any{"ParameterXml": b.String()}
+}
+
+// changeAuditRetrieve PUTs a table with IsRetrieveAuditEnabled set to v.
+func changeAuditRetrieve(t *testing.T, s *Server, token, table string, v bool) {
+	t.Helper()
+	path := "EntityDefinitions(LogicalName='" + table + "')"
+	def := fullDefinition(t, s, token, path, "")
+	if r := put(t, s, token, path, def.with("IsRetrieveAuditEnabled", mustRaw(v)), map[string]string{"MSCRM.MergeLabels": "true"}); r.status != 204 {
+		t.Fatalf("PUT %s: %d %s", table, r.status, r.body)
+	}
+}
+
+func TestPublishXml(t *testing.T) {
+	t.Parallel()
+	s, token := metaServer(t, Options{PublishBaseDuration: 30 * time.Millisecond, PublishPerTableDuration: 10 * time.Millisecond})
+	changeAuditRetrieve(t, s, token, "account", true)
+	changeAuditRetrieve(t, s, token, "contact", true)
+	if got := s.UnpublishedEntities(); !slices.Equal(got, []string{"account", "contact"}) {
+		t.Fatalf("unpublished %v", got)
+	}
+	if pub, _ := s.PublishedEntityAudit("account"); pub.IsRetrieveAuditEnabled {
+		t.Fatal("published before publishing")
+	}
+
+	start := time.Now()
+	r := callAPI(t, s, http.MethodPost, "PublishXml", token, publishBody("account", "lead", "account"), nil)
+	if r.status != 204 || len(r.body) != 0 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	if d := time.Since(start); d < 50*time.Millisecond {
+		t.Errorf("publish of 2 tables took %v, want at least base + 2·per-table = 50ms", d)
+	}
+	if !s.IsPublished("account") || s.IsPublished("contact") || !s.IsPublished("lead") || s.IsPublished("nosuch") {
+		t.Errorf("published: account %v contact %v", s.IsPublished("account"), s.IsPublished("contact"))
+	}
+	if pub, _ := s.PublishedEntityAudit("account"); !pub.IsRetrieveAuditEnabled {
+		t.Error("published state not updated")
+	}
+	if got := s.UnpublishedEntities(); !slices.Equal(got, []string{"contact"}) {
+		t.Errorf("unpublished %v", got)
+	}
+
+	r = callAPI(t, s, http.MethodPost, "PublishAllXml", token, nil, nil)
+	if r.status != 204 {
+		t.Fatalf("PublishAllXml: %d %s", r.status, r.body)
+	}
+	if len(s.UnpublishedEntities()) != 0 || s.PublishCount() != 2 || s.LockConflictCount() != 0 {
+		t.Errorf("after PublishAll: %v %d", s.UnpublishedEntities(), s.PublishCount())
+	}
+	if got := s.PublishedTables(); len(got) != 2 || !slices.Equal(got[0], []string{"account", "lead"}) || !slices.Equal(got[1], []string{"contact"}) {
+		t.Errorf("published tables %v", got)
+	}
+	if s.RequestCount("POST PublishXml") != 1 || s.RequestCount("POST PublishAllXml") != 1 {
+		t.Errorf("counts %v", s.Requests())
+	}
+}
+
+func TestPublishXmlErrors(t *testing.T) {
+	t.Parallel()
+	s, token := metaServer(t, Options{PublishBaseDuration: -1, PublishPerTableDuration: -1})
+	s.AddSecretClient("nopublish", "secret", WithPrivileges(PrivReadEntity, PrivWriteEntity))
+	nopub := login(t, s, "nopublish", "secret")
+
+	for _, c := range []struct {
+		name    string
+		body    any
+		status  int
+		code    string
+		msgPart string
+	}{
+		{"malformed xml", map[string]any{"ParameterXml": "<importexportxml><entities><entity>account</entities>"}, 400, "0x80040203", "ParameterXml is not valid"},
+		{"wrong root", map[string]any{"ParameterXml": "<publish><entities><entity>account</entity></entities></publish>"}, 400, "0x80040203", "importexportxml"},
+		{"missing parameter", map[string]any{}, 400, "0x80040203", "ParameterXml"},
+		{"unknown parameter", map[string]any{"ParameterXml": "<importexportxml/>", "Foo": 1}, 400, "0x80040203", "'Foo'"},
+		{"unknown table", publishBody("account", "nosuch"), 404, "0x80040217", "Could not find entity with name 'nosuch'."},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := callAPI(t, s, http.MethodPost, "PublishXml", token, c.body, nil)
+			wantError(t, r, c.status, c.code, c.msgPart)
+		})
+	}
+	r := callAPI(t, s, http.MethodPost, "PublishXml", nopub, publishBody("account"), nil)
+	wantError(t, r, 403, "0x80040220", "is missing prvPublishCustomizations privilege")
+	r = callAPI(t, s, http.MethodPost, "PublishAllXml", nopub, nil, nil)
+	wantError(t, r, 403, "0x80040220", "prvPublishCustomizations")
+	r = callAPI(t, s, http.MethodGet, "PublishXml", token, nil, nil)
+	wantError(t, r, 405, "", "does not support http method 'GET'")
+	r = callAPI(t, s, http.MethodPost, "PublishAllXml", token, map[string]any{"ParameterXml": "x"}, nil)
+	wantError(t, r, 400, "0x80048d19", "ParameterXml")
+	if s.PublishCount() != 0 || len(s.PublishedTables()) != 0 {
+		t.Error("refused publishes counted")
+	}
+}
+
+// waitRunning waits until a publish holds the solution lock.
+func waitRunning(t *testing.T, s *Server) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		s.mu.Lock()
+		running := s.meta.running
+		s.mu.Unlock()
+		if running != "" {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatal("no publish started")
+}
+
+func TestPublishLockConflict(t *testing.T) {
+	t.Parallel()
+	s, token := metaServer(t, Options{PublishBaseDuration: 400 * time.Millisecond})
+	changeAuditRetrieve(t, s, token, "account", true)
+
+	first := make(chan apiResponse, 1)
+	go func() {
+		// callAPI may only t.Fatal on the test goroutine; report instead.
+		first <- callAPIQuiet(s, http.MethodPost, "PublishXml", token, publishBody("account"))
+	}()
+	waitRunning(t, s)
+
+	// A PUT while the publish runs is accepted but stays unpublished.
+	changeAuditRetrieve(t, s, token, "account", false)
+
+	start := time.Now()
+	r := callAPI(t, s, http.MethodPost, "PublishXml", token, publishBody("contact"), nil)
+	wantError(t, r, 429, "0x80071151", "Cannot start another [Publish] because there is a previous [Publish] running at this moment. Try again later.")
+	if r.header.Get("Retry-After") != "" {
+		t.Errorf("Retry-After %q", r.header.Get("Retry-After"))
+	}
+	if time.Since(start) > 300*time.Millisecond {
+		t.Error("the conflicting publish waited")
+	}
+	r = callAPI(t, s, http.MethodPost, "PublishAllXml", token, nil, nil)
+	wantError(t, r, 429, "0x80071151", "Cannot start the requested operation [PublishAll] because there is another [Publish] running at this moment.")
+
+	if got := <-first; got.status != 204 {
+		t.Fatalf("first publish: %d %s", got.status, got.body)
+	}
+	if s.PublishCount() != 1 || s.LockConflictCount() != 2 {
+		t.Errorf("publishes %d, conflicts %d", s.PublishCount(), s.LockConflictCount())
+	}
+	if s.IsPublished("account") {
+		t.Error("a PUT made during the publish counts as published")
+	}
+	if pub, _ := s.PublishedEntityAudit("account"); !pub.IsRetrieveAuditEnabled {
+		t.Error("the published state is not the one the publish started with")
+	}
+	// The lock is free again.
+	if r := callAPI(t, s, http.MethodPost, "PublishXml", token, publishBody("account"), nil); r.status != 204 {
+		t.Errorf("after the conflict: %d %s", r.status, r.body)
+	}
+}
+
+func TestConcurrentPublishes(t *testing.T) {
+	t.Parallel()
+	s, token := metaServer(t, Options{PublishBaseDuration: 200 * time.Millisecond})
+	results := make(chan apiResponse, 2)
+	for _, table := range []string{"account", "contact"} {
+		go func() { results <- callAPIQuiet(s, http.MethodPost, "PublishXml", token, publishBody(table)) }()
+	}
+	var statuses []int
+	for range 2 {
+		r := <-results
+		statuses = append(statuses, r.status)
+		if r.status == 429 && !strings.Contains(string(r.body), `"code":"0x80071151"`) {
+			t.Errorf("body %s", r.body)
+		}
+	}
+	slices.Sort(statuses)
+	if !slices.Equal(statuses, []int{204, 429}) || s.LockConflictCount() != 1 || s.PublishCount() != 1 {
+		t.Errorf("statuses %v, conflicts %d, publishes %d", statuses, s.LockConflictCount(), s.PublishCount())
+	}
+}
+
+// callAPIQuiet is callAPI for other goroutines: errors become status 0.
+func callAPIQuiet(s *Server, method, path, token string, body any) apiResponse {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return apiResponse{}
+	}
+	req, err := http.NewRequest(method, s.EnvironmentURL()+"/api/data/v9.2/"+path, bytes.NewReader(b))
+	if err != nil {
+		return apiResponse{}
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := s.HTTPClient().Do(req)
+	if err != nil {
+		return apiResponse{}
+	}
+	defer resp.Body.Close()
+	rb, _ := io.ReadAll(resp.Body)
+	return apiResponse{status: resp.StatusCode, header: resp.Header, body: rb}
+}
