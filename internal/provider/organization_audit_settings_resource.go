@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -213,7 +212,7 @@ func (r *organizationAuditSettingsResource) Create(ctx context.Context, req reso
 	}
 	plan.fromAPI(updated)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	resp.Diagnostics.Append(savePrivate(ctx, resp.Private, priv)...)
+	resp.Diagnostics.Append(savePrivate(ctx, resp.Private, orgPrivateKey, priv)...)
 }
 
 func (r *organizationAuditSettingsResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -247,7 +246,7 @@ func (r *organizationAuditSettingsResource) Update(ctx context.Context, req reso
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	priv, diags := loadPrivate(ctx, req.Private)
+	priv, diags := loadPrivate[orgPrivateState](ctx, req.Private, orgPrivateKey)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -263,7 +262,7 @@ func (r *organizationAuditSettingsResource) Update(ctx context.Context, req reso
 	}
 	plan.fromAPI(updated)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	resp.Diagnostics.Append(savePrivate(ctx, resp.Private, priv)...)
+	resp.Diagnostics.Append(savePrivate(ctx, resp.Private, orgPrivateKey, priv)...)
 }
 
 // apply patches the settings the configuration manages where they differ
@@ -312,7 +311,7 @@ func (r *organizationAuditSettingsResource) Delete(ctx context.Context, req reso
 				"Set on_destroy to \"restore\" or \"disable\" to change them on destroy.", r.data.environmentURL))
 		return
 	}
-	priv, diags := loadPrivate(ctx, req.Private)
+	priv, diags := loadPrivate[orgPrivateState](ctx, req.Private, orgPrivateKey)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -387,7 +386,7 @@ func (r *organizationAuditSettingsResource) ImportState(ctx context.Context, req
 	state.OnDestroy = types.StringValue(onDestroyRetain)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 	priv := orgPrivateState{Imported: true, Originals: allSettings(current)}
-	resp.Diagnostics.Append(savePrivate(ctx, resp.Private, priv)...)
+	resp.Diagnostics.Append(savePrivate(ctx, resp.Private, orgPrivateKey, priv)...)
 }
 
 func (m *organizationAuditSettingsModel) fromAPI(s *dataverse.OrganizationAuditSettings) {
@@ -541,32 +540,6 @@ func patchFields(p orgPatch) []string {
 		out = append(out, "user_access_audit_interval_hours")
 	}
 	return out
-}
-
-func loadPrivate(ctx context.Context, priv interface {
-	GetKey(context.Context, string) ([]byte, diag.Diagnostics)
-}) (orgPrivateState, diag.Diagnostics) {
-	var out orgPrivateState
-	raw, diags := priv.GetKey(ctx, orgPrivateKey)
-	if diags.HasError() || len(raw) == 0 {
-		return out, diags
-	}
-	if err := json.Unmarshal(raw, &out); err != nil {
-		diags.AddError("Corrupt private state", "Cannot decode the resource's private state: "+err.Error())
-	}
-	return out, diags
-}
-
-func savePrivate(ctx context.Context, priv interface {
-	SetKey(context.Context, string, []byte) diag.Diagnostics
-}, state orgPrivateState) diag.Diagnostics {
-	raw, err := json.Marshal(state)
-	if err != nil {
-		var d diag.Diagnostics
-		d.AddError("Cannot encode private state", err.Error())
-		return d
-	}
-	return priv.SetKey(ctx, orgPrivateKey, raw)
 }
 
 // retentionDaysValidator accepts -1 (keep forever) or 1..365000 days.

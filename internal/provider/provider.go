@@ -88,10 +88,31 @@ func WithHTTPClient(c *http.Client) Option {
 	return func(p *dynamics365Provider) { p.httpClient = c }
 }
 
+// WithNaiveMode turns off bulk metadata reads and publish coalescing: each
+// entity resource reads its own table and publishes on its own. Benchmarks
+// compare it with the provider as built; it is not a user setting.
+func WithNaiveMode() Option {
+	return func(p *dynamics365Provider) {
+		p.naiveMetadataReads = true
+		p.publishPerResource = true
+	}
+}
+
+// WithPublishWindow sets how long the publisher waits for other tables to
+// join a batch (tests use a short one).
+func WithPublishWindow(d time.Duration) Option {
+	return func(p *dynamics365Provider) { p.publishWindow = d }
+}
+
 type dynamics365Provider struct {
 	version    string
 	getenv     func(string) string
 	httpClient *http.Client
+
+	// Switches for tests and benchmarks only.
+	naiveMetadataReads bool
+	publishPerResource bool
+	publishWindow      time.Duration
 }
 
 // New returns the provider factory used by main and by the acceptance tests.
@@ -130,9 +151,13 @@ type providerModel struct {
 	SolutionUniqueName        types.String `tfsdk:"solution_unique_name"`
 }
 
-// providerData is what Configure hands to resources and data sources.
+// providerData is what Configure hands to resources and data sources. The
+// metadata cache and the publisher live as long as one configured provider,
+// which is one Terraform command for one provider block (one environment).
 type providerData struct {
 	client             *dataverse.Client
+	metadata           *dataverse.MetadataCache
+	publisher          *dataverse.Publisher
 	environmentURL     string
 	solutionUniqueName string
 	graphURL           string
@@ -454,7 +479,12 @@ func (p *dynamics365Provider) Configure(ctx context.Context, req provider.Config
 	})
 
 	data := &providerData{
-		client:             client,
+		client:   client,
+		metadata: dataverse.NewMetadataCache(client, dataverse.MetadataCacheOptions{Disabled: p.naiveMetadataReads}),
+		publisher: dataverse.NewPublisher(client, dataverse.PublisherOptions{
+			Window:      p.publishWindow,
+			PerResource: p.publishPerResource,
+		}),
 		environmentURL:     normalizedURL,
 		solutionUniqueName: s(cfg.SolutionUniqueName, envSolutionUniqueName),
 		graphURL:           graphURL,
@@ -468,6 +498,8 @@ func (p *dynamics365Provider) Configure(ctx context.Context, req provider.Config
 func (p *dynamics365Provider) Resources(context.Context) []func() resource.Resource {
 	return []func() resource.Resource{
 		newOrganizationAuditSettingsResource,
+		newEntityAuditSettingsResource,
+		newCustomizationsPublishResource,
 	}
 }
 

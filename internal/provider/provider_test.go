@@ -1,6 +1,8 @@
 package provider_test
 
 import (
+	"time"
+
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 
@@ -11,8 +13,12 @@ import (
 // parallel tests and a developer's AZURE_* variables cannot leak into a test.
 func noEnv(string) string { return "" }
 
+// testPublishWindow keeps publish batching in tests short but real: long
+// enough for the resources Terraform runs at once to join one batch.
+const testPublishWindow = 300 * time.Millisecond
+
 func testFactories() map[string]func() (tfprotov6.ProviderServer, error) {
 	return map[string]func() (tfprotov6.ProviderServer, error){
-		"dynamics365": providerserver.NewProtocol6WithError(provider.New("test", provider.WithGetenv(noEnv))()),
+		"dynamics365": providerserver.NewProtocol6WithError(provider.New("test", provider.WithGetenv(noEnv), provider.WithPublishWindow(testPublishWindow))()),
 	}
 }

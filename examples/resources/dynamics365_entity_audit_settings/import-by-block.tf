@@ -1,0 +1,4 @@
+import {
+  to = dynamics365_entity_audit_settings.account
+  id = "account"
+}

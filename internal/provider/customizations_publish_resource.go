@@ -1,0 +1,201 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/dataverse"
+)
+
+var (
+	_ resource.ResourceWithConfigure  = (*customizationsPublishResource)(nil)
+	_ resource.ResourceWithModifyPlan = (*customizationsPublishResource)(nil)
+)
+
+type customizationsPublishModel struct {
+	ID                 types.String   `tfsdk:"id"`
+	EntityLogicalNames types.Set      `tfsdk:"entity_logical_names"`
+	Triggers           types.Map      `tfsdk:"triggers"`
+	PublishedAt        types.String   `tfsdk:"published_at"`
+	Timeouts           timeouts.Value `tfsdk:"timeouts"`
+}
+
+type customizationsPublishResource struct {
+	data *providerData
+}
+
+func newCustomizationsPublishResource() resource.Resource { return &customizationsPublishResource{} }
+
+func (r *customizationsPublishResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_customizations_publish"
+}
+
+func (r *customizationsPublishResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Publishes customizations of the listed tables once, and again whenever `entity_logical_names` " +
+			"or `triggers` change. Use it with `publish = false` on many `dynamics365_entity_audit_settings` resources so " +
+			"that a large rollout publishes exactly once, after every table is changed.\n\nDestroying it changes nothing " +
+			"in the environment: a publish cannot be undone.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "A random identifier of this publish resource.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"entity_logical_names": schema.SetAttribute{
+				ElementType: types.StringType,
+				Required:    true,
+				MarkdownDescription: "Logical names of the tables to publish. Reference the entity resources' " +
+					"`entity_logical_name` so that this publish runs after them.",
+				Validators: []validator.Set{
+					setvalidator.SizeAtLeast(1),
+					setvalidator.ValueStringsAre(stringvalidator.RegexMatches(logicalNamePattern, "must be a table logical name: "+logicalNameHint)),
+				},
+			},
+			"triggers": schema.MapAttribute{
+				ElementType:         types.StringType,
+				Optional:            true,
+				MarkdownDescription: "Arbitrary values; any change publishes again (for example a hash of the entity resources' settings).",
+			},
+			"published_at": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "When the last publish finished (RFC 3339).",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+		},
+		Blocks: map[string]schema.Block{
+			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true}),
+		},
+	}
+}
+
+func (r *customizationsPublishResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	if req.ProviderData == nil {
+		return
+	}
+	data, ok := req.ProviderData.(*providerData)
+	if !ok {
+		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("expected *providerData, got %T", req.ProviderData))
+		return
+	}
+	r.data = data
+}
+
+// ModifyPlan refuses unknown tables at plan time, and plans a new
+// published_at whenever a publish will happen.
+func (r *customizationsPublishResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || r.data == nil {
+		return
+	}
+	var plan customizationsPublishModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if !req.State.Raw.IsNull() {
+		var state customizationsPublishModel
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+		if !plan.EntityLogicalNames.Equal(state.EntityLogicalNames) || !plan.Triggers.Equal(state.Triggers) {
+			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("published_at"), types.StringUnknown())...)
+		}
+	}
+	names, diags := plan.names()
+	resp.Diagnostics.Append(diags...)
+	for _, name := range names {
+		if _, err := r.data.metadata.Entity(ctx, name); dataverse.IsNotFound(err) {
+			resp.Diagnostics.AddAttributeError(path.Root("entity_logical_names"), "Unknown table",
+				fmt.Sprintf("%s has no table with the logical name %q. Use table logical names: %s.", r.data.environmentURL, name, logicalNameHint))
+		} else if err != nil {
+			addAPIError(&resp.Diagnostics, "Cannot read the metadata of table "+name, err)
+			return
+		}
+	}
+}
+
+// names returns the known table names, sorted.
+func (m *customizationsPublishModel) names() ([]string, diag.Diagnostics) {
+	if !known(m.EntityLogicalNames) {
+		return nil, nil
+	}
+	var names []string
+	diags := m.EntityLogicalNames.ElementsAs(context.Background(), &names, false)
+	sort.Strings(names)
+	return names, diags
+}
+
+func (r *customizationsPublishResource) publish(ctx context.Context, plan *customizationsPublishModel, timeout time.Duration, diags *diag.Diagnostics) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	names, d := plan.names()
+	diags.Append(d...)
+	if diags.HasError() {
+		return
+	}
+	start := time.Now()
+	if err := r.data.publisher.Publish(ctx, names...); err != nil {
+		addAPIError(diags, "Cannot publish customizations", err)
+		return
+	}
+	tflog.Info(ctx, "published customizations", map[string]any{"entities": len(names), "duration_ms": time.Since(start).Milliseconds()})
+	plan.PublishedAt = types.StringValue(time.Now().UTC().Format(time.RFC3339))
+}
+
+func (r *customizationsPublishResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan customizationsPublishModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	timeout, diags := plan.Timeouts.Create(ctx, defaultMetadataTimeout)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	plan.ID = types.StringValue(uuid.NewString())
+	r.publish(ctx, &plan, timeout, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *customizationsPublishResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	// Nothing to refresh: a publish leaves no object behind.
+}
+
+func (r *customizationsPublishResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state customizationsPublishModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	timeout, diags := plan.Timeouts.Update(ctx, defaultMetadataTimeout)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if plan.PublishedAt.IsUnknown() {
+		r.publish(ctx, &plan, timeout, &resp.Diagnostics)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	} else {
+		plan.PublishedAt = state.PublishedAt
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *customizationsPublishResource) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {
+	// A publish cannot be undone; removing the resource only forgets it.
+}

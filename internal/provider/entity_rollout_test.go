@@ -1,0 +1,189 @@
+package provider_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/acctest"
+)
+
+// changeableTables returns n tables whose audit setting can be changed.
+func changeableTables(t *testing.T, env *acctest.Env, n int) []string {
+	t.Helper()
+	var out []string
+	for _, name := range env.Emulator.EntityNames() {
+		if st, _ := env.Emulator.EntityAudit(name); st.CanBeChanged {
+			out = append(out, name)
+		}
+		if len(out) == n {
+			return out
+		}
+	}
+	t.Fatalf("the emulator has only %d changeable tables, want %d", len(out), n)
+	return nil
+}
+
+func hclList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// Sixty tables in one apply with Terraform's default parallelism: publishes
+// are batched and serialised (no lock error reaches Terraform), every table
+// ends published, and a refresh of all sixty costs at most 3 metadata reads.
+func TestAccEntityAuditSettings_rollout60(t *testing.T) {
+	env := acctest.NewEnv(t)
+	tables := changeableTables(t, env, 60)
+	cfg := env.ProviderConfig() + fmt.Sprintf(`
+# count, not for_each: the test framework's legacy state shim cannot index for_each.
+locals {
+  tables = %s
+}
+
+resource "dynamics365_entity_audit_settings" "t" {
+  count                           = length(local.tables)
+  entity_logical_name             = local.tables[count.index]
+  audit_enabled                   = true
+  retrieve_multiple_audit_enabled = true
+}
+`, hclList(tables))
+	var refreshReads int
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testFactories(),
+		Steps: []resource.TestStep{
+			{
+				Config: cfg,
+				Check: func(*terraform.State) error {
+					for _, name := range tables {
+						st, _ := env.Emulator.EntityAudit(name)
+						if !st.IsAuditEnabled || !st.IsRetrieveMultipleAuditEnabled {
+							return fmt.Errorf("table %s: %+v", name, st)
+						}
+					}
+					if u := env.Emulator.UnpublishedEntities(); len(u) > 0 {
+						return fmt.Errorf("unpublished tables left: %v", u)
+					}
+					publishes := env.Emulator.RequestCount("POST PublishXml")
+					if publishes == 0 || publishes >= len(tables) {
+						return fmt.Errorf("%d PublishXml calls for %d tables, want fewer than the tables", publishes, len(tables))
+					}
+					t.Logf("60 tables: %d PublishXml calls, %d lock conflicts at the emulator, %d metadata PUTs",
+						publishes, env.Emulator.LockConflictCount(), env.Emulator.RequestCount("PUT EntityDefinitions"))
+					return nil
+				},
+			},
+			{
+				PreConfig:    env.Emulator.ResetCounters,
+				RefreshState: true,
+			},
+			{
+				PreConfig: func() {
+					refreshReads = env.Emulator.RequestCount("GET EntityDefinitions")
+				},
+				Config:           cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+		},
+	})
+	if refreshReads < 1 || refreshReads > 3 {
+		t.Errorf("a refresh of 60 tables made %d metadata read requests, want 1 to 3", refreshReads)
+	}
+	t.Logf("refresh of 60 tables: %d metadata read requests", refreshReads)
+}
+
+// publish = false on every table and one dynamics365_customizations_publish:
+// exactly one PublishXml for the whole rollout, after every change.
+func TestAccCustomizationsPublish_singlePublish(t *testing.T) {
+	env := acctest.NewEnv(t)
+	tables := changeableTables(t, env, 20)
+	cfg := func(extra string) string {
+		return env.ProviderConfig() + fmt.Sprintf(`
+locals {
+  tables = %s
+}
+
+resource "dynamics365_entity_audit_settings" "t" {
+  count                  = length(local.tables)
+  entity_logical_name    = local.tables[count.index]
+  retrieve_audit_enabled = true
+  publish                = false
+}
+
+resource "dynamics365_customizations_publish" "all" {
+  entity_logical_names = [for r in dynamics365_entity_audit_settings.t : r.entity_logical_name]
+  triggers = {
+    for r in dynamics365_entity_audit_settings.t : r.entity_logical_name => jsonencode([r.audit_enabled, r.retrieve_audit_enabled])
+  }
+%s
+}
+`, hclList(tables), extra)
+	}
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testFactories(),
+		Steps: []resource.TestStep{
+			{
+				Config: cfg(""),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("dynamics365_customizations_publish.all", tfjsonpath.New("entity_logical_names"), knownvalue.SetSizeExact(20)),
+				},
+				Check: func(*terraform.State) error {
+					if n := env.Emulator.RequestCount("POST PublishXml"); n != 1 {
+						return fmt.Errorf("%d PublishXml calls, want exactly 1", n)
+					}
+					batches := env.Emulator.PublishedTables()
+					if len(batches) != 1 || len(batches[0]) != len(tables) {
+						return fmt.Errorf("published batches %v, want one with all %d tables", batches, len(tables))
+					}
+					if u := env.Emulator.UnpublishedEntities(); len(u) > 0 {
+						return fmt.Errorf("unpublished tables left: %v", u)
+					}
+					return nil
+				},
+			},
+			{
+				// Same configuration: nothing to publish.
+				PreConfig:        env.Emulator.ResetCounters,
+				Config:           cfg(""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				Check: func(*terraform.State) error {
+					if n := env.Emulator.RequestCount("POST PublishXml"); n != 0 {
+						return fmt.Errorf("%d PublishXml calls without a change, want 0", n)
+					}
+					return nil
+				},
+			},
+		},
+	})
+}
+
+func TestAccCustomizationsPublish_unknownTable(t *testing.T) {
+	env := acctest.NewEnv(t)
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testFactories(),
+		Steps: []resource.TestStep{{
+			Config: env.ProviderConfig() + `
+resource "dynamics365_customizations_publish" "x" {
+  entity_logical_names = ["account", "nosuchtable"]
+}
+`,
+			ExpectError: phrases("entity_logical_names", `no table with the logical name "nosuchtable"`),
+		}},
+	})
+	if n := env.Emulator.WriteCount(); n != 0 {
+		t.Errorf("the emulator saw %d write requests, want none", n)
+	}
+}
