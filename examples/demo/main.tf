@@ -21,6 +21,47 @@ resource "dynamics365_organization_audit_settings" "baseline" {
   on_destroy                       = "restore"
 }
 
+# Table, read and column auditing for the tables an auditor asks about.
+locals {
+  audited_tables = {
+    account = {
+      accountnumber = true
+      revenue       = true
+      telephone1    = true
+    }
+    contact = {
+      emailaddress1 = true
+      telephone1    = true
+    }
+    new_project = {
+      new_budget = true
+      new_rating = true
+    }
+  }
+}
+
+resource "dynamics365_entity_audit_settings" "table" {
+  for_each = local.audited_tables
+
+  entity_logical_name             = each.key
+  audit_enabled                   = true
+  retrieve_audit_enabled          = true
+  retrieve_multiple_audit_enabled = true
+  attributes                      = each.value
+  on_destroy                      = "restore"
+}
+
+output "entity_audit_settings" {
+  value = {
+    for name, t in dynamics365_entity_audit_settings.table : name => {
+      audit_enabled                   = t.audit_enabled
+      retrieve_audit_enabled          = t.retrieve_audit_enabled
+      retrieve_multiple_audit_enabled = t.retrieve_multiple_audit_enabled
+      audited_columns                 = sort([for c, on in t.attributes : c if on])
+    }
+  }
+}
+
 output "organization_audit_settings" {
   value = {
     organization_id                  = dynamics365_organization_audit_settings.baseline.id

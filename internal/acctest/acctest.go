@@ -25,7 +25,13 @@ type Env struct {
 // application client with a random secret and all privileges.
 func NewEnv(t testing.TB, opts ...emulator.ClientOption) *Env {
 	t.Helper()
-	srv, err := emulator.Start(emulator.Options{})
+	return NewEnvWithOptions(t, emulator.Options{}, opts...)
+}
+
+// NewEnvWithOptions is NewEnv with emulator options (publish durations, …).
+func NewEnvWithOptions(t testing.TB, emuOpts emulator.Options, opts ...emulator.ClientOption) *Env {
+	t.Helper()
+	srv, err := emulator.Start(emuOpts)
 	if err != nil {
 		t.Fatalf("start emulator: %v", err)
 	}

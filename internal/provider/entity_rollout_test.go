@@ -2,8 +2,10 @@ package provider_test
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -13,6 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/acctest"
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/emulator"
 )
 
 // changeableTables returns n tables whose audit setting can be changed.
@@ -186,4 +189,57 @@ resource "dynamics365_customizations_publish" "x" {
 	if n := env.Emulator.WriteCount(); n != 0 {
 		t.Errorf("the emulator saw %d write requests, want none", n)
 	}
+}
+
+// Another tool's publish holds the customization lock while Terraform
+// publishes: the lock conflict is retried and never reaches the user.
+func TestAccEntityAuditSettings_publishLockRetried(t *testing.T) {
+	env := acctest.NewEnvWithOptions(t, emulator.Options{PublishBaseDuration: 1500 * time.Millisecond})
+	outside := make(chan error, 1)
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testFactories(),
+		Steps: []resource.TestStep{{
+			PreConfig: func() {
+				// An admin's "Publish all customizations", started just before the apply.
+				go func() { outside <- outsidePublishAll(env) }()
+				time.Sleep(100 * time.Millisecond)
+			},
+			Config: entityConfig(env, "account", "retrieve_audit_enabled = true"),
+			Check: func(*terraform.State) error {
+				if err := <-outside; err != nil {
+					return fmt.Errorf("outside publish: %v", err)
+				}
+				if n := env.Emulator.LockConflictCount(); n < 1 {
+					return fmt.Errorf("no lock conflict happened (%d); the test did not exercise the retry", n)
+				}
+				if !env.Emulator.IsPublished("account") {
+					return fmt.Errorf("account was not published")
+				}
+				return nil
+			},
+		}},
+	})
+}
+
+func outsidePublishAll(env *acctest.Env) error {
+	token, err := env.Emulator.IssueAccessToken(env.ClientID, env.Emulator.EnvironmentURL(), time.Hour)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequest(http.MethodPost, env.Emulator.EnvironmentURL()+"/api/data/v9.2/PublishAllXml", strings.NewReader("{}"))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := env.Emulator.HTTPClient().Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("PublishAllXml: HTTP %d", resp.StatusCode)
+	}
+	return nil
 }
