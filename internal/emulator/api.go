@@ -65,7 +65,12 @@ func (s *Server) routeEnvironment(r *http.Request) string {
 		return "other"
 	}
 	switch req.name {
-	case "WhoAmI", organizationsEntitySet, entityDefinitionsSet, "PublishXml", "PublishAllXml":
+	case "WhoAmI", organizationsEntitySet, entityDefinitionsSet, "PublishXml", "PublishAllXml", retrieveRecordHistory, batchRoute:
+		return req.name
+	case auditsEntitySet:
+		if req.hasKey && len(req.rest) == 1 && strings.HasPrefix(req.rest[0], retrieveAuditDetails) {
+			return routeRetrieveAuditDetls
+		}
 		return req.name
 	}
 	return "other"
@@ -99,6 +104,12 @@ func (s *Server) serveEnvironment(w http.ResponseWriter, r *http.Request) {
 		s.serveEntityDefinitions(w, r, req)
 	case "PublishXml", "PublishAllXml":
 		s.servePublish(w, r, req)
+	case auditsEntitySet:
+		s.serveAudits(w, r, req)
+	case retrieveRecordHistory:
+		s.serveRecordChangeHistory(w, r, req)
+	case batchRoute:
+		s.serveBatch(w, r, req)
 	default:
 		segment := req.name
 		if req.hasKey {

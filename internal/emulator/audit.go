@@ -1,7 +1,9 @@
 package emulator
 
 import (
-	"maps"
+	"cmp"
+	"slices"
+	"sort"
 	"time"
 
 	"github.com/google/uuid"
@@ -12,6 +14,8 @@ const (
 	ActionCreate                      = 1
 	ActionUpdate                      = 2
 	ActionDelete                      = 3
+	ActionUserAccessViaWeb            = 64
+	ActionUserAccessViaWebServices    = 65
 	ActionAuditChangeAtEntityLevel    = 102
 	ActionAuditChangeAtAttributeLevel = 103
 	ActionAuditChangeAtOrgLevel       = 104
@@ -33,73 +37,243 @@ const (
 	OperationAccess = 4
 )
 
+// ActionLabels are the English labels of the audit table's "action" choice,
+// as the Web API returns them in
+// action@OData.Community.Display.V1.FormattedValue.
+var ActionLabels = map[int]string{
+	0: "Unknown", 1: "Create", 2: "Update", 3: "Delete", 4: "Activate", 5: "Deactivate",
+	11: "Cascade", 12: "Merge", 13: "Assign", 14: "Share", 15: "Retrieve", 16: "Close",
+	17: "Cancel", 18: "Complete", 20: "Resolve", 21: "Reopen", 22: "Fulfill", 23: "Paid",
+	24: "Qualify", 25: "Disqualify", 26: "Submit", 27: "Reject", 28: "Approve", 29: "Invoice",
+	30: "Hold", 31: "Add Member", 32: "Remove Member", 33: "Associate Entities",
+	34: "Disassociate Entities", 53: "Assign Role To Team", 54: "Remove Role From Team",
+	55: "Assign Role To User", 56: "Remove Role From User", 57: "Add Privileges to Role",
+	58: "Remove Privileges From Role", 59: "Replace Privileges In Role",
+	64: "User Access via Web", 65: "User Access via Web Services", 100: "Delete Entity",
+	101: "Delete Attribute", 102: "Audit Change at Entity Level",
+	103: "Audit Change at Attribute Level", 104: "Audit Change at Org Level",
+	105: "Entity Audit Started", 106: "Attribute Audit Started", 107: "Audit Enabled",
+	108: "Entity Audit Stopped", 109: "Attribute Audit Stopped", 110: "Audit Disabled",
+	111: "Audit Log Deletion", 112: "User Access Audit Started", 113: "User Access Audit Stopped",
+}
+
+// operationLabels are the labels of the audit "operation" choice.
+var operationLabels = map[int]string{1: "Create", 2: "Update", 3: "Delete", 4: "Access", 5: "Upsert"}
+
 // AuditRecord is one row of the audits entity set. OldValues and NewValues
-// hold the change data RetrieveAuditDetails reports (attribute -> value);
-// they are nil for rows without attribute changes.
+// hold the change data RetrieveAuditDetails reports (column logical name ->
+// value; a lookup's value is its GUID string, money and decimals are
+// json.Number); they are nil for rows without attribute changes.
 type AuditRecord struct {
 	AuditID   string
-	CreatedOn time.Time
+	CreatedOn time.Time // UTC, whole seconds
 	Action    int
 	Operation int
 	// ObjectTypeCode is a table logical name, e.g. "organization". Rows
 	// for table and column audit settings (102, 103, 105, 106, 108, 109)
 	// carry the table's logical name, and ObjectID is the MetadataId of the
-	// table or column.
-	ObjectTypeCode string
-	ObjectID       string
-	UserID         string
-	UserName       string
-	CallingUserID  string
-	TransactionID  string
+	// table or column. User access rows (64, 65) carry "systemuser" and the
+	// user's id.
+	ObjectTypeCode     string
+	ObjectID           string
+	ObjectName         string // the record's primary name, when known
+	UserID             string
+	UserName           string
+	CallingUserID      string // "" (null): the emulator does not impersonate
+	TransactionID      string
+	AttributeMask      string // e.g. ",3,12," (column numbers), "" for null
+	UserAdditionalInfo string
+	// AccessInterval is the useraccessauditinginterval (hours) in force
+	// when a user access row was written; 0 for other rows.
+	AccessInterval int
 	OldValues      map[string]any
 	NewValues      map[string]any
 }
 
-// auditStore keeps rows oldest first. Rows are immutable once appended, so
-// readers may share them. Guarded by Server.mu.
+// auditChange is one column of a row's change data. A nil old or new value
+// is absent (null).
+type auditChange struct {
+	name     string
+	lookup   bool // rendered as _<name>_value
+	old, new any
+}
+
+// auditRow is the compact stored form of an audit row. Rows are immutable
+// once stored, so readers may keep pointers to them outside the lock.
+type auditRow struct {
+	id          uuid.UUID
+	created     int64 // unix seconds
+	seq         int32 // insertion number: index in auditStore.rows
+	action      int16
+	operation   int8
+	interval    int32
+	table       string
+	objectID    uuid.UUID
+	objectName  string
+	user        *principal
+	userID      uuid.UUID
+	transaction uuid.UUID
+	mask        string
+	userInfo    string
+	changes     []auditChange
+}
+
+// auditStore keeps rows in insertion order (an append-only slice of
+// pointers, so stored rows never move) and an index sorted by (createdon,
+// insertion number). Guarded by Server.mu.
 type auditStore struct {
-	rows []AuditRecord
+	rows  []*auditRow
+	order []int32
+	byID  map[uuid.UUID]*auditRow
+	// lastAccess is the simulated time (unix seconds) of each user's last
+	// user access row.
+	lastAccess map[*principal]int64
+}
+
+func rowLess(a, b *auditRow) int {
+	if c := cmp.Compare(a.created, b.created); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.seq, b.seq)
+}
+
+// insert stores one row, keeping the index sorted.
+func (a *auditStore) insert(r *auditRow) {
+	if a.byID == nil {
+		a.byID = map[uuid.UUID]*auditRow{}
+	}
+	r.seq = int32(len(a.rows))
+	a.rows = append(a.rows, r)
+	a.byID[r.id] = r
+	// r has the largest seq: it goes after every row with createdon <= its.
+	i := sort.Search(len(a.order), func(i int) bool { return a.rows[a.order[i]].created > r.created })
+	a.order = slices.Insert(a.order, i, r.seq)
+}
+
+// insertMany stores rows in bulk (one sort instead of n insertions).
+func (a *auditStore) insertMany(rows []*auditRow) {
+	if a.byID == nil {
+		a.byID = make(map[uuid.UUID]*auditRow, len(rows))
+	}
+	sorted := true
+	for _, r := range rows {
+		r.seq = int32(len(a.rows))
+		if n := len(a.order); n > 0 && a.rows[a.order[n-1]].created > r.created {
+			sorted = false
+		}
+		a.rows = append(a.rows, r)
+		a.byID[r.id] = r
+		a.order = append(a.order, r.seq)
+	}
+	if !sorted {
+		slices.SortFunc(a.order, func(x, y int32) int { return rowLess(a.rows[x], a.rows[y]) })
+	}
 }
 
 // auditWriter appends the rows of one operation, which share a transaction id
 // and time, as Dataverse writes them in one transaction.
 type auditWriter struct {
-	store       *auditStore
+	s           *Server
 	user        *principal
-	transaction string
-	now         time.Time
+	transaction uuid.UUID
+	now         int64
 }
 
-func (a *auditStore) begin(user *principal, now time.Time) *auditWriter {
-	return &auditWriter{store: a, user: user, transaction: uuid.NewString(), now: now.UTC()}
+// begin starts a transaction at the given (simulated) time. Caller holds s.mu.
+func (s *Server) beginAudit(user *principal, at time.Time) *auditWriter {
+	return &auditWriter{s: s, user: user, transaction: s.newUUID(), now: at.UTC().Unix()}
 }
 
+// add writes a settings row: old/new values keyed by column, stored for
+// AuditRecords (RetrieveAuditDetails reports no values for these rows).
 func (w *auditWriter) add(action, operation int, table, objectID string, oldValues, newValues map[string]any) {
-	w.store.rows = append(w.store.rows, AuditRecord{
-		AuditID:        uuid.NewString(),
-		CreatedOn:      w.now,
-		Action:         action,
-		Operation:      operation,
-		ObjectTypeCode: table,
-		ObjectID:       objectID,
-		UserID:         w.user.systemUserID,
-		UserName:       w.user.fullName,
-		CallingUserID:  "", // no impersonation
-		TransactionID:  w.transaction,
-		OldValues:      oldValues,
-		NewValues:      newValues,
-	})
+	var changes []auditChange
+	if oldValues != nil || newValues != nil {
+		names := make([]string, 0, len(newValues))
+		for n := range newValues {
+			names = append(names, n)
+		}
+		for n := range oldValues {
+			if _, ok := newValues[n]; !ok {
+				names = append(names, n)
+			}
+		}
+		slices.Sort(names)
+		for _, n := range names {
+			changes = append(changes, auditChange{name: n, old: oldValues[n], new: newValues[n]})
+		}
+	}
+	w.addRow(&auditRow{action: int16(action), operation: int8(operation), table: table, objectID: parseUUID(objectID), changes: changes})
 }
 
-// AuditRecords returns a copy of the audit trail, oldest first.
+func (w *auditWriter) addRow(r *auditRow) {
+	r.id = w.s.newUUID()
+	r.created = w.now
+	r.user = w.user
+	r.userID = parseUUID(w.user.systemUserID)
+	r.transaction = w.transaction
+	w.s.audits.insert(r)
+}
+
+func parseUUID(s string) uuid.UUID {
+	id, _ := uuid.Parse(s)
+	return id
+}
+
+func uuidString(id uuid.UUID) string {
+	if id == (uuid.UUID{}) {
+		return ""
+	}
+	return id.String()
+}
+
+func (r *auditRow) record() AuditRecord {
+	out := AuditRecord{
+		AuditID:            r.id.String(),
+		CreatedOn:          time.Unix(r.created, 0).UTC(),
+		Action:             int(r.action),
+		Operation:          int(r.operation),
+		ObjectTypeCode:     r.table,
+		ObjectID:           uuidString(r.objectID),
+		ObjectName:         r.objectName,
+		TransactionID:      r.transaction.String(),
+		AttributeMask:      r.mask,
+		UserAdditionalInfo: r.userInfo,
+		AccessInterval:     int(r.interval),
+	}
+	if r.user != nil {
+		out.UserID, out.UserName = r.user.systemUserID, r.user.fullName
+	}
+	if r.changes != nil {
+		out.OldValues, out.NewValues = map[string]any{}, map[string]any{}
+		for _, c := range r.changes {
+			if c.old != nil {
+				out.OldValues[c.name] = c.old
+			}
+			if c.new != nil {
+				out.NewValues[c.name] = c.new
+			}
+		}
+	}
+	return out
+}
+
+// AuditRecords returns a copy of the audit trail in insertion order (for
+// rows written through the API and simulations with increasing times, also
+// oldest first).
 func (s *Server) AuditRecords() []AuditRecord {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]AuditRecord, len(s.audits.rows))
 	for i, r := range s.audits.rows {
-		r.OldValues = maps.Clone(r.OldValues)
-		r.NewValues = maps.Clone(r.NewValues)
-		out[i] = r
+		out[i] = r.record()
 	}
 	return out
+}
+
+// AuditCount is the number of audit rows stored.
+func (s *Server) AuditCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.audits.rows)
 }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 )
@@ -798,7 +797,7 @@ func (s *Server) putEntity(w http.ResponseWriter, r *http.Request, req apiReques
 		writeODataError(w, herr.status, herr.code, herr.msg)
 		return
 	}
-	tx := s.audits.begin(req.user, time.Now())
+	tx := s.beginAudit(req.user, s.now())
 	s.writeEntityAuditRows(tx, e, e.props, next)
 	e.props = next
 	e.revision++
@@ -860,7 +859,7 @@ func (s *Server) putAttribute(w http.ResponseWriter, r *http.Request, req apiReq
 		writeODataError(w, herr.status, herr.code, herr.msg)
 		return
 	}
-	tx := s.audits.begin(req.user, time.Now())
+	tx := s.beginAudit(req.user, s.now())
 	s.writeAttributeAuditRows(tx, e, a, a.props, next)
 	a.props = next
 	e.revision++

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 )
@@ -218,7 +217,7 @@ func (s *Server) UpdateEntityAudit(logicalName string, fn func(*EntityAuditState
 	before := e.auditState()
 	next := before.clone()
 	fn(&next)
-	tx := s.audits.begin(s.admin, time.Now())
+	tx := s.beginAudit(s.admin, s.now())
 
 	props := e.props
 	if next.IsAuditEnabled != before.IsAuditEnabled || next.CanBeChanged != before.CanBeChanged {

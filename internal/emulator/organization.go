@@ -200,7 +200,7 @@ func (s *Server) applyOrganizationChanges(user *principal, changes map[string]an
 	if len(newValues) == 0 {
 		return false
 	}
-	now := time.Now().UTC()
+	now := s.now()
 	for name, v := range newValues {
 		s.org.values[name] = v
 	}
@@ -217,7 +217,7 @@ func (s *Server) applyOrganizationChanges(user *principal, changes map[string]an
 	if len(auditNew) == 0 {
 		return true
 	}
-	tx := s.audits.begin(user, now)
+	tx := s.beginAudit(user, now)
 	tx.add(ActionAuditChangeAtOrgLevel, OperationUpdate, organizationTable, s.org.id, auditOld, auditNew)
 	if v, ok := auditNew["isauditenabled"]; ok {
 		tx.add(pick(v.(bool), ActionAuditEnabled, ActionAuditDisabled), OperationUpdate, organizationTable, s.org.id, nil, nil)

@@ -10,12 +10,14 @@ package emulator
 
 import (
 	"context"
+	crand "crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -47,6 +49,16 @@ type Options struct {
 	// Zero means the defaults, 50 ms and 2 ms; a negative value means none.
 	PublishBaseDuration     time.Duration
 	PublishPerTableDuration time.Duration
+	// Clock is the time audit rows written through the API (organization
+	// PATCH, metadata PUT, UpdateOrganization, UpdateEntityAudit) carry.
+	// Default: time.Now. It must be safe for concurrent use. Simulations
+	// take their times as arguments.
+	Clock func() time.Time
+	// ControlKey, when set, enables the test-only control endpoint
+	// POST /_emulator/simulate on the environment listener (see
+	// ControlPath); requests must carry it in the X-Emulator-Control-Key
+	// header. It is never a Dataverse route.
+	ControlKey string
 }
 
 const (
@@ -112,6 +124,13 @@ type Server struct {
 	org            *orgRow
 	audits         auditStore
 	meta           *metaStore
+	idRand         *rand.ChaCha8 // audit and record ids
+	clock          func() time.Time
+	records        map[string]map[uuid.UUID]*simRecord // table -> id -> record
+	simUsers       []*principal                        // AddUser order
+	userByID       map[string]*principal               // by systemuserid
+	controlKey     string
+	envHandler     http.Handler // the instrumented Dataverse handler ($batch parts run through it)
 
 	publishBase     time.Duration
 	publishPerTable time.Duration
@@ -141,6 +160,16 @@ func Start(opts Options) (*Server, error) {
 		publishBase:     durationOption(opts.PublishBaseDuration, defaultPublishBase),
 		publishPerTable: durationOption(opts.PublishPerTableDuration, defaultPublishPerTable),
 		closed:          make(chan struct{}),
+		clock:           opts.Clock,
+		records:         map[string]map[uuid.UUID]*simRecord{},
+		userByID:        map[string]*principal{},
+		controlKey:      opts.ControlKey,
+	}
+	var seed [32]byte
+	crand.Read(seed[:])
+	s.idRand = rand.NewChaCha8(seed)
+	if s.clock == nil {
+		s.clock = time.Now
 	}
 	if s.tenantID == "" {
 		s.tenantID = uuid.NewString()
@@ -211,8 +240,9 @@ func Start(opts Options) (*Server, error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          quiet,
 	}
+	s.envHandler = s.instrument(ListenerEnvironment, s.routeEnvironment, s.serveEnvironment)
 	s.envSrv = &http.Server{
-		Handler:           s.instrument(ListenerEnvironment, s.routeEnvironment, s.serveEnvironment),
+		Handler:           http.HandlerFunc(s.serveEnvironmentListener),
 		TLSConfig:         tlsConfig.Clone(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          quiet,
@@ -338,7 +368,11 @@ func (s *Server) count(key string, write bool) {
 // "GET keys", "GET WhoAmI", "GET organizations", "PATCH organizations",
 // "GET EntityDefinitions" (every metadata read, columns included),
 // "PUT EntityDefinitions" (every metadata write), "POST PublishXml",
-// "POST PublishAllXml", or "GET other" for requests no route matched. Refused requests (401, 403, 4xx)
+// "POST PublishAllXml", "GET audits" (collection and single row),
+// "GET RetrieveAuditDetails", "GET RetrieveRecordChangeHistory",
+// "POST $batch" (each request inside a batch also counts under its own
+// route), or "GET other" for requests no route matched. The control
+// endpoint is not counted. Refused requests (401, 403, 4xx)
 // count too.
 func (s *Server) RequestCount(key string) int {
 	s.cmu.Lock()
@@ -371,6 +405,18 @@ func (s *Server) ResetCounters() {
 	defer s.cmu.Unlock()
 	s.counts = map[string]int{}
 	s.writes = 0
+}
+
+// now is the (UTC) time API writes carry.
+func (s *Server) now() time.Time { return s.clock().UTC() }
+
+// newUUID returns a random (version 4) id. Caller holds s.mu.
+func (s *Server) newUUID() uuid.UUID {
+	var id uuid.UUID
+	s.idRand.Read(id[:])
+	id[6] = id[6]&0x0f | 0x40
+	id[8] = id[8]&0x3f | 0x80
+	return id
 }
 
 // nextVersion returns a new row version number; like Dataverse's, versions

@@ -6,6 +6,17 @@
 //
 // -publish-base and -publish-per-table set how long PublishXml and
 // PublishAllXml take (base + tables·per-table; 0 for no wait).
+// -seed-audits N writes N rows of audit history (the last 30 days) at start.
+//
+// The server also enables the emulator's test-only control endpoint
+// (POST /_emulator/simulate, never a Dataverse route) with a random key,
+// printed as DYNAMICS365_EMULATOR_CONTROL_KEY. The sub-command
+//
+//	dynamics365-emulator simulate -env-file PATH -actions N [-seed S]
+//
+// reads that key, the environment URL and the CA file from the env file and
+// asks the running emulator to simulate N actions (creates, updates,
+// deletes, sign-ins), then prints the summary.
 package main
 
 import (
@@ -37,6 +48,9 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "simulate" {
+		return runSimulate(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("dynamics365-emulator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	envFile := fs.String("env-file", "", "also write the export lines to this file (atomically, once the server is up)")
@@ -45,6 +59,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	clientSecret := fs.String("client-secret", "", "client secret of the registered application (default: random)")
 	publishBase := fs.Duration("publish-base", 50*time.Millisecond, "time every PublishXml / PublishAllXml takes (real environments: seconds to minutes)")
 	publishPerTable := fs.Duration("publish-per-table", 2*time.Millisecond, "additional publish time per table published")
+	seedAudits := fs.Int("seed-audits", 0, "write this many rows of audit history (creates, updates, deletes over the last 30 days) at start")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -52,14 +67,18 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	if *clientSecret == "" {
-		b := make([]byte, 30)
-		rand.Read(b)
-		*clientSecret = base64.RawURLEncoding.EncodeToString(b)
+		*clientSecret = randomToken()
 	}
+
+	if *seedAudits < 0 {
+		return fmt.Errorf("-seed-audits must not be negative")
+	}
+	controlKey := randomToken()
 
 	logger := log.New(stderr, "dynamics365-emulator: ", log.LstdFlags|log.Lmicroseconds)
 	srv, err := emulator.Start(emulator.Options{
 		TenantID:                *tenantID,
+		ControlKey:              controlKey,
 		PublishBaseDuration:     nonZero(*publishBase),
 		PublishPerTableDuration: nonZero(*publishPerTable),
 		OnRequest: func(ri emulator.RequestInfo) {
@@ -72,8 +91,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	defer srv.Close()
 	srv.AddSecretClient(*clientID, *clientSecret)
+	if *seedAudits > 0 {
+		start := time.Now()
+		now := time.Now().UTC()
+		n := srv.SeedAuditHistory(*seedAudits, now.Add(-30*24*time.Hour), now, 1)
+		logger.Printf("seeded %d audit rows in %s", n, time.Since(start).Round(time.Millisecond))
+	}
 
-	exports := exportLines(srv, *clientID, *clientSecret)
+	exports := exportLines(srv, *clientID, *clientSecret, controlKey)
 	if *envFile != "" {
 		if err := writeFileAtomic(*envFile, []byte(exports)); err != nil {
 			return err
@@ -101,7 +126,13 @@ func nonZero(d time.Duration) time.Duration {
 	return d
 }
 
-func exportLines(srv *emulator.Server, clientID, secret string) string {
+func randomToken() string {
+	b := make([]byte, 30)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func exportLines(srv *emulator.Server, clientID, secret, controlKey string) string {
 	var b strings.Builder
 	for _, kv := range [][2]string{
 		{"DYNAMICS365_ENVIRONMENT_URL", srv.EnvironmentURL()},
@@ -110,6 +141,7 @@ func exportLines(srv *emulator.Server, clientID, secret string) string {
 		{"AZURE_CLIENT_ID", clientID},
 		{"AZURE_CLIENT_SECRET", secret},
 		{"DYNAMICS365_CA_CERTIFICATE_FILE", srv.CAFile()},
+		{controlKeyVar, controlKey},
 	} {
 		fmt.Fprintf(&b, "export %s=%s\n", kv[0], shellQuote(kv[1]))
 	}

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/emulator"
 )
 
 func TestNonZero(t *testing.T) {
@@ -50,5 +54,47 @@ func TestWriteFileAtomic(t *testing.T) {
 	entries, _ := os.ReadDir(filepath.Dir(path))
 	if len(entries) != 1 {
 		t.Errorf("leftover files: %v", entries)
+	}
+}
+
+func TestSimulateSubcommand(t *testing.T) {
+	srv, err := emulator.Start(emulator.Options{ControlKey: "control-key"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	srv.UpdateOrganization(func(o *emulator.Organization) { o.IsAuditEnabled = true })
+	envFile := filepath.Join(t.TempDir(), "demo.env")
+	if err := writeFileAtomic(envFile, []byte(exportLines(srv, "client", "it's secret", "control-key"))); err != nil {
+		t.Fatal(err)
+	}
+	env, err := readEnvFile(envFile)
+	if err != nil || env["AZURE_CLIENT_SECRET"] != "it's secret" || env[controlKeyVar] != "control-key" {
+		t.Fatalf("readEnvFile: %v %v", env, err)
+	}
+	before := len(srv.AuditRecords())
+	var out, errOut bytes.Buffer
+	if err := run([]string{"simulate", "-env-file", envFile, "-actions", "40", "-seed", "9"}, &out, &errOut); err != nil {
+		t.Fatalf("%v: %s", err, errOut.String())
+	}
+	if !strings.HasPrefix(out.String(), "simulated 40 actions: ") || len(srv.AuditRecords()) == before {
+		t.Errorf("output %q, rows %d -> %d", out.String(), before, len(srv.AuditRecords()))
+	}
+	if err := run([]string{"simulate", "-env-file", envFile}, &out, &errOut); err == nil {
+		t.Error("no -actions: no error")
+	}
+	// A wrong key is refused.
+	bad := filepath.Join(t.TempDir(), "bad.env")
+	writeFileAtomic(bad, []byte(exportLines(srv, "client", "s", "wrong")))
+	if err := run([]string{"simulate", "-env-file", bad, "-actions", "1"}, &out, &errOut); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("wrong key: %v", err)
+	}
+}
+
+func TestShellUnquote(t *testing.T) {
+	for _, s := range []string{"plain", "it's", "", `a'b'\''c`} {
+		if got := shellUnquote(shellQuote(s)); got != s {
+			t.Errorf("%q -> %q", s, got)
+		}
 	}
 }

@@ -1,0 +1,104 @@
+package emulator
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// The control endpoint lets a separate process (the standalone command's
+// "simulate" sub-command) drive a running emulator. It lives outside the
+// Web API root under /_emulator/, which no Dataverse URL uses, is enabled
+// only with Options.ControlKey, and is not counted in the request counters.
+
+// ControlPath is the test-only endpoint that runs SimulateActivity.
+const ControlPath = "/_emulator/simulate"
+
+// ControlKeyHeader carries Options.ControlKey on control requests.
+const ControlKeyHeader = "X-Emulator-Control-Key"
+
+// SimulateRequest is the JSON body of POST ControlPath. Zero values mean
+// the ActivityOptions defaults.
+type SimulateRequest struct {
+	Seed    int64     `json:"seed"`
+	Actions int       `json:"actions"`
+	From    time.Time `json:"from,omitzero"`
+	To      time.Time `json:"to,omitzero"`
+	Tables  []string  `json:"tables,omitempty"`
+	Users   int       `json:"users,omitempty"`
+}
+
+// SimulateResponse is the JSON answer of POST ControlPath.
+type SimulateResponse struct {
+	Creates          int `json:"creates"`
+	Updates          int `json:"updates"`
+	Deletes          int `json:"deletes"`
+	SignIns          int `json:"signIns"`
+	AuditRowsWritten int `json:"auditRowsWritten"`
+}
+
+func (s *Server) serveEnvironmentListener(w http.ResponseWriter, r *http.Request) {
+	if s.controlKey != "" && strings.HasPrefix(r.URL.Path, "/_emulator/") {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		s.serveControl(rec, r)
+		if s.onRequest != nil {
+			status := rec.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			s.onRequest(RequestInfo{Listener: ListenerEnvironment, Method: r.Method, Path: r.URL.Path, Route: "control", Status: status, Duration: time.Since(start)})
+		}
+		return
+	}
+	s.envHandler.ServeHTTP(w, r)
+}
+
+func controlError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
+	if subtle.ConstantTimeCompare([]byte(r.Header.Get(ControlKeyHeader)), []byte(s.controlKey)) != 1 {
+		controlError(w, http.StatusUnauthorized, "missing or wrong "+ControlKeyHeader)
+		return
+	}
+	if r.URL.Path != ControlPath {
+		controlError(w, http.StatusNotFound, "unknown control endpoint "+r.URL.Path)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		controlError(w, http.StatusMethodNotAllowed, "use POST")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil {
+		controlError(w, http.StatusRequestEntityTooLarge, "body too large")
+		return
+	}
+	var req SimulateRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		controlError(w, http.StatusBadRequest, "invalid JSON body: "+err.Error())
+		return
+	}
+	if req.Actions < 0 || req.Actions > 1_000_000 {
+		controlError(w, http.StatusBadRequest, "actions must be between 0 and 1000000")
+		return
+	}
+	for _, t := range req.Tables {
+		s.mu.Lock()
+		known := s.meta.entities[t] != nil
+		s.mu.Unlock()
+		if !known {
+			controlError(w, http.StatusBadRequest, fmt.Sprintf("no table %q", t))
+			return
+		}
+	}
+	sum := s.SimulateActivity(ActivityOptions{Seed: req.Seed, Actions: req.Actions, From: req.From, To: req.To, Tables: req.Tables, Users: req.Users})
+	writeJSON(w, http.StatusOK, SimulateResponse(sum))
+}
