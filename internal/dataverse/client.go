@@ -243,8 +243,44 @@ type Response struct {
 // Do sends req with retries and returns the 2xx answer; any other status is an
 // *Error, a call without an answer a *TransportError.
 func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
+	resp, cl, err := c.do(ctx, req, nil)
+	if err != nil {
+		return nil, err
+	}
+	if req.Out != nil && len(bytes.TrimSpace(resp.Body)) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(resp.Body))
+		dec.UseNumber()
+		if err := dec.Decode(req.Out); err != nil {
+			return resp, fmt.Errorf("dataverse: %s %s: decoding response (HTTP %d): %w", cl.method, cl.path, resp.StatusCode, err)
+		}
+	}
+	return resp, nil
+}
+
+// DoStream is Do for large answers: on a 2xx it hands the live body to fn
+// instead of reading it into memory, and returns the Response without Body.
+// Retries, the token refresh and error typing are those of Do, and all
+// happen before fn is called; once fn has the body nothing is retried, and
+// fn's error (a read error mid-stream included) is returned as is. The body
+// is closed when fn returns, also when fn stops early, which releases the
+// request's concurrency slot. RequestTimeout bounds the attempt including
+// fn's reading. req.Out must be nil.
+func (c *Client) DoStream(ctx context.Context, req *Request, fn func(body io.Reader) error) (*Response, error) {
+	if fn == nil {
+		return nil, errors.New("dataverse: DoStream needs a body function")
+	}
+	if req != nil && req.Out != nil {
+		return nil, errors.New("dataverse: DoStream does not decode into Request.Out")
+	}
+	resp, _, err := c.do(ctx, req, fn)
+	return resp, err
+}
+
+// do runs a call: one pass of retries, and a second with a fresh token if the
+// first was rejected with 401. With stream set, a 2xx body goes to stream.
+func (c *Client) do(ctx context.Context, req *Request, stream func(io.Reader) error) (*Response, *call, error) {
 	if req == nil {
-		return nil, errors.New("dataverse: nil request")
+		return nil, nil, errors.New("dataverse: nil request")
 	}
 	method := strings.ToUpper(req.Method)
 	if method == "" {
@@ -252,11 +288,11 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 	}
 	u, rel, err := c.resolve(req.Path, req.Query)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	body, err := encodeBody(req.Body)
 	if err != nil {
-		return nil, fmt.Errorf("dataverse: %s %s: encoding request body: %w", method, rel, err)
+		return nil, nil, fmt.Errorf("dataverse: %s %s: encoding request body: %w", method, rel, err)
 	}
 
 	ctx = maskSecrets(ctx)
@@ -268,6 +304,7 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 		path:   rel,
 		body:   body,
 		header: req.Header,
+		stream: stream,
 	}
 	if body != nil && tflog.IsTrace(ctx) {
 		tflog.Trace(ctx, "Dataverse request body", map[string]any{"method": method, "url": u, "body": string(body)})
@@ -275,35 +312,29 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 
 	tok, err := c.token(ctx, false)
 	if err != nil {
-		return nil, err
+		return nil, cl, err
 	}
 	resp, err := cl.send(tok)
-	if IsUnauthorized(err) {
+	// A 401 returned by stream itself is not the server rejecting this token.
+	if IsUnauthorized(err) && !cl.streamed {
 		// A token can be rejected before MSAL considers it expired (revocation,
 		// clock skew, a new application user): ask for a fresh one, once.
 		tflog.Debug(ctx, "Dataverse rejected the access token; requesting a fresh token and retrying once",
 			map[string]any{"method": method, "url": u})
 		fresh, terr := c.token(ctx, true)
 		if terr != nil {
-			return nil, fmt.Errorf("%w; requesting a fresh token also failed: %w", err, terr)
+			return nil, cl, fmt.Errorf("%w; requesting a fresh token also failed: %w", err, terr)
 		}
 		resp, err = cl.send(fresh)
-		if e, ok := AsError(err); ok && e.StatusCode == http.StatusUnauthorized {
+		if e, ok := AsError(err); ok && e.StatusCode == http.StatusUnauthorized && !cl.streamed {
 			e.Hint = "The access token was rejected, also a freshly issued one: check that the client is an application user " +
 				"in this environment with a security role, and that the token audience is " + strings.TrimSuffix(c.scope, "/.default")
 		}
 	}
 	if err != nil {
-		return nil, err
+		return nil, cl, err
 	}
-	if req.Out != nil && len(bytes.TrimSpace(resp.Body)) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(resp.Body))
-		dec.UseNumber()
-		if err := dec.Decode(req.Out); err != nil {
-			return resp, fmt.Errorf("dataverse: %s %s: decoding response (HTTP %d): %w", method, rel, resp.StatusCode, err)
-		}
-	}
-	return resp, nil
+	return resp, cl, nil
 }
 
 // getJSON is GET path?query decoded into out.

@@ -107,9 +107,9 @@ func (e *attemptTimeoutError) Timeout() bool { return true }
 // errRetryAfterTooLong stops the retry loop without sleeping.
 var errRetryAfterTooLong = errors.New("retry-after exceeds the maximum wait")
 
-// call is the state of one Client.Do: it is shared by both passes (before
-// and after a token refresh) and by the retryablehttp hooks, which run
-// sequentially on the calling goroutine.
+// call is the state of one Client.Do or DoStream: it is shared by both
+// passes (before and after a token refresh) and by the retryablehttp hooks,
+// which run sequentially on the calling goroutine.
 type call struct {
 	c      *Client
 	ctx    context.Context
@@ -118,6 +118,10 @@ type call struct {
 	path   string
 	body   []byte
 	header http.Header
+	// stream, when set, receives the body of a 2xx answer (DoStream);
+	// streamed records that it was called, so nothing is sent again.
+	stream   func(io.Reader) error
+	streamed bool
 
 	token        azcore.AccessToken
 	attempts     int // across both passes
@@ -183,6 +187,13 @@ func (cl *call) send(tok azcore.AccessToken) (*Response, error) {
 	defer resp.Body.Close()
 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if cl.stream != nil {
+			cl.streamed = true
+			if err := cl.stream(resp.Body); err != nil {
+				return nil, err
+			}
+			return &Response{StatusCode: resp.StatusCode, Header: resp.Header, Attempts: cl.attempts}, nil
+		}
 		data, err := io.ReadAll(resp.Body)
 		if err != nil {
 			return nil, cl.transportError(fmt.Errorf("reading response body: %w", err))

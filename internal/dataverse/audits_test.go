@@ -1,0 +1,434 @@
+package dataverse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// auditRowJSON is row i of a fake audit trail, newest first, as the Web API
+// writes it with FormattedValue annotations.
+func auditRowJSON(i int) string {
+	created := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC).Add(-time.Duration(i) * time.Second)
+	return fmt.Sprintf(`{"@odata.etag":"W/\"%d\"","auditid":"%08x-0000-4000-8000-000000000001",`+
+		`"createdon":"%s","action":2,"action@OData.Community.Display.V1.FormattedValue":"Update",`+
+		`"operation":2,"operation@OData.Community.Display.V1.FormattedValue":"Update","objecttypecode":"account",`+
+		`"_objectid_value":"%08x-1111-4111-8111-111111111111","_objectid_value@Microsoft.Dynamics.CRM.lookuplogicalname":"account",`+
+		`"_userid_value":"22222222-2222-4222-8222-222222222222","_userid_value@OData.Community.Display.V1.FormattedValue":"Jane O'Neil",`+
+		`"_callinguserid_value":null,"transactionid":"%08x-3333-4333-8333-333333333333"}`,
+		i, i, created.Format(time.RFC3339), i, i)
+}
+
+func auditID(i int) string { return fmt.Sprintf("%08x-0000-4000-8000-000000000001", i) }
+
+// auditPager serves rows 0..total-1 in pages of size, generated on the fly;
+// page n is asked for with $skiptoken=n.
+type auditPager struct {
+	total, size int
+	requests    atomic.Int64
+	mu          sync.Mutex
+	reqs        []*http.Request
+}
+
+func (p *auditPager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.requests.Add(1)
+	p.mu.Lock()
+	p.reqs = append(p.reqs, r)
+	p.mu.Unlock()
+	page := 0
+	if s := r.URL.Query().Get("$skiptoken"); s != "" {
+		page, _ = strconv.Atoi(s)
+	}
+	w.Header().Set("Content-Type", "application/json; odata.metadata=minimal")
+	io.WriteString(w, `{"@odata.context":"https://x/api/data/v9.2/$metadata#audits","value":[`)
+	first, last := page*p.size, min((page+1)*p.size, p.total)
+	for i := first; i < last; i++ {
+		if i > first {
+			io.WriteString(w, ",")
+		}
+		io.WriteString(w, auditRowJSON(i))
+	}
+	io.WriteString(w, "]")
+	if last < p.total {
+		fmt.Fprintf(w, `,"@odata.nextLink":"https://%s/api/data/v9.2/audits?$select=auditid&$skiptoken=%d"`, r.Host, page+1)
+	}
+	io.WriteString(w, "}")
+}
+
+func (p *auditPager) request(i int) *http.Request {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.reqs[i]
+}
+
+// bodyTracker wraps a transport and records how response bodies were read and closed.
+type bodyTracker struct {
+	base   http.RoundTripper
+	mu     sync.Mutex
+	bodies []*trackedBody
+}
+
+type trackedBody struct {
+	io.ReadCloser
+	read   atomic.Int64
+	eof    atomic.Bool
+	closed atomic.Bool
+}
+
+func (b *trackedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.read.Add(int64(n))
+	if err == io.EOF {
+		b.eof.Store(true)
+	}
+	return n, err
+}
+
+func (b *trackedBody) Close() error {
+	b.closed.Store(true)
+	return b.ReadCloser.Close()
+}
+
+func (t *bodyTracker) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	tb := &trackedBody{ReadCloser: resp.Body}
+	resp.Body = tb
+	t.mu.Lock()
+	t.bodies = append(t.bodies, tb)
+	t.mu.Unlock()
+	return resp, nil
+}
+
+func trackBodies(tr *bodyTracker) func(*Config) {
+	return func(cfg *Config) {
+		tr.base = cfg.HTTPClient.Transport
+		cfg.HTTPClient = &http.Client{Transport: tr}
+	}
+}
+
+func collectAudits(t *testing.T, c *Client, q AuditQuery) ([]AuditRecord, bool, int) {
+	t.Helper()
+	var got []AuditRecord
+	truncated, pages, err := c.StreamAudits(context.Background(), q, func(r AuditRecord) error {
+		got = append(got, r)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got, truncated, pages
+}
+
+func TestStreamAuditsFollowsNextLink(t *testing.T) {
+	t.Parallel()
+	pager := &auditPager{total: 25, size: 10}
+	c, _, _ := newTestServer(t, pager.ServeHTTP)
+	q := AuditQuery{EntityLogicalName: "account", Operations: []int{2}, Limit: 100, PageSize: 10}
+	got, truncated, pages := collectAudits(t, c, q)
+	if len(got) != 25 || truncated || pages != 3 || pager.requests.Load() != 3 {
+		t.Fatalf("rows %d, truncated %v, pages %d, requests %d; want 25, false, 3, 3", len(got), truncated, pages, pager.requests.Load())
+	}
+	for i, r := range got {
+		if r.ID != auditID(i) {
+			t.Fatalf("row %d id %s, want %s", i, r.ID, auditID(i))
+		}
+	}
+	want := AuditRecord{
+		ID:                auditID(12),
+		CreatedOn:         time.Date(2024, 5, 31, 23, 59, 48, 0, time.UTC),
+		Action:            2,
+		ActionLabel:       "Update",
+		Operation:         2,
+		EntityLogicalName: "account",
+		RecordID:          "0000000c-1111-4111-8111-111111111111",
+		UserID:            "22222222-2222-4222-8222-222222222222",
+		UserName:          "Jane O'Neil",
+		TransactionID:     "0000000c-3333-4333-8333-333333333333",
+	}
+	if got[12] != want {
+		t.Errorf("row 12\n got %+v\nwant %+v", got[12], want)
+	}
+
+	first := pager.request(0)
+	if first.URL.Path != "/api/data/v9.2/audits" {
+		t.Errorf("path %s", first.URL.Path)
+	}
+	fq := first.URL.Query()
+	if fq.Get("$select") != auditSelect || fq.Get("$orderby") != "createdon desc" ||
+		fq.Get("$filter") != "objecttypecode eq 'account' and operation eq 2" {
+		t.Errorf("query %v", fq)
+	}
+	for i := range 3 {
+		r := pager.request(i)
+		if p := r.Header.Get("Prefer"); p != `odata.maxpagesize=10,odata.include-annotations="OData.Community.Display.V1.FormattedValue"` {
+			t.Errorf("request %d Prefer %q", i, p)
+		}
+		if i > 0 && r.URL.Query().Get("$skiptoken") != strconv.Itoa(i) {
+			t.Errorf("request %d does not follow the next link: %s", i, r.URL)
+		}
+	}
+}
+
+func TestStreamAuditsStopsAtLimitMidPage(t *testing.T) {
+	t.Parallel()
+	pager := &auditPager{total: 5000, size: 2000} // a page of ~1 MB: far more than the client reads
+	tr := &bodyTracker{}
+	c, _, _ := newTestServer(t, pager.ServeHTTP, trackBodies(tr))
+	got, truncated, pages := collectAudits(t, c, AuditQuery{Limit: 3, PageSize: 2000})
+	if len(got) != 3 || !truncated || pages != 1 || pager.requests.Load() != 1 {
+		t.Fatalf("rows %d, truncated %v, pages %d, requests %d; want 3, true, 1, 1", len(got), truncated, pages, pager.requests.Load())
+	}
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	b := tr.bodies[0]
+	if !b.closed.Load() || b.eof.Load() {
+		t.Errorf("body closed %v, read to EOF %v; want closed before EOF", b.closed.Load(), b.eof.Load())
+	}
+	t.Logf("read %d bytes of a ~%d byte page", b.read.Load(), 2000*len(auditRowJSON(0)))
+}
+
+func TestStreamAuditsLimitAtPageEnd(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name          string
+		total         int
+		wantTruncated bool
+	}{
+		{"with a next link", 20, true},
+		{"last page", 10, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			pager := &auditPager{total: tt.total, size: 10}
+			c, _, _ := newTestServer(t, pager.ServeHTTP)
+			got, truncated, pages := collectAudits(t, c, AuditQuery{Limit: 10})
+			if len(got) != 10 || truncated != tt.wantTruncated || pages != 1 || pager.requests.Load() != 1 {
+				t.Errorf("rows %d, truncated %v, pages %d, requests %d; want 10, %v, 1, 1",
+					len(got), truncated, pages, pager.requests.Load(), tt.wantTruncated)
+			}
+			if p := pager.request(0).Header.Get("Prefer"); !strings.HasPrefix(p, "odata.maxpagesize=10,") {
+				t.Errorf("Prefer %q: the default page size is the limit", p)
+			}
+		})
+	}
+}
+
+func TestStreamAuditsPageSizeCapped(t *testing.T) {
+	t.Parallel()
+	pager := &auditPager{total: 1, size: 10}
+	c, _, _ := newTestServer(t, pager.ServeHTTP)
+	collectAudits(t, c, AuditQuery{Limit: 100_000, PageSize: 9000})
+	if p := pager.request(0).Header.Get("Prefer"); !strings.HasPrefix(p, "odata.maxpagesize=5000,") {
+		t.Errorf("Prefer %q", p)
+	}
+}
+
+func TestStreamAuditsForbidden(t *testing.T) {
+	t.Parallel()
+	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusForbidden, odataErr("0x80040220", "Principal user is missing prvReadAuditSummary privilege"))
+	})
+	called := false
+	_, _, err := c.StreamAudits(context.Background(), AuditQuery{Limit: 5}, func(AuditRecord) error { called = true; return nil })
+	if !IsForbidden(err) || called {
+		t.Fatalf("err = %v (forbidden %v), fn called %v", err, IsForbidden(err), called)
+	}
+	if !strings.Contains(err.Error(), "prvReadAuditSummary") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestStreamAuditsRejectsBadQuery(t *testing.T) {
+	t.Parallel()
+	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("unexpected request %s", r.URL)
+	})
+	for _, q := range []AuditQuery{{}, {Limit: -1}, {Limit: 1, RecordID: "x"}} {
+		if _, _, err := c.StreamAudits(context.Background(), q, func(AuditRecord) error { return nil }); err == nil {
+			t.Errorf("%+v: no error", q)
+		}
+	}
+}
+
+func TestStreamAuditsCallbackError(t *testing.T) {
+	t.Parallel()
+	pager := &auditPager{total: 30, size: 10}
+	c, _, _ := newTestServer(t, pager.ServeHTTP)
+	stop := errors.New("stop here")
+	n := 0
+	_, _, err := c.StreamAudits(context.Background(), AuditQuery{Limit: 30}, func(AuditRecord) error {
+		n++
+		if n == 15 {
+			return stop
+		}
+		return nil
+	})
+	if err != stop || n != 15 || pager.requests.Load() != 2 {
+		t.Errorf("err %v, rows %d, requests %d", err, n, pager.requests.Load())
+	}
+}
+
+func TestStreamAuditsRetriesBeforeTheBodyOnly(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int64
+	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		switch n.Add(1) {
+		case 1:
+			writeJSON(w, http.StatusServiceUnavailable, odataErr("", "busy"))
+		case 2:
+			// Promise more than is sent: the read fails mid-stream.
+			w.Header().Set("Content-Length", "100000")
+			io.WriteString(w, `{"value":[`+auditRowJSON(0)+`,`+auditRowJSON(1)+`,{"auditid":"trunc`)
+		default:
+			t.Errorf("request %d: a failure after the body was handed over must not be retried", n.Load())
+		}
+	}, fastRetries)
+	rows := 0
+	_, pages, err := c.StreamAudits(context.Background(), AuditQuery{Limit: 10}, func(AuditRecord) error { rows++; return nil })
+	if err == nil || !strings.Contains(err.Error(), "reading page 1") {
+		t.Fatalf("err = %v", err)
+	}
+	if n.Load() != 2 || rows != 2 || pages != 1 {
+		t.Errorf("requests %d, rows %d, pages %d; want 2, 2, 1", n.Load(), rows, pages)
+	}
+}
+
+func TestDecodeAuditPage(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		body     string
+		limit    int
+		rows     int
+		next     string
+		more     bool
+		errorHas string
+	}{
+		{"next link first, extra members skipped", `{"@odata.nextLink":"n","@odata.count":2,"x":{"a":[1,{"b":null}]},"value":[{"auditid":"a"},{"auditid":"b"}]}`, 5, 2, "n", false, ""},
+		{"limit reached with rows left", `{"value":[{"auditid":"a"},{"auditid":"b"}],"@odata.nextLink":"n"}`, 1, 1, "", true, ""},
+		{"empty page", `{"value":[]}`, 5, 0, "", false, ""},
+		{"no value", `{"@odata.context":"x"}`, 5, 0, "", false, `no "value"`},
+		{"not an object", `[1]`, 5, 0, "", false, "expected"},
+		{"value not an array", `{"value":{}}`, 5, 0, "", false, "value"},
+		{"bad row", `{"value":[{"action":"x"}]}`, 5, 0, "", false, "value row"},
+		{"truncated", `{"value":[{"auditid":"a"}`, 5, 1, "", false, "EOF"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rows := 0
+			next, more, err := decodeAuditPage(strings.NewReader(tt.body), tt.limit, func(*auditRowWire) error { rows++; return nil })
+			if tt.errorHas != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.errorHas) {
+					t.Fatalf("err = %v, want %q", err, tt.errorHas)
+				}
+				return
+			}
+			if err != nil || rows != tt.rows || next != tt.next || more != tt.more {
+				t.Errorf("rows %d next %q more %v err %v", rows, next, more, err)
+			}
+		})
+	}
+}
+
+func TestDoStreamArguments(t *testing.T) {
+	t.Parallel()
+	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"value": []any{}})
+	})
+	ctx := context.Background()
+	if _, err := c.DoStream(ctx, &Request{Path: "x"}, nil); err == nil {
+		t.Error("nil fn accepted")
+	}
+	if _, err := c.DoStream(ctx, &Request{Path: "x", Out: new(any)}, func(io.Reader) error { return nil }); err == nil {
+		t.Error("Out accepted")
+	}
+	var got string
+	resp, err := c.DoStream(ctx, &Request{Path: "x"}, func(r io.Reader) error {
+		b, err := io.ReadAll(r)
+		got = string(b)
+		return err
+	})
+	if err != nil || resp.StatusCode != 200 || resp.Body != nil || resp.Attempts != 1 || strings.TrimSpace(got) != `{"value":[]}` {
+		t.Errorf("resp %+v err %v body %q", resp, err, got)
+	}
+}
+
+// TestStreamAuditsMemory streams 100,000 rows from a fake that writes its
+// pages as they are read, and checks that the live heap does not grow with
+// the number of rows. It is not parallel: other tests would add to the heap.
+func TestStreamAuditsMemory(t *testing.T) {
+	const total = 100_000
+	pager := &auditPager{total: total, size: MaxAuditPageSize}
+	c, _, _ := newTestServer(t, pager.ServeHTTP)
+
+	liveHeap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	base := liveHeap()
+	var live []uint64 // live heap after 10k, 20k, … rows
+	var peak uint64   // largest HeapAlloc seen, garbage included
+	var ms runtime.MemStats
+	rows := 0
+	var sink AuditRecord
+	truncated, pages, err := c.StreamAudits(context.Background(), AuditQuery{Limit: total}, func(r AuditRecord) error {
+		rows++
+		sink = r
+		if rows%1000 == 0 {
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapAlloc)
+		}
+		if rows%10_000 == 0 {
+			live = append(live, liveHeap())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows != total || truncated || pages != total/MaxAuditPageSize {
+		t.Fatalf("rows %d truncated %v pages %d", rows, truncated, pages)
+	}
+	_ = sink
+	// What the caller would hold if it kept every record (the data source does).
+	recordBytes := uint64(total) * uint64(unsafeSizeofAuditRecord+5*36+len("account")+len("Jane O'Neil")+len("Update"))
+	var growth int64
+	for _, l := range live {
+		growth = max(growth, int64(l)-int64(base))
+	}
+	t.Logf("rows %d, pages %d; live heap before %d KB, after 10k..100k rows %v KB; max growth %d KB; peak heap (with garbage) %d KB; the records themselves would take ~%d KB",
+		rows, pages, base>>10, kb(live), growth>>10, peak>>10, recordBytes>>10)
+	// The client keeps one page's decoder and one row: a few hundred KB at
+	// most, whatever the row count. Allow 4 MB for the runtime and the server.
+	if growth > 4<<20 {
+		t.Errorf("live heap grew by %d KB while streaming", growth>>10)
+	}
+	if last, first := live[len(live)-1], live[0]; last > first+(1<<20) {
+		t.Errorf("live heap after %d rows is %d KB, after 10,000 rows %d KB: it grows with the row count", total, last>>10, first>>10)
+	}
+}
+
+const unsafeSizeofAuditRecord = 24 + 8 + 16 + 8 + 7*16 // time.Time, Action, ActionLabel, Operation, 7 more strings
+
+func kb(v []uint64) []uint64 {
+	out := make([]uint64, len(v))
+	for i, x := range v {
+		out[i] = x >> 10
+	}
+	return out
+}
