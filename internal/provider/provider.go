@@ -88,13 +88,15 @@ func WithHTTPClient(c *http.Client) Option {
 	return func(p *dynamics365Provider) { p.httpClient = c }
 }
 
-// WithNaiveMode turns off bulk metadata reads and publish coalescing: each
-// entity resource reads its own table and publishes on its own. Benchmarks
+// WithNaiveMode turns off bulk metadata reads, publish coalescing and batched
+// change reads: each entity resource reads its own table and publishes on its
+// own, and audit changes are fetched one record at a time. Benchmarks
 // compare it with the provider as built; it is not a user setting.
 func WithNaiveMode() Option {
 	return func(p *dynamics365Provider) {
 		p.naiveMetadataReads = true
 		p.publishPerResource = true
+		p.naiveChangeReads = true
 	}
 }
 
@@ -112,6 +114,7 @@ type dynamics365Provider struct {
 	// Switches for tests and benchmarks only.
 	naiveMetadataReads bool
 	publishPerResource bool
+	naiveChangeReads   bool
 	publishWindow      time.Duration
 }
 
@@ -163,6 +166,7 @@ type providerData struct {
 	graphURL           string
 	graphAPIVersion    string
 	cloud              auth.Cloud
+	naiveChangeReads   bool // benchmarks: one RetrieveAuditDetails per record, no $batch
 }
 
 func (p *dynamics365Provider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
@@ -490,6 +494,7 @@ func (p *dynamics365Provider) Configure(ctx context.Context, req provider.Config
 		graphURL:           graphURL,
 		graphAPIVersion:    graphVersion,
 		cloud:              cloudCfg,
+		naiveChangeReads:   p.naiveChangeReads,
 	}
 	resp.ResourceData = data
 	resp.DataSourceData = data
@@ -504,7 +509,11 @@ func (p *dynamics365Provider) Resources(context.Context) []func() resource.Resou
 }
 
 func (p *dynamics365Provider) DataSources(context.Context) []func() datasource.DataSource {
-	return nil
+	return []func() datasource.DataSource{
+		newOrganizationAuditSettingsDataSource,
+		newEntitiesDataSource,
+		newAuditRecordsDataSource,
+	}
 }
 
 // buildHTTPClient returns the client used for login and API calls: system

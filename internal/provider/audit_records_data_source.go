@@ -1,0 +1,362 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/dataverse"
+)
+
+var (
+	_ datasource.DataSourceWithConfigure      = (*auditRecordsDataSource)(nil)
+	_ datasource.DataSourceWithValidateConfig = (*auditRecordsDataSource)(nil)
+)
+
+const (
+	defaultAuditLimit = 1000
+	maxAuditLimit     = 100000
+)
+
+type auditRecordsModel struct {
+	ID                types.String   `tfsdk:"id"`
+	From              types.String   `tfsdk:"from"`
+	To                types.String   `tfsdk:"to"`
+	EntityLogicalName types.String   `tfsdk:"entity_logical_name"`
+	RecordID          types.String   `tfsdk:"record_id"`
+	UserID            types.String   `tfsdk:"user_id"`
+	Operations        []types.String `tfsdk:"operations"`
+	Actions           []types.String `tfsdk:"actions"`
+	Limit             types.Int64    `tfsdk:"limit"`
+	IncludeChanges    types.Bool     `tfsdk:"include_changes"`
+	Truncated         types.Bool     `tfsdk:"truncated"`
+	Records           []auditRecord  `tfsdk:"records"`
+}
+
+type auditRecord struct {
+	ID                types.String  `tfsdk:"id"`
+	CreatedOn         types.String  `tfsdk:"created_on"`
+	Action            types.Int64   `tfsdk:"action"`
+	ActionName        types.String  `tfsdk:"action_name"`
+	Operation         types.String  `tfsdk:"operation"`
+	EntityLogicalName types.String  `tfsdk:"entity_logical_name"`
+	RecordID          types.String  `tfsdk:"record_id"`
+	UserID            types.String  `tfsdk:"user_id"`
+	UserName          types.String  `tfsdk:"user_name"`
+	CallingUserID     types.String  `tfsdk:"calling_user_id"`
+	TransactionID     types.String  `tfsdk:"transaction_id"`
+	Changes           []auditChange `tfsdk:"changes"`
+}
+
+type auditChange struct {
+	Attribute types.String `tfsdk:"attribute"`
+	OldValue  types.String `tfsdk:"old_value"`
+	NewValue  types.String `tfsdk:"new_value"`
+}
+
+type auditRecordsDataSource struct {
+	data *providerData
+}
+
+func newAuditRecordsDataSource() datasource.DataSource { return &auditRecordsDataSource{} }
+
+func (d *auditRecordsDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_audit_records"
+}
+
+var guidValidator = stringvalidator.RegexMatches(guidPattern, "must be a GUID such as 00000000-0000-0000-0000-000000000000")
+
+func (d *auditRecordsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	str := func(desc string) schema.StringAttribute {
+		return schema.StringAttribute{Computed: true, MarkdownDescription: desc}
+	}
+	var opNames []string
+	for _, code := range sortedIntKeys(dataverse.AuditOperations) {
+		opNames = append(opNames, dataverse.AuditOperations[code])
+	}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Searches the Dataverse audit trail (the `audits` table: Audit Summary View), newest first. " +
+			"Old and new values come from `RetrieveAuditDetails` (sent in `$batch` requests of up to 1000) or, with " +
+			"`record_id`, from `RetrieveRecordChangeHistory`. Reads, retrieve-multiple and export activity are not here: " +
+			"they land in Microsoft Purview (`dynamics365_audit_log_search`). Needs the `prvReadAuditSummary` privilege " +
+			"(and `prvReadRecordAuditHistory` with `record_id` and `include_changes`).",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "The OData `$filter` of the search."},
+			"from": schema.StringAttribute{Optional: true, Validators: []validator.String{rfc3339Validator{}},
+				MarkdownDescription: "Earliest `createdon`, inclusive, as RFC 3339 (e.g. `2026-01-01T00:00:00Z`)."},
+			"to": schema.StringAttribute{Optional: true, Validators: []validator.String{rfc3339Validator{}},
+				MarkdownDescription: "Latest `createdon`, inclusive, as RFC 3339. Must not be before `from`."},
+			"entity_logical_name": schema.StringAttribute{Optional: true,
+				MarkdownDescription: "Only rows about this table (`objecttypecode`), e.g. `account`.",
+				Validators:          []validator.String{stringvalidator.RegexMatches(logicalNamePattern, "must be a table logical name: "+logicalNameHint)}},
+			"record_id": schema.StringAttribute{Optional: true, Validators: []validator.String{guidValidator},
+				MarkdownDescription: "Only rows about this record (GUID)."},
+			"user_id": schema.StringAttribute{Optional: true, Validators: []validator.String{guidValidator},
+				MarkdownDescription: "Only rows of this user (`systemuserid` GUID)."},
+			"operations": schema.ListAttribute{ElementType: types.StringType, Optional: true,
+				MarkdownDescription: "Only these operations: " + strings.Join(opNames, ", ") + ". `update` includes settings " +
+					"changes (action `audit_change_at_org_level`, …), whose `changes` are empty.",
+				Validators: []validator.List{listvalidator.ValueStringsAre(stringvalidator.OneOf(opNames...))}},
+			"actions": schema.ListAttribute{ElementType: types.StringType, Optional: true,
+				MarkdownDescription: "Only these actions, by snake_case name (`create`, `update`, `user_access_via_web`, " +
+					"`audit_change_at_org_level`, …) or numeric code (`104`).",
+				Validators: []validator.List{listvalidator.ValueStringsAre(auditActionValidator{})}},
+			"limit": schema.Int64Attribute{Optional: true,
+				MarkdownDescription: fmt.Sprintf("Most records to return (default %d, at most %d). `truncated` tells whether more matched.", defaultAuditLimit, maxAuditLimit),
+				Validators:          []validator.Int64{int64validator.Between(1, maxAuditLimit)}},
+			"include_changes": schema.BoolAttribute{Optional: true,
+				MarkdownDescription: "Also fetch each record's old and new values (`changes`)."},
+			"truncated": schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether more records matched than `limit`."},
+			"records": schema.ListNestedAttribute{
+				Computed:            true,
+				MarkdownDescription: "The matching audit records, newest first.",
+				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"id":                  str("The audit record ID (`auditid`)."),
+					"created_on":          str("When it happened (RFC 3339, UTC)."),
+					"action":              schema.Int64Attribute{Computed: true, MarkdownDescription: "The action code."},
+					"action_name":         str("The action's snake_case name, e.g. `update` or `audit_change_at_org_level`."),
+					"operation":           str("create, update, delete or access."),
+					"entity_logical_name": str("The table of the record (`objecttypecode`)."),
+					"record_id":           str("The record (`_objectid_value`)."),
+					"user_id":             str("The user who made the change."),
+					"user_name":           str("That user's name."),
+					"calling_user_id":     str("The impersonating user, if any."),
+					"transaction_id":      str("The transaction."),
+					"changes": schema.ListNestedAttribute{
+						Computed: true,
+						MarkdownDescription: "Changed columns with their raw values rendered as strings (`88800`, `1` for a " +
+							"choice, `true`, `1999-08-24T00:00:00Z`), null when absent. Only with `include_changes`.",
+						NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+							"attribute": str("Column logical name."),
+							"old_value": str("Value before."),
+							"new_value": str("Value after."),
+						}},
+					},
+				}},
+			},
+		},
+	}
+}
+
+func (d *auditRecordsDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
+	if req.ProviderData == nil {
+		return
+	}
+	data, ok := req.ProviderData.(*providerData)
+	if !ok {
+		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("expected *providerData, got %T", req.ProviderData))
+		return
+	}
+	d.data = data
+}
+
+func (d *auditRecordsDataSource) ValidateConfig(ctx context.Context, req datasource.ValidateConfigRequest, resp *datasource.ValidateConfigResponse) {
+	var m auditRecordsModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() || !known(m.From) || !known(m.To) {
+		return
+	}
+	from, err1 := time.Parse(time.RFC3339, m.From.ValueString())
+	to, err2 := time.Parse(time.RFC3339, m.To.ValueString())
+	if err1 == nil && err2 == nil && from.After(to) {
+		resp.Diagnostics.AddAttributeError(path.Root("to"), "Time window ends before it starts",
+			fmt.Sprintf("to (%s) is before from (%s). Swap them, or widen the window.", m.To.ValueString(), m.From.ValueString()))
+	}
+}
+
+// query turns the configuration into a typed query; the filter text is
+// built from typed values by the client, never pasted.
+func (m *auditRecordsModel) query() (dataverse.AuditQuery, error) {
+	q := dataverse.AuditQuery{
+		EntityLogicalName: m.EntityLogicalName.ValueString(),
+		RecordID:          m.RecordID.ValueString(),
+		UserID:            m.UserID.ValueString(),
+		Limit:             defaultAuditLimit,
+	}
+	if known(m.Limit) {
+		q.Limit = int(m.Limit.ValueInt64())
+	}
+	for name, v := range map[string]types.String{"from": m.From, "to": m.To} {
+		if !known(v) {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, v.ValueString())
+		if err != nil {
+			return q, fmt.Errorf("%s: %v", name, err)
+		}
+		if name == "from" {
+			q.From = &t
+		} else {
+			q.To = &t
+		}
+	}
+	for _, op := range m.Operations {
+		code, err := dataverse.ParseAuditOperation(op.ValueString())
+		if err != nil {
+			return q, err
+		}
+		q.Operations = append(q.Operations, code)
+	}
+	for _, a := range m.Actions {
+		code, err := dataverse.ParseAuditAction(a.ValueString())
+		if err != nil {
+			return q, err
+		}
+		q.Actions = append(q.Actions, code)
+	}
+	return q, nil
+}
+
+func (d *auditRecordsDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	var m auditRecordsModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	q, err := m.query()
+	if err != nil {
+		resp.Diagnostics.AddError("Invalid audit search", err.Error())
+		return
+	}
+	filter, err := dataverse.BuildAuditFilter(q)
+	if err != nil {
+		resp.Diagnostics.AddError("Invalid audit search", err.Error())
+		return
+	}
+	start := time.Now()
+	var rows []dataverse.AuditRecord
+	truncated, pages, err := d.data.client.StreamAudits(ctx, q, func(r dataverse.AuditRecord) error {
+		rows = append(rows, r)
+		return nil
+	})
+	if err != nil {
+		addAPIError(&resp.Diagnostics, "Cannot search the audit trail", err)
+		return
+	}
+	tflog.Info(ctx, "read audit records", map[string]any{"records": len(rows), "pages": pages, "truncated": truncated,
+		"duration_ms": time.Since(start).Milliseconds()})
+
+	var changes map[string][]dataverse.AuditChange
+	if m.IncludeChanges.ValueBool() && len(rows) > 0 {
+		changes, err = d.changes(ctx, q, rows)
+		if err != nil {
+			addAPIError(&resp.Diagnostics, "Cannot read the old and new values of the audit records", err)
+			return
+		}
+	}
+
+	m.ID = types.StringValue(filter)
+	m.Truncated = types.BoolValue(truncated)
+	m.Records = make([]auditRecord, len(rows))
+	for i, r := range rows {
+		m.Records[i] = auditRecordFrom(r, changes, m.IncludeChanges.ValueBool())
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// changes fetches old and new values: the record's whole history in one
+// call when the search is about one record, otherwise RetrieveAuditDetails in
+// $batch requests.
+func (d *auditRecordsDataSource) changes(ctx context.Context, q dataverse.AuditQuery, rows []dataverse.AuditRecord) (map[string][]dataverse.AuditChange, error) {
+	if q.RecordID != "" {
+		table := q.EntityLogicalName
+		if table == "" {
+			table = rows[0].EntityLogicalName
+		}
+		set, err := d.data.client.EntitySetName(ctx, table)
+		if err != nil {
+			return nil, err
+		}
+		return d.data.client.RetrieveRecordChangeHistory(ctx, set, q.RecordID)
+	}
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	return d.data.client.RetrieveAuditDetails(ctx, ids, dataverse.BatchOptions{Naive: d.data.naiveChangeReads})
+}
+
+func auditRecordFrom(r dataverse.AuditRecord, changes map[string][]dataverse.AuditChange, withChanges bool) auditRecord {
+	opt := func(s string) types.String {
+		if s == "" {
+			return types.StringNull()
+		}
+		return types.StringValue(s)
+	}
+	out := auditRecord{
+		ID:                types.StringValue(r.ID),
+		CreatedOn:         types.StringValue(r.CreatedOn.UTC().Format(time.RFC3339)),
+		Action:            types.Int64Value(int64(r.Action)),
+		ActionName:        types.StringValue(dataverse.AuditActionName(r.Action, r.ActionLabel)),
+		Operation:         opt(dataverse.AuditOperations[r.Operation]),
+		EntityLogicalName: opt(r.EntityLogicalName),
+		RecordID:          opt(r.RecordID),
+		UserID:            opt(r.UserID),
+		UserName:          opt(r.UserName),
+		CallingUserID:     opt(r.CallingUserID),
+		TransactionID:     opt(r.TransactionID),
+	}
+	if withChanges {
+		out.Changes = []auditChange{}
+		for _, c := range changes[r.ID] {
+			out.Changes = append(out.Changes, auditChange{
+				Attribute: types.StringValue(c.Attribute),
+				OldValue:  types.StringPointerValue(c.OldValue),
+				NewValue:  types.StringPointerValue(c.NewValue),
+			})
+		}
+	}
+	return out
+}
+
+func sortedIntKeys[V any](m map[int]V) []int {
+	return slices.Sorted(maps.Keys(m))
+}
+
+// rfc3339Validator accepts RFC 3339 timestamps with a zone.
+type rfc3339Validator struct{}
+
+func (rfc3339Validator) Description(context.Context) string {
+	return "must be an RFC 3339 timestamp such as 2026-01-01T00:00:00Z"
+}
+func (v rfc3339Validator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (v rfc3339Validator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if !known(req.ConfigValue) {
+		return
+	}
+	if _, err := time.Parse(time.RFC3339, req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid timestamp",
+			fmt.Sprintf("%s %s, got %q.", req.Path, v.Description(ctx), req.ConfigValue.ValueString()))
+	}
+}
+
+// auditActionValidator accepts action names and codes.
+type auditActionValidator struct{}
+
+func (auditActionValidator) Description(context.Context) string {
+	return "must be an audit action name such as update or audit_change_at_org_level, or a numeric code such as 104"
+}
+func (v auditActionValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+func (v auditActionValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if !known(req.ConfigValue) {
+		return
+	}
+	if _, err := dataverse.ParseAuditAction(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Unknown audit action", fmt.Sprintf("%s: %v", req.Path, err))
+	}
+}

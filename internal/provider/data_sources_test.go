@@ -1,0 +1,406 @@
+package provider_test
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	tfjson "github.com/hashicorp/terraform-json"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/acctest"
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/emulator"
+)
+
+func TestAccOrganizationAuditSettingsDataSource(t *testing.T) {
+	env := acctest.NewEnv(t)
+	env.Emulator.UpdateOrganization(func(o *emulator.Organization) {
+		o.IsAuditEnabled = true
+		o.AuditRetentionPeriodV2 = 2555
+		o.UserAccessAuditingInterval = 6
+	})
+	addr := "data.dynamics365_organization_audit_settings.this"
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testFactories(),
+		Steps: []resource.TestStep{{
+			Config: env.ProviderConfig() + `data "dynamics365_organization_audit_settings" "this" {}`,
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue(addr, tfjsonpath.New("id"), knownvalue.StringExact(env.Emulator.OrganizationID())),
+				statecheck.ExpectKnownValue(addr, tfjsonpath.New("audit_enabled"), knownvalue.Bool(true)),
+				statecheck.ExpectKnownValue(addr, tfjsonpath.New("user_access_audit_enabled"), knownvalue.Bool(false)),
+				statecheck.ExpectKnownValue(addr, tfjsonpath.New("read_audit_enabled"), knownvalue.Bool(false)),
+				statecheck.ExpectKnownValue(addr, tfjsonpath.New("retention_period_days"), knownvalue.Int64Exact(2555)),
+				statecheck.ExpectKnownValue(addr, tfjsonpath.New("user_access_audit_interval_hours"), knownvalue.Int64Exact(6)),
+			},
+		}},
+	})
+}
+
+// The filters of dynamics365_entities, checked against an oracle computed
+// from the emulator's catalogue.
+func TestAccEntitiesDataSource(t *testing.T) {
+	env := acctest.NewEnv(t)
+	all := env.Emulator.EntityNames()
+	oracle := func(keep func(name string, st emulator.EntityAuditState) bool) []string {
+		out := []string{}
+		for _, n := range all {
+			st, _ := env.Emulator.EntityAudit(n)
+			if keep(n, st) {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	sales := []string{"competitor", "invoice", "opportunity", "quote", "salesorder"}
+	audited := oracle(func(_ string, st emulator.EntityAuditState) bool { return st.IsAuditEnabled })
+	customUnaudited := oracle(func(n string, st emulator.EntityAuditState) bool {
+		return strings.HasPrefix(n, "new_") && !st.IsAuditEnabled
+	})
+	if len(audited) == 0 || len(customUnaudited) == 0 || len(audited) == len(all) {
+		t.Fatalf("the catalogue does not exercise the filters: %d audited, %d custom unaudited of %d", len(audited), len(customUnaudited), len(all))
+	}
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testFactories(),
+		Steps: []resource.TestStep{{
+			Config: env.ProviderConfig() + `
+data "dynamics365_entities" "all" {}
+data "dynamics365_entities" "sales" {
+  area = "sales"
+}
+data "dynamics365_entities" "audited" {
+  audit_enabled = true
+}
+data "dynamics365_entities" "custom_unaudited" {
+  custom_only   = true
+  audit_enabled = false
+}
+data "dynamics365_entities" "named" {
+  logical_names = ["uom", "account"]
+}
+`,
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("data.dynamics365_entities.all", tfjsonpath.New("names"), stringList(all)),
+				statecheck.ExpectKnownValue("data.dynamics365_entities.sales", tfjsonpath.New("names"), stringList(sales)),
+				statecheck.ExpectKnownValue("data.dynamics365_entities.audited", tfjsonpath.New("names"), stringList(audited)),
+				statecheck.ExpectKnownValue("data.dynamics365_entities.custom_unaudited", tfjsonpath.New("names"), stringList(customUnaudited)),
+				statecheck.ExpectKnownValue("data.dynamics365_entities.named", tfjsonpath.New("entities"), knownvalue.ListExact([]knownvalue.Check{
+					knownvalue.ObjectPartial(map[string]knownvalue.Check{
+						"logical_name": knownvalue.StringExact("account"), "display_name": knownvalue.StringExact("Account"),
+						"audit_can_be_changed": knownvalue.Bool(true), "is_custom": knownvalue.Bool(false),
+					}),
+					knownvalue.ObjectPartial(map[string]knownvalue.Check{
+						"logical_name": knownvalue.StringExact("uom"), "audit_can_be_changed": knownvalue.Bool(false),
+					}),
+				})),
+			},
+		}},
+	})
+}
+
+func stringList(values []string) knownvalue.Check {
+	checks := make([]knownvalue.Check, len(values))
+	for i, v := range values {
+		checks[i] = knownvalue.StringExact(v)
+	}
+	return knownvalue.ListExact(checks)
+}
+
+// auditIDs is a state check that compares the ids of an audit_records data
+// source with the oracle (as sets) and checks newest-first order.
+type auditIDs struct {
+	addr      string
+	want      []string
+	truncated bool
+}
+
+func (c auditIDs) CheckState(_ context.Context, req statecheck.CheckStateRequest, resp *statecheck.CheckStateResponse) {
+	attrs, err := resourceAttributes(req.State, c.addr)
+	if err != nil {
+		resp.Error = err
+		return
+	}
+	records, _ := attrs["records"].([]any)
+	got := make([]string, 0, len(records))
+	var prev string
+	for i, r := range records {
+		m := r.(map[string]any)
+		got = append(got, m["id"].(string))
+		created := m["created_on"].(string)
+		if i > 0 && created > prev {
+			resp.Error = fmt.Errorf("%s: record %d (%s) is newer than the one before (%s): not newest first", c.addr, i, created, prev)
+			return
+		}
+		prev = created
+	}
+	want := slices.Clone(c.want)
+	sort.Strings(want)
+	sort.Strings(got)
+	if !slices.Equal(got, want) {
+		resp.Error = fmt.Errorf("%s: %d records, want %d (first difference in %s)", c.addr, len(got), len(want), firstDiff(got, want))
+		return
+	}
+	if tr, _ := attrs["truncated"].(bool); tr != c.truncated {
+		resp.Error = fmt.Errorf("%s: truncated = %t, want %t", c.addr, tr, c.truncated)
+	}
+}
+
+func firstDiff(a, b []string) string {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] != b[i] {
+			return fmt.Sprintf("position %d: %s vs %s", i, a[i], b[i])
+		}
+	}
+	return "length"
+}
+
+func resourceAttributes(state *tfjson.State, addr string) (map[string]any, error) {
+	if state == nil || state.Values == nil || state.Values.RootModule == nil {
+		return nil, fmt.Errorf("no state")
+	}
+	for _, r := range state.Values.RootModule.Resources {
+		if r.Address == addr {
+			return r.AttributeValues, nil
+		}
+	}
+	return nil, fmt.Errorf("%s not in state", addr)
+}
+
+// Every filter of dynamics365_audit_records against an oracle computed in
+// the test from the emulator's rows.
+func TestAccAuditRecordsDataSource_filters(t *testing.T) {
+	env := acctest.NewEnv(t)
+	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	to := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	env.Emulator.SeedAuditHistory(3000, from, to, 7)
+	rows := env.Emulator.AuditRecords()
+
+	// Pick real values from the seeded rows so every filter matches something.
+	var table, record, user string
+	for _, r := range rows {
+		if r.Operation == 2 && r.ObjectTypeCode != "" {
+			table, record, user = r.ObjectTypeCode, r.ObjectID, r.UserID
+			break
+		}
+	}
+	winFrom := rows[len(rows)/3].CreatedOn.UTC().Truncate(time.Second)
+	winTo := rows[2*len(rows)/3].CreatedOn.UTC().Truncate(time.Second)
+	ids := func(keep func(r emulator.AuditRecord) bool) []string {
+		out := []string{}
+		for _, r := range rows {
+			if keep(r) {
+				out = append(out, r.AuditID)
+			}
+		}
+		return out
+	}
+	inWindow := func(r emulator.AuditRecord) bool {
+		c := r.CreatedOn.UTC().Truncate(time.Second)
+		return !c.Before(winFrom) && !c.After(winTo)
+	}
+	cases := map[string]struct {
+		hcl  string
+		keep func(r emulator.AuditRecord) bool
+	}{
+		"window": {fmt.Sprintf("from = %q\n  to = %q", winFrom.Format(time.RFC3339), winTo.Format(time.RFC3339)), inWindow},
+		"table_updates": {fmt.Sprintf("entity_logical_name = %q\n  operations = [\"update\"]", table),
+			func(r emulator.AuditRecord) bool { return r.ObjectTypeCode == table && r.Operation == 2 }},
+		"record": {fmt.Sprintf("record_id = %q", record), func(r emulator.AuditRecord) bool { return r.ObjectID == record }},
+		"user_creates_deletes": {fmt.Sprintf("user_id = %q\n  actions = [\"create\", \"3\"]", user),
+			func(r emulator.AuditRecord) bool { return r.UserID == user && (r.Action == 1 || r.Action == 3) }},
+		"user_in_window": {fmt.Sprintf("user_id = %q\n  from = %q\n  to = %q", user, winFrom.Format(time.RFC3339), winTo.Format(time.RFC3339)),
+			func(r emulator.AuditRecord) bool { return r.UserID == user && inWindow(r) }},
+	}
+	var cfg strings.Builder
+	cfg.WriteString(env.ProviderConfig())
+	var checks []statecheck.StateCheck
+	for name, c := range cases {
+		want := ids(c.keep)
+		if len(want) == 0 || len(want) > 5000 {
+			t.Fatalf("case %s: oracle has %d rows; the seed does not exercise it", name, len(want))
+		}
+		fmt.Fprintf(&cfg, "data \"dynamics365_audit_records\" %q {\n  %s\n  limit = 5000\n}\n", name, c.hcl)
+		checks = append(checks, auditIDs{addr: "data.dynamics365_audit_records." + name, want: want})
+	}
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testFactories(),
+		Steps:                    []resource.TestStep{{Config: cfg.String(), ConfigStateChecks: checks}},
+	})
+}
+
+// 12,000 rows, limit 8,000: exactly 8,000 come back and truncated is set.
+func TestAccAuditRecordsDataSource_limit(t *testing.T) {
+	env := acctest.NewEnv(t)
+	env.Emulator.SeedAuditHistory(12000, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), 11)
+	addr := "data.dynamics365_audit_records.all"
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testFactories(),
+		Steps: []resource.TestStep{{
+			Config: env.ProviderConfig() + `
+data "dynamics365_audit_records" "all" {
+  limit = 8000
+}
+output "count" {
+  value = length(data.dynamics365_audit_records.all.records)
+}
+`,
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue(addr, tfjsonpath.New("truncated"), knownvalue.Bool(true)),
+				statecheck.ExpectKnownOutputValue("count", knownvalue.Int64Exact(8000)),
+			},
+		}},
+	})
+}
+
+// Old and new values: RetrieveAuditDetails in $batch for a table search, and
+// RetrieveRecordChangeHistory for a record search; both must agree with what
+// the simulation changed.
+func TestAccAuditRecordsDataSource_changes(t *testing.T) {
+	env := acctest.NewEnv(t)
+	env.Emulator.UpdateOrganization(func(o *emulator.Organization) { o.IsAuditEnabled = true })
+	err := env.Emulator.UpdateEntityAudit("account", func(s *emulator.EntityAuditState) {
+		s.IsAuditEnabled = true
+		for _, col := range []string{"name", "revenue", "creditonhold", "industrycode"} {
+			a := s.Attributes[col]
+			a.IsAuditEnabled = true
+			s.Attributes[col] = a
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := env.Emulator.AddUser("Avery Auditor")
+	at := time.Date(2026, 2, 1, 9, 0, 0, 0, time.UTC)
+	id, err := env.Emulator.SimulateCreate(at, user, "account", map[string]any{"name": "Contoso", "revenue": 88800, "industrycode": 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Emulator.SimulateUpdate(at.Add(time.Minute), user, "account", id, map[string]any{"revenue": 99900, "creditonhold": true}); err != nil {
+		t.Fatal(err)
+	}
+	expectUpdate := func(addr string) statecheck.StateCheck {
+		return statecheck.ExpectKnownValue(addr, tfjsonpath.New("records").AtSliceIndex(0), knownvalue.ObjectPartial(map[string]knownvalue.Check{
+			"action_name": knownvalue.StringExact("update"),
+			"operation":   knownvalue.StringExact("update"),
+			"record_id":   knownvalue.StringExact(id),
+			"user_name":   knownvalue.StringExact("Avery Auditor"),
+			"changes": knownvalue.ListExact([]knownvalue.Check{
+				knownvalue.ObjectExact(map[string]knownvalue.Check{
+					"attribute": knownvalue.StringExact("creditonhold"), "old_value": knownvalue.Null(), "new_value": knownvalue.StringExact("true"),
+				}),
+				knownvalue.ObjectExact(map[string]knownvalue.Check{
+					"attribute": knownvalue.StringExact("revenue"), "old_value": knownvalue.StringRegexp(regexpMust(`^88800(\.0+)?$`)),
+					"new_value": knownvalue.StringRegexp(regexpMust(`^99900(\.0+)?$`)),
+				}),
+			}),
+		}))
+	}
+	expectCreate := func(addr string) statecheck.StateCheck {
+		return statecheck.ExpectKnownValue(addr, tfjsonpath.New("records").AtSliceIndex(1), knownvalue.ObjectPartial(map[string]knownvalue.Check{
+			"action_name": knownvalue.StringExact("create"),
+			"changes": knownvalue.ListPartial(map[int]knownvalue.Check{
+				0: knownvalue.ObjectExact(map[string]knownvalue.Check{
+					"attribute": knownvalue.StringExact("industrycode"), "old_value": knownvalue.Null(), "new_value": knownvalue.StringExact("1"),
+				}),
+				1: knownvalue.ObjectExact(map[string]knownvalue.Check{
+					"attribute": knownvalue.StringExact("name"), "old_value": knownvalue.Null(), "new_value": knownvalue.StringExact("Contoso"),
+				}),
+			}),
+		}))
+	}
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testFactories(),
+		Steps: []resource.TestStep{{
+			PreConfig: env.Emulator.ResetCounters,
+			Config: env.ProviderConfig() + fmt.Sprintf(`
+data "dynamics365_audit_records" "table" {
+  entity_logical_name = "account"
+  include_changes     = true
+}
+data "dynamics365_audit_records" "record" {
+  record_id       = %q
+  include_changes = true
+}
+`, id),
+			ConfigStateChecks: []statecheck.StateCheck{
+				expectUpdate("data.dynamics365_audit_records.table"), expectCreate("data.dynamics365_audit_records.table"),
+				expectUpdate("data.dynamics365_audit_records.record"), expectCreate("data.dynamics365_audit_records.record"),
+			},
+		}},
+	})
+	if env.Emulator.RequestCount("POST $batch") == 0 || env.Emulator.RequestCount("GET RetrieveRecordChangeHistory") == 0 {
+		t.Errorf("expected both change paths to be used: %v", env.Emulator.Requests())
+	}
+}
+
+// Bad arguments of the data sources fail with the attribute and the fix.
+func TestAccDataSources_badInput(t *testing.T) {
+	cases := []struct {
+		name, hcl string
+		privs     []string
+		err       []string
+	}{
+		{"from after to", `data "dynamics365_audit_records" "x" {
+  from = "2026-03-01T00:00:00Z"
+  to   = "2026-01-01T00:00:00Z"
+}`, nil, []string{"to (2026-01-01T00:00:00Z) is before from (2026-03-01T00:00:00Z)"}},
+		{"from not a timestamp", `data "dynamics365_audit_records" "x" {
+  from = "yesterday"
+}`, nil, []string{"from must be an RFC 3339 timestamp", `"yesterday"`}},
+		{"record id not a guid", `data "dynamics365_audit_records" "x" {
+  record_id = "12345"
+}`, nil, []string{"record_id", "must be a GUID"}},
+		{"unknown action", `data "dynamics365_audit_records" "x" {
+  actions = ["sneeze"]
+}`, nil, []string{"Unknown audit action", "sneeze"}},
+		{"unknown operation", `data "dynamics365_audit_records" "x" {
+  operations = ["read"]
+}`, nil, []string{"operations", `"read"`}},
+		{"limit zero", `data "dynamics365_audit_records" "x" {
+  limit = 0
+}`, nil, []string{"limit", "between 1 and 100000"}},
+		{"limit too high", `data "dynamics365_audit_records" "x" {
+  limit = 100001
+}`, nil, []string{"limit", "between 1 and 100000"}},
+		{"missing prvReadAuditSummary", `data "dynamics365_audit_records" "x" {}`,
+			[]string{"prvReadOrganization"}, []string{"prvReadAuditSummary", "security role"}},
+		{"unknown area", `data "dynamics365_entities" "x" {
+  area = "finance"
+}`, nil, []string{"area", `"customer_service"`}},
+		{"unknown table names", `data "dynamics365_entities" "x" {
+  logical_names = ["account", "nosuch", "neither"]
+}`, nil, []string{"logical_names", `no tables named "neither", "nosuch"`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var env *acctest.Env
+			if tc.privs != nil {
+				env = acctest.NewEnv(t, emulator.WithPrivileges(tc.privs...))
+			} else {
+				env = acctest.NewEnv(t)
+			}
+			resource.ParallelTest(t, resource.TestCase{
+				PreCheck:                 func() { acctest.PreCheck(t) },
+				ProtoV6ProviderFactories: testFactories(),
+				Steps:                    []resource.TestStep{{Config: env.ProviderConfig() + tc.hcl, ExpectError: phrases(tc.err...)}},
+			})
+			if n := env.Emulator.WriteCount(); n != 0 {
+				t.Errorf("the emulator saw %d write requests, want none", n)
+			}
+		})
+	}
+}
+
+func regexpMust(s string) *regexp.Regexp { return regexp.MustCompile(s) }

@@ -1,0 +1,189 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/dataverse"
+)
+
+var _ datasource.DataSourceWithConfigure = (*entitiesDataSource)(nil)
+
+// auditAreas are the legacy "Enable Auditing in the following areas"
+// checkboxes of System Settings > Auditing, as table lists.
+var auditAreas = map[string][]string{
+	"common":           {"account", "bulkoperation", "contact", "lead", "list", "product", "report", "role", "salesliterature", "systemuser"},
+	"sales":            {"competitor", "invoice", "opportunity", "quote", "salesorder"},
+	"marketing":        {"campaign"},
+	"customer_service": {"contract", "feedback", "incident", "kbarticle", "knowledgearticle", "service"},
+}
+
+func auditAreaNames() []string { return sortedKeys(auditAreas) }
+
+type entitiesDataSourceModel struct {
+	ID           types.String `tfsdk:"id"`
+	Names        types.Set    `tfsdk:"logical_names"`
+	AuditEnabled types.Bool   `tfsdk:"audit_enabled"`
+	CustomOnly   types.Bool   `tfsdk:"custom_only"`
+	Area         types.String `tfsdk:"area"`
+	Entities     []entityItem `tfsdk:"entities"`
+	ResultNames  []string     `tfsdk:"names"`
+}
+
+type entityItem struct {
+	LogicalName                  types.String `tfsdk:"logical_name"`
+	DisplayName                  types.String `tfsdk:"display_name"`
+	AuditEnabled                 types.Bool   `tfsdk:"audit_enabled"`
+	AuditCanBeChanged            types.Bool   `tfsdk:"audit_can_be_changed"`
+	RetrieveAuditEnabled         types.Bool   `tfsdk:"retrieve_audit_enabled"`
+	RetrieveMultipleAuditEnabled types.Bool   `tfsdk:"retrieve_multiple_audit_enabled"`
+	IsCustom                     types.Bool   `tfsdk:"is_custom"`
+	IsManaged                    types.Bool   `tfsdk:"is_managed"`
+}
+
+type entitiesDataSource struct {
+	data *providerData
+}
+
+func newEntitiesDataSource() datasource.DataSource { return &entitiesDataSource{} }
+
+func (d *entitiesDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_entities"
+}
+
+func (d *entitiesDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	var areaDoc []string
+	for _, a := range auditAreaNames() {
+		areaDoc = append(areaDoc, fmt.Sprintf("`%s` (%s)", a, strings.Join(auditAreas[a], ", ")))
+	}
+	boolAttr := func(desc string) schema.BoolAttribute {
+		return schema.BoolAttribute{Computed: true, MarkdownDescription: desc}
+	}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Lists the environment's tables with their audit state, filtered. `names` feeds `for_each` of " +
+			"`dynamics365_entity_audit_settings`; `entities` feeds compliance `check` blocks.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "The environment URL."},
+			"logical_names": schema.SetAttribute{
+				ElementType: types.StringType, Optional: true,
+				MarkdownDescription: "Only these tables (logical names). A name the environment does not have is an error.",
+				Validators: []validator.Set{setvalidator.ValueStringsAre(stringvalidator.RegexMatches(logicalNamePattern,
+					"must be a table logical name: "+logicalNameHint))},
+			},
+			"audit_enabled": schema.BoolAttribute{Optional: true,
+				MarkdownDescription: "Only tables whose auditing is on (`true`) or off (`false`)."},
+			"custom_only": schema.BoolAttribute{Optional: true, MarkdownDescription: "Only custom tables."},
+			"area": schema.StringAttribute{Optional: true,
+				MarkdownDescription: "Only the tables of one area of the legacy \"Enable Auditing in the following areas\" " +
+					"setting: " + strings.Join(areaDoc, "; ") + ".",
+				Validators: []validator.String{stringvalidator.OneOf(auditAreaNames()...)},
+			},
+			"names": schema.ListAttribute{ElementType: types.StringType, Computed: true,
+				MarkdownDescription: "Logical names of the matching tables, sorted."},
+			"entities": schema.ListNestedAttribute{
+				Computed:            true,
+				MarkdownDescription: "The matching tables, sorted by logical name.",
+				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"logical_name":                    schema.StringAttribute{Computed: true, MarkdownDescription: "Logical name."},
+					"display_name":                    schema.StringAttribute{Computed: true, MarkdownDescription: "Display name in the caller's language."},
+					"audit_enabled":                   boolAttr("Table auditing (`IsAuditEnabled`)."),
+					"audit_can_be_changed":            boolAttr("Whether table auditing can be changed in this environment."),
+					"retrieve_audit_enabled":          boolAttr("Single record auditing."),
+					"retrieve_multiple_audit_enabled": boolAttr("Multiple record auditing."),
+					"is_custom":                       boolAttr("Whether it is a custom table."),
+					"is_managed":                      boolAttr("Whether it belongs to a managed solution."),
+				}},
+			},
+		},
+	}
+}
+
+func (d *entitiesDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
+	if req.ProviderData == nil {
+		return
+	}
+	data, ok := req.ProviderData.(*providerData)
+	if !ok {
+		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("expected *providerData, got %T", req.ProviderData))
+		return
+	}
+	d.data = data
+}
+
+func (d *entitiesDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	var m entitiesDataSourceModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	all, err := d.data.client.ListEntityAuditInfo(ctx, false)
+	if err != nil {
+		addAPIError(&resp.Diagnostics, "Cannot list the environment's tables", err)
+		return
+	}
+	var wanted map[string]bool
+	if known(m.Names) {
+		var names []string
+		resp.Diagnostics.Append(m.Names.ElementsAs(ctx, &names, false)...)
+		wanted = map[string]bool{}
+		var missing []string
+		for _, n := range names {
+			wanted[n] = true
+			if _, ok := all[n]; !ok {
+				missing = append(missing, n)
+			}
+		}
+		if len(missing) > 0 {
+			sort.Strings(missing)
+			resp.Diagnostics.AddAttributeError(path.Root("logical_names"), "Unknown tables",
+				fmt.Sprintf("%s has no tables named %s. Use table logical names: %s.", d.data.environmentURL, quoteAll(missing), logicalNameHint))
+			return
+		}
+	}
+	var inArea map[string]bool
+	if known(m.Area) {
+		inArea = map[string]bool{}
+		for _, n := range auditAreas[m.Area.ValueString()] {
+			inArea[n] = true
+		}
+	}
+	m.Entities = []entityItem{}
+	m.ResultNames = []string{}
+	for _, name := range sortedKeys(all) {
+		e := all[name]
+		switch {
+		case wanted != nil && !wanted[name],
+			inArea != nil && !inArea[name],
+			known(m.AuditEnabled) && e.IsAuditEnabled.Value != m.AuditEnabled.ValueBool(),
+			m.CustomOnly.ValueBool() && !e.IsCustomEntity:
+			continue
+		}
+		m.Entities = append(m.Entities, entityItemFrom(e))
+		m.ResultNames = append(m.ResultNames, name)
+	}
+	m.ID = types.StringValue(d.data.environmentURL)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+func entityItemFrom(e *dataverse.EntityAuditInfo) entityItem {
+	return entityItem{
+		LogicalName:                  types.StringValue(e.LogicalName),
+		DisplayName:                  types.StringValue(e.DisplayName),
+		AuditEnabled:                 types.BoolValue(e.IsAuditEnabled.Value),
+		AuditCanBeChanged:            types.BoolValue(e.IsAuditEnabled.CanBeChanged),
+		RetrieveAuditEnabled:         types.BoolValue(e.IsRetrieveAuditEnabled),
+		RetrieveMultipleAuditEnabled: types.BoolValue(e.IsRetrieveMultipleAuditEnabled),
+		IsCustom:                     types.BoolValue(e.IsCustomEntity),
+		IsManaged:                    types.BoolValue(e.IsManaged),
+	}
+}
