@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make demo: apply examples/demo to a fresh emulated environment, show that a
-# second plan is empty, print the settings, stop the emulator. Non-interactive.
+# second plan is empty, simulate a day of activity, print the settings and
+# the audit trail, stop the emulator. Non-interactive.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -56,6 +57,12 @@ if [ "$code" -ne 0 ]; then
 fi
 grep -E "No changes" "$work/plan.txt"
 
-echo "==> settings now in the environment"
+echo "==> users work in the environment for a day (simulated activity: creates, updates, deletes, sign-ins)"
+"$root/bin/dynamics365-emulator" simulate -env-file "$work/emulator.env" -actions 300 -tables account,contact,new_project
+
+echo "==> terraform apply -refresh-only (re-reads the audit trail)"
+"$TERRAFORM" apply -refresh-only -auto-approve -input=false -no-color >"$work/refresh.txt" 2>&1 || { cat "$work/refresh.txt"; exit 1; }
+
+echo "==> settings now in the environment, and what the audit trail shows"
 "$TERRAFORM" output -no-color
 echo "==> demo finished"

@@ -72,3 +72,34 @@ output "organization_audit_settings" {
     user_access_audit_interval_hours = dynamics365_organization_audit_settings.baseline.user_access_audit_interval_hours
   }
 }
+
+# The audit trail: who changed the audit settings, and the latest changes to
+# accounts with old and new values. depends_on makes Terraform read them
+# after the settings are applied.
+data "dynamics365_audit_records" "settings_changes" {
+  actions    = ["audit_change_at_org_level", "audit_change_at_entity_level", "audit_change_at_attribute_level"]
+  depends_on = [dynamics365_organization_audit_settings.baseline, dynamics365_entity_audit_settings.table]
+}
+
+data "dynamics365_audit_records" "recent_account_changes" {
+  entity_logical_name = "account"
+  operations          = ["create", "update", "delete"]
+  include_changes     = true
+  limit               = 3
+  depends_on          = [dynamics365_entity_audit_settings.table]
+}
+
+output "audit_trail" {
+  value = {
+    settings_changes = length(data.dynamics365_audit_records.settings_changes.records)
+    recent_account_changes = [
+      for r in data.dynamics365_audit_records.recent_account_changes.records : {
+        when    = r.created_on
+        action  = r.action_name
+        record  = r.record_id
+        user    = r.user_name
+        changes = { for c in r.changes : c.attribute => "${coalesce(c.old_value, "(none)")} -> ${coalesce(c.new_value, "(none)")}" }
+      }
+    ]
+  }
+}
