@@ -18,9 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/boolplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -90,13 +88,6 @@ func (r *entityAuditSettingsResource) Metadata(_ context.Context, req resource.M
 }
 
 func (r *entityAuditSettingsResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
-	boolSetting := func(desc string) schema.BoolAttribute {
-		return schema.BoolAttribute{
-			Optional: true, Computed: true,
-			MarkdownDescription: desc + " Left out of the configuration, the current value is reported but not managed.",
-			PlanModifiers:       []planmodifier.Bool{boolplanmodifier.UseStateForUnknown()},
-		}
-	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Manages the audit settings of one Dataverse table (entity): table auditing, single record " +
 			"(read) auditing, multiple record auditing and column auditing — the per-table \"Auditing\", \"Single record " +
@@ -117,12 +108,12 @@ func (r *entityAuditSettingsResource) Schema(ctx context.Context, _ resource.Sch
 				Validators: []validator.String{stringvalidator.RegexMatches(logicalNamePattern,
 					"must be a table logical name: "+logicalNameHint)},
 			},
-			"audit_enabled": boolSetting("Table auditing (`IsAuditEnabled`): record creates, updates and deletes of this " +
+			"audit_enabled": managedBoolAttribute("Table auditing (`IsAuditEnabled`): record creates, updates and deletes of this " +
 				"table's rows (while organization auditing is on). Tables whose setting is locked (`CanBeChanged = false`) " +
 				"cannot be changed."),
-			"retrieve_audit_enabled": boolSetting("Single record auditing (`IsRetrieveAuditEnabled`): log when a record is " +
+			"retrieve_audit_enabled": managedBoolAttribute("Single record auditing (`IsRetrieveAuditEnabled`): log when a record is " +
 				"opened (sent to Microsoft Purview while organization read auditing is on)."),
-			"retrieve_multiple_audit_enabled": boolSetting("Multiple record auditing (`IsRetrieveMultipleAuditEnabled`): log " +
+			"retrieve_multiple_audit_enabled": managedBoolAttribute("Multiple record auditing (`IsRetrieveMultipleAuditEnabled`): log " +
 				"when records are viewed in lists, grids and exports (sent to Microsoft Purview while organization read " +
 				"auditing is on)."),
 			"attributes": schema.MapAttribute{
@@ -146,14 +137,8 @@ func (r *entityAuditSettingsResource) Schema(ctx context.Context, _ resource.Sch
 					"Defaults to the provider's `solution_unique_name`.",
 				Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
 			},
-			"on_destroy": schema.StringAttribute{
-				Optional: true, Computed: true,
-				Default: stringdefault.StaticString(onDestroyRetain),
-				MarkdownDescription: "What `terraform destroy` does: `retain` (default) leaves the settings and warns; `restore` " +
-					"writes back the values seen before this resource first changed them; `disable` turns off the table-level " +
-					"switches this resource manages and auditing of the listed columns.",
-				Validators: []validator.String{stringvalidator.OneOf(onDestroyRetain, onDestroyRestore, onDestroyDisable)},
-			},
+			"on_destroy": onDestroyAttribute("`disable` turns off the table-level switches this resource manages and " +
+				"auditing of the listed columns."),
 		},
 		Blocks: map[string]schema.Block{
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
@@ -162,15 +147,7 @@ func (r *entityAuditSettingsResource) Schema(ctx context.Context, _ resource.Sch
 }
 
 func (r *entityAuditSettingsResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	data, ok := req.ProviderData.(*providerData)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("expected *providerData, got %T", req.ProviderData))
-		return
-	}
-	r.data = data
+	r.data = configuredData(req.ProviderData, &resp.Diagnostics)
 }
 
 // ModifyPlan checks the planned values against the table's metadata, so that

@@ -7,15 +7,12 @@ import (
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
-	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/boolplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -75,13 +72,6 @@ func (r *organizationAuditSettingsResource) Metadata(_ context.Context, req reso
 }
 
 func (r *organizationAuditSettingsResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
-	boolSetting := func(desc string) schema.BoolAttribute {
-		return schema.BoolAttribute{
-			Optional: true, Computed: true,
-			MarkdownDescription: desc + " Left out of the configuration, the current value is reported but not managed.",
-			PlanModifiers:       []planmodifier.Bool{boolplanmodifier.UseStateForUnknown()},
-		}
-	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Manages the organization-wide audit settings of a Dataverse environment (Power Platform admin " +
 			"center > Settings > Auditing): start auditing, user-access auditing, read auditing, log retention and the " +
@@ -93,10 +83,10 @@ func (r *organizationAuditSettingsResource) Schema(_ context.Context, _ resource
 				MarkdownDescription: "The organization ID (`organizationid`) of the environment.",
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
-			"audit_enabled": boolSetting("Start Auditing (`isauditenabled`): whether the environment records audit logs."),
-			"user_access_audit_enabled": boolSetting("Audit user access (`isuseraccessauditenabled`): log when users " +
+			"audit_enabled": managedBoolAttribute("Start Auditing (`isauditenabled`): whether the environment records audit logs."),
+			"user_access_audit_enabled": managedBoolAttribute("Audit user access (`isuseraccessauditenabled`): log when users " +
 				"access the environment."),
-			"read_audit_enabled": boolSetting("Start read auditing (`isreadauditenabled`): send read, retrieve-multiple and " +
+			"read_audit_enabled": managedBoolAttribute("Start read auditing (`isreadauditenabled`): send read, retrieve-multiple and " +
 				"export activity of tables with single/multiple record auditing to the Microsoft Purview audit log. Works only " +
 				"while `audit_enabled` is true."),
 			"retention_period_days": schema.Int64Attribute{
@@ -115,28 +105,14 @@ func (r *organizationAuditSettingsResource) Schema(_ context.Context, _ resource
 				PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown()},
 				Validators:    []validator.Int64{int64validator.AtLeast(1)},
 			},
-			"on_destroy": schema.StringAttribute{
-				Optional: true, Computed: true,
-				Default: stringdefault.StaticString(onDestroyRetain),
-				MarkdownDescription: "What `terraform destroy` does: `retain` (default) leaves the settings as they are and " +
-					"warns; `restore` writes back the values seen before this resource first changed them; `disable` turns " +
-					"off the audit switches this resource manages (retention and interval are left alone).",
-				Validators: []validator.String{stringvalidator.OneOf(onDestroyRetain, onDestroyRestore, onDestroyDisable)},
-			},
+			"on_destroy": onDestroyAttribute("`disable` turns off the audit switches this resource manages (retention " +
+				"and interval are left alone)."),
 		},
 	}
 }
 
 func (r *organizationAuditSettingsResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	data, ok := req.ProviderData.(*providerData)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("expected *providerData, got %T", req.ProviderData))
-		return
-	}
-	r.data = data
+	r.data = configuredData(req.ProviderData, &resp.Diagnostics)
 }
 
 // ValidateConfig refuses read auditing without auditing when both are in the
