@@ -71,6 +71,12 @@ type Config struct {
 	// MaxRetryAfter: a Retry-After longer than this fails at once with a
 	// throttling *Error instead of sleeping.
 	MaxRetryAfter time.Duration
+	// APIBase is the path under EnvironmentURL that relative request paths
+	// start from; "" means APIPath ("/api/data/v9.2/"). Other services
+	// reusing this transport set their own (Microsoft Graph: "/beta/").
+	APIBase string
+	// Scope overrides the token scope; "" means "<EnvironmentURL>/.default".
+	Scope string
 }
 
 // Client calls one Dataverse environment. It is safe for concurrent use.
@@ -102,11 +108,19 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Credential == nil {
 		return nil, errors.New("dataverse: Config.Credential is required")
 	}
+	apiPath, err := normalizeAPIBase(cfg.APIBase)
+	if err != nil {
+		return nil, err
+	}
+	scope := strings.TrimSpace(cfg.Scope)
+	if scope == "" {
+		scope = envURL + "/.default"
+	}
 	c := &Client{
 		envURL:        envURL,
-		apiBase:       envURL + APIPath,
+		apiBase:       envURL + apiPath,
 		host:          envURL,
-		scope:         envURL + "/.default",
+		scope:         scope,
 		cred:          cfg.Credential,
 		userAgent:     cfg.UserAgent,
 		maxRetries:    cfg.MaxRetries,
@@ -165,6 +179,25 @@ func ScopeFor(environmentURL string) (string, error) {
 		return "", err
 	}
 	return u + "/.default", nil
+}
+
+// normalizeAPIBase returns Config.APIBase as "/segment/…/": APIPath when
+// empty, with a leading and trailing slash added, and no query, fragment,
+// dot segment or escape.
+func normalizeAPIBase(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return APIPath, nil
+	}
+	if strings.ContainsAny(s, "?#%\\ ") || strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return "", fmt.Errorf("dataverse: API base %q must be a plain path such as %q", s, APIPath)
+	}
+	for _, seg := range strings.Split(strings.Trim(s, "/"), "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return "", fmt.Errorf("dataverse: API base %q must be a plain path such as %q", s, APIPath)
+		}
+	}
+	return "/" + strings.Trim(s, "/") + "/", nil
 }
 
 // normalizeEnvironmentURL checks that s is an https (or loopback http) URL

@@ -38,6 +38,9 @@ type Error struct {
 	Throttled bool
 	// Hint is an extra sentence that says what to check (set for a rejected token).
 	Hint string
+	// Service names the API in messages; "" means Dataverse. Clients of
+	// other services on this transport (Microsoft Graph) set it.
+	Service string
 	// Header holds the response headers (no request headers, so no token).
 	Header http.Header
 	// Body is the raw error body (capped, with anything token-like masked).
@@ -80,9 +83,13 @@ func (e *Error) Error() string {
 			"gave up after %s without waiting: retry later, or lower the parallelism (terraform -parallelism, provider max_concurrent_requests))",
 			e.RetryAfter, e.RetryAfterLimit, attemptsText(e.Attempts))
 	case e.Throttled:
-		fmt.Fprintf(&b, " (throttled by Dataverse service protection limits; gave up after %s: "+
+		service := e.Service
+		if service == "" {
+			service = "Dataverse service protection limits"
+		}
+		fmt.Fprintf(&b, " (throttled by %s; gave up after %s: "+
 			"lower the parallelism (terraform -parallelism, provider max_concurrent_requests) or retry later)",
-			attemptsText(e.Attempts))
+			service, attemptsText(e.Attempts))
 	default:
 		fmt.Fprintf(&b, " (after %s)", attemptsText(e.Attempts))
 	}

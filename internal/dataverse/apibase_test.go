@@ -1,0 +1,51 @@
+package dataverse
+
+import (
+	"context"
+	"net/http"
+	"testing"
+)
+
+// Config.APIBase and Config.Scope let another service (Microsoft Graph)
+// share the transport; the defaults are unchanged.
+func TestAPIBaseAndScope(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"":                "/api/data/v9.2/",
+		"/beta/":          "/beta/",
+		"beta":            "/beta/",
+		" /v1.0 ":         "/v1.0/",
+		"/api/data/v9.1/": "/api/data/v9.1/",
+	} {
+		got, err := normalizeAPIBase(in)
+		if err != nil || got != want {
+			t.Errorf("normalizeAPIBase(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"/", "//", "/a//b/", "/../x/", "/./", "/a?b/", "/a#/", "/a%2F/", "/a b/", "/a\\b/"} {
+		if got, err := normalizeAPIBase(in); err == nil {
+			t.Errorf("normalizeAPIBase(%q) = %q, want an error", in, got)
+		}
+	}
+
+	var path string
+	c, cred, srv := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		path = r.URL.Path
+		writeJSON(w, http.StatusOK, map[string]any{})
+	}, func(cfg *Config) {
+		cfg.APIBase = "/beta/"
+		cfg.Scope = "https://graph.example.com/.default"
+	})
+	if c.Scope() != "https://graph.example.com/.default" {
+		t.Errorf("Scope %q", c.Scope())
+	}
+	if _, err := c.Do(context.Background(), &Request{Path: "security/auditLog/queries"}); err != nil {
+		t.Fatal(err)
+	}
+	if path != "/beta/security/auditLog/queries" || cred.scopes[0] != "https://graph.example.com/.default" {
+		t.Errorf("path %q scopes %q", path, cred.scopes)
+	}
+	if _, err := c.Do(context.Background(), &Request{Path: srv.URL + "/beta/next?$skiptoken=x"}); err != nil || path != "/beta/next" {
+		t.Errorf("absolute link: path %q, %v", path, err)
+	}
+}
