@@ -39,6 +39,11 @@ type SimulateResponse struct {
 	Deletes          int `json:"deletes"`
 	SignIns          int `json:"signIns"`
 	AuditRowsWritten int `json:"auditRowsWritten"`
+	// Reads (Retrieve and RetrieveMultiple), Exports (ExportToExcel) and
+	// the unified audit log records the settings let them write.
+	Reads                 int `json:"reads"`
+	Exports               int `json:"exports"`
+	PurviewRecordsWritten int `json:"purviewRecordsWritten"`
 }
 
 func (s *Server) serveEnvironmentListener(w http.ResponseWriter, r *http.Request) {

@@ -111,7 +111,7 @@ func (s *Server) tokenIssuer() string { return "https://sts.windows.net/" + s.te
 
 func (s *Server) issueAccessToken(c *appClient, resource, appidacr string, now time.Time, lifetime time.Duration) (string, error) {
 	iat := now.Add(-5 * time.Minute) // Entra backdates iat/nbf for clock skew
-	return s.tokenKey.sign(jwt.MapClaims{
+	claims := jwt.MapClaims{
 		"aud":      resource,
 		"iss":      s.tokenIssuer(),
 		"iat":      iat.Unix(),
@@ -130,12 +130,34 @@ func (s *Server) issueAccessToken(c *appClient, resource, appidacr string, now t
 		"tid":      s.tenantID,
 		"uti":      base64.RawURLEncoding.EncodeToString([]byte(uuid.NewString()))[:22],
 		"ver":      "1.0",
-	})
+	}
+	if strings.EqualFold(resource, s.graphURL) {
+		// Application permissions granted to the app are its roles; Entra
+		// leaves the claim out when there are none.
+		s.mu.Lock()
+		roles := c.user.cfg.graphPermissions()
+		s.mu.Unlock()
+		if len(roles) > 0 {
+			claims["roles"] = roles
+		}
+	}
+	return s.tokenKey.sign(claims)
 }
+
+// errWrongAudience is verifyAccessToken's error for a token issued for
+// another resource.
+var errWrongAudience = errors.New("wrong audience")
 
 // verifyAccessToken checks a bearer token presented to a resource listener
 // and returns the user it stands for.
 func (s *Server) verifyAccessToken(raw, audience string) (*principal, error) {
+	p, _, err := s.verifyAccessTokenClaims(raw, audience)
+	return p, err
+}
+
+// verifyAccessTokenClaims is verifyAccessToken that also returns the
+// token's claims.
+func (s *Server) verifyAccessTokenClaims(raw, audience string) (*principal, jwt.MapClaims, error) {
 	tok, err := jwt.Parse(raw, func(t *jwt.Token) (any, error) {
 		if kid, _ := t.Header["kid"].(string); kid != s.tokenKey.kid {
 			return nil, errors.New("unknown signing key")
@@ -143,27 +165,27 @@ func (s *Server) verifyAccessToken(raw, audience string) (*principal, error) {
 		return &s.tokenKey.key.PublicKey, nil
 	}, jwt.WithValidMethods([]string{"RS256"}), jwt.WithExpirationRequired(), jwt.WithIssuer(s.tokenIssuer()))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	claims := tok.Claims.(jwt.MapClaims)
 	auds, err := claims.GetAudience()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !slices.ContainsFunc(auds, func(a string) bool { return strings.EqualFold(strings.TrimSuffix(a, "/"), audience) }) {
-		return nil, errors.New("wrong audience")
+		return nil, nil, errWrongAudience
 	}
 	if tid, _ := claims["tid"].(string); tid != s.tenantID {
-		return nil, errors.New("wrong tenant")
+		return nil, nil, errors.New("wrong tenant")
 	}
 	oid, _ := claims["oid"].(string)
 	s.mu.Lock()
 	p := s.principalByOID[oid]
 	s.mu.Unlock()
 	if p == nil {
-		return nil, errors.New("unknown principal")
+		return nil, nil, errors.New("unknown principal")
 	}
-	return p, nil
+	return p, claims, nil
 }
 
 // routeLogin names the login listener's routes for the request counters.

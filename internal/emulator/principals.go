@@ -2,7 +2,9 @@ package emulator
 
 import (
 	"crypto/x509"
+	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 )
@@ -40,6 +42,32 @@ func privilegeID(name string) string {
 type clientConfig struct {
 	restricted bool
 	privileges []string
+	graphSet   bool // WithGraphPermissions was given
+	graphPerms []string
+}
+
+// Microsoft Graph application permissions the Graph listener knows.
+const (
+	GraphPermAuditLogsQueryCRM = "AuditLogsQuery-CRM.Read.All"
+	GraphPermAuditLogsQuery    = "AuditLogsQuery.Read.All"
+)
+
+// WithGraphPermissions sets the Microsoft Graph application permissions
+// (app roles) granted to the client, which its Graph tokens carry in the
+// roles claim. Without it a client holds AuditLogsQuery-CRM.Read.All; with
+// no arguments it holds none.
+func WithGraphPermissions(perms ...string) ClientOption {
+	return func(c *clientConfig) {
+		c.graphSet = true
+		c.graphPerms = append([]string(nil), perms...)
+	}
+}
+
+func (c clientConfig) graphPermissions() []string {
+	if !c.graphSet {
+		return []string{GraphPermAuditLogsQueryCRM}
+	}
+	return slices.Clone(c.graphPerms)
 }
 
 // ClientOption changes how a registered client's application user is set up.
@@ -70,6 +98,8 @@ type principal struct {
 	systemUserID string // Dataverse systemuserid: WhoAmI UserId, audit _userid_value
 	objectID     string // Entra object id: the token's oid claim
 	fullName     string
+	upn          string // user principal name (Purview records' userId)
+	clientIP     string // the address its simulated activity comes from
 	cfg          clientConfig
 }
 
@@ -92,8 +122,51 @@ func (s *Server) newPrincipal(fullName string, cfg clientConfig) *principal {
 		fullName:     fullName,
 		cfg:          cfg,
 	}
+	p.upn = s.uniqueUPN(fullName)
+	n := len(s.principalByOID)
+	p.clientIP = fmt.Sprintf("203.0.113.%d", 1+n%254) // TEST-NET-3 (RFC 5737)
 	s.principalByOID[p.objectID] = p
 	return p
+}
+
+// upnDomain is the verified domain of the emulated tenant.
+const upnDomain = "contoso.example"
+
+// uniqueUPN derives a user principal name from a full name ("Avery
+// Auditor" → avery.auditor@contoso.example), adding a number when the
+// name is taken. Caller holds s.mu or is Start.
+func (s *Server) uniqueUPN(fullName string) string {
+	var words []string
+	var cur strings.Builder
+	flush := func() {
+		if cur.Len() > 0 {
+			words = append(words, cur.String())
+			cur.Reset()
+		}
+	}
+	for _, r := range strings.ToLower(fullName) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			cur.WriteRune(r)
+		case r == '-' || r == '_':
+			if cur.Len() > 0 {
+				cur.WriteRune(r)
+			}
+		default:
+			flush()
+		}
+	}
+	flush()
+	local := strings.Join(words, ".")
+	if local == "" {
+		local = "user"
+	}
+	upn := local + "@" + upnDomain
+	for i := 2; s.upnTaken[upn]; i++ {
+		upn = fmt.Sprintf("%s%d@%s", local, i, upnDomain)
+	}
+	s.upnTaken[upn] = true
+	return upn
 }
 
 // registerClient returns the client, creating it and its application user on

@@ -1,5 +1,6 @@
-// Package emulator is a stateful fake of Microsoft Entra ID login and the
-// Dataverse Web API, served over HTTPS on loopback with its own CA.
+// Package emulator is a stateful fake of Microsoft Entra ID login, the
+// Dataverse Web API and the Microsoft Graph audit log query API (the
+// Purview unified audit log), served over HTTPS on loopback with its own CA.
 //
 // It imitates the real services as the project's shared/dataverse-api.md
 // documents them (URLs, payload shapes, status codes and error bodies) and
@@ -37,7 +38,7 @@ type Options struct {
 	// token response's expires_in, which is one second less, as Entra does).
 	// Default: 1 hour.
 	TokenLifetime time.Duration
-	// OnRequest, when set, is called once per request on either listener after
+	// OnRequest, when set, is called once per request on any listener after
 	// the response is written. It receives no headers, query or body, so it can
 	// be logged without leaking secrets or tokens. It must be safe for
 	// concurrent use.
@@ -59,11 +60,24 @@ type Options struct {
 	// ControlPath); requests must carry it in the X-Emulator-Control-Key
 	// header. It is never a Dataverse route.
 	ControlKey string
+	// GraphQueryDelay is how long a Graph audit log query takes: it is
+	// notStarted for the first half, running for the second, then
+	// succeeded (or failed, see FailAuditQueries). Zero means the default,
+	// 300 ms; a negative value means queries succeed at once. Real
+	// queries take minutes; Microsoft documents no typical time.
+	GraphQueryDelay time.Duration
+	// GraphPageSize is the number of records a page of
+	// GET …/queries/{id}/records holds at most (and the largest $top
+	// honoured). Default 1000. Microsoft does not document the real page
+	// size, so clients must follow @odata.nextLink whatever it is.
+	GraphPageSize int
 }
 
 const (
 	defaultPublishBase     = 50 * time.Millisecond
 	defaultPublishPerTable = 2 * time.Millisecond
+	defaultGraphQueryDelay = 300 * time.Millisecond
+	defaultGraphPageSize   = 1000
 )
 
 func durationOption(d, def time.Duration) time.Duration {
@@ -78,11 +92,11 @@ func durationOption(d, def time.Duration) time.Duration {
 
 // RequestInfo describes one handled request, for logging.
 type RequestInfo struct {
-	Listener string // "login" or "environment"
+	Listener string // "login", "environment" or "graph"
 	Method   string
 	Path     string // URL path only (never the query or headers)
 	Route    string // route name, as used by the request counters
-	Status   int
+	Status   int    // 0 when an injected fault reset the connection
 	Duration time.Duration
 }
 
@@ -90,10 +104,11 @@ type RequestInfo struct {
 const (
 	ListenerLogin       = "login"
 	ListenerEnvironment = "environment"
+	ListenerGraph       = "graph"
 )
 
 // Server is a running emulator: one TLS listener for the login (authority)
-// host and one for the Dataverse environment.
+// host, one for the Dataverse environment and one for Microsoft Graph.
 type Server struct {
 	tenantID      string
 	tokenLifetime time.Duration
@@ -107,8 +122,10 @@ type Server struct {
 
 	loginSrv      *http.Server
 	envSrv        *http.Server
+	graphSrv      *http.Server
 	environment   string // https://127.0.0.1:PORT
 	authorityHost string // https://127.0.0.1:PORT2/
+	graphURL      string // https://127.0.0.1:PORT3
 
 	tokenKey     *signingKey
 	federatedKey *signingKey
@@ -130,7 +147,13 @@ type Server struct {
 	simUsers       []*principal                        // AddUser order
 	userByID       map[string]*principal               // by systemuserid
 	controlKey     string
-	envHandler     http.Handler // the instrumented Dataverse handler ($batch parts run through it)
+	envHandler     http.Handler           // the instrumented Dataverse handler ($batch parts run through it)
+	unified        []*unifiedRecord       // the Purview unified audit log, in write order
+	graphQueries   map[string]*graphQuery // by id
+	failQueries    bool                   // FailAuditQueries
+	upnTaken       map[string]bool        // user principal names in use
+	graphDelay     time.Duration
+	graphPageSize  int
 
 	publishBase     time.Duration
 	publishPerTable time.Duration
@@ -139,11 +162,12 @@ type Server struct {
 	cmu    sync.Mutex
 	counts map[string]int
 	writes int
+	faults map[string][]Fault // InjectFaults, by counter key
 
 	closeOnce sync.Once
 }
 
-// Start generates keys and certificates and starts both listeners on
+// Start generates keys and certificates and starts the three listeners on
 // 127.0.0.1 with random ports.
 func Start(opts Options) (*Server, error) {
 	s := &Server{
@@ -164,6 +188,14 @@ func Start(opts Options) (*Server, error) {
 		records:         map[string]map[uuid.UUID]*simRecord{},
 		userByID:        map[string]*principal{},
 		controlKey:      opts.ControlKey,
+		graphQueries:    map[string]*graphQuery{},
+		upnTaken:        map[string]bool{},
+		graphDelay:      durationOption(opts.GraphQueryDelay, defaultGraphQueryDelay),
+		graphPageSize:   opts.GraphPageSize,
+		faults:          map[string][]Fault{},
+	}
+	if s.graphPageSize <= 0 {
+		s.graphPageSize = defaultGraphPageSize
 	}
 	var seed [32]byte
 	crand.Read(seed[:])
@@ -221,9 +253,18 @@ func Start(opts Options) (*Server, error) {
 		os.RemoveAll(s.caDir)
 		return nil, err
 	}
+	graphLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		loginLn.Close()
+		envLn.Close()
+		os.RemoveAll(s.caDir)
+		return nil, err
+	}
 	s.authorityHost = fmt.Sprintf("https://%s/", loginLn.Addr().String())
 	s.environment = fmt.Sprintf("https://%s", envLn.Addr().String())
+	s.graphURL = fmt.Sprintf("https://%s", graphLn.Addr().String())
 	s.audiences[s.environment] = true
+	s.audiences[s.graphURL] = true
 
 	s.admin = s.newPrincipal("Emulator Administrator", clientConfig{})
 	s.org = newOrgRow(s)
@@ -247,8 +288,15 @@ func Start(opts Options) (*Server, error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          quiet,
 	}
+	s.graphSrv = &http.Server{
+		Handler:           s.instrument(ListenerGraph, s.routeGraph, s.serveGraph),
+		TLSConfig:         tlsConfig.Clone(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          quiet,
+	}
 	go serve(s.loginSrv, loginLn)
 	go serve(s.envSrv, envLn)
+	go serve(s.graphSrv, graphLn)
 	return s, nil
 }
 
@@ -258,7 +306,7 @@ func serve(srv *http.Server, ln net.Listener) {
 	}
 }
 
-// Close stops both listeners, gives in-flight requests a moment (250 ms) to
+// Close stops all listeners, gives in-flight requests a moment (250 ms) to
 // finish, closes all connections and removes the CA file's temporary
 // directory. It is safe to call more than once.
 func (s *Server) Close() {
@@ -269,7 +317,7 @@ func (s *Server) Close() {
 		s.client.CloseIdleConnections()
 		ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
 		defer cancel()
-		for _, srv := range []*http.Server{s.loginSrv, s.envSrv} {
+		for _, srv := range []*http.Server{s.loginSrv, s.envSrv, s.graphSrv} {
 			if err := srv.Shutdown(ctx); err != nil {
 				srv.Close()
 			}
@@ -285,6 +333,11 @@ func (s *Server) EnvironmentURL() string { return s.environment }
 // AuthorityHost is the login host (azidentity's ActiveDirectoryAuthorityHost),
 // with a trailing slash.
 func (s *Server) AuthorityHost() string { return s.authorityHost }
+
+// GraphURL is the Microsoft Graph root (like https://graph.microsoft.com),
+// without a trailing slash or version segment. Tokens for it are requested
+// with scope GraphURL()+"/.default".
+func (s *Server) GraphURL() string { return s.graphURL }
 
 // TenantID is the directory id the login listener serves.
 func (s *Server) TenantID() string { return s.tenantID }
@@ -334,23 +387,37 @@ func (s *Server) instrument(listener string, route func(*http.Request) string, n
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		name := route(r)
-		s.count(r.Method+" "+name, listener == ListenerEnvironment && r.Method != http.MethodGet)
+		key := r.Method + " " + name
+		s.count(key, listener == ListenerEnvironment && r.Method != http.MethodGet)
+		report := func(status int) {
+			if s.onRequest != nil {
+				s.onRequest(RequestInfo{
+					Listener: listener,
+					Method:   r.Method,
+					Path:     r.URL.Path,
+					Route:    name,
+					Status:   status,
+					Duration: time.Since(start),
+				})
+			}
+		}
+		if f, ok := s.nextFault(key); ok && (f.Reset || f.Status != 0) {
+			if f.Reset {
+				report(0)
+				resetConnection(w)
+				return
+			}
+			s.writeFault(w, r, listener, f)
+			report(f.Status)
+			return
+		}
 		rec := &statusRecorder{ResponseWriter: w}
 		next(rec, r)
-		if s.onRequest != nil {
-			status := rec.status
-			if status == 0 {
-				status = http.StatusOK
-			}
-			s.onRequest(RequestInfo{
-				Listener: listener,
-				Method:   r.Method,
-				Path:     r.URL.Path,
-				Route:    name,
-				Status:   status,
-				Duration: time.Since(start),
-			})
+		status := rec.status
+		if status == 0 {
+			status = http.StatusOK
 		}
+		report(status)
 	})
 }
 
@@ -371,8 +438,10 @@ func (s *Server) count(key string, write bool) {
 // "POST PublishAllXml", "GET audits" (collection and single row),
 // "GET RetrieveAuditDetails", "GET RetrieveRecordChangeHistory",
 // "POST $batch" (each request inside a batch also counts under its own
-// route), or "GET other" for requests no route matched. The control
-// endpoint is not counted. Refused requests (401, 403, 4xx)
+// route), or "GET other" for requests no route matched; on the Graph
+// listener "POST auditLogQueries", "GET auditLogQueries" (list),
+// "GET auditLogQuery", "GET auditLogRecords", or "GET graph-other". The
+// control endpoint is not counted. Refused requests (401, 403, 4xx)
 // count too.
 func (s *Server) RequestCount(key string) int {
 	s.cmu.Lock()

@@ -19,8 +19,19 @@ import (
 // PUBLISHED table and column audit settings say.
 
 // SimUser is a Dataverse user (systemuser) that simulations act as.
+// Simulations find the user by ID; the other fields are informative.
+// UserPrincipalName is derived from the full name ("Avery Auditor" →
+// avery.auditor@contoso.example, numbered when taken) and ClientIP is a
+// documentation address (203.0.113.0/24) fixed per user: both appear in
+// the user's unified audit log records.
 type SimUser struct {
-	ID, FullName string
+	ID, FullName      string
+	UserPrincipalName string
+	ClientIP          string
+}
+
+func simUserOf(p *principal) SimUser {
+	return SimUser{ID: p.systemUserID, FullName: p.fullName, UserPrincipalName: p.upn, ClientIP: p.clientIP}
 }
 
 // simRecord is a record's current column values (typed as stored in audit
@@ -78,7 +89,7 @@ func (s *Server) addUserLocked(fullName string) SimUser {
 	p := s.newPrincipal(fullName, clientConfig{})
 	s.simUsers = append(s.simUsers, p)
 	s.userByID[p.systemUserID] = p
-	return SimUser{ID: p.systemUserID, FullName: p.fullName}
+	return simUserOf(p)
 }
 
 // simUserNamed returns the first simulation user with that name, creating
@@ -455,30 +466,34 @@ func (s *Server) simulateDelete(at time.Time, user SimUser, table, recordID stri
 // and user access auditing on, it writes a "User Access via Web" (64) or
 // "via Web Services" (65) row, operation Access, objecttypecode
 // "systemuser" — at most one per user per useraccessauditinginterval hours
-// of simulated time.
+// of simulated time — and, for every sign-in, a unified audit log record
+// with operation "UserLoggedIn".
 func (s *Server) SimulateSignIn(at time.Time, user SimUser, webServices bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, err := s.simulateSignIn(at, user, webServices)
+	_, _, err := s.simulateSignIn(at, user, webServices)
 	return err
 }
 
-func (s *Server) simulateSignIn(at time.Time, user SimUser, webServices bool) (int, error) {
+// simulateSignIn returns the numbers of audit rows and unified log records
+// written.
+func (s *Server) simulateSignIn(at time.Time, user SimUser, webServices bool) (int, int, error) {
 	p, err := s.lookupUser(user)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	o := s.org.organization()
 	if !o.IsAuditEnabled || !o.IsUserAccessAuditEnabled {
-		return 0, nil
+		return 0, 0, nil
 	}
+	purview := s.signInUnified(at, p, webServices)
 	now := at.UTC().Unix()
 	interval := int64(o.UserAccessAuditingInterval) * 3600
 	if s.audits.lastAccess == nil {
 		s.audits.lastAccess = map[*principal]int64{}
 	}
 	if last, ok := s.audits.lastAccess[p]; ok && now-last < interval && last-now < interval {
-		return 0, nil
+		return 0, purview, nil
 	}
 	s.audits.lastAccess[p] = now
 	tx := s.beginAudit(p, at)
@@ -487,7 +502,7 @@ func (s *Server) simulateSignIn(at time.Time, user SimUser, webServices bool) (i
 		operation: OperationAccess, table: "systemuser", objectID: parseUUID(p.systemUserID),
 		objectName: p.fullName, interval: int32(o.UserAccessAuditingInterval),
 	})
-	return 1, nil
+	return 1, purview, nil
 }
 
 // ActivityOptions configures SimulateActivity. Zero values: To now (the
@@ -502,10 +517,12 @@ type ActivityOptions struct {
 	Users    int
 }
 
-// ActivitySummary counts what a simulation did and the audit rows the
-// settings let it write.
+// ActivitySummary counts what a simulation did, the audit rows and the
+// unified audit log (Purview) records the settings let it write. Reads
+// counts Retrieve and RetrieveMultiple actions, Exports ExportToExcel.
 type ActivitySummary struct {
 	Creates, Updates, Deletes, SignIns, AuditRowsWritten int
+	Reads, Exports, PurviewRecordsWritten                int
 }
 
 var defaultActivityTables = []string{"account", "contact", "lead", "opportunity", "incident"}
@@ -635,8 +652,8 @@ func sortedTimes(rng *rand.Rand, n int, from, to time.Time) []time.Time {
 }
 
 // SimulateActivity runs opts.Actions random actions (creates, updates,
-// deletes, sign-ins) spread over [From, To], as the simulation users, on
-// the given tables. Values are typed per column type from the catalogue.
+// deletes, sign-ins, record and list reads, exports to Excel) spread over
+// [From, To], as the simulation users, on the given tables. Values are typed per column type from the catalogue.
 // The same seed on the same state gives the same actions and values
 // (record and audit ids are random). Unknown tables are skipped.
 func (s *Server) SimulateActivity(opts ActivityOptions) ActivitySummary {
@@ -667,8 +684,7 @@ func (s *Server) SimulateActivity(opts ActivityOptions) ActivitySummary {
 	}
 	users := make([]SimUser, opts.Users)
 	for i := range users {
-		p := s.simUserNamed(fmt.Sprintf("Simulated User %d", i+1))
-		users[i] = SimUser{ID: p.systemUserID, FullName: p.fullName}
+		users[i] = simUserOf(s.simUserNamed(fmt.Sprintf("Simulated User %d", i+1)))
 	}
 	rng := rand.New(rand.NewPCG(uint64(opts.Seed), 0x5eed_ac71_7175))
 	createCols := map[string][]simColumn{}
@@ -691,12 +707,34 @@ func (s *Server) SimulateActivity(opts ActivityOptions) ActivitySummary {
 		t := e.logicalName
 		roll := rng.IntN(100)
 		switch {
-		case roll < 15:
-			n, _ := s.simulateSignIn(at, user, rng.IntN(3) == 0)
+		case roll < 12:
+			n, m, _ := s.simulateSignIn(at, user, rng.IntN(3) == 0)
 			sum.SignIns++
 			sum.AuditRowsWritten += n
+			sum.PurviewRecordsWritten += m
 			continue
-		case roll < 55 && len(pools[t]) > 0:
+		case roll < 22 && len(pools[t]) > 0:
+			m, err := s.simulateRetrieve(at, user, t, pools[t][rng.IntN(len(pools[t]))].String())
+			if err == nil {
+				sum.Reads++
+				sum.PurviewRecordsWritten += m
+			}
+			continue
+		case roll < 27:
+			m, err := s.simulateList(at, user, t, 1+rng.IntN(50), UnifiedOpRetrieveMultiple, rng)
+			if err == nil {
+				sum.Reads++
+				sum.PurviewRecordsWritten += m
+			}
+			continue
+		case roll < 30:
+			m, err := s.simulateList(at, user, t, 1+rng.IntN(500), UnifiedOpExportToExcel, rng)
+			if err == nil {
+				sum.Exports++
+				sum.PurviewRecordsWritten += m
+			}
+			continue
+		case roll < 60 && len(pools[t]) > 0:
 			id := pools[t][rng.IntN(len(pools[t]))]
 			n, err := s.simulateUpdate(at, user, t, id.String(), randomValues(rng, e, updateCols[t], false, 1, 3, from, to))
 			if err == nil {
@@ -704,7 +742,7 @@ func (s *Server) SimulateActivity(opts ActivityOptions) ActivitySummary {
 				sum.AuditRowsWritten += n
 			}
 			continue
-		case roll < 65 && len(pools[t]) > 0:
+		case roll < 70 && len(pools[t]) > 0:
 			i := rng.IntN(len(pools[t]))
 			n, err := s.simulateDelete(at, user, t, pools[t][i].String())
 			if err == nil {

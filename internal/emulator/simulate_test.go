@@ -177,7 +177,7 @@ func TestSimulateActivityDeterministic(t *testing.T) {
 	if sum1 == sum3 {
 		t.Errorf("seed ignored: %+v", sum1)
 	}
-	if sum1.Creates+sum1.Updates+sum1.Deletes+sum1.SignIns != 300 || sum1.Creates == 0 || sum1.Updates == 0 || sum1.Deletes == 0 || sum1.SignIns == 0 {
+	if sum1.Creates+sum1.Updates+sum1.Deletes+sum1.SignIns+sum1.Reads+sum1.Exports != 300 || sum1.Creates == 0 || sum1.Updates == 0 || sum1.Deletes == 0 || sum1.SignIns == 0 || sum1.Reads == 0 || sum1.Exports == 0 {
 		t.Errorf("summary %+v", sum1)
 	}
 	// new_project is not audited by default (custom table): no rows for it.
@@ -213,7 +213,7 @@ func TestControlEndpoint(t *testing.T) {
 	status, body := post("k3y", `{"actions":50,"seed":3}`)
 	var sum SimulateResponse
 	json.Unmarshal(body, &sum)
-	if status != http.StatusOK || sum.Creates+sum.Updates+sum.Deletes+sum.SignIns != 50 || sum.AuditRowsWritten == 0 {
+	if status != http.StatusOK || sum.Creates+sum.Updates+sum.Deletes+sum.SignIns+sum.Reads+sum.Exports != 50 || sum.AuditRowsWritten == 0 {
 		t.Errorf("%d %s", status, body)
 	}
 	if status, _ := post("wrong", `{"actions":1}`); status != http.StatusUnauthorized {

@@ -8,6 +8,11 @@
 // PublishAllXml take (base + tables·per-table; 0 for no wait).
 // -seed-audits N writes N rows of audit history (the last 30 days) at start.
 //
+// The emulator also serves Microsoft Graph's Purview audit log query API
+// (DYNAMICS365_GRAPH_URL; the registered application holds
+// AuditLogsQuery-CRM.Read.All). -graph-query-delay sets how long a query
+// takes to succeed, -graph-page-size the records per page.
+//
 // The server also enables the emulator's test-only control endpoint
 // (POST /_emulator/simulate, never a Dataverse route) with a random key,
 // printed as DYNAMICS365_EMULATOR_CONTROL_KEY. The sub-command
@@ -16,7 +21,7 @@
 //
 // reads that key, the environment URL and the CA file from the env file and
 // asks the running emulator to simulate N actions (creates, updates,
-// deletes, sign-ins), then prints the summary.
+// deletes, sign-ins, reads, exports to Excel), then prints the summary.
 package main
 
 import (
@@ -60,6 +65,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	publishBase := fs.Duration("publish-base", 50*time.Millisecond, "time every PublishXml / PublishAllXml takes (real environments: seconds to minutes)")
 	publishPerTable := fs.Duration("publish-per-table", 2*time.Millisecond, "additional publish time per table published")
 	seedAudits := fs.Int("seed-audits", 0, "write this many rows of audit history (creates, updates, deletes over the last 30 days) at start")
+	graphQueryDelay := fs.Duration("graph-query-delay", 300*time.Millisecond, "time a Graph audit log query takes to succeed (notStarted, then running, for half each; real queries: minutes)")
+	graphPageSize := fs.Int("graph-page-size", 1000, "records per page of a Graph audit log query (the real size is not documented)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -73,6 +80,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if *seedAudits < 0 {
 		return fmt.Errorf("-seed-audits must not be negative")
 	}
+	if *graphPageSize < 1 {
+		return fmt.Errorf("-graph-page-size must be at least 1")
+	}
+	if *graphQueryDelay < 0 {
+		return fmt.Errorf("-graph-query-delay must not be negative")
+	}
 	controlKey := randomToken()
 
 	logger := log.New(stderr, "dynamics365-emulator: ", log.LstdFlags|log.Lmicroseconds)
@@ -81,6 +94,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		ControlKey:              controlKey,
 		PublishBaseDuration:     nonZero(*publishBase),
 		PublishPerTableDuration: nonZero(*publishPerTable),
+		GraphQueryDelay:         nonZero(*graphQueryDelay),
+		GraphPageSize:           *graphPageSize,
 		OnRequest: func(ri emulator.RequestInfo) {
 			// Path only: never headers, query strings or bodies.
 			logger.Printf("%s %s %s %d %s", ri.Listener, ri.Method, ri.Path, ri.Status, ri.Duration.Round(100*time.Microsecond))
@@ -107,7 +122,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if _, err := io.WriteString(stdout, exports); err != nil {
 		return err
 	}
-	logger.Printf("ready: environment %s, authority %s; stop with Ctrl-C", srv.EnvironmentURL(), srv.AuthorityHost())
+	logger.Printf("ready: environment %s, authority %s, graph %s; stop with Ctrl-C", srv.EnvironmentURL(), srv.AuthorityHost(), srv.GraphURL())
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
@@ -136,6 +151,7 @@ func exportLines(srv *emulator.Server, clientID, secret, controlKey string) stri
 	var b strings.Builder
 	for _, kv := range [][2]string{
 		{"DYNAMICS365_ENVIRONMENT_URL", srv.EnvironmentURL()},
+		{"DYNAMICS365_GRAPH_URL", srv.GraphURL()},
 		{"AZURE_AUTHORITY_HOST", srv.AuthorityHost()},
 		{"AZURE_TENANT_ID", srv.TenantID()},
 		{"AZURE_CLIENT_ID", clientID},

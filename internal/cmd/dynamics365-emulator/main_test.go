@@ -63,13 +63,15 @@ func TestSimulateSubcommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	srv.UpdateOrganization(func(o *emulator.Organization) { o.IsAuditEnabled = true })
+	srv.UpdateOrganization(func(o *emulator.Organization) {
+		o.IsAuditEnabled, o.IsReadAuditEnabled, o.IsUserAccessAuditEnabled = true, true, true
+	})
 	envFile := filepath.Join(t.TempDir(), "demo.env")
 	if err := writeFileAtomic(envFile, []byte(exportLines(srv, "client", "it's secret", "control-key"))); err != nil {
 		t.Fatal(err)
 	}
 	env, err := readEnvFile(envFile)
-	if err != nil || env["AZURE_CLIENT_SECRET"] != "it's secret" || env[controlKeyVar] != "control-key" {
+	if err != nil || env["AZURE_CLIENT_SECRET"] != "it's secret" || env[controlKeyVar] != "control-key" || env["DYNAMICS365_GRAPH_URL"] != srv.GraphURL() {
 		t.Fatalf("readEnvFile: %v %v", env, err)
 	}
 	before := len(srv.AuditRecords())
@@ -77,7 +79,8 @@ func TestSimulateSubcommand(t *testing.T) {
 	if err := run([]string{"simulate", "-env-file", envFile, "-actions", "40", "-seed", "9"}, &out, &errOut); err != nil {
 		t.Fatalf("%v: %s", err, errOut.String())
 	}
-	if !strings.HasPrefix(out.String(), "simulated 40 actions: ") || len(srv.AuditRecords()) == before {
+	if !strings.HasPrefix(out.String(), "simulated 40 actions: ") || len(srv.AuditRecords()) == before ||
+		!strings.Contains(out.String(), " reads, ") || len(srv.UnifiedAuditRecords()) == 0 {
 		t.Errorf("output %q, rows %d -> %d", out.String(), before, len(srv.AuditRecords()))
 	}
 	if err := run([]string{"simulate", "-env-file", envFile}, &out, &errOut); err == nil {
@@ -95,6 +98,15 @@ func TestShellUnquote(t *testing.T) {
 	for _, s := range []string{"plain", "it's", "", `a'b'\''c`} {
 		if got := shellUnquote(shellQuote(s)); got != s {
 			t.Errorf("%q -> %q", s, got)
+		}
+	}
+}
+
+func TestGraphFlagValidation(t *testing.T) {
+	var out, errOut bytes.Buffer
+	for _, args := range [][]string{{"-graph-page-size", "0"}, {"-graph-query-delay", "-1s"}} {
+		if err := run(args, &out, &errOut); err == nil || !strings.Contains(err.Error(), args[0]) {
+			t.Errorf("%v: %v", args, err)
 		}
 	}
 }

@@ -22,7 +22,8 @@ import (
 const controlKeyVar = "DYNAMICS365_EMULATOR_CONTROL_KEY"
 
 // runSimulate asks a running emulator (found through its env file) to
-// simulate activity and prints the summary.
+// simulate activity (including reads and exports, which reach the Purview
+// unified audit log when read auditing is on) and prints the summary.
 func runSimulate(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("dynamics365-emulator simulate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -92,8 +93,9 @@ func runSimulate(args []string, stdout, stderr io.Writer) error {
 	if err := json.Unmarshal(out, &sum); err != nil {
 		return fmt.Errorf("decode summary: %w", err)
 	}
-	_, err = fmt.Fprintf(stdout, "simulated %d actions: %d creates, %d updates, %d deletes, %d sign-ins; %d audit rows written\n",
-		sum.Creates+sum.Updates+sum.Deletes+sum.SignIns, sum.Creates, sum.Updates, sum.Deletes, sum.SignIns, sum.AuditRowsWritten)
+	_, err = fmt.Fprintf(stdout, "simulated %d actions: %d creates, %d updates, %d deletes, %d sign-ins, %d reads, %d exports; %d audit rows and %d Purview records written\n",
+		sum.Creates+sum.Updates+sum.Deletes+sum.SignIns+sum.Reads+sum.Exports, sum.Creates, sum.Updates, sum.Deletes, sum.SignIns,
+		sum.Reads, sum.Exports, sum.AuditRowsWritten, sum.PurviewRecordsWritten)
 	return err
 }
 
