@@ -57,7 +57,7 @@ if [ "$code" -ne 0 ]; then
 fi
 grep -E "No changes" "$work/plan.txt"
 
-echo "==> users work in the environment for a day (simulated activity: creates, updates, deletes, sign-ins)"
+echo "==> users work in the environment for a day (simulated activity: creates, updates, deletes, sign-ins, reads, exports)"
 "$root/bin/dynamics365-emulator" simulate -env-file "$work/emulator.env" -actions 300 -tables account,contact,new_project
 
 echo "==> terraform apply -refresh-only (re-reads the audit trail)"

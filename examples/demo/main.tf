@@ -83,7 +83,7 @@ data "dynamics365_audit_records" "settings_changes" {
 
 data "dynamics365_audit_records" "recent_account_changes" {
   entity_logical_name = "account"
-  operations          = ["create", "update", "delete"]
+  actions             = ["create", "update", "delete"]
   include_changes     = true
   limit               = 3
   depends_on          = [dynamics365_entity_audit_settings.table]
@@ -101,5 +101,31 @@ output "audit_trail" {
         changes = { for c in r.changes : c.attribute => "${coalesce(c.old_value, "(none)")} -> ${coalesce(c.new_value, "(none)")}" }
       }
     ]
+  }
+}
+
+# Read activity (opened records, grids, exports) lands in Microsoft Purview,
+# searched here through the Graph audit log query API.
+data "dynamics365_audit_log_search" "reads" {
+  lookback   = "24h"
+  operations = ["Retrieve", "RetrieveMultiple", "ExportToExcel"]
+  limit      = 500
+  depends_on = [dynamics365_organization_audit_settings.baseline, dynamics365_entity_audit_settings.table]
+}
+
+output "purview_read_activity" {
+  value = {
+    records = length(data.dynamics365_audit_log_search.reads.records)
+    by_operation = {
+      for op in distinct([for r in data.dynamics365_audit_log_search.reads.records : r.operation]) :
+      op => length([for r in data.dynamics365_audit_log_search.reads.records : r if r.operation == op])
+    }
+    latest = try({
+      when   = data.dynamics365_audit_log_search.reads.records[length(data.dynamics365_audit_log_search.reads.records) - 1].created_on
+      who    = data.dynamics365_audit_log_search.reads.records[length(data.dynamics365_audit_log_search.reads.records) - 1].user_principal_name
+      what   = data.dynamics365_audit_log_search.reads.records[length(data.dynamics365_audit_log_search.reads.records) - 1].operation
+      table  = data.dynamics365_audit_log_search.reads.records[length(data.dynamics365_audit_log_search.reads.records) - 1].entity_logical_name
+      client = data.dynamics365_audit_log_search.reads.records[length(data.dynamics365_audit_log_search.reads.records) - 1].client_ip
+    }, null)
   }
 }

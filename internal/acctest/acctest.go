@@ -56,10 +56,11 @@ provider "dynamics365" {
   authority_host      = %q
   tenant_id           = %q
   ca_certificate_file = %q
+  graph_url           = %q
   %s
   %s
 }
-`, e.Emulator.EnvironmentURL(), e.Emulator.AuthorityHost(), e.Emulator.TenantID(), e.Emulator.CAFile(),
+`, e.Emulator.EnvironmentURL(), e.Emulator.AuthorityHost(), e.Emulator.TenantID(), e.Emulator.CAFile(), e.Emulator.GraphURL(),
 		credentials, strings.Join(extra, "\n  "))
 }
 

@@ -43,6 +43,10 @@ func apiErrorDetail(err error) string {
 	if !ok {
 		return err.Error()
 	}
+	if apiErr.Hint != "" || apiErr.Service != "" {
+		// The client already said what to do (e.g. the Graph permission).
+		return err.Error()
+	}
 	var hint string
 	switch {
 	case dataverse.IsThrottled(apiErr):

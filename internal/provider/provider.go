@@ -30,6 +30,7 @@ import (
 
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/auth"
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/dataverse"
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/graph"
 )
 
 // Defaults for the transport settings. Dataverse allows 52 concurrent requests
@@ -106,6 +107,12 @@ func WithPublishWindow(d time.Duration) Option {
 	return func(p *dynamics365Provider) { p.publishWindow = d }
 }
 
+// WithAuditSearchPolling sets the backoff between polls of a Graph audit log
+// query (tests use short ones; the defaults suit production).
+func WithAuditSearchPolling(minWait, maxWait time.Duration) Option {
+	return func(p *dynamics365Provider) { p.auditSearchPollMin, p.auditSearchPollMax = minWait, maxWait }
+}
+
 type dynamics365Provider struct {
 	version    string
 	getenv     func(string) string
@@ -116,6 +123,8 @@ type dynamics365Provider struct {
 	publishPerResource bool
 	naiveChangeReads   bool
 	publishWindow      time.Duration
+	auditSearchPollMin time.Duration
+	auditSearchPollMax time.Duration
 }
 
 // New returns the provider factory used by main and by the acceptance tests.
@@ -167,6 +176,10 @@ type providerData struct {
 	graphAPIVersion    string
 	cloud              auth.Cloud
 	naiveChangeReads   bool // benchmarks: one RetrieveAuditDetails per record, no $batch
+
+	graph              *graph.Client
+	auditSearchPollMin time.Duration
+	auditSearchPollMax time.Duration
 }
 
 func (p *dynamics365Provider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
@@ -477,6 +490,20 @@ func (p *dynamics365Provider) Configure(ctx context.Context, req provider.Config
 		resp.Diagnostics.AddAttributeError(path.Root("environment_url"), "Cannot create the Dataverse client", err.Error())
 		return
 	}
+	graphClient, err := graph.New(graph.Config{
+		GraphURL:              graphURL,
+		APIVersion:            graphVersion,
+		Credential:            cred,
+		HTTPClient:            httpClient,
+		UserAgent:             fmt.Sprintf("terraform-provider-dynamics365/%s", p.version),
+		MaxRetries:            clientRetries,
+		RequestTimeout:        timeout,
+		MaxConcurrentRequests: int(maxConcurrent),
+	})
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("graph_url"), "Cannot create the Microsoft Graph client", err.Error())
+		return
+	}
 	tflog.Debug(ctx, "configured Dynamics 365 provider", map[string]any{
 		"environment_url": normalizedURL, "login_method": string(method), "authority_host": authorityHost,
 		"cloud": cloudCfg.Name, "max_retries": maxRetries, "max_concurrent_requests": maxConcurrent,
@@ -495,6 +522,9 @@ func (p *dynamics365Provider) Configure(ctx context.Context, req provider.Config
 		graphAPIVersion:    graphVersion,
 		cloud:              cloudCfg,
 		naiveChangeReads:   p.naiveChangeReads,
+		graph:              graphClient,
+		auditSearchPollMin: p.auditSearchPollMin,
+		auditSearchPollMax: p.auditSearchPollMax,
 	}
 	resp.ResourceData = data
 	resp.DataSourceData = data
@@ -513,6 +543,7 @@ func (p *dynamics365Provider) DataSources(context.Context) []func() datasource.D
 		newOrganizationAuditSettingsDataSource,
 		newEntitiesDataSource,
 		newAuditRecordsDataSource,
+		newAuditLogSearchDataSource,
 	}
 }
 

@@ -19,6 +19,7 @@ const testPublishWindow = 300 * time.Millisecond
 
 func testFactories() map[string]func() (tfprotov6.ProviderServer, error) {
 	return map[string]func() (tfprotov6.ProviderServer, error){
-		"dynamics365": providerserver.NewProtocol6WithError(provider.New("test", provider.WithGetenv(noEnv), provider.WithPublishWindow(testPublishWindow))()),
+		"dynamics365": providerserver.NewProtocol6WithError(provider.New("test", provider.WithGetenv(noEnv), provider.WithPublishWindow(testPublishWindow),
+			provider.WithAuditSearchPolling(50*time.Millisecond, 200*time.Millisecond))()),
 	}
 }

@@ -1,0 +1,309 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/datasource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/graph"
+)
+
+var (
+	_ datasource.DataSourceWithConfigure      = (*auditLogSearchDataSource)(nil)
+	_ datasource.DataSourceWithValidateConfig = (*auditLogSearchDataSource)(nil)
+)
+
+// Audit log queries take seconds to minutes in production.
+const defaultAuditSearchTimeout = 15 * time.Minute
+
+type auditLogSearchModel struct {
+	ID                 types.String     `tfsdk:"id"`
+	QueryID            types.String     `tfsdk:"query_id"`
+	From               types.String     `tfsdk:"from"`
+	To                 types.String     `tfsdk:"to"`
+	Lookback           types.String     `tfsdk:"lookback"`
+	Operations         []types.String   `tfsdk:"operations"`
+	UserPrincipalNames []types.String   `tfsdk:"user_principal_names"`
+	ObjectIDs          []types.String   `tfsdk:"object_ids"`
+	Keyword            types.String     `tfsdk:"keyword"`
+	Limit              types.Int64      `tfsdk:"limit"`
+	Truncated          types.Bool       `tfsdk:"truncated"`
+	Records            []auditLogRecord `tfsdk:"records"`
+	Timeouts           timeouts.Value   `tfsdk:"timeouts"`
+}
+
+type auditLogRecord struct {
+	ID                types.String `tfsdk:"id"`
+	CreatedOn         types.String `tfsdk:"created_on"`
+	Operation         types.String `tfsdk:"operation"`
+	UserPrincipalName types.String `tfsdk:"user_principal_name"`
+	ClientIP          types.String `tfsdk:"client_ip"`
+	EntityLogicalName types.String `tfsdk:"entity_logical_name"`
+	RecordID          types.String `tfsdk:"record_id"`
+	AuditData         types.String `tfsdk:"audit_data"`
+}
+
+type auditLogSearchDataSource struct {
+	data *providerData
+}
+
+func newAuditLogSearchDataSource() datasource.DataSource { return &auditLogSearchDataSource{} }
+
+func (d *auditLogSearchDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_audit_log_search"
+}
+
+func (d *auditLogSearchDataSource) Schema(ctx context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	str := func(desc string) schema.StringAttribute {
+		return schema.StringAttribute{Computed: true, MarkdownDescription: desc}
+	}
+	list := func(desc string) schema.ListAttribute {
+		return schema.ListAttribute{ElementType: types.StringType, Optional: true, MarkdownDescription: desc,
+			Validators: []validator.List{listvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1))}}
+	}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Searches the Microsoft Purview (compliance center) unified audit log for Dynamics 365 " +
+			"records, through the Microsoft Graph audit log query API: creates a query, waits until it has run, and " +
+			"pages its records. This is where read, retrieve-multiple and export-to-Excel activity lands (with " +
+			"organization read auditing and single/multiple record auditing on).\n\n**Read on every plan:** without " +
+			"`query_id`, every plan and apply creates a new query and waits for it (seconds in the emulator, often " +
+			"minutes in production; Microsoft allows a limited number of queries per day). Set `query_id` to the `id` " +
+			"of an earlier search to read its results again without creating a query.\n\nNeeds the Graph application " +
+			"permission `AuditLogsQuery-CRM.Read.All` (or `AuditLogsQuery.Read.All`) with admin consent. The API " +
+			"exists in the global cloud only.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "The audit log query ID."},
+			"query_id": schema.StringAttribute{Optional: true,
+				MarkdownDescription: "Reuse this existing query (its own filters apply) instead of creating one.",
+				Validators:          []validator.String{stringvalidator.LengthAtLeast(1)}},
+			"from": schema.StringAttribute{Optional: true, Validators: []validator.String{rfc3339Validator{}},
+				MarkdownDescription: "Start of the window (RFC 3339). With `to`, or alone (the window then ends now)."},
+			"to": schema.StringAttribute{Optional: true, Validators: []validator.String{rfc3339Validator{}},
+				MarkdownDescription: "End of the window (RFC 3339); needs `from`, and must not be before it."},
+			"lookback": schema.StringAttribute{Optional: true,
+				MarkdownDescription: "A window ending now instead of `from`/`to`, as a duration such as `24h` or `90m`.",
+				Validators:          []validator.String{durationValidator{}}},
+			"operations":           list("Only these operations, e.g. `Retrieve`, `RetrieveMultiple`, `ExportToExcel`."),
+			"user_principal_names": list("Only the activity of these users (UPNs)."),
+			"object_ids":           list("Only records about these objects."),
+			"keyword": schema.StringAttribute{Optional: true, MarkdownDescription: "Free-text keyword filter.",
+				Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
+			"limit": schema.Int64Attribute{Optional: true,
+				MarkdownDescription: fmt.Sprintf("Most records to return (default %d, at most %d).", defaultAuditLimit, maxAuditLimit),
+				Validators:          []validator.Int64{int64validator.Between(1, maxAuditLimit)}},
+			"truncated": schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether the query found more records than `limit`."},
+			"records": schema.ListNestedAttribute{
+				Computed:            true,
+				MarkdownDescription: "The records, in the order the service returns them.",
+				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"id":                  str("Record ID."),
+					"created_on":          str("When it happened (RFC 3339, UTC)."),
+					"operation":           str("The operation, e.g. `Retrieve`."),
+					"user_principal_name": str("Who did it."),
+					"client_ip":           str("From where."),
+					"entity_logical_name": str("The Dynamics 365 table (`auditData.EntityName`)."),
+					"record_id":           str("The Dynamics 365 record (`auditData.EntityId`)."),
+					"audit_data":          str("The raw `auditData` JSON, for `jsondecode`."),
+				}},
+			},
+		},
+		Blocks: map[string]schema.Block{
+			"timeouts": timeouts.Block(ctx),
+		},
+	}
+}
+
+func (d *auditLogSearchDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
+	d.data = configuredData(req.ProviderData, &resp.Diagnostics)
+}
+
+func (d *auditLogSearchDataSource) ValidateConfig(ctx context.Context, req datasource.ValidateConfigRequest, resp *datasource.ValidateConfigResponse) {
+	var m auditLogSearchModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if !m.Lookback.IsNull() && (!m.From.IsNull() || !m.To.IsNull()) {
+		resp.Diagnostics.AddAttributeError(path.Root("lookback"), "Conflicting time window",
+			"Set either lookback, or from (and optionally to), not both.")
+	}
+	if !m.To.IsNull() && m.From.IsNull() {
+		resp.Diagnostics.AddAttributeError(path.Root("to"), "Window without a start", "to needs from: set from as well, or use lookback.")
+	}
+	if m.QueryID.IsNull() && m.Lookback.IsNull() && m.From.IsNull() && !m.To.IsUnknown() && !m.Lookback.IsUnknown() && !m.From.IsUnknown() {
+		resp.Diagnostics.AddAttributeError(path.Root("lookback"), "Missing time window",
+			"A new audit log query needs a time window: set lookback (e.g. \"24h\"), or from and to; or set query_id to reuse a query.")
+	}
+	if known(m.From) && known(m.To) {
+		from, err1 := time.Parse(time.RFC3339, m.From.ValueString())
+		to, err2 := time.Parse(time.RFC3339, m.To.ValueString())
+		if err1 == nil && err2 == nil && from.After(to) {
+			resp.Diagnostics.AddAttributeError(path.Root("to"), "Time window ends before it starts",
+				fmt.Sprintf("to (%s) is before from (%s). Swap them, or widen the window.", m.To.ValueString(), m.From.ValueString()))
+		}
+	}
+}
+
+func (m *auditLogSearchModel) request(now time.Time) (graph.QueryRequest, error) {
+	r := graph.QueryRequest{
+		DisplayName:        "terraform-provider-dynamics365 " + now.UTC().Format(time.RFC3339),
+		Keyword:            m.Keyword.ValueString(),
+		Operations:         stringValues(m.Operations),
+		UserPrincipalNames: stringValues(m.UserPrincipalNames),
+		ObjectIDs:          stringValues(m.ObjectIDs),
+	}
+	switch {
+	case known(m.Lookback):
+		d, err := time.ParseDuration(m.Lookback.ValueString())
+		if err != nil {
+			return r, err
+		}
+		r.From, r.To = now.Add(-d), now
+	default:
+		from, err := time.Parse(time.RFC3339, m.From.ValueString())
+		if err != nil {
+			return r, fmt.Errorf("from: %v", err)
+		}
+		r.From, r.To = from, now
+		if known(m.To) {
+			if r.To, err = time.Parse(time.RFC3339, m.To.ValueString()); err != nil {
+				return r, fmt.Errorf("to: %v", err)
+			}
+		}
+	}
+	return r, nil
+}
+
+func stringValues(in []types.String) []string {
+	var out []string
+	for _, v := range in {
+		if known(v) {
+			out = append(out, v.ValueString())
+		}
+	}
+	return out
+}
+
+func (d *auditLogSearchDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	var m auditLogSearchModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if !d.data.cloud.AuditSearchSupported {
+		resp.Diagnostics.AddError("Audit log search is not available in this cloud",
+			fmt.Sprintf("The Microsoft Graph audit log query API exists in the global (public) cloud only; this provider is "+
+				"configured for cloud %q. Search the audit log in the compliance portal of that cloud instead.", d.data.cloud.Name))
+		return
+	}
+	timeout, diags := m.Timeouts.Read(ctx, defaultAuditSearchTimeout)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	client := d.data.graph
+
+	queryID := m.QueryID.ValueString()
+	if queryID == "" {
+		r, err := m.request(time.Now())
+		if err != nil {
+			resp.Diagnostics.AddError("Invalid audit log search", err.Error())
+			return
+		}
+		q, err := client.CreateQuery(ctx, r)
+		if err != nil {
+			resp.Diagnostics.AddError("Cannot create the audit log query", apiErrorDetail(err))
+			return
+		}
+		queryID = q.ID
+		tflog.Info(ctx, "created audit log query", map[string]any{"query_id": queryID, "from": r.From, "to": r.To})
+	}
+	_, err := client.WaitForQuery(ctx, queryID, graph.WaitOptions{
+		PollMin: d.data.auditSearchPollMin,
+		PollMax: d.data.auditSearchPollMax,
+		OnProgress: func(status string, polls int, elapsed time.Duration) {
+			tflog.Info(ctx, "waiting for the audit log query", map[string]any{
+				"query_id": queryID, "status": status, "polls": polls, "elapsed_s": int(elapsed.Seconds())})
+		},
+	})
+	if err != nil {
+		var failed *graph.QueryFailedError
+		var waiting *graph.QueryWaitError
+		switch {
+		case errors.As(err, &failed):
+			resp.Diagnostics.AddError("Audit log query failed", err.Error())
+		case errors.As(err, &waiting):
+			resp.Diagnostics.AddError("Audit log query did not finish", err.Error()+
+				"\n\nRaise the read timeout (timeouts { read = \"30m\" }) or read the query later with query_id.")
+		default:
+			resp.Diagnostics.AddError("Cannot follow the audit log query "+queryID, apiErrorDetail(err))
+		}
+		return
+	}
+
+	limit := defaultAuditLimit
+	if known(m.Limit) {
+		limit = int(m.Limit.ValueInt64())
+	}
+	m.Records = []auditLogRecord{}
+	truncated, pages, err := client.ListRecords(ctx, queryID, limit, func(r graph.Record) error {
+		table, record := graph.EntityOf(r.AuditData)
+		opt := func(s string) types.String {
+			if s == "" {
+				return types.StringNull()
+			}
+			return types.StringValue(s)
+		}
+		m.Records = append(m.Records, auditLogRecord{
+			ID:                types.StringValue(r.ID),
+			CreatedOn:         types.StringValue(r.CreatedDateTime.UTC().Format(time.RFC3339)),
+			Operation:         opt(r.Operation),
+			UserPrincipalName: opt(r.UserPrincipalName),
+			ClientIP:          opt(r.ClientIP),
+			EntityLogicalName: opt(table),
+			RecordID:          opt(record),
+			AuditData:         opt(string(r.AuditData)),
+		})
+		return nil
+	})
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot read the audit log query's records",
+			fmt.Sprintf("Query %s: %s", queryID, apiErrorDetail(err)))
+		return
+	}
+	tflog.Info(ctx, "read audit log records", map[string]any{"query_id": queryID, "records": len(m.Records), "pages": pages, "truncated": truncated})
+	m.ID = types.StringValue(queryID)
+	m.Truncated = types.BoolValue(truncated)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// durationValidator accepts Go durations such as 24h or 90m, positive.
+type durationValidator struct{}
+
+func (durationValidator) Description(context.Context) string {
+	return "must be a positive duration such as 24h or 90m"
+}
+func (v durationValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (v durationValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if !known(req.ConfigValue) {
+		return
+	}
+	if d, err := time.ParseDuration(req.ConfigValue.ValueString()); err != nil || d <= 0 {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid duration",
+			fmt.Sprintf("%s %s (days as hours: 7 days = 168h), got %q.", req.Path, v.Description(ctx), req.ConfigValue.ValueString()))
+	}
+}

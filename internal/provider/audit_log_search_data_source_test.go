@@ -1,0 +1,304 @@
+package provider_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/acctest"
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/emulator"
+)
+
+const searchAddr = "data.dynamics365_audit_log_search.reads"
+
+// End to end: read auditing turned on through the resources, simulated reads
+// are found by the search; read auditing turned off, new reads are absent.
+func TestAccAuditLogSearch_readAuditingEndToEnd(t *testing.T) {
+	env := acctest.NewEnvWithOptions(t, emulator.Options{GraphQueryDelay: 200 * time.Millisecond})
+	start := time.Now().UTC().Add(-time.Minute).Truncate(time.Second)
+	user := env.Emulator.AddUser("Riley Reader")
+	recordID := uuid.NewString()
+
+	settings := func(reads bool) string {
+		return env.ProviderConfig() + fmt.Sprintf(`
+resource "dynamics365_organization_audit_settings" "org" {
+  audit_enabled      = true
+  read_audit_enabled = true
+}
+
+resource "dynamics365_entity_audit_settings" "account" {
+  entity_logical_name             = "account"
+  audit_enabled                   = true
+  retrieve_audit_enabled          = %t
+  retrieve_multiple_audit_enabled = %t
+  depends_on                      = [dynamics365_organization_audit_settings.org]
+}
+`, reads, reads)
+	}
+	search := fmt.Sprintf(`
+data "dynamics365_audit_log_search" "reads" {
+  from       = %q
+  to         = %q
+  operations = ["Retrieve", "RetrieveMultiple", "ExportToExcel"]
+  depends_on = [dynamics365_entity_audit_settings.account]
+}
+
+data "dynamics365_audit_log_search" "single" {
+  from       = %q
+  to         = %q
+  operations = ["Retrieve"]
+  depends_on = [dynamics365_entity_audit_settings.account]
+}
+`, start.Format(time.RFC3339), start.Add(24*time.Hour).Format(time.RFC3339), start.Format(time.RFC3339), start.Add(24*time.Hour).Format(time.RFC3339))
+
+	simulateReads := func() {
+		at := time.Now().UTC()
+		for _, err := range []error{
+			env.Emulator.SimulateRetrieve(at, user, "account", recordID),
+			env.Emulator.SimulateRetrieveMultiple(at, user, "account", 5),
+			env.Emulator.SimulateExportToExcel(at, user, "account", 5),
+		} {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	readsFound := func(n int) statecheck.StateCheck {
+		return statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("records"), knownvalue.ListSizeExact(n))
+	}
+
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testFactories(),
+		Steps: []resource.TestStep{
+			{Config: settings(true)},
+			{
+				PreConfig: simulateReads,
+				Config:    settings(true) + search,
+				ConfigStateChecks: []statecheck.StateCheck{
+					readsFound(3),
+					statecheck.ExpectKnownValue("data.dynamics365_audit_log_search.single", tfjsonpath.New("records"), knownvalue.ListExact([]knownvalue.Check{
+						knownvalue.ObjectPartial(map[string]knownvalue.Check{
+							"operation":           knownvalue.StringExact("Retrieve"),
+							"entity_logical_name": knownvalue.StringExact("account"),
+							"record_id":           knownvalue.StringExact(recordID),
+							"user_principal_name": knownvalue.StringExact(user.UserPrincipalName),
+						}),
+					})),
+					statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("truncated"), knownvalue.Bool(false)),
+				},
+			},
+			{
+				// Read auditing off for the table; the earlier reads stay.
+				Config:            settings(false) + search,
+				ConfigStateChecks: []statecheck.StateCheck{readsFound(3)},
+			},
+			{
+				PreConfig:         simulateReads,
+				Config:            settings(false) + search,
+				ConfigStateChecks: []statecheck.StateCheck{readsFound(3)},
+				Check: func(*terraform.State) error {
+					if n := len(env.Emulator.UnifiedAuditRecords()); n != 3 {
+						return fmt.Errorf("the emulator's unified log has %d records, want the 3 from before", n)
+					}
+					return nil
+				},
+			},
+		},
+	})
+}
+
+// Paging and the limit; reusing a query by id creates no new query.
+func TestAccAuditLogSearch_queryIDAndPaging(t *testing.T) {
+	env := acctest.NewEnvWithOptions(t, emulator.Options{GraphQueryDelay: 100 * time.Millisecond, GraphPageSize: 1000})
+	from := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	to := from.Add(48 * time.Hour)
+	env.Emulator.SeedUnifiedAuditLog(2500, from, to, 5)
+	// A query someone created earlier (e.g. a previous plan).
+	existing := createAuditQuery(t, env, from, to)
+
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testFactories(),
+		Steps: []resource.TestStep{
+			{
+				PreConfig: env.Emulator.ResetCounters,
+				Config: env.ProviderConfig() + fmt.Sprintf(`
+data "dynamics365_audit_log_search" "reads" {
+  from  = %q
+  to    = %q
+  limit = 2200
+}
+`, from.Format(time.RFC3339), to.Format(time.RFC3339)),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("records"), knownvalue.ListSizeExact(2200)),
+					statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("truncated"), knownvalue.Bool(true)),
+				},
+				Check: func(*terraform.State) error {
+					if n := env.Emulator.RequestCount(graphRecordsRoute); n < 3 {
+						return fmt.Errorf("%d record page requests for 2200 records at 1000 a page, want at least 3", n)
+					}
+					return nil
+				},
+			},
+			{
+				PreConfig: env.Emulator.ResetCounters,
+				Config: env.ProviderConfig() + fmt.Sprintf(`
+data "dynamics365_audit_log_search" "reads" {
+  query_id = %q
+}
+`, existing),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("id"), knownvalue.StringExact(existing)),
+					statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("records"), knownvalue.ListSizeExact(1000)),
+					statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("truncated"), knownvalue.Bool(true)),
+				},
+				Check: func(*terraform.State) error {
+					if n := env.Emulator.RequestCount(graphCreateRoute); n != 0 {
+						return fmt.Errorf("%d queries created while reusing query_id, want 0", n)
+					}
+					return nil
+				},
+			},
+		},
+	})
+}
+
+const (
+	graphCreateRoute  = "POST auditLogQueries"
+	graphRecordsRoute = "GET auditLogRecords"
+)
+
+// createAuditQuery creates a Graph audit log query outside Terraform and
+// returns its id.
+func createAuditQuery(t *testing.T, env *acctest.Env, from, to time.Time) string {
+	t.Helper()
+	token, err := env.Emulator.IssueAccessToken(env.ClientID, env.Emulator.GraphURL(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := fmt.Sprintf(`{"@odata.type":"#microsoft.graph.security.auditLogQuery","displayName":"earlier search",`+
+		`"filterStartDateTime":%q,"filterEndDateTime":%q,"recordTypeFilters":["crm"]}`, from.Format(time.RFC3339), to.Format(time.RFC3339))
+	req, err := http.NewRequest(http.MethodPost, env.Emulator.GraphURL()+"/beta/security/auditLog/queries", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := env.Emulator.HTTPClient().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var q struct{ ID string }
+	if err := json.NewDecoder(resp.Body).Decode(&q); err != nil || resp.StatusCode != http.StatusCreated || q.ID == "" {
+		t.Fatalf("create query: HTTP %d, %v, id %q", resp.StatusCode, err, q.ID)
+	}
+	return q.ID
+}
+
+// Failures: a failed query and a timeout name the query id; a missing Graph
+// permission names the permission; a throttled create is retried after
+// Retry-After; other clouds are refused; bad windows fail at plan.
+func TestAccAuditLogSearch_errors(t *testing.T) {
+	window := `
+  lookback = "24h"
+`
+	cases := []struct {
+		name    string
+		opts    emulator.Options
+		client  []emulator.ClientOption
+		setup   func(env *acctest.Env)
+		block   string
+		extra   string
+		err     []string
+		re      string // a raw pattern instead of err
+		creates int    // POST auditLogQueries the emulator must have seen; -1 = don't check
+	}{
+		{name: "failed query", setup: func(env *acctest.Env) { env.Emulator.FailAuditQueries(true) },
+			block: window, re: `(?s)Audit log query failed.*audit log query [0-9a-f-]{36} failed`, creates: 1},
+		{name: "timeout", opts: emulator.Options{GraphQueryDelay: time.Hour},
+			block: window + `
+  timeouts {
+    read = "2s"
+  }
+`, re: `(?s)Audit log query did not finish.*query [0-9a-f-]{36} did not finish.*query_id`, creates: 1},
+		{name: "missing graph permission", client: []emulator.ClientOption{emulator.WithGraphPermissions()},
+			block: window, err: []string{"AuditLogsQuery-CRM.Read.All"}, creates: 1},
+		{name: "other cloud", extra: `cloud = "usgovernment"`,
+			block: window, err: []string{"global (public) cloud only", `"usgovernment"`}, creates: 0},
+		{name: "window ends before it starts", block: `
+  from = "2026-03-01T00:00:00Z"
+  to   = "2026-01-01T00:00:00Z"
+`, err: []string{"to (2026-01-01T00:00:00Z) is before from"}, creates: 0},
+		{name: "lookback and from", block: `
+  lookback = "24h"
+  from     = "2026-03-01T00:00:00Z"
+`, err: []string{"lookback", "not both"}, creates: 0},
+		{name: "lookback not a duration", block: `
+  lookback = "1 day"
+`, err: []string{"lookback must be a positive duration", "168h"}, creates: 0},
+		{name: "no window", block: `
+  operations = ["Retrieve"]
+`, err: []string{"needs a time window"}, creates: 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			env := acctest.NewEnvWithOptions(t, tc.opts, tc.client...)
+			if tc.setup != nil {
+				tc.setup(env)
+			}
+			expect := phrases(tc.err...)
+			if tc.re != "" {
+				expect = regexp.MustCompile(tc.re)
+			}
+			resource.ParallelTest(t, resource.TestCase{
+				PreCheck:                 func() { acctest.PreCheck(t) },
+				ProtoV6ProviderFactories: testFactories(),
+				Steps: []resource.TestStep{{
+					Config:      env.ProviderConfig(tc.extra) + "data \"dynamics365_audit_log_search\" \"x\" {" + tc.block + "}\n",
+					ExpectError: expect,
+				}},
+			})
+			if n := env.Emulator.RequestCount(graphCreateRoute); tc.creates >= 0 && n != tc.creates {
+				t.Errorf("%d audit log queries created, want %d", n, tc.creates)
+			}
+		})
+	}
+}
+
+// Graph throttles the create with 429 and Retry-After: 2; the provider waits
+// at least that long, then succeeds.
+func TestAccAuditLogSearch_throttledCreateRetried(t *testing.T) {
+	env := acctest.NewEnvWithOptions(t, emulator.Options{GraphQueryDelay: 100 * time.Millisecond})
+	env.Emulator.InjectFaults(graphCreateRoute, emulator.Fault{Status: http.StatusTooManyRequests, RetryAfter: 2 * time.Second})
+	var started time.Time
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testFactories(),
+		Steps: []resource.TestStep{{
+			PreConfig: func() { started = time.Now() },
+			Config:    env.ProviderConfig() + "data \"dynamics365_audit_log_search\" \"x\" {\n  lookback = \"1h\"\n}\n",
+			Check: func(*terraform.State) error {
+				if n := env.Emulator.RequestCount(graphCreateRoute); n != 2 {
+					return fmt.Errorf("%d create requests, want 2 (one throttled, one retried)", n)
+				}
+				if elapsed := time.Since(started); elapsed < 2*time.Second {
+					return fmt.Errorf("finished %s after start: the retry did not wait for Retry-After", elapsed)
+				}
+				return nil
+			},
+		}},
+	})
+}
