@@ -36,8 +36,15 @@ type Options struct {
 	TenantID string
 	// TokenLifetime is the lifetime of issued access tokens (JWT exp and the
 	// token response's expires_in, which is one second less, as Entra does).
-	// Default: 1 hour.
+	// Default: 1 hour. Tokens are rejected (401) once it has passed.
 	TokenLifetime time.Duration
+	// AdvertisedTokenLifetime is the lifetime the token endpoint announces
+	// (expires_in, one second less; the managed identity endpoint's
+	// expires_on), which is how long MSAL caches a token. Default:
+	// TokenLifetime. Set it longer than TokenLifetime to make tokens expire
+	// while clients still hold them (e.g. TokenLifetime 2 s, advertised
+	// 1 h): the client then gets 401 and must ask for a fresh token.
+	AdvertisedTokenLifetime time.Duration
 	// OnRequest, when set, is called once per request on any listener after
 	// the response is written. It receives no headers, query or body, so it can
 	// be logged without leaking secrets or tokens. It must be safe for
@@ -71,6 +78,21 @@ type Options struct {
 	// honoured). Default 1000. Microsoft does not document the real page
 	// size, so clients must follow @odata.nextLink whatever it is.
 	GraphPageSize int
+
+	// Dataverse service protection limits, per user (the calling
+	// principal) on the environment listener; see dataverse-api.md and
+	// limits.go. Zero means the documented default, a negative value no
+	// limit.
+	//
+	// MaxConcurrentPerUser bounds the requests a user has in flight
+	// (default 52); LimitWindow is the sliding window (default 5 minutes)
+	// over which RequestsPerWindow (default 6000) requests and
+	// ExecutionTimePerWindow (default 20 minutes) of combined execution
+	// time are allowed.
+	MaxConcurrentPerUser   int
+	RequestsPerWindow      int
+	LimitWindow            time.Duration
+	ExecutionTimePerWindow time.Duration
 }
 
 const (
@@ -110,9 +132,11 @@ const (
 // Server is a running emulator: one TLS listener for the login (authority)
 // host, one for the Dataverse environment and one for Microsoft Graph.
 type Server struct {
-	tenantID      string
-	tokenLifetime time.Duration
-	onRequest     func(RequestInfo)
+	tenantID        string
+	tokenLifetime   time.Duration
+	advertisedLife  time.Duration // expires_in / expires_on
+	onRequest       func(RequestInfo)
+	limits          limitConfig
 
 	ca     *certAuthority
 	caDir  string
@@ -163,6 +187,25 @@ type Server struct {
 	counts map[string]int
 	writes int
 	faults map[string][]Fault // InjectFaults, by counter key
+	rules  faultRules         // SetFaultRules
+	// injected counts answers replaced by InjectFaults or SetFaultRules.
+	injected int
+	// tokensIssued counts access tokens issued by the token and managed
+	// identity endpoints, by client id.
+	tokensIssued map[string]int
+
+	lmu       sync.Mutex
+	userLimit map[string]*userLimitState // by systemuserid
+	inFlight  int
+	highWater int
+	reqLog    requestLog
+
+	// idmu guards the GitHub Actions request tokens and managed
+	// identity headers.
+	idmu          sync.Mutex
+	githubTokens  map[string]string // request token -> subject
+	miByHeader    map[string]string // X-IDENTITY-HEADER -> client id
+	managedIDs    map[string]bool   // client ids registered by ManagedIdentity
 
 	closeOnce sync.Once
 }
@@ -193,6 +236,12 @@ func Start(opts Options) (*Server, error) {
 		graphDelay:      durationOption(opts.GraphQueryDelay, defaultGraphQueryDelay),
 		graphPageSize:   opts.GraphPageSize,
 		faults:          map[string][]Fault{},
+		tokensIssued:    map[string]int{},
+		userLimit:       map[string]*userLimitState{},
+		githubTokens:    map[string]string{},
+		miByHeader:      map[string]string{},
+		managedIDs:      map[string]bool{},
+		limits:          newLimitConfig(opts),
 	}
 	if s.graphPageSize <= 0 {
 		s.graphPageSize = defaultGraphPageSize
@@ -208,6 +257,10 @@ func Start(opts Options) (*Server, error) {
 	}
 	if s.tokenLifetime <= 0 {
 		s.tokenLifetime = time.Hour
+	}
+	s.advertisedLife = opts.AdvertisedTokenLifetime
+	if s.advertisedLife <= 0 {
+		s.advertisedLife = s.tokenLifetime
 	}
 
 	var err error

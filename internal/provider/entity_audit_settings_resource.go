@@ -51,6 +51,7 @@ type entityAuditSettingsModel struct {
 	RetrieveMultipleAuditEnabled types.Bool     `tfsdk:"retrieve_multiple_audit_enabled"`
 	Attributes                   types.Map      `tfsdk:"attributes"`
 	Publish                      types.Bool     `tfsdk:"publish"`
+	Published                    types.Bool     `tfsdk:"published"`
 	SolutionUniqueName           types.String   `tfsdk:"solution_unique_name"`
 	OnDestroy                    types.String   `tfsdk:"on_destroy"`
 	Timeouts                     timeouts.Value `tfsdk:"timeouts"`
@@ -131,6 +132,12 @@ func (r *entityAuditSettingsResource) Schema(ctx context.Context, _ resource.Sch
 					"published. Publishes of many tables in one run are batched. Set `false` on many resources and add one " +
 					"`dynamics365_customizations_publish` to publish a large rollout once.",
 			},
+			"published": schema.BoolAttribute{
+				Computed: true,
+				MarkdownDescription: "Whether every change this resource made has been published by it. `false` after a " +
+					"publish that did not finish (cancelled, timed out, failed) — the next apply publishes again — and " +
+					"while `publish = false`.",
+			},
 			"solution_unique_name": schema.StringAttribute{
 				Optional: true,
 				MarkdownDescription: "Unique name of the unmanaged solution that receives the change (`MSCRM.SolutionUniqueName`). " +
@@ -157,9 +164,20 @@ func (r *entityAuditSettingsResource) ModifyPlan(ctx context.Context, req resour
 	if req.Plan.Raw.IsNull() || r.data == nil {
 		return
 	}
-	var cfg entityAuditSettingsModel
+	var cfg, plan entityAuditSettingsModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
-	if resp.Diagnostics.HasError() || !known(cfg.EntityLogicalName) {
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	// A publish left undone by an earlier apply shows as a change, so the
+	// next apply publishes.
+	published := types.BoolUnknown()
+	if known(plan.Publish) {
+		published = plan.Publish
+	}
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("published"), published)...)
+	if !known(cfg.EntityLogicalName) {
 		return
 	}
 	name := cfg.EntityLogicalName.ValueString()
@@ -241,12 +259,15 @@ func (r *entityAuditSettingsResource) Create(ctx context.Context, req resource.C
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
+	// Adopting a table publishes it even when nothing needs writing: an
+	// earlier, interrupted apply may have left its change unpublished.
 	priv := entityPrivateState{}
-	info := r.applyConfig(ctx, &cfg, &plan, &priv, false, &resp.Diagnostics)
+	info, _ := r.applyConfig(ctx, &cfg, &plan, &priv, true, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
 	plan.fromAPI(info)
+	plan.Published = plan.Publish
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	resp.Diagnostics.Append(savePrivate(ctx, resp.Private, entityPrivateKey, priv)...)
 }
@@ -269,56 +290,68 @@ func (r *entityAuditSettingsResource) Update(ctx context.Context, req resource.U
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	// Turning publish back on publishes what earlier applies left unpublished.
-	publishNow := plan.Publish.ValueBool() && !state.Publish.ValueBool()
-	info := r.applyConfig(ctx, &cfg, &plan, &priv, publishNow, &resp.Diagnostics)
+	// Publish what earlier applies left unpublished (publish turned back on,
+	// or a publish that did not finish).
+	publishNow := plan.Publish.ValueBool() && !state.Published.ValueBool()
+	info, unpublished := r.applyConfig(ctx, &cfg, &plan, &priv, publishNow, &resp.Diagnostics)
+	if unpublished {
+		// Written but not published: keep that in the state, so that the
+		// next plan shows published = false -> true and publishes.
+		plan.fromAPI(info)
+		plan.Published = types.BoolValue(false)
+		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+		resp.Diagnostics.Append(savePrivate(ctx, resp.Private, entityPrivateKey, priv)...)
+		return
+	}
 	if resp.Diagnostics.HasError() {
 		return
 	}
 	plan.fromAPI(info)
+	plan.Published = plan.Publish
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	resp.Diagnostics.Append(savePrivate(ctx, resp.Private, entityPrivateKey, priv)...)
 }
 
 // applyConfig makes the table match the configuration and returns its audit
-// state as re-read afterwards.
-func (r *entityAuditSettingsResource) applyConfig(ctx context.Context, cfg, plan *entityAuditSettingsModel, priv *entityPrivateState, publishAnyway bool, diags *diag.Diagnostics) *dataverse.EntityAuditInfo {
+// state as re-read afterwards, and whether the change is written but its
+// publish failed.
+func (r *entityAuditSettingsResource) applyConfig(ctx context.Context, cfg, plan *entityAuditSettingsModel, priv *entityPrivateState, publishAnyway bool, diags *diag.Diagnostics) (*dataverse.EntityAuditInfo, bool) {
 	name := plan.EntityLogicalName.ValueString()
 	target, d := cfg.target()
 	diags.Append(d...)
 	if diags.HasError() {
-		return nil
+		return nil, false
 	}
 	priv.Managed = cfg.managedTableAttributes()
 	written := r.write(ctx, name, target, r.solution(plan), &priv.Originals, diags)
 	if diags.HasError() {
-		return nil
+		return nil, false
 	}
 	return r.finish(ctx, name, target, written || publishAnyway, plan.Publish.ValueBool(), diags)
 }
 
 // finish re-reads the table after a write, verifies the intended values and
-// publishes the table when asked.
-func (r *entityAuditSettingsResource) finish(ctx context.Context, name string, target entityTarget, written, publish bool, diags *diag.Diagnostics) *dataverse.EntityAuditInfo {
+// publishes the table when asked. It reports whether a due publish failed.
+func (r *entityAuditSettingsResource) finish(ctx context.Context, name string, target entityTarget, needPublish, publish bool, diags *diag.Diagnostics) (*dataverse.EntityAuditInfo, bool) {
 	info, ok := r.entityInfo(ctx, name, diags)
 	if !ok {
-		return nil
+		return nil, false
 	}
 	if missed := unmetTarget(info, target); len(missed) > 0 {
 		diags.AddError("Audit settings did not take effect",
 			fmt.Sprintf("After the update, table %q still reports different values for %s. Another change may have happened "+
 				"at the same time; run terraform apply again.", name, strings.Join(missed, ", ")))
-		return nil
+		return nil, false
 	}
-	if written && publish {
+	if needPublish && publish {
 		start := time.Now()
 		if err := r.data.publisher.Publish(ctx, name); err != nil {
 			addAPIError(diags, "Cannot publish table "+name, err)
-			return nil
+			return info, true
 		}
 		tflog.Info(ctx, "published table", map[string]any{"entity": name, "wait_ms": time.Since(start).Milliseconds()})
 	}
-	return info
+	return info, false
 }
 
 // write changes what target asks for, reading the full definitions and
@@ -593,7 +626,7 @@ func (r *entityAuditSettingsResource) ImportState(ctx context.Context, req resou
 	}
 	// Only the identity and defaults here; Read fills in the rest.
 	for attr, v := range map[string]any{
-		"id": name, "entity_logical_name": name, "publish": true, "on_destroy": onDestroyRetain,
+		"id": name, "entity_logical_name": name, "publish": true, "published": true, "on_destroy": onDestroyRetain,
 	} {
 		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root(attr), v)...)
 	}

@@ -243,3 +243,45 @@ func outsidePublishAll(env *acctest.Env) error {
 	}
 	return nil
 }
+
+// A publish that fails after the metadata was written leaves published =
+// false in the state; the next plan shows it and the next apply publishes.
+func TestAccEntityAuditSettings_failedPublishRetriedNextApply(t *testing.T) {
+	env := acctest.NewEnv(t)
+	acct := entityAudit(t, env, "account")
+	cfg := func(multiple bool) string {
+		return entityConfig(env, "account", fmt.Sprintf("retrieve_multiple_audit_enabled = %t", multiple))
+	}
+	addr := "dynamics365_entity_audit_settings.account"
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testFactories(),
+		Steps: []resource.TestStep{
+			{Config: cfg(acct.IsRetrieveMultipleAuditEnabled)},
+			{
+				// The publish is refused (a 400 is not retried).
+				PreConfig: func() {
+					env.Emulator.InjectFaults("POST PublishXml", emulator.Fault{Status: http.StatusBadRequest})
+				},
+				Config:      cfg(!acct.IsRetrieveMultipleAuditEnabled),
+				ExpectError: phrases("Cannot publish table account"),
+			},
+			{
+				Config: cfg(!acct.IsRetrieveMultipleAuditEnabled),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue(addr, tfjsonpath.New("published"), knownvalue.Bool(true)),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("published"), knownvalue.Bool(true)),
+				},
+				Check: func(*terraform.State) error {
+					if !env.Emulator.IsPublished("account") {
+						return fmt.Errorf("account is still unpublished")
+					}
+					return nil
+				},
+			},
+		},
+	})
+}
