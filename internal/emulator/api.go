@@ -122,6 +122,11 @@ func (s *Server) serveEnvironment(w http.ResponseWriter, r *http.Request) {
 // authenticate checks the bearer token: signed by the emulator, issued for
 // this environment, not expired.
 func (s *Server) authenticate(r *http.Request) (*principal, bool) {
+	// instrument has verified the token already (a $batch's requests
+	// carry the batch's token and context).
+	if p, ok := r.Context().Value(ctxUser).(*principal); ok && p != nil {
+		return p, true
+	}
 	h := r.Header.Get("Authorization")
 	scheme, token, found := strings.Cut(h, " ")
 	if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {

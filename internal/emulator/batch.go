@@ -3,6 +3,7 @@ package emulator
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -202,7 +203,8 @@ func (b *batchRecorder) WriteHeader(code int) {
 
 func (s *Server) runBatchPart(outer *http.Request, p batchPart) *batchRecorder {
 	rec := &batchRecorder{header: http.Header{}}
-	inner, err := http.NewRequestWithContext(outer.Context(), p.method, "https://"+outer.Host+p.target, nil)
+	ctx := context.WithValue(outer.Context(), ctxBatchPart, true)
+	inner, err := http.NewRequestWithContext(ctx, p.method, "https://"+outer.Host+p.target, nil)
 	if err != nil {
 		rec.status = http.StatusBadRequest
 		return rec

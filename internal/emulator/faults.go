@@ -2,7 +2,9 @@ package emulator
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -33,7 +35,10 @@ type Fault struct {
 // "POST token" (see RequestCount). The next requests with that key consume
 // them in order, one each, on any listener; the requests still count in
 // the counters. Requests inside a $batch count (and fault) under their own
-// routes. Faults queued earlier for the same route are served first.
+// routes. Faults queued earlier for the same route are served first. A
+// top-level request that consumes a fault (even a zero Fault) is not
+// subject to the fault rules (SetFaultRules): exact sequences win. An
+// injected fault answers before the service protection limits are checked.
 func (s *Server) InjectFaults(route string, faults ...Fault) {
 	s.cmu.Lock()
 	defer s.cmu.Unlock()
@@ -46,6 +51,134 @@ func (s *Server) PendingFaults(route string) int {
 	s.cmu.Lock()
 	defer s.cmu.Unlock()
 	return len(s.faults[route])
+}
+
+// FaultRule makes a share of the requests of a route fail, and/or slows
+// them down (see SetFaultRules).
+type FaultRule struct {
+	// Route is a request counter key ("PUT EntityDefinitions",
+	// "POST PublishXml", "POST token", …; see RequestCount) matched on any
+	// listener. "" or "*" matches every request of the environment and
+	// Graph listeners, but none of the login listener.
+	Route string
+	// Fraction is the share (0..1) of matching requests that fail, drawn
+	// from SetFaultRules' seeded generator. 1 fails every request without
+	// a draw; 0 none.
+	Fraction float64
+	// Statuses are the answers of failing requests, taken in turn (or at
+	// random with RandomStatus), e.g. 429, 500, 502, 503, 504; 0 resets the
+	// connection (see Fault). Empty means 503.
+	Statuses     []int
+	RandomStatus bool
+	// RetryAfter is sent with 429 and 503 answers when positive, in whole
+	// seconds rounded up (so at least 1).
+	RetryAfter time.Duration
+	// Latency is added to every matching request, failing or not (the
+	// latencies of all matching rules add up). Service protection limits
+	// count it as execution time.
+	Latency time.Duration
+	// AfterHandler makes failures happen after the request was handled:
+	// its change is applied (and audited) but the client gets the fault
+	// instead of the answer, like a service that fails to answer a write it
+	// made. By default (false) the fault answers instead of the handler,
+	// so nothing is applied.
+	AfterHandler bool
+}
+
+// faultRules is the state of SetFaultRules. Guarded by s.cmu.
+type faultRules struct {
+	rng   *rand.Rand
+	rules []FaultRule
+	turn  []int // next index into Statuses, per rule
+}
+
+// faultPlan is what the rules decided for one request.
+type faultPlan struct {
+	latency time.Duration
+	inject  bool
+	fault   Fault
+	after   bool
+}
+
+// SetFaultRules replaces the fault rules. Rules apply to top-level requests
+// only: a $batch is one request (matched as "POST $batch"), the requests
+// inside it are not (InjectFaults still reaches those). For each request,
+// every matching rule adds its latency; the rules are then tried in order
+// and the first whose draw fails the request decides the fault (each rule
+// with 0 < Fraction < 1 that is tried takes one number from the generator).
+// So for a seed, the same requests in the same order fail the same way.
+// Rules do not apply to a request that consumed an InjectFaults entry
+// (exact sequences win), nor to requests the service protection limits
+// refuse. Rule faults use the listener's error body, as InjectFaults does.
+// With no rules, no rule applies.
+func (s *Server) SetFaultRules(seed int64, rules ...FaultRule) {
+	rs := make([]FaultRule, len(rules))
+	for i, r := range rules {
+		r.Fraction = min(max(r.Fraction, 0), 1)
+		r.Statuses = slices.Clone(r.Statuses)
+		if len(r.Statuses) == 0 {
+			r.Statuses = []int{http.StatusServiceUnavailable}
+		}
+		rs[i] = r
+	}
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	s.rules = faultRules{
+		rng:   rand.New(rand.NewPCG(uint64(seed), uint64(seed)^0x9e3779b97f4a7c15)),
+		rules: rs,
+		turn:  make([]int, len(rs)),
+	}
+}
+
+// InjectedFaultCount is the number of answers InjectFaults and fault rules
+// replaced (statuses and resets; zero Faults and latency do not count),
+// since Start or ResetCounters. Service protection refusals do not count.
+func (s *Server) InjectedFaultCount() int {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	return s.injected
+}
+
+func (s *Server) countInjected() {
+	s.cmu.Lock()
+	s.injected++
+	s.cmu.Unlock()
+}
+
+func (s *Server) planFault(listener, key string) faultPlan {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	var plan faultPlan
+	fr := &s.rules
+	for i, rule := range fr.rules {
+		if rule.Route == "" || rule.Route == "*" {
+			if listener == ListenerLogin {
+				continue
+			}
+		} else if rule.Route != key {
+			continue
+		}
+		plan.latency += rule.Latency
+		if plan.inject || rule.Fraction == 0 {
+			continue
+		}
+		if rule.Fraction < 1 && fr.rng.Float64() >= rule.Fraction {
+			continue
+		}
+		var status int
+		if rule.RandomStatus {
+			status = rule.Statuses[fr.rng.IntN(len(rule.Statuses))]
+		} else {
+			status = rule.Statuses[fr.turn[i]%len(rule.Statuses)]
+			fr.turn[i]++
+		}
+		f := Fault{Status: status, Reset: status == 0}
+		if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+			f.RetryAfter = rule.RetryAfter
+		}
+		plan.inject, plan.fault, plan.after = true, f, rule.AfterHandler
+	}
+	return plan
 }
 
 func (s *Server) nextFault(key string) (Fault, bool) {

@@ -81,16 +81,7 @@ func (s *Server) FederatedIssuer() string { return s.authorityHost + "federated"
 // (like a GitHub Actions or Kubernetes OIDC token) for subject, with audience
 // api://AzureADTokenExchange, valid for 10 minutes.
 func (s *Server) IssueFederatedToken(subject string) (string, error) {
-	now := time.Now()
-	return s.federatedKey.sign(jwt.MapClaims{
-		"iss": s.FederatedIssuer(),
-		"sub": subject,
-		"aud": federatedAudience,
-		"iat": now.Unix(),
-		"nbf": now.Unix(),
-		"exp": now.Add(federatedTokenLifetime).Unix(),
-		"jti": uuid.NewString(),
-	})
+	return s.issueFederatedToken(subject, federatedAudience)
 }
 
 // IssueAccessToken returns an access token for a registered client and
@@ -207,6 +198,10 @@ func loginRoute(path string) (route, tenant string) {
 		return "keys", seg[0]
 	case len(seg) == 4 && slices.Equal(seg[1:], []string{"oauth2", "v2.0", "token"}):
 		return "token", seg[0]
+	case slices.Equal(seg, []string{"github-actions", "idtoken"}):
+		return routeGitHubIDToken, ""
+	case slices.Equal(seg, []string{"msi", "token"}):
+		return routeMSIToken, ""
 	}
 	return "other", ""
 }
@@ -251,6 +246,10 @@ func (s *Server) serveLogin(w http.ResponseWriter, r *http.Request) {
 		})
 	case "federated-keys":
 		writeJSON(w, http.StatusOK, s.federatedKey.jwks(""))
+	case routeGitHubIDToken:
+		s.serveGitHubIDToken(w, r)
+	case routeMSIToken:
+		s.serveManagedIdentityToken(w, r)
 	}
 }
 
@@ -364,7 +363,8 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, tenant strin
 		http.Error(w, "token signing failed", http.StatusInternalServerError)
 		return
 	}
-	expiresIn := max(int(s.tokenLifetime/time.Second)-1, 1)
+	s.countToken(c.id)
+	expiresIn := max(int(s.advertisedLife/time.Second)-1, 1)
 	w.Header().Set("Cache-Control", "no-store, no-cache")
 	w.Header().Set("Pragma", "no-cache")
 	writeJSON(w, http.StatusOK, map[string]any{

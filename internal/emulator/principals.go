@@ -100,6 +100,7 @@ type principal struct {
 	fullName     string
 	upn          string // user principal name (Purview records' userId)
 	clientIP     string // the address its simulated activity comes from
+	appID        string // the client id of an application user ("" for people)
 	cfg          clientConfig
 }
 
@@ -181,6 +182,7 @@ func (s *Server) registerClient(clientID string, opts []ClientOption, add func(*
 	c := s.clients[clientID]
 	if c == nil {
 		c = &appClient{id: clientID, user: s.newPrincipal("# "+clientID, cfg)}
+		c.user.appID = clientID
 		s.clients[clientID] = c
 	}
 	c.user.cfg = cfg

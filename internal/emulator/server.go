@@ -10,6 +10,7 @@
 package emulator
 
 import (
+	"bytes"
 	"context"
 	crand "crypto/rand"
 	"crypto/tls"
@@ -23,6 +24,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,9 +36,10 @@ type Options struct {
 	// TenantID is the directory (tenant) id served by the login listener.
 	// Default: a random GUID.
 	TenantID string
-	// TokenLifetime is the lifetime of issued access tokens (JWT exp and the
-	// token response's expires_in, which is one second less, as Entra does).
-	// Default: 1 hour. Tokens are rejected (401) once it has passed.
+	// TokenLifetime is the lifetime of issued access tokens (JWT exp; and,
+	// unless AdvertisedTokenLifetime says otherwise, the token response's
+	// expires_in, which is one second less, as Entra does). Default: 1
+	// hour. Resource listeners reject a token (401) once it has passed.
 	TokenLifetime time.Duration
 	// AdvertisedTokenLifetime is the lifetime the token endpoint announces
 	// (expires_in, one second less; the managed identity endpoint's
@@ -132,11 +135,11 @@ const (
 // Server is a running emulator: one TLS listener for the login (authority)
 // host, one for the Dataverse environment and one for Microsoft Graph.
 type Server struct {
-	tenantID        string
-	tokenLifetime   time.Duration
-	advertisedLife  time.Duration // expires_in / expires_on
-	onRequest       func(RequestInfo)
-	limits          limitConfig
+	tenantID       string
+	tokenLifetime  time.Duration
+	advertisedLife time.Duration // expires_in / expires_on
+	onRequest      func(RequestInfo)
+	limits         limitConfig
 
 	ca     *certAuthority
 	caDir  string
@@ -202,10 +205,10 @@ type Server struct {
 
 	// idmu guards the GitHub Actions request tokens and managed
 	// identity headers.
-	idmu          sync.Mutex
-	githubTokens  map[string]string // request token -> subject
-	miByHeader    map[string]string // X-IDENTITY-HEADER -> client id
-	managedIDs    map[string]bool   // client ids registered by ManagedIdentity
+	idmu         sync.Mutex
+	githubTokens map[string]string // request token -> subject
+	miByHeader   map[string]string // X-IDENTITY-HEADER -> client id
+	managedIDs   map[string]bool   // client ids registered by ManagedIdentity
 
 	closeOnce sync.Once
 }
@@ -434,15 +437,40 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 	return r.ResponseWriter.Write(b)
 }
 
+// ctxKey keys the values instrument passes down in a request's context.
+type ctxKey int
+
+const (
+	ctxBatchPart ctxKey = iota // set on the requests a $batch runs
+	ctxUser                    // the authenticated *principal (environment listener)
+)
+
 // instrument counts every request under "<METHOD> <route>" before it is
 // handled (so refused requests count too) and reports it to OnRequest.
+//
+// A top-level request then goes through, in order: InjectFaults (an exact
+// fault answers at once, and a consumed entry, even a zero Fault, turns
+// the fault rules off for that request); on the environment listener the
+// service protection limits of its (authenticated) user; the fault rules'
+// latency; a before-handler rule fault, or the handler followed by an
+// after-handler rule fault. Requests inside a $batch only count, report
+// and consume InjectFaults (see servePart).
 func (s *Server) instrument(listener string, route func(*http.Request) string, next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		name := route(r)
 		key := r.Method + " " + name
 		s.count(key, listener == ListenerEnvironment && r.Method != http.MethodGet)
-		report := func(status int) {
+		if r.Context().Value(ctxBatchPart) != nil {
+			s.servePart(w, r, listener, name, key, start, next)
+			return
+		}
+		user := s.requestUser(listener, r)
+		if user != nil && listener == ListenerEnvironment {
+			r = r.WithContext(context.WithValue(r.Context(), ctxUser, user))
+		}
+		finish := func(status int) {
+			end := time.Now()
 			if s.onRequest != nil {
 				s.onRequest(RequestInfo{
 					Listener: listener,
@@ -450,28 +478,183 @@ func (s *Server) instrument(listener string, route func(*http.Request) string, n
 					Path:     r.URL.Path,
 					Route:    name,
 					Status:   status,
-					Duration: time.Since(start),
+					Duration: end.Sub(start),
 				})
 			}
+			rec := RequestRecord{Listener: listener, Method: r.Method, Route: name, Start: start, End: end, Status: status}
+			if user != nil {
+				rec.User, rec.ClientID = user.systemUserID, user.appID
+			}
+			s.logRequest(rec)
 		}
-		if f, ok := s.nextFault(key); ok && (f.Reset || f.Status != 0) {
+		answer := func(f Fault) {
+			s.countInjected()
 			if f.Reset {
-				report(0)
+				finish(0)
 				resetConnection(w)
 				return
 			}
 			s.writeFault(w, r, listener, f)
-			report(f.Status)
+			finish(f.Status)
+		}
+
+		f, exact := s.nextFault(key)
+		if exact && (f.Reset || f.Status != 0) {
+			answer(f)
 			return
 		}
-		rec := &statusRecorder{ResponseWriter: w}
-		next(rec, r)
-		status := rec.status
-		if status == 0 {
-			status = http.StatusOK
+		var ticket *limitTicket
+		if listener == ListenerEnvironment && user != nil {
+			t, refusal := s.admit(user, start)
+			if refusal != nil {
+				s.writeLimitRefusal(w, refusal)
+				finish(http.StatusTooManyRequests)
+				return
+			}
+			ticket = t
+			// Also on panics (resets); release is idempotent.
+			defer s.release(ticket)
 		}
-		report(status)
+		var plan faultPlan
+		if !exact {
+			plan = s.planFault(listener, key)
+		}
+		if plan.latency > 0 {
+			t := time.NewTimer(plan.latency)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+			case <-s.closed:
+			}
+			t.Stop()
+		}
+		if plan.inject && !plan.after {
+			s.release(ticket)
+			answer(plan.fault)
+			return
+		}
+		if ticket == nil && !plan.inject {
+			rec := &statusRecorder{ResponseWriter: w}
+			next(rec, r)
+			status := rec.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			finish(status)
+			return
+		}
+		// Buffer the answer, so that the request leaves the user's
+		// in-flight count before the client can see it (a client that
+		// sends its next request on receipt is never refused for
+		// concurrency by its own finished request), and so that an
+		// after-handler fault can replace it.
+		buf := newBufferedResponse()
+		next(buf, r)
+		s.release(ticket)
+		if plan.inject {
+			answer(plan.fault)
+			return
+		}
+		buf.replay(w)
+		finish(buf.status)
 	})
+}
+
+// servePart handles a request run by $batch: it consumes InjectFaults and
+// reports, nothing else (the batch is one request for limits, fault rules
+// and the request log).
+func (s *Server) servePart(w http.ResponseWriter, r *http.Request, listener, name, key string, start time.Time, next http.HandlerFunc) {
+	report := func(status int) {
+		if s.onRequest != nil {
+			s.onRequest(RequestInfo{
+				Listener: listener,
+				Method:   r.Method,
+				Path:     r.URL.Path,
+				Route:    name,
+				Status:   status,
+				Duration: time.Since(start),
+			})
+		}
+	}
+	if f, ok := s.nextFault(key); ok && (f.Reset || f.Status != 0) {
+		s.countInjected()
+		if f.Reset {
+			report(0)
+			resetConnection(w)
+			return
+		}
+		s.writeFault(w, r, listener, f)
+		report(f.Status)
+		return
+	}
+	rec := &statusRecorder{ResponseWriter: w}
+	next(rec, r)
+	status := rec.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	report(status)
+}
+
+// requestUser returns the principal a resource listener's bearer token
+// stands for, or nil (login listener, no or invalid token).
+func (s *Server) requestUser(listener string, r *http.Request) *principal {
+	var audience string
+	switch listener {
+	case ListenerEnvironment:
+		audience = s.environment
+	case ListenerGraph:
+		audience = s.graphURL
+	default:
+		return nil
+	}
+	scheme, token, found := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return nil
+	}
+	p, err := s.verifyAccessToken(strings.TrimSpace(token), audience)
+	if err != nil {
+		return nil
+	}
+	return p
+}
+
+// bufferedResponse holds a handler's answer until instrument replays it.
+type bufferedResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func newBufferedResponse() *bufferedResponse {
+	return &bufferedResponse{header: http.Header{}}
+}
+
+func (b *bufferedResponse) Header() http.Header { return b.header }
+
+func (b *bufferedResponse) WriteHeader(code int) {
+	if b.status == 0 {
+		b.status = code
+	}
+}
+
+func (b *bufferedResponse) Write(p []byte) (int, error) {
+	if b.status == 0 {
+		b.status = http.StatusOK
+	}
+	return b.body.Write(p)
+}
+
+func (b *bufferedResponse) replay(w http.ResponseWriter) {
+	if b.status == 0 {
+		b.status = http.StatusOK
+	}
+	h := w.Header()
+	for k, v := range b.header {
+		h[k] = v
+	}
+	w.WriteHeader(b.status)
+	w.Write(b.body.Bytes())
 }
 
 func (s *Server) count(key string, write bool) {
@@ -485,7 +668,8 @@ func (s *Server) count(key string, write bool) {
 
 // RequestCount returns how many requests were received for key, which is
 // "<METHOD> <route>", e.g. "POST token", "GET openid-configuration",
-// "GET keys", "GET WhoAmI", "GET organizations", "PATCH organizations",
+// "GET keys", "GET github-idtoken" (GitHubActionsOIDC), "GET msi-token"
+// (ManagedIdentity), "GET WhoAmI", "GET organizations", "PATCH organizations",
 // "GET EntityDefinitions" (every metadata read, columns included),
 // "PUT EntityDefinitions" (every metadata write), "POST PublishXml",
 // "POST PublishAllXml", "GET audits" (collection and single row),
@@ -494,8 +678,8 @@ func (s *Server) count(key string, write bool) {
 // route), or "GET other" for requests no route matched; on the Graph
 // listener "POST auditLogQueries", "GET auditLogQueries" (list),
 // "GET auditLogQuery", "GET auditLogRecords", or "GET graph-other". The
-// control endpoint is not counted. Refused requests (401, 403, 4xx)
-// count too.
+// control endpoint is not counted. Refused requests (401, 403, 4xx,
+// service protection 429s, injected faults) count too.
 func (s *Server) RequestCount(key string) int {
 	s.cmu.Lock()
 	defer s.cmu.Unlock()
@@ -521,12 +705,22 @@ func (s *Server) WriteCount() int {
 	return s.writes
 }
 
-// ResetCounters sets all request counters and WriteCount to zero.
+// ResetCounters sets all request counters, WriteCount, InjectedFaultCount
+// and TokensIssued to zero, empties RequestLog and lowers
+// ConcurrencyHighWater to the requests in flight now. It does not touch
+// pending faults, fault rules or the service protection windows (see
+// ResetLimits).
 func (s *Server) ResetCounters() {
 	s.cmu.Lock()
-	defer s.cmu.Unlock()
 	s.counts = map[string]int{}
 	s.writes = 0
+	s.injected = 0
+	s.tokensIssued = map[string]int{}
+	s.cmu.Unlock()
+	s.lmu.Lock()
+	s.highWater = s.inFlight
+	s.reqLog = requestLog{}
+	s.lmu.Unlock()
 }
 
 // now is the (UTC) time API writes carry.

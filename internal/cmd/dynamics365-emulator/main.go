@@ -13,6 +13,13 @@
 // AuditLogsQuery-CRM.Read.All). -graph-query-delay sets how long a query
 // takes to succeed, -graph-page-size the records per page.
 //
+// Service protection limits per user: -max-concurrent-per-user (52),
+// -requests-per-window (6000) over -limit-window (5m); 0 means no limit.
+// -token-lifetime sets how long access tokens are valid. For resilience
+// drills, -fault-rate F fails that share of the Dataverse and Graph
+// requests (429, 500, 502, 503, 504 in turn, Retry-After 1 s) from a
+// generator seeded with -fault-seed, and -latency adds a delay to each.
+//
 // The server also enables the emulator's test-only control endpoint
 // (POST /_emulator/simulate, never a Dataverse route) with a random key,
 // printed as DYNAMICS365_EMULATOR_CONTROL_KEY. The sub-command
@@ -67,6 +74,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 	seedAudits := fs.Int("seed-audits", 0, "write this many rows of audit history (creates, updates, deletes over the last 30 days) at start")
 	graphQueryDelay := fs.Duration("graph-query-delay", 300*time.Millisecond, "time a Graph audit log query takes to succeed (notStarted, then running, for half each; real queries: minutes)")
 	graphPageSize := fs.Int("graph-page-size", 1000, "records per page of a Graph audit log query (the real size is not documented)")
+	maxConcurrent := fs.Int("max-concurrent-per-user", 52, "service protection limit: concurrent Dataverse requests per user (0: no limit)")
+	requestsPerWindow := fs.Int("requests-per-window", 6000, "service protection limit: Dataverse requests per user in -limit-window (0: no limit)")
+	limitWindow := fs.Duration("limit-window", 5*time.Minute, "service protection sliding window")
+	tokenLifetime := fs.Duration("token-lifetime", time.Hour, "lifetime of issued access tokens")
+	faultRate := fs.Float64("fault-rate", 0, "share (0..1) of Dataverse and Graph requests answered with an injected 429/500/502/503/504")
+	faultSeed := fs.Int64("fault-seed", 1, "seed of the -fault-rate generator")
+	latency := fs.Duration("latency", 0, "delay added to every Dataverse and Graph request")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -86,6 +100,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if *graphQueryDelay < 0 {
 		return fmt.Errorf("-graph-query-delay must not be negative")
 	}
+	if *maxConcurrent < 0 || *requestsPerWindow < 0 {
+		return fmt.Errorf("-max-concurrent-per-user and -requests-per-window must not be negative")
+	}
+	if *limitWindow <= 0 || *tokenLifetime < 2*time.Second {
+		return fmt.Errorf("-limit-window must be positive and -token-lifetime at least 2s")
+	}
+	if *faultRate < 0 || *faultRate > 1 || *latency < 0 {
+		return fmt.Errorf("-fault-rate must be between 0 and 1 and -latency not negative")
+	}
 	controlKey := randomToken()
 
 	logger := log.New(stderr, "dynamics365-emulator: ", log.LstdFlags|log.Lmicroseconds)
@@ -96,6 +119,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		PublishPerTableDuration: nonZero(*publishPerTable),
 		GraphQueryDelay:         nonZero(*graphQueryDelay),
 		GraphPageSize:           *graphPageSize,
+		MaxConcurrentPerUser:    noLimit(*maxConcurrent),
+		RequestsPerWindow:       noLimit(*requestsPerWindow),
+		LimitWindow:             *limitWindow,
+		TokenLifetime:           *tokenLifetime,
 		OnRequest: func(ri emulator.RequestInfo) {
 			// Path only: never headers, query strings or bodies.
 			logger.Printf("%s %s %s %d %s", ri.Listener, ri.Method, ri.Path, ri.Status, ri.Duration.Round(100*time.Microsecond))
@@ -106,6 +133,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	defer srv.Close()
 	srv.AddSecretClient(*clientID, *clientSecret)
+	if *faultRate > 0 || *latency > 0 {
+		srv.SetFaultRules(*faultSeed, emulator.FaultRule{
+			Fraction:   *faultRate,
+			Statuses:   []int{429, 500, 502, 503, 504},
+			RetryAfter: time.Second,
+			Latency:    *latency,
+		})
+	}
 	if *seedAudits > 0 {
 		start := time.Now()
 		now := time.Now().UTC()
@@ -139,6 +174,15 @@ func nonZero(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// noLimit maps a flag's 0 ("no limit") to the Options' negative, since
+// zero Options mean the defaults.
+func noLimit(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 func randomToken() string {

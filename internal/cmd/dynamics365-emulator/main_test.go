@@ -16,6 +16,9 @@ func TestNonZero(t *testing.T) {
 	if nonZero(0) >= 0 || nonZero(time.Second) != time.Second {
 		t.Error("nonZero")
 	}
+	if noLimit(0) >= 0 || noLimit(52) != 52 {
+		t.Error("noLimit")
+	}
 }
 
 func TestShellQuote(t *testing.T) {
@@ -104,7 +107,7 @@ func TestShellUnquote(t *testing.T) {
 
 func TestGraphFlagValidation(t *testing.T) {
 	var out, errOut bytes.Buffer
-	for _, args := range [][]string{{"-graph-page-size", "0"}, {"-graph-query-delay", "-1s"}} {
+	for _, args := range [][]string{{"-graph-page-size", "0"}, {"-graph-query-delay", "-1s"}, {"-fault-rate", "2"}, {"-max-concurrent-per-user", "-1"}, {"-limit-window", "0s"}} {
 		if err := run(args, &out, &errOut); err == nil || !strings.Contains(err.Error(), args[0]) {
 			t.Errorf("%v: %v", args, err)
 		}
