@@ -369,48 +369,6 @@ func jsonDiff(t *testing.T, want, got json.RawMessage) string {
 	return strings.Join(diffs, "; ")
 }
 
-// Bad input fails before anything is written, with an error that names the
-// table or column and says why.
-func TestAccEntityAuditSettings_badInput(t *testing.T) {
-	cases := []struct {
-		name, body string
-		err        []string
-	}{
-		{"unknown table", `entity_logical_name = "nosuchtable"
-  audit_enabled = true`, []string{"entity_logical_name", `no table with the logical name "nosuchtable"`}},
-		{"display name instead of logical name", `entity_logical_name = "Account"
-  audit_enabled = true`, []string{"entity_logical_name", "must be a table logical name"}},
-		{"unknown column", `entity_logical_name = "account"
-  attributes = { nosuchcolumn = true }`, []string{"Unknown column", `attributes = { nosuchcolumn = true }`, `Table "account" has no column "nosuchcolumn"`}},
-		{"column that cannot be audited", `entity_logical_name = "account"
-  attributes = { versionnumber = true }`, []string{"Column cannot be audited", `column "versionnumber" of table "account"`, "CanBeChanged = false"}},
-		{"virtual column", `entity_logical_name = "account"
-  attributes = { createdbyname = true }`, []string{"virtual column derived from", `Audit "createdby" instead`}},
-		{"locked table", `entity_logical_name = "uom"
-  audit_enabled = true`, []string{"audit_enabled", `Auditing of table "uom" cannot be changed`, "CanBeChanged = false"}},
-		{"bad column name", `entity_logical_name = "account"
-  attributes = { "Telephone 1" = true }`, []string{"attributes", "must be a column logical name"}},
-		{"unknown destroy policy", `entity_logical_name = "account"
-  on_destroy = "drop"`, []string{"on_destroy", `"retain"`}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			env := acctest.NewEnv(t)
-			resource.ParallelTest(t, resource.TestCase{
-				PreCheck:                 func() { acctest.PreCheck(t) },
-				ProtoV6ProviderFactories: testFactories(),
-				Steps: []resource.TestStep{{
-					Config:      env.ProviderConfig() + "resource \"dynamics365_entity_audit_settings\" \"x\" {\n  " + tc.body + "\n}\n",
-					ExpectError: phrases(tc.err...),
-				}},
-			})
-			if n := env.Emulator.WriteCount(); n != 0 {
-				t.Errorf("the emulator saw %d write requests, want none", n)
-			}
-		})
-	}
-}
-
 func TestAccEntityAuditSettings_importErrors(t *testing.T) {
 	env := acctest.NewEnv(t)
 	cfg := entityConfig(env, "account", "audit_enabled = true")

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/hashicorp/go-cleanhttp"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -490,6 +491,14 @@ func (p *dynamics365Provider) Configure(ctx context.Context, req provider.Config
 		resp.Diagnostics.AddAttributeError(path.Root("environment_url"), "Cannot create the Dataverse client", err.Error())
 		return
 	}
+	// Log in now, so that a wrong secret or certificate fails the plan with
+	// one clear error rather than every resource failing at apply. The token
+	// is cached by the credential for the calls that follow.
+	if _, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{client.Scope()}}); err != nil {
+		resp.Diagnostics.AddError("Login to Microsoft Entra ID failed", apiErrorDetail(err))
+		return
+	}
+
 	graphClient, err := graph.New(graph.Config{
 		GraphURL:              graphURL,
 		APIVersion:            graphVersion,

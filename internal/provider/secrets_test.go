@@ -2,7 +2,9 @@ package provider_test
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,13 +12,16 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/acctest"
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/emulator"
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/provider"
 )
 
@@ -53,7 +58,10 @@ func TestSecretsNeverLogged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret := string(secretBytes)
+	secrets := strings.Split(string(secretBytes), "\n")
+	if len(secrets) < 5 {
+		t.Fatalf("the child recorded %d secrets, want one per credential type (5)", len(secrets))
+	}
 
 	var scanned int
 	err = filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
@@ -66,8 +74,13 @@ func TestSecretsNeverLogged(t *testing.T) {
 		}
 		scanned += len(data)
 		text := string(data)
-		if strings.Contains(text, secret) {
-			t.Errorf("%s contains the client secret", filepath.Base(p))
+		for i, secret := range secrets {
+			if secret != "" && strings.Contains(text, secret) {
+				t.Errorf("%s contains secret #%d (client secret, certificate password, federated token, request token, identity header)", filepath.Base(p), i+1)
+			}
+		}
+		if strings.Contains(text, "PRIVATE KEY") {
+			t.Errorf("%s contains a private key", filepath.Base(p))
 		}
 		if m := jwtPattern.FindString(text); m != "" {
 			t.Errorf("%s contains a token: %.24s…", filepath.Base(p), m)
@@ -81,7 +94,8 @@ func TestSecretsNeverLogged(t *testing.T) {
 	// writes to TF_ACC_LOG_PATH. The scan must have seen real trace output
 	// of HTTP calls with their bodies.
 	tfLog, _ := os.ReadFile(filepath.Join(dir, "terraform.log"))
-	for _, want := range []string{"[TRACE] dynamics365: Dataverse request body", "method=PATCH"} {
+	for _, want := range []string{"[TRACE] dynamics365: Dataverse request body", "method=PATCH", "PublishXml", "$batch",
+		"security/auditLog/queries", "login_method=client_certificate", "login_method=oidc", "login_method=managed_identity"} {
 		if !strings.Contains(string(tfLog), want) {
 			t.Errorf("terraform.log (%d bytes) does not mention %q: the scan saw no provider trace", len(tfLog), want)
 		}
@@ -89,43 +103,156 @@ func TestSecretsNeverLogged(t *testing.T) {
 	t.Logf("scanned %d bytes of logs and state", scanned)
 }
 
-// TestAccSecretScanWorkload is the child of TestSecretsNeverLogged: create,
-// update and import the organization resource with a client secret.
+// TestAccSecretScanWorkload is the child of TestSecretsNeverLogged: every
+// resource and data source, and every credential type. Credentials come from
+// the environment, as in CI pipelines: the test harness logs the
+// configurations it writes, so secrets must not be in them.
 func TestAccSecretScanWorkload(t *testing.T) {
 	dir := os.Getenv(scanDirEnv)
 	if dir == "" {
 		t.Skip("run by TestSecretsNeverLogged")
 	}
 	acctest.PreCheck(t)
-	env := acctest.NewEnv(t)
-	if err := os.WriteFile(filepath.Join(dir, "secret"), []byte(env.ClientSecret), 0o600); err != nil {
-		t.Fatal(err)
+	env := acctest.NewEnvWithOptions(t, emulator.Options{GraphQueryDelay: 100 * time.Millisecond})
+	var secrets []string
+	keep := func(s string) { secrets = append(secrets, s) }
+	defer func() {
+		if err := os.WriteFile(filepath.Join(dir, "secret"), []byte(strings.Join(secrets, "\n")), 0o600); err != nil {
+			t.Error(err)
+		}
+	}()
+	factories := map[string]func() (tfprotov6.ProviderServer, error){
+		"dynamics365": providerserver.NewProtocol6WithError(provider.New("test",
+			provider.WithAuditSearchPolling(50*time.Millisecond, 200*time.Millisecond))()),
 	}
-	// The secret comes from the environment, as in CI pipelines: the test
-	// harness logs the configuration it writes, so it must not be in there.
-	t.Setenv("AZURE_CLIENT_SECRET", env.ClientSecret)
-	cfg := func(body string) string {
-		return env.ProviderConfigWith(fmt.Sprintf("client_id = %q", env.ClientID)) + fmt.Sprintf(`
-resource "dynamics365_organization_audit_settings" "this" {
-  %s
+	readAll := `
+data "dynamics365_organization_audit_settings" "this" {}
+data "dynamics365_entities" "sales" {
+  area = "sales"
 }
-`, body)
+`
+	run := func(t *testing.T, clientID string, steps ...resource.TestStep) {
+		for i := range steps {
+			if steps[i].Config != "" {
+				steps[i].Config = env.ProviderConfigWith(fmt.Sprintf("client_id = %q", clientID)) + steps[i].Config
+			}
+		}
+		resource.Test(t, resource.TestCase{ProtoV6ProviderFactories: factories, Steps: steps})
 	}
-	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: map[string]func() (tfprotov6.ProviderServer, error){
-			"dynamics365": providerserver.NewProtocol6WithError(provider.New("test")()),
-		},
-		Steps: []resource.TestStep{
-			{
-				Config:            cfg("audit_enabled = true"),
-				ConfigStateChecks: []statecheck.StateCheck{saveState(filepath.Join(dir, "state-1.json"))},
-			},
-			{
-				Config:            cfg("audit_enabled = true\n  user_access_audit_enabled = true\n  on_destroy = \"disable\""),
+
+	t.Run("client secret, every resource and data source", func(t *testing.T) {
+		keep(env.ClientSecret)
+		t.Setenv("AZURE_CLIENT_SECRET", env.ClientSecret)
+		user := env.Emulator.AddUser("Scan User")
+		resources := `
+resource "dynamics365_organization_audit_settings" "this" {
+  audit_enabled      = true
+  read_audit_enabled = true
+  on_destroy         = "restore"
+}
+resource "dynamics365_entity_audit_settings" "account" {
+  entity_logical_name    = "account"
+  audit_enabled          = true
+  retrieve_audit_enabled = true
+  attributes             = { revenue = true }
+  publish                = false
+  on_destroy             = "disable"
+  depends_on             = [dynamics365_organization_audit_settings.this]
+}
+resource "dynamics365_customizations_publish" "all" {
+  entity_logical_names = [dynamics365_entity_audit_settings.account.entity_logical_name]
+}
+`
+		run(t, env.ClientID,
+			resource.TestStep{Config: resources, ConfigStateChecks: []statecheck.StateCheck{saveState(filepath.Join(dir, "state-1.json"))}},
+			resource.TestStep{
+				PreConfig: func() {
+					id, err := env.Emulator.SimulateCreate(time.Now(), user, "account", map[string]any{"name": "Scan", "revenue": 1})
+					if err == nil {
+						err = env.Emulator.SimulateUpdate(time.Now(), user, "account", id, map[string]any{"revenue": 2})
+					}
+					if err == nil {
+						err = env.Emulator.SimulateRetrieve(time.Now(), user, "account", id)
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: resources + readAll + `
+data "dynamics365_audit_records" "changes" {
+  entity_logical_name = "account"
+  include_changes     = true
+}
+data "dynamics365_audit_log_search" "reads" {
+  lookback = "1h"
+}
+`,
 				ConfigStateChecks: []statecheck.StateCheck{saveState(filepath.Join(dir, "state-2.json"))},
 			},
-			{ResourceName: orgAddr, ImportState: true, ImportStateVerify: true, ImportStateVerifyIgnore: []string{"on_destroy"}},
-		},
+			resource.TestStep{ResourceName: orgAddr, ImportState: true, ImportStateVerify: true, ImportStateVerifyIgnore: []string{"on_destroy"}},
+		)
+	})
+
+	t.Run("client certificate with password", func(t *testing.T) {
+		certPEM, keyPEM, err := emulator.GenerateClientCertificate("scan")
+		if err != nil {
+			t.Fatal(err)
+		}
+		block, _ := pem.Decode(certPEM)
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clientID := uuid.NewString()
+		env.Emulator.AddCertificateClient(clientID, cert)
+		certFile := filepath.Join(t.TempDir(), "client.pem")
+		if err := os.WriteFile(certFile, append(certPEM, keyPEM...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		password := "cert-pa55-" + uuid.NewString()
+		keep(password)
+		t.Setenv("AZURE_CLIENT_CERTIFICATE_PATH", certFile)
+		t.Setenv("AZURE_CLIENT_CERTIFICATE_PASSWORD", password)
+		run(t, clientID, resource.TestStep{Config: readAll})
+	})
+
+	t.Run("workload identity token file", func(t *testing.T) {
+		clientID := uuid.NewString()
+		env.Emulator.AddFederatedClient(clientID, "system:serviceaccount:audit:terraform")
+		token, err := env.Emulator.IssueFederatedToken("system:serviceaccount:audit:terraform")
+		if err != nil {
+			t.Fatal(err)
+		}
+		keep(token)
+		tokenFile := filepath.Join(t.TempDir(), "token")
+		if err := os.WriteFile(tokenFile, []byte(token), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("DYNAMICS365_USE_OIDC", "true")
+		t.Setenv("AZURE_FEDERATED_TOKEN_FILE", tokenFile)
+		run(t, clientID, resource.TestStep{Config: readAll})
+	})
+
+	t.Run("GitHub Actions OIDC", func(t *testing.T) {
+		clientID := uuid.NewString()
+		subject := "repo:d365-audit/baseline:ref:refs/heads/main"
+		env.Emulator.AddFederatedClient(clientID, subject)
+		requestURL, requestToken := env.Emulator.GitHubActionsOIDC(subject)
+		keep(requestToken)
+		t.Setenv("DYNAMICS365_USE_OIDC", "true")
+		t.Setenv("ACTIONS_ID_TOKEN_REQUEST_URL", requestURL)
+		t.Setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", requestToken)
+		run(t, clientID, resource.TestStep{Config: readAll})
+	})
+
+	t.Run("managed identity", func(t *testing.T) {
+		clientID := uuid.NewString()
+		endpoint, header := env.Emulator.ManagedIdentity(clientID)
+		keep(header)
+		t.Setenv("DYNAMICS365_USE_MSI", "true")
+		t.Setenv("IDENTITY_ENDPOINT", endpoint)
+		t.Setenv("IDENTITY_HEADER", header)
+		run(t, clientID, resource.TestStep{Config: readAll})
 	})
 }
 
