@@ -86,17 +86,7 @@ func TestAccCancelApply(t *testing.T) {
 	t.Parallel()
 	env := acctest.NewEnvWithOptions(t, emulator.Options{PublishBaseDuration: 1500 * time.Millisecond})
 	tables := changeableTables(t, env, 20)
-	tf, work := cliWorkdir(t, buildProvider(t), env.ProviderConfig()+fmt.Sprintf(`
-locals {
-  tables = %s
-}
-
-resource "dynamics365_entity_audit_settings" "t" {
-  count                  = length(local.tables)
-  entity_logical_name    = local.tables[count.index]
-  retrieve_audit_enabled = true
-}
-`, hclList(tables)))
+	tf, work := cliWorkdir(t, buildProvider(t), env.ProviderConfig()+tablesConfig(tables, "retrieve_audit_enabled = true"))
 	tf.SetWaitDelay(30 * time.Second)
 
 	ctx, cancel := context.WithCancel(context.Background())

@@ -412,20 +412,26 @@ func (p *dynamics365Provider) Configure(ctx context.Context, req provider.Config
 			return
 		}
 	}
-	maxRetries, err := i(cfg.MaxRetries, envMaxRetries, defaultMaxRetries)
-	if err == nil && (maxRetries < 0 || maxRetries > 30) {
-		err = fmt.Errorf("max_retries must be between 0 and 30, got %d", maxRetries)
+	// ranged reads a whole-number setting from configuration or environment
+	// and checks its range (the schema validators see only configuration).
+	ranged := func(v types.Int64, attr, env string, def, lo, hi int64, why string) (int64, bool) {
+		n, err := i(v, env, def)
+		if err == nil && (n < lo || n > hi) {
+			err = fmt.Errorf("%s must be between %d and %d%s, got %d", attr, lo, hi, why, n)
+		}
+		if err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root(attr), "Invalid "+attr, err.Error())
+			return 0, false
+		}
+		return n, true
 	}
-	if err != nil {
-		resp.Diagnostics.AddAttributeError(path.Root("max_retries"), "Invalid max_retries", err.Error())
+	maxRetries, ok := ranged(cfg.MaxRetries, "max_retries", envMaxRetries, defaultMaxRetries, 0, 30, "")
+	if !ok {
 		return
 	}
-	maxConcurrent, err := i(cfg.MaxConcurrentRequests, envMaxConcurrentRequests, defaultMaxConcurrentRequests)
-	if err == nil && (maxConcurrent < 1 || maxConcurrent > 52) {
-		err = fmt.Errorf("max_concurrent_requests must be between 1 and 52 (the Dataverse limit per user), got %d", maxConcurrent)
-	}
-	if err != nil {
-		resp.Diagnostics.AddAttributeError(path.Root("max_concurrent_requests"), "Invalid max_concurrent_requests", err.Error())
+	maxConcurrent, ok := ranged(cfg.MaxConcurrentRequests, "max_concurrent_requests", envMaxConcurrentRequests,
+		defaultMaxConcurrentRequests, 1, 52, " (the Dataverse limit per user)")
+	if !ok {
 		return
 	}
 

@@ -26,25 +26,13 @@ func TestAccResilience_transientFaults(t *testing.T) {
 		emulator.FaultRule{Route: "PUT EntityDefinitions", Fraction: 0.1, Statuses: []int{502}, AfterHandler: true},
 		emulator.FaultRule{Route: "PATCH organizations", Fraction: 0.5, Statuses: []int{0}, AfterHandler: true},
 	)
-	cfg := env.ProviderConfig("max_retries = 10") + fmt.Sprintf(`
+	cfg := env.ProviderConfig("max_retries = 10") + `
 resource "dynamics365_organization_audit_settings" "org" {
   audit_enabled             = true
   user_access_audit_enabled = true
   retention_period_days     = 365
 }
-
-locals {
-  tables = %s
-}
-
-resource "dynamics365_entity_audit_settings" "t" {
-  count                           = length(local.tables)
-  entity_logical_name             = local.tables[count.index]
-  audit_enabled                   = true
-  retrieve_multiple_audit_enabled = true
-  depends_on                      = [dynamics365_organization_audit_settings.org]
-}
-`, hclList(tables))
+` + tablesConfig(tables, "audit_enabled = true\n  retrieve_multiple_audit_enabled = true\n  depends_on = [dynamics365_organization_audit_settings.org]")
 	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: testFactories(),
@@ -103,17 +91,7 @@ func TestAccResilience_concurrencyBound(t *testing.T) {
 		ProtoV6ProviderFactories: testFactories(),
 		Steps: []resource.TestStep{{
 			PreConfig: env.Emulator.ResetCounters,
-			Config: env.ProviderConfig("max_concurrent_requests = 3") + fmt.Sprintf(`
-locals {
-  tables = %s
-}
-
-resource "dynamics365_entity_audit_settings" "t" {
-  count                  = length(local.tables)
-  entity_logical_name    = local.tables[count.index]
-  retrieve_audit_enabled = true
-}
-`, hclList(tables)),
+			Config:    env.ProviderConfig("max_concurrent_requests = 3") + tablesConfig(tables, "retrieve_audit_enabled = true"),
 			Check: func(*terraform.State) error {
 				hw := env.Emulator.ConcurrencyHighWater()
 				t.Logf("high-water mark of concurrent requests: %d (limit 3)", hw)
@@ -142,17 +120,7 @@ func TestAccResilience_tokenExpiresMidRun(t *testing.T) {
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: testFactories(),
 		Steps: []resource.TestStep{{
-			Config: env.ProviderConfig() + fmt.Sprintf(`
-locals {
-  tables = %s
-}
-
-resource "dynamics365_entity_audit_settings" "t" {
-  count                  = length(local.tables)
-  entity_logical_name    = local.tables[count.index]
-  retrieve_audit_enabled = true
-}
-`, hclList(tables)),
+			Config: env.ProviderConfig() + tablesConfig(tables, "retrieve_audit_enabled = true"),
 			Check: func(*terraform.State) error {
 				rejected := 0
 				for _, r := range env.Emulator.RequestLog() {
