@@ -3,6 +3,7 @@ package emulator
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -910,19 +911,51 @@ func (e *entityDef) copyDef() *entityDef {
 
 // buildCatalogue returns an environment's tables: copies of the standard
 // ones (fixed ids) and custom ones with ids from customNS.
-func buildCatalogue(customNS uuid.UUID) map[string]*entityDef {
+func buildCatalogue(customNS uuid.UUID, extraCustomTables int) map[string]*entityDef {
 	b := catalogueBuilder{standardNS: standardMetadataNamespace, customNS: customNS}
 	out := map[string]*entityDef{}
 	for name, e := range standardCatalogue() {
 		out[name] = e.copyDef()
 	}
-	for _, t := range customTables {
+	specs := customTables
+	if extraCustomTables > 0 {
+		specs = append(slices.Clone(customTables), benchTables(extraCustomTables)...)
+	}
+	for _, t := range specs {
 		if _, dup := out[t.name]; dup {
 			panic("catalogue: duplicate table " + t.name)
 		}
 		e := b.entity(t)
 		e.published = e.auditState()
 		out[t.name] = e
+	}
+	return out
+}
+
+// benchTables generates n extra unmanaged custom tables, new_bench0001 …,
+// each with ten auditable columns (Options.ExtraCustomTables), for
+// benchmarks that need a catalogue of hundreds of tables.
+func benchTables(n int) []tableSpec {
+	out := make([]tableSpec, 0, n)
+	for i := 1; i <= n; i++ {
+		suffix := fmt.Sprintf("%04d", i)
+		out = append(out, tableSpec{
+			name: "new_bench" + suffix, schema: "new_Bench" + suffix, otc: 20000 + i,
+			en: "Bench " + suffix, enPl: "Bench " + suffix + "s", de: "Bench " + suffix, dePl: "Bench " + suffix,
+			primaryName: "new_name", flags: fUser | fCustom,
+			extras: []colSpec{
+				str("new_code", "new_Code", "Code", "Code", 20),
+				str("new_reference", "new_Reference", "Reference", "Referenz", 100),
+				integer("new_score", "new_Score", "Score", "Punktzahl", "-2147483648", "2147483647"),
+				integer("new_count", "new_Count", "Count", "Anzahl", "0", "2147483647"),
+				decimal("new_rating", "new_Rating", "Rating", "Bewertung", 2, "-100000000000", "100000000000"),
+				money("new_amount", "new_Amount", "Amount", "Betrag", "0.0", "1000000000000.0"),
+				boolean("new_active", "new_Active", "Active", "Aktiv"),
+				boolean("new_flagged", "new_Flagged", "Flagged", "Markiert"),
+				picklist("new_phase", "new_Phase", "Phase", "Phase"),
+				dateTime("new_duedate", "new_DueDate", "Due Date", "Fälligkeitsdatum").dateOnly(),
+			},
+		})
 	}
 	return out
 }

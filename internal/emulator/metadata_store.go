@@ -52,9 +52,9 @@ type metaStore struct {
 // defaultSolutions exist in every emulated environment.
 var defaultSolutions = []string{"Default", "new_auditbaseline"}
 
-func newMetaStore() *metaStore {
+func newMetaStore(extraCustomTables int) *metaStore {
 	m := &metaStore{
-		entities:  buildCatalogue(uuid.New()),
+		entities:  buildCatalogue(uuid.New(), extraCustomTables),
 		byID:      map[string]*entityDef{},
 		solutions: map[string][]string{},
 	}

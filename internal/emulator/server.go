@@ -81,6 +81,10 @@ type Options struct {
 	// honoured). Default 1000. Microsoft does not document the real page
 	// size, so clients must follow @odata.nextLink whatever it is.
 	GraphPageSize int
+	// ExtraCustomTables adds that many generated unmanaged custom tables
+	// (new_bench0001, new_bench0002, …), each with ten auditable columns,
+	// to the catalogue, for benchmarks over hundreds of tables. Default 0.
+	ExtraCustomTables int
 
 	// Dataverse service protection limits, per user (the calling
 	// principal) on the environment listener; see dataverse-api.md and
@@ -226,7 +230,7 @@ func Start(opts Options) (*Server, error) {
 		counts:          map[string]int{},
 		businessUnitID:  uuid.NewString(),
 		versionSeq:      1_480_000 + int64(time.Now().Unix()%100_000),
-		meta:            newMetaStore(),
+		meta:            newMetaStore(opts.ExtraCustomTables),
 		publishBase:     durationOption(opts.PublishBaseDuration, defaultPublishBase),
 		publishPerTable: durationOption(opts.PublishPerTableDuration, defaultPublishPerTable),
 		closed:          make(chan struct{}),

@@ -1,0 +1,153 @@
+// Command bench compares the provider as built with its naive mode
+// (provider.WithNaiveMode) against emulated Dataverse environments with
+// realistic, scaled latency. Run it with `make bench`.
+//
+// Each scenario runs twice, optimized and naive, each against a fresh
+// emulator, and prints one line:
+//
+//	bench <scenario>: optimized requests=<n> seconds=<s> | naive requests=<n> seconds=<s> | speedup=<x> …
+//
+// The Terraform scenarios serve the provider in this process (plugin debug
+// mode) and drive the terraform CLI with TF_REATTACH_PROVIDERS, so the naive
+// switch stays a Go option and never becomes a user setting. Targets are
+// printed, not asserted: a bench is not a test.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Realistic latencies, multiplied by -scale.
+const (
+	requestLatency   = 20 * time.Millisecond  // every Dataverse and Graph request
+	metadataLatency  = 150 * time.Millisecond // a metadata read, in total
+	publishBase      = 1 * time.Second        // PublishXml
+	publishPerTable  = 20 * time.Millisecond  // PublishXml, per table
+	graphQueryDelay  = 30 * time.Second       // a Purview query until it succeeds
+	graphPollMinWait = 2 * time.Second        // graph.DefaultPollMin
+	graphPollMaxWait = 30 * time.Second       // graph.DefaultPollMax
+)
+
+const defaultScale = 0.25
+
+type scenario struct {
+	name string
+	run  func(ctx context.Context, b *bench) error
+}
+
+var scenarios = []scenario{
+	{"refresh_300", runRefresh300},
+	{"apply_300", runApply300},
+	{"changes_10k", runChanges10k},
+	{"audit_100k", runAudit100k},
+	{"search_50k", runSearch50k},
+}
+
+type bench struct {
+	scale     float64
+	terraform string
+}
+
+// d scales a realistic duration.
+func (b *bench) d(x time.Duration) time.Duration {
+	v := time.Duration(float64(x) * b.scale)
+	if v <= 0 {
+		v = time.Microsecond
+	}
+	return v
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == childStreamArg {
+		os.Exit(childStream())
+	}
+	// The provider runs in this process: without these, terraform-plugin-go
+	// logs every RPC and HTTP exchange at trace level to stderr.
+	for _, v := range []string{"TF_LOG_PROVIDER", "TF_LOG_SDK", "TF_LOG_SDK_PROTO", "TF_LOG_SDK_FRAMEWORK", "TF_LOG_PROVIDER_DYNAMICS365"} {
+		os.Setenv(v, "off")
+	}
+	names := make([]string, len(scenarios))
+	for i, s := range scenarios {
+		names[i] = s.name
+	}
+	only := flag.String("scenarios", strings.Join(names, ","), "comma-separated scenarios to run")
+	scale := flag.Float64("scale", defaultScale, "multiplier of the realistic latencies (1 = 20 ms a request, 150 ms a metadata read, publishes of 1 s + 20 ms a table)")
+	tfPath := flag.String("terraform", "", "terraform binary (default: $TF_ACC_TERRAFORM_PATH, then terraform on PATH)")
+	flag.Parse()
+	if *scale <= 0 {
+		fmt.Fprintln(os.Stderr, "bench: -scale must be positive")
+		os.Exit(2)
+	}
+
+	b := &bench{scale: *scale, terraform: *tfPath}
+	if b.terraform == "" {
+		b.terraform = os.Getenv("TF_ACC_TERRAFORM_PATH")
+	}
+	if b.terraform == "" {
+		if p, err := exec.LookPath("terraform"); err == nil {
+			b.terraform = p
+		}
+	}
+
+	tfVersion := "none found"
+	if b.terraform != "" {
+		if out, err := exec.Command(b.terraform, "version").Output(); err == nil {
+			tfVersion = strings.SplitN(strings.TrimSpace(string(out)), "\n", 2)[0]
+		}
+	}
+	fmt.Printf("machine: %d CPUs, %s/%s, %s, %s\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), tfVersion)
+	fmt.Printf("scale: %g (request %s, metadata read %s, publish %s + %s a table, Purview query %s, poll backoff %s..%s)\n",
+		b.scale, b.d(requestLatency), b.d(metadataLatency), b.d(publishBase), b.d(publishPerTable),
+		b.d(graphQueryDelay), b.d(graphPollMinWait), b.d(graphPollMaxWait))
+
+	selected := map[string]bool{}
+	for _, n := range strings.Split(*only, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			selected[n] = true
+		}
+	}
+	for n := range selected {
+		known := false
+		for _, s := range scenarios {
+			known = known || s.name == n
+		}
+		if !known {
+			fmt.Fprintf(os.Stderr, "bench: unknown scenario %q (known: %s)\n", n, strings.Join(names, ", "))
+			os.Exit(2)
+		}
+	}
+
+	ctx := context.Background()
+	failed := 0
+	start := time.Now()
+	for _, s := range scenarios {
+		if !selected[s.name] {
+			continue
+		}
+		if err := s.run(ctx, b); err != nil {
+			fmt.Printf("bench %s: ERROR %v\n", s.name, err)
+			failed++
+		}
+	}
+	fmt.Printf("bench total: %.1f seconds\n", time.Since(start).Seconds())
+	if failed > 0 {
+		fmt.Fprintf(os.Stderr, "bench: %d scenario(s) failed\n", failed)
+		os.Exit(1)
+	}
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.2f", d.Seconds()) }
+
+func speedup(optimized, naive time.Duration) string {
+	if optimized <= 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f", naive.Seconds()/optimized.Seconds())
+}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/emulator"
+)
+
+const tableCount = 300
+
+// refreshRun is one side of refresh_300.
+type refreshRun struct {
+	requests, metadataReads int
+	seconds                 time.Duration
+	changes                 bool
+}
+
+// runRefresh300: 300 entity resources applied (setup, not timed, without
+// latency), then one timed terraform plan against a fresh provider process.
+func runRefresh300(ctx context.Context, b *bench) error {
+	one := func(naive bool) (refreshRun, error) {
+		var r refreshRun
+		// Refresh never publishes: no publish time for the setup apply.
+		e, err := b.newEnv(emulator.Options{ExtraCustomTables: tableCount, PublishBaseDuration: -1, PublishPerTableDuration: -1})
+		if err != nil {
+			return r, err
+		}
+		defer e.close()
+		w, err := b.newWorkdir(e.providerBlock() + tablesConfig(benchTables(tableCount), "audit_enabled = true\n  retrieve_audit_enabled = true"))
+		if err != nil {
+			return r, err
+		}
+		defer w.remove()
+		if _, err := w.apply(ctx, false); err != nil {
+			return r, fmt.Errorf("setup apply: %w", err)
+		}
+		b.setLatency(e)
+		e.srv.ResetCounters()
+		r.seconds, r.changes, err = w.plan(ctx, naive)
+		if err != nil {
+			return r, fmt.Errorf("plan (naive=%t): %w", naive, err)
+		}
+		r.requests = e.requests()
+		r.metadataReads = e.srv.RequestCount("GET EntityDefinitions")
+		return r, nil
+	}
+	opt, err := one(false)
+	if err != nil {
+		return err
+	}
+	nai, err := one(true)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("bench refresh_300: optimized requests=%d metadata_reads=%d seconds=%s | naive requests=%d metadata_reads=%d seconds=%s | speedup=%s empty_plan=%t/%t\n",
+		opt.requests, opt.metadataReads, secs(opt.seconds), nai.requests, nai.metadataReads, secs(nai.seconds),
+		speedup(opt.seconds, nai.seconds), !opt.changes, !nai.changes)
+	fmt.Printf("  targets: optimized metadata_reads <= 5 (got %d), naive >= 300 (got %d), speedup >= 2\n", opt.metadataReads, nai.metadataReads)
+	return nil
+}
+
+// applyRun is one side of apply_300.
+type applyRun struct {
+	requests, publishRequests, publishes int
+	tfErrors, tfLockErrors, conflicts    int
+	unpublished                          int
+	seconds                              time.Duration
+}
+
+func (b *bench) applyOnce(ctx context.Context, naive bool, body, extra string) (applyRun, error) {
+	var r applyRun
+	e, err := b.newEnv(emulator.Options{ExtraCustomTables: tableCount})
+	if err != nil {
+		return r, err
+	}
+	defer e.close()
+	b.setLatency(e)
+	w, err := b.newWorkdir(e.providerBlock() + tablesConfig(benchTables(tableCount), body) + extra)
+	if err != nil {
+		return r, err
+	}
+	defer w.remove()
+	e.srv.ResetCounters()
+	r.seconds, err = w.apply(ctx, naive)
+	r.tfErrors, r.tfLockErrors = w.errorDiagnostics()
+	r.requests = e.requests()
+	r.publishRequests = e.srv.RequestCount("POST PublishXml")
+	r.publishes = e.srv.PublishCount()
+	r.conflicts = e.srv.LockConflictCount()
+	r.unpublished = len(e.srv.UnpublishedEntities())
+	if err != nil {
+		return r, fmt.Errorf("apply (naive=%t): %d error diagnostics, %d about the lock: %w", naive, r.tfErrors, r.tfLockErrors, err)
+	}
+	return r, nil
+}
+
+// runApply300: one timed terraform apply turning auditing on for 300 tables
+// with Terraform's default parallelism (10); then the publish = false
+// variant with one dynamics365_customizations_publish.
+func runApply300(ctx context.Context, b *bench) error {
+	body := "audit_enabled = true"
+	opt, err := b.applyOnce(ctx, false, body, "")
+	if err != nil {
+		return err
+	}
+	nai, err := b.applyOnce(ctx, true, body, "")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("bench apply_300: optimized requests=%d seconds=%s publishes=%d lock_errors=%d lock_conflicts=%d unpublished=%d | naive requests=%d seconds=%s publishes=%d lock_errors=%d lock_conflicts=%d unpublished=%d | speedup=%s\n",
+		opt.requests, secs(opt.seconds), opt.publishRequests, opt.tfLockErrors, opt.conflicts, opt.unpublished,
+		nai.requests, secs(nai.seconds), nai.publishRequests, nai.tfLockErrors, nai.conflicts, nai.unpublished,
+		speedup(opt.seconds, nai.seconds))
+	fmt.Printf("  targets: lock_errors = 0 (got %d/%d), optimized publishes <= 40 (got %d), speedup >= 3\n",
+		opt.tfLockErrors, nai.tfLockErrors, opt.publishRequests)
+
+	single := `
+resource "dynamics365_customizations_publish" "all" {
+  entity_logical_names = [for r in dynamics365_entity_audit_settings.t : r.entity_logical_name]
+  triggers = {
+    for r in dynamics365_entity_audit_settings.t : r.entity_logical_name => jsonencode([r.audit_enabled])
+  }
+}
+`
+	body = "audit_enabled = true\n  publish       = false"
+	sopt, err := b.applyOnce(ctx, false, body, single)
+	if err != nil {
+		return fmt.Errorf("publish-once variant: %w", err)
+	}
+	snai, err := b.applyOnce(ctx, true, body, single)
+	if err != nil {
+		return fmt.Errorf("publish-once variant: %w", err)
+	}
+	fmt.Printf("bench apply_300_publish_once: optimized requests=%d seconds=%s publishes=%d lock_errors=%d lock_conflicts=%d unpublished=%d | naive requests=%d seconds=%s publishes=%d lock_errors=%d lock_conflicts=%d unpublished=%d | speedup=%s\n",
+		sopt.requests, secs(sopt.seconds), sopt.publishRequests, sopt.tfLockErrors, sopt.conflicts, sopt.unpublished,
+		snai.requests, secs(snai.seconds), snai.publishRequests, snai.tfLockErrors, snai.conflicts, snai.unpublished,
+		speedup(sopt.seconds, snai.seconds))
+	fmt.Printf("  targets: exactly 1 publish (got %d optimized, %d naive)\n", sopt.publishRequests, snai.publishRequests)
+	return nil
+}
