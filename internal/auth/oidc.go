@@ -93,7 +93,7 @@ func githubAssertion(client *http.Client, requestURL, requestToken string) (func
 		if err != nil {
 			return fail("%v", err)
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		if err != nil {
 			return fail("reading the response: %v", err)

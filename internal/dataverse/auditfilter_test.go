@@ -127,8 +127,8 @@ func checkFilterSyntax(s string) ([]string, error) {
 	var literals []string
 	depth := 0
 	for i := 0; i < len(s); {
-		switch c := s[i]; {
-		case c == '\'':
+		switch c := s[i]; c {
+		case '\'':
 			var lit strings.Builder
 			i++
 			for {
@@ -148,16 +148,16 @@ func checkFilterSyntax(s string) ([]string, error) {
 				i++
 			}
 			literals = append(literals, lit.String())
-		case c == '(':
+		case '(':
 			depth++
 			i++
-		case c == ')':
+		case ')':
 			depth--
 			if depth < 0 {
 				return nil, fmt.Errorf("unbalanced ')' at %d", i)
 			}
 			i++
-		case c == ' ':
+		case ' ':
 			i++
 		default:
 			j := i

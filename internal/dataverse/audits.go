@@ -14,10 +14,6 @@ import (
 // auditSelect is the $select of every audit trail read.
 const auditSelect = "auditid,createdon,action,operation,objecttypecode,_objectid_value,_userid_value,_callinguserid_value,transactionid"
 
-// formattedValue is the suffix of the annotation that carries a display label
-// (a choice's name, a lookup's primary name).
-const formattedValue = "@OData.Community.Display.V1.FormattedValue"
-
 // AuditRecord is one row of the audit trail.
 type AuditRecord struct {
 	ID        string // auditid

@@ -49,19 +49,19 @@ func (p *auditPager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		page, _ = strconv.Atoi(s)
 	}
 	w.Header().Set("Content-Type", "application/json; odata.metadata=minimal")
-	io.WriteString(w, `{"@odata.context":"https://x/api/data/v9.2/$metadata#audits","value":[`)
+	_, _ = io.WriteString(w, `{"@odata.context":"https://x/api/data/v9.2/$metadata#audits","value":[`)
 	first, last := page*p.size, min((page+1)*p.size, p.total)
 	for i := first; i < last; i++ {
 		if i > first {
-			io.WriteString(w, ",")
+			_, _ = io.WriteString(w, ",")
 		}
-		io.WriteString(w, auditRowJSON(i))
+		_, _ = io.WriteString(w, auditRowJSON(i))
 	}
-	io.WriteString(w, "]")
+	_, _ = io.WriteString(w, "]")
 	if last < p.total {
-		fmt.Fprintf(w, `,"@odata.nextLink":"https://%s/api/data/v9.2/audits?$select=auditid&$skiptoken=%d"`, r.Host, page+1)
+		_, _ = fmt.Fprintf(w, `,"@odata.nextLink":"https://%s/api/data/v9.2/audits?$select=auditid&$skiptoken=%d"`, r.Host, page+1)
 	}
-	io.WriteString(w, "}")
+	_, _ = io.WriteString(w, "}")
 }
 
 func (p *auditPager) request(i int) *http.Request {
@@ -290,7 +290,7 @@ func TestStreamAuditsRetriesBeforeTheBodyOnly(t *testing.T) {
 		case 2:
 			// Promise more than is sent: the read fails mid-stream.
 			w.Header().Set("Content-Length", "100000")
-			io.WriteString(w, `{"value":[`+auditRowJSON(0)+`,`+auditRowJSON(1)+`,{"auditid":"trunc`)
+			_, _ = io.WriteString(w, `{"value":[`+auditRowJSON(0)+`,`+auditRowJSON(1)+`,{"auditid":"trunc`)
 		default:
 			t.Errorf("request %d: a failure after the body was handed over must not be retried", n.Load())
 		}
@@ -361,7 +361,7 @@ func TestDoStreamArguments(t *testing.T) {
 		got = string(b)
 		return err
 	})
-	if err != nil || resp.StatusCode != 200 || resp.Body != nil || resp.Attempts != 1 || strings.TrimSpace(got) != `{"value":[]}` {
+	if err != nil || resp.StatusCode != http.StatusOK || resp.Body != nil || resp.Attempts != 1 || strings.TrimSpace(got) != `{"value":[]}` {
 		t.Errorf("resp %+v err %v body %q", resp, err, got)
 	}
 }

@@ -309,7 +309,7 @@ func readBatchPart(p *multipart.Part) (batchPartResponse, error) {
 	if err != nil {
 		return batchPartResponse{Err: err}, nil
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode < 100 || resp.StatusCode > 599 {
 		return batchPartResponse{Err: fmt.Errorf("invalid HTTP status %q", resp.Status)}, nil
 	}

@@ -63,7 +63,7 @@ func (f *batchFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, auditDetailJSON(m[1], f.index[m[1]]))
+		_, _ = io.WriteString(w, auditDetailJSON(m[1], f.index[m[1]]))
 		return
 	}
 	f.batches.Add(1)
@@ -95,7 +95,7 @@ func (f *batchFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(&b, "HTTP/1.1 200 OK\r\nContent-Type: application/json; odata.metadata=minimal\r\nOData-Version: 4.0\r\n\r\n%s\r\n", body)
 	}
 	b.WriteString("--" + boundary + "--\r\n")
-	w.Write(b.Bytes())
+	_, _ = w.Write(b.Bytes())
 }
 
 // readBatchRequest parses a $batch body into its requests.
@@ -180,7 +180,7 @@ func TestBatchBodyRoundTrip(t *testing.T) {
 	if err != nil || len(parts) != 2 {
 		t.Fatalf("%d parts, err %v", len(parts), err)
 	}
-	if parts[0].StatusCode != 200 || parts[1].StatusCode != 404 || parts[1].Header.Get("Content-Type") != "application/json" {
+	if parts[0].StatusCode != http.StatusOK || parts[1].StatusCode != http.StatusNotFound || parts[1].Header.Get("Content-Type") != "application/json" {
 		t.Errorf("parts %+v", parts)
 	}
 	ch, err := changesFromAuditDetailsResponse(parts[0].Body)
@@ -239,7 +239,7 @@ func TestParseBatchResponse(t *testing.T) {
 					continue
 				}
 				got = append(got, p.StatusCode)
-				if p.StatusCode == 200 && string(p.Body) != `{"a":1}` && string(p.Body) != "{\"a\":1}\r\n" && string(p.Body) != "{\"a\":1}\n" {
+				if p.StatusCode == http.StatusOK && string(p.Body) != `{"a":1}` && string(p.Body) != "{\"a\":1}\r\n" && string(p.Body) != "{\"a\":1}\n" {
 					t.Errorf("body %q", p.Body)
 				}
 			}
@@ -376,7 +376,7 @@ func TestRetrieveAuditDetailsFailedBatch(t *testing.T) {
 	var n atomic.Int64
 	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
 		n.Add(1)
-		io.Copy(io.Discard, r.Body) // an unread body makes net/http wait 500 ms before closing
+		_, _ = io.Copy(io.Discard, r.Body) // an unread body makes net/http wait 500 ms before closing
 		writeJSON(w, http.StatusForbidden, odataErr("0x80040220", "missing prvReadAuditSummary"))
 	})
 	got, err := c.RetrieveAuditDetails(context.Background(), ids, BatchOptions{Concurrency: 1})
@@ -395,7 +395,7 @@ func TestRetrieveAuditDetailsRetriesTheBatch(t *testing.T) {
 	var n atomic.Int64
 	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
 		if n.Add(1) == 1 {
-			io.Copy(io.Discard, r.Body)
+			_, _ = io.Copy(io.Discard, r.Body)
 			w.Header().Set("Retry-After", "0")
 			writeJSON(w, http.StatusTooManyRequests, odataErr("0x80072322", "Number of requests exceeded the limit"))
 			return

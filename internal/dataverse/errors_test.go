@@ -119,7 +119,7 @@ func TestErrorPredicates(t *testing.T) {
 	if !IsThrottled(wrap(&Error{StatusCode: 429, Throttled: true})) || IsThrottled(errors.New("x")) || IsNotFound(nil) {
 		t.Error("IsThrottled")
 	}
-	if e, ok := AsError(wrap(&Error{StatusCode: 418})); !ok || e.StatusCode != 418 {
+	if e, ok := AsError(wrap(&Error{StatusCode: http.StatusTeapot})); !ok || e.StatusCode != http.StatusTeapot {
 		t.Error("AsError")
 	}
 	for _, e := range []*Error{

@@ -225,7 +225,7 @@ func TestKeyLiteralEscapesQuotes(t *testing.T) {
 
 // A full column definition as the cast GET returns it: no @odata.type, only
 // the context names the type.
-const sampleAttributeDef = `{"@odata.context":"https://org/api/data/v9.2/$metadata#EntityDefinitions('account')/Attributes/Microsoft.Dynamics.CRM.MoneyAttributeMetadata/$entity","MetadataId":"m","LogicalName":"revenue","MaxValue":100000000000000.0000000000,"MinValue":-100000000000000,"Precision":2,"IsAuditEnabled":{"Value":false,"CanBeChanged":true,"ManagedPropertyLogicalName":"canmodifyauditsettings"},"DisplayName":{"LocalizedLabels":[{"Label":"Chiffre d’affaires","LanguageCode":1036}],"UserLocalizedLabel":null}}`
+const sampleAttributeDef = `{"@odata.context":"https://org/api/data/v9.2/$metadata#EntityDefinitions('account')/Attributes/Microsoft.Dynamics.CRM.MoneyAttributeMetadata/$entity","MetadataId":"m","LogicalName":"revenue","MaxValue":100000000000000.0000000000,"MinValue":-100000000000000,"Precision":2,"IsAuditEnabled":{"Value":false,"CanBeChanged":true,"ManagedPropertyLogicalName":"canmodifyauditsettings"},"DisplayName":{"LocalizedLabels":[{"Label":"Chiffre d’affaires","LanguageCode":1036}],"UserLocalizedLabel":null}}` //nolint:misspell // "Chiffre d’affaires" is a French label.
 
 func TestEntityDefinitionRoundTrip(t *testing.T) {
 	t.Parallel()
@@ -239,7 +239,7 @@ func TestEntityDefinitionRoundTrip(t *testing.T) {
 		switch r.Method {
 		case http.MethodGet:
 			w.Header().Set("Content-Type", "application/json")
-			io.WriteString(w, sampleEntityDef)
+			_, _ = io.WriteString(w, sampleEntityDef)
 		case http.MethodPut:
 			putReq = r
 			putBody, _ = io.ReadAll(r.Body)
@@ -286,7 +286,7 @@ func TestEntityDefinitionRoundTrip(t *testing.T) {
 	if err := c.PutEntityDefinition(ctx, "account", changed, PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := putReq.Header["Mscrm.Solutionuniquename"]; ok {
+	if _, ok := putReq.Header[http.CanonicalHeaderKey("MSCRM.SolutionUniqueName")]; ok {
 		t.Errorf("solution header sent: %v", putReq.Header)
 	}
 	if err := c.PutEntityDefinition(ctx, "account", json.RawMessage(`[1]`), PutOptions{}); err == nil {
@@ -318,7 +318,7 @@ func TestAttributeDefinitionRoundTrip(t *testing.T) {
 		switch {
 		case r.Method == http.MethodGet && r.URL.Path == colPath+"/"+odataType:
 			w.Header().Set("Content-Type", "application/json")
-			io.WriteString(w, sampleAttributeDef)
+			_, _ = io.WriteString(w, sampleAttributeDef)
 		case r.Method == http.MethodPut && r.URL.Path == colPath:
 			w.WriteHeader(http.StatusNoContent)
 		default:

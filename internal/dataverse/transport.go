@@ -53,7 +53,7 @@ func (t *limitedTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	case t.slots <- struct{}{}:
 	case <-req.Context().Done():
 		if req.Body != nil {
-			req.Body.Close()
+			_ = req.Body.Close()
 		}
 		return nil, req.Context().Err()
 	}
@@ -184,7 +184,7 @@ func (cl *call) send(tok azcore.AccessToken) (*Response, error) {
 		// Returned by retryablehttp itself: the context ended during a backoff sleep.
 		return nil, cl.transportError(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if cl.stream != nil {
@@ -212,7 +212,7 @@ func (cl *call) send(tok azcore.AccessToken) (*Response, error) {
 // errorFromResponse reads and closes resp's body and builds the *Error.
 func (cl *call) errorFromResponse(resp *http.Response, cause error) error {
 	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if readErr != nil && len(data) == 0 {
 		// Status known, body lost: the status still decides.
 		tflog.Debug(cl.ctx, "Dataverse error body could not be read", cl.fields(map[string]any{"error": readErr.Error()}))
@@ -397,7 +397,7 @@ func (cl *call) handleError(resp *http.Response, err error, _ int) (*http.Respon
 	ctxErr := cl.ctx.Err()
 	if resp != nil {
 		if ctxErr != nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			return nil, cl.transportError(ctxErr)
 		}
 		return nil, cl.errorFromResponse(resp, err)

@@ -59,7 +59,7 @@ func TestBadRequestIsNotRetried(t *testing.T) {
 	if rec.count() != 1 {
 		t.Errorf("server saw %d requests, want 1", rec.count())
 	}
-	if e.StatusCode != 400 || e.Code != "0x80040203" || e.Message != "Invalid argument." || e.Attempts != 1 {
+	if e.StatusCode != http.StatusBadRequest || e.Code != "0x80040203" || e.Message != "Invalid argument." || e.Attempts != 1 {
 		t.Errorf("unexpected error fields: %+v", e)
 	}
 	if want := "GET accounts: HTTP 400 (0x80040203): Invalid argument. (after 1 attempt)"; err.Error() != want {
@@ -110,7 +110,7 @@ func TestErrorAfterLastAttempt(t *testing.T) {
 	if rec.count() != 3 {
 		t.Errorf("server saw %d requests, want 3", rec.count())
 	}
-	if e.StatusCode != 503 || e.Code != "0x80044151" || e.Message != "The service is temporarily unavailable." || e.Attempts != 3 {
+	if e.StatusCode != http.StatusServiceUnavailable || e.Code != "0x80044151" || e.Message != "The service is temporarily unavailable." || e.Attempts != 3 {
 		t.Errorf("unexpected error fields: %+v", e)
 	}
 	for _, want := range []string{"HTTP 503", "0x80044151", "The service is temporarily unavailable.", "after 3 attempts"} {
@@ -202,7 +202,7 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 					_ = tcp.SetLinger(0) // RST rather than FIN
 				}
 			}
-			conn.Close()
+			_ = conn.Close()
 		default:
 			writeJSON(w, http.StatusOK, whoAmIBody())
 		}
@@ -227,7 +227,7 @@ func TestConnectionErrorAfterLastAttempt(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	ln.Close() // nothing listens: connection refused
+	_ = ln.Close() // nothing listens: connection refused
 
 	c, err := New(Config{
 		EnvironmentURL: "http://" + addr,

@@ -181,7 +181,7 @@ func writeOData(w http.ResponseWriter, status int, body object) {
 	}
 	w.Header().Set("Content-Type", odataJSONContentType)
 	w.WriteHeader(status)
-	w.Write(b)
+	_, _ = w.Write(b)
 }
 
 // object is a JSON object that keeps its members in order, as Dataverse

@@ -145,7 +145,7 @@ func TestOnRequestNeverSeesSecrets(t *testing.T) {
 		}
 		switch ri.Route {
 		case "token":
-			if ri.Listener != ListenerLogin || ri.Status != 200 || ri.Method != "POST" {
+			if ri.Listener != ListenerLogin || ri.Status != http.StatusOK || ri.Method != http.MethodPost {
 				t.Errorf("%+v", ri)
 			}
 		case "WhoAmI":

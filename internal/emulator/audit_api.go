@@ -330,7 +330,7 @@ func writeRawOData(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", odataJSONContentType)
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
-	w.Write(body)
+	_, _ = w.Write(body)
 }
 
 func (s *Server) getAudit(w http.ResponseWriter, r *http.Request, id uuid.UUID, q auditQuery, p preferences) {
@@ -732,8 +732,8 @@ func (s *Server) serveRecordChangeHistory(w http.ResponseWriter, r *http.Request
 // Caller holds s.mu. A nil table with a message means an unknown entity set.
 func (s *Server) resolveTarget(tgt map[string]json.RawMessage) (*entityDef, uuid.UUID, string) {
 	var odataID, odataType string
-	json.Unmarshal(tgt["@odata.id"], &odataID)
-	json.Unmarshal(tgt["@odata.type"], &odataType)
+	_ = json.Unmarshal(tgt["@odata.id"], &odataID)
+	_ = json.Unmarshal(tgt["@odata.type"], &odataType)
 	switch {
 	case odataID != "":
 		ref := odataID
@@ -761,7 +761,7 @@ func (s *Server) resolveTarget(tgt map[string]json.RawMessage) (*entityDef, uuid
 			return nil, uuid.UUID{}, fmt.Sprintf("Resource not found for the segment '%s'.", table)
 		}
 		var key string
-		json.Unmarshal(tgt[readString(e.props, "PrimaryIdAttribute")], &key)
+		_ = json.Unmarshal(tgt[readString(e.props, "PrimaryIdAttribute")], &key)
 		id, err := uuid.Parse(key)
 		if err != nil || len(key) != 36 {
 			return e, uuid.UUID{}, fmt.Sprintf("The parameter 'Target' has no valid '%s'.", readString(e.props, "PrimaryIdAttribute"))

@@ -175,19 +175,19 @@ func tokenizeAuditFilter(s string) ([]filterToken, error) {
 	var toks []filterToken
 	for i := 0; i < len(s); {
 		c := s[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
+		switch c {
+		case ' ', '\t', '\r', '\n':
 			i++
-		case c == '(':
+		case '(':
 			toks = append(toks, filterToken{tkOpen, "(", i})
 			i++
-		case c == ')':
+		case ')':
 			toks = append(toks, filterToken{tkClose, ")", i})
 			i++
-		case c == ',':
+		case ',':
 			toks = append(toks, filterToken{tkComma, ",", i})
 			i++
-		case c == '\'':
+		case '\'':
 			var b strings.Builder
 			j := i + 1
 			for {

@@ -98,7 +98,7 @@ func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request, req apiReque
 	w.Header().Set("Content-Type", "multipart/mixed; boundary="+boundary)
 	w.Header().Set("Content-Length", strconv.Itoa(out.Len()))
 	w.WriteHeader(http.StatusOK)
-	w.Write(out.Bytes())
+	_, _ = w.Write(out.Bytes())
 }
 
 // parseBatchParts reads every part before anything runs, so a batch that

@@ -60,7 +60,8 @@ func postBatch(t *testing.T, s *Server, token string, requests []string, prefer 
 			t.Fatal(err)
 		}
 		b, _ := io.ReadAll(hr.Body)
-		out.parts = append(out.parts, hr)
+		_ = hr.Body.Close()
+		out.parts = append(out.parts, hr) //nolint:bodyclose // closed above; only the status and headers are kept
 		out.bodies = append(out.bodies, string(b))
 	}
 	return out

@@ -104,6 +104,6 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	sum := s.SimulateActivity(ActivityOptions{Seed: req.Seed, Actions: req.Actions, From: req.From, To: req.To, Tables: req.Tables, Users: req.Users})
+	sum := s.SimulateActivity(ActivityOptions(req))
 	writeJSON(w, http.StatusOK, SimulateResponse(sum))
 }

@@ -201,7 +201,7 @@ func (s *Server) nextFault(key string) (Fault, bool) {
 func resetConnection(w http.ResponseWriter) {
 	if hj, ok := w.(http.Hijacker); ok {
 		if conn, _, err := hj.Hijack(); err == nil {
-			conn.Close()
+			_ = conn.Close()
 			return
 		}
 	}

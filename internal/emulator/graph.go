@@ -236,7 +236,7 @@ func (s *Server) writeGraphError(w http.ResponseWriter, r *http.Request, status 
 	b, _ := json.Marshal(body)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	w.Write(b)
+	_, _ = w.Write(b)
 }
 
 func writeGraphJSON(w http.ResponseWriter, status int, body object) {
@@ -248,7 +248,7 @@ func writeGraphJSON(w http.ResponseWriter, status int, body object) {
 	w.Header().Set("Content-Type", graphJSONContentType)
 	w.Header().Set("OData-Version", "4.0")
 	w.WriteHeader(status)
-	w.Write(b)
+	_, _ = w.Write(b)
 }
 
 // authenticateGraph checks the bearer token (signature, audience =

@@ -72,7 +72,7 @@ func doGraph(client *http.Client, s *Server, method, target, token string, body 
 	if err != nil {
 		return apiResponse{}, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
 	return apiResponse{status: resp.StatusCode, header: resp.Header, body: b}, err
 }
@@ -183,7 +183,7 @@ func jwtClaims(t *testing.T, token string) map[string]any {
 		t.Fatal(err)
 	}
 	var m map[string]any
-	json.Unmarshal(b, &m)
+	_ = json.Unmarshal(b, &m)
 	return m
 }
 
@@ -767,7 +767,7 @@ func TestSimulationPurviewRules(t *testing.T) {
 	token := login(t, s, "app", "secret")
 	def, _ := s.EntityDefinitionJSON("account")
 	var m map[string]any
-	json.Unmarshal(def, &m)
+	_ = json.Unmarshal(def, &m)
 	m["IsRetrieveAuditEnabled"] = true
 	if r := callAPI(t, s, http.MethodPut, "EntityDefinitions(LogicalName='account')", token, m, map[string]string{"MSCRM.MergeLabels": "true"}); r.status != http.StatusNoContent {
 		t.Fatalf("PUT: %d %s", r.status, r.body)

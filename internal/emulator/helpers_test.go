@@ -31,7 +31,7 @@ func postToken(t *testing.T, s *Server, form url.Values) (int, map[string]any) {
 	if err != nil {
 		t.Fatalf("POST token: %v", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var body map[string]any
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 		t.Fatalf("decode token response: %v", err)
@@ -117,7 +117,7 @@ func callAPI(t *testing.T, s *Server, method, path, token string, body any, head
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)

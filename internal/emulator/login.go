@@ -490,7 +490,7 @@ func (s *Server) checkFederatedAssertion(c *appClient, claims jwt.MapClaims, ass
 // assertionTimeError turns an expired or not-yet-valid assertion into
 // AADSTS700024; other errors are left to the caller.
 func assertionTimeError(err error, unverified *jwt.Token) *aadError {
-	if err == nil || !(errors.Is(err, jwt.ErrTokenExpired) || errors.Is(err, jwt.ErrTokenNotValidYet) || errors.Is(err, jwt.ErrTokenRequiredClaimMissing)) {
+	if err == nil || !errors.Is(err, jwt.ErrTokenExpired) && !errors.Is(err, jwt.ErrTokenNotValidYet) && !errors.Is(err, jwt.ErrTokenRequiredClaimMissing) {
 		return nil
 	}
 	var nbf, exp string
@@ -560,5 +560,5 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	w.Write(body)
+	_, _ = w.Write(body)
 }

@@ -26,7 +26,7 @@ func TestOpenIDConfiguration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var cfg map[string]any
 	if err := json.NewDecoder(resp.Body).Decode(&cfg); err != nil {
 		t.Fatal(err)
@@ -57,7 +57,7 @@ func TestOpenIDConfiguration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp2.Body.Close()
+	defer func() { _ = resp2.Body.Close() }()
 	var jwks struct {
 		Keys []struct{ Kid, Kty, N, E string }
 	}
@@ -73,9 +73,9 @@ func TestOpenIDConfiguration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp3.Body.Close()
+	defer func() { _ = resp3.Body.Close() }()
 	var e map[string]any
-	json.NewDecoder(resp3.Body).Decode(&e)
+	_ = json.NewDecoder(resp3.Body).Decode(&e)
 	if resp3.StatusCode != http.StatusBadRequest || e["error"] != "invalid_tenant" || !strings.HasPrefix(e["error_description"].(string), "AADSTS90002:") {
 		t.Errorf("unknown tenant: %d %v", resp3.StatusCode, e)
 	}
@@ -95,7 +95,7 @@ func TestTLSServesLoopbackNames(t *testing.T) {
 	if err != nil {
 		t.Fatalf("TLS 1.2 with SNI localhost: %v", err)
 	}
-	conn.Close()
+	_ = conn.Close()
 	if _, err := tls.Dial("tcp", "127.0.0.1:"+port, &tls.Config{RootCAs: s.CertPool(), MaxVersion: tls.VersionTLS11}); err == nil {
 		t.Error("TLS 1.1 accepted")
 	}
@@ -354,9 +354,9 @@ func TestTokenFederatedAssertion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var cfg map[string]any
-	json.NewDecoder(resp.Body).Decode(&cfg)
+	_ = json.NewDecoder(resp.Body).Decode(&cfg)
 	if cfg["issuer"] != s.FederatedIssuer() || cfg["jwks_uri"] != s.FederatedIssuer()+"/keys" {
 		t.Errorf("federated discovery = %v", cfg)
 	}

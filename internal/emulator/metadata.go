@@ -309,7 +309,7 @@ func (f filterExpr) match(o rawObject) bool {
 			raw, _ := o.get(t.name)
 			var got string
 			if jsonKind(raw) == "string" {
-				json.Unmarshal(raw, &got)
+				_ = json.Unmarshal(raw, &got)
 			} else {
 				got = string(raw)
 			}
@@ -382,10 +382,10 @@ func parseFilter(v string, fields map[string]bool, schema []propSpec, typeName s
 func tokenizeFilter(s string) ([]string, bool) {
 	var toks []string
 	for i := 0; i < len(s); {
-		switch c := s[i]; {
-		case c == ' ':
+		switch c := s[i]; c {
+		case ' ':
 			i++
-		case c == '\'':
+		case '\'':
 			j := i + 1
 			for {
 				if j >= len(s) {
@@ -703,8 +703,8 @@ func identityError(sent, stored rawObject, what string) *httpError {
 			return &httpError{http.StatusBadRequest, codeInvalidArgument, fmt.Sprintf("The %s definition must include %s; a PUT replaces the whole definition.", what, name)}
 		}
 		var g, w string
-		json.Unmarshal(got, &g)
-		json.Unmarshal(want, &w)
+		_ = json.Unmarshal(got, &g)
+		_ = json.Unmarshal(want, &w)
 		if name == "MetadataId" {
 			g, w = strings.ToLower(g), strings.ToLower(w)
 		}

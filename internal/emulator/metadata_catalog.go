@@ -132,7 +132,7 @@ var customTables = []tableSpec{
 		picklist("new_phase", "new_Phase", "Phase", "Phase"),
 		lookup("new_accountid", "new_AccountId", "Account", "Firma", "account"),
 	}},
-	{name: "new_inspection", schema: "new_Inspection", otc: 10001, en: "Inspection", enPl: "Inspections", de: "Inspektion", dePl: "Inspektionen", primaryName: "new_name", flags: fUser | fCustom, extras: []colSpec{
+	{name: "new_inspection", schema: "new_Inspection", otc: 10001, en: "Inspection", enPl: "Inspections", de: "Inspektion", dePl: "Inspektionen", primaryName: "new_name", flags: fUser | fCustom, extras: []colSpec{ //nolint:misspell // German label
 		dateTime("new_inspectedon", "new_InspectedOn", "Inspected On", "Inspiziert am"),
 		picklist("new_result", "new_Result", "Result", "Ergebnis"),
 		lookup("new_projectid", "new_ProjectId", "Project", "Projekt", "new_project"),
@@ -142,7 +142,7 @@ var customTables = []tableSpec{
 	}},
 	{name: "new_auditfinding", schema: "new_AuditFinding", otc: 10002, en: "Audit Finding", enPl: "Audit Findings", de: "Prüfungsfeststellung", dePl: "Prüfungsfeststellungen", primaryName: "new_name", flags: fUser | fCustom, extras: []colSpec{
 		picklist("new_severity", "new_Severity", "Severity", "Schweregrad"),
-		lookup("new_inspectionid", "new_InspectionId", "Inspection", "Inspektion", "new_inspection"),
+		lookup("new_inspectionid", "new_InspectionId", "Inspection", "Inspektion", "new_inspection"), //nolint:misspell // German label
 		money("new_amount", "new_Amount", "Amount at Risk", "Risikobetrag", "0.0", "1000000000000.0"),
 		boolean("new_closed", "new_Closed", "Closed", "Geschlossen"),
 		memo("new_details", "new_Details", "Details", "Details", 10000),

@@ -192,7 +192,7 @@ func readBool(o rawObject, name string) bool {
 func readString(o rawObject, name string) string {
 	raw, _ := o.get(name)
 	var s string
-	json.Unmarshal(raw, &s)
+	_ = json.Unmarshal(raw, &s)
 	return s
 }
 
@@ -269,7 +269,7 @@ func rebuildLabel(sent, stored json.RawMessage, merge bool) (json.RawMessage, er
 	if result == nil {
 		result = []json.RawMessage{}
 	}
-	var user json.RawMessage = json.RawMessage("null")
+	user := json.RawMessage("null")
 	for _, l := range result {
 		if labelLanguage(l) == userLanguage {
 			user = l
@@ -294,7 +294,7 @@ func localizedLabels(o rawObject) ([]json.RawMessage, error) {
 
 func labelLanguage(l json.RawMessage) int {
 	var v struct{ LanguageCode int }
-	json.Unmarshal(l, &v)
+	_ = json.Unmarshal(l, &v)
 	return v.LanguageCode
 }
 
@@ -316,7 +316,7 @@ func checkLabelShape(name string, v json.RawMessage) string {
 				return fmt.Sprintf("An unexpected '%s' node was found when reading property 'LocalizedLabels' of '%s' from the JSON reader. A 'StartArray' node was expected.", nodeName(k), name)
 			}
 			var items []json.RawMessage
-			json.Unmarshal(m.value, &items)
+			_ = json.Unmarshal(m.value, &items)
 			for _, it := range items {
 				if msg := checkLocalizedLabel(it); msg != "" {
 					return msg

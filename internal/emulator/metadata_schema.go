@@ -386,10 +386,11 @@ func checkPrimitive(want string, v json.RawMessage, nullable bool) string {
 	text := string(v)
 	literal := text
 	var str string
-	if k == "string" {
-		json.Unmarshal(v, &str)
+	switch k {
+	case "string":
+		_ = json.Unmarshal(v, &str)
 		literal = str
-	} else if k == "bool" {
+	case "bool":
 		literal = map[string]string{"true": "True", "false": "False"}[text]
 	}
 	ok := false

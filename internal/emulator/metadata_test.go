@@ -204,7 +204,7 @@ func TestGetEntityDefinitionsCollection(t *testing.T) {
 		for _, it := range body["value"].([]any) {
 			got = append(got, it.(map[string]any)["LogicalName"].(string))
 		}
-		if !slices.Equal(got, want) && !(len(got) == 0 && len(want) == 0) {
+		if !slices.Equal(got, want) && (len(got) != 0 || len(want) != 0) {
 			t.Errorf("%s: %v, want %v", filter, got, want)
 		}
 	}
@@ -784,7 +784,9 @@ func TestUpdateEntityAudit(t *testing.T) {
 		t.Errorf("%v", body)
 	}
 	// Locking a table for a test.
-	s.UpdateEntityAudit("lead", func(st *EntityAuditState) { st.CanBeChanged = false })
+	if err := s.UpdateEntityAudit("lead", func(st *EntityAuditState) { st.CanBeChanged = false }); err != nil {
+		t.Fatal(err)
+	}
 	if st, _ := s.EntityAudit("lead"); st.CanBeChanged || !st.IsAuditEnabled {
 		t.Errorf("lead %+v", st)
 	}

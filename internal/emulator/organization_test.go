@@ -354,7 +354,7 @@ func TestConcurrentPatches(t *testing.T) {
 				done <- 0
 				return
 			}
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			done <- resp.StatusCode
 		}()
 	}

@@ -211,7 +211,7 @@ func callAPIQuiet(s *Server, method, path, token string, body any) apiResponse {
 	if err != nil {
 		return apiResponse{}
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	rb, _ := io.ReadAll(resp.Body)
 	return apiResponse{status: resp.StatusCode, header: resp.Header, body: rb}
 }

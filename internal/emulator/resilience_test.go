@@ -31,7 +31,7 @@ func tryWhoAmI(t *testing.T, s *Server, token string) (int, http.Header, []byte)
 	if err != nil {
 		return 0, nil, nil
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header, b
 }
@@ -129,7 +129,7 @@ func TestFaultRuleLatencyAndLoginRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "1" || !strings.Contains(string(body), `"error":"temporarily_unavailable"`) {
 		t.Errorf("token: %d %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
 	}
@@ -181,7 +181,7 @@ func TestFaultRuleAfterHandler(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	if resp, err := s.HTTPClient().Do(req); err == nil {
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		t.Fatalf("reset expected, got %d", resp.StatusCode)
 	}
 	if got := s.Organization().AuditRetentionPeriodV2; got != 90 {
@@ -237,7 +237,7 @@ func TestConcurrencyLimit(t *testing.T) {
 			var e struct {
 				Error struct{ Code, Message string }
 			}
-			json.Unmarshal(r.body, &e)
+			_ = json.Unmarshal(r.body, &e)
 			if e.Error.Code != "0x80072326" || e.Error.Message != "Number of concurrent requests exceeded the limit of 4." || r.header.Get("Retry-After") != "1" {
 				t.Errorf("refusal: %v %s", r.header, r.body)
 			}
@@ -297,7 +297,7 @@ func TestRequestBudget(t *testing.T) {
 	var e struct {
 		Error struct{ Code, Message string }
 	}
-	json.Unmarshal(b, &e)
+	_ = json.Unmarshal(b, &e)
 	if st != http.StatusTooManyRequests || e.Error.Code != "0x80072322" || e.Error.Message != "Number of requests exceeded the limit of 3 over time window of 2 seconds." {
 		t.Fatalf("4th: %d %s", st, b)
 	}
@@ -496,9 +496,9 @@ func TestManagedIdentityEndpoint(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		var m map[string]any
-		json.NewDecoder(resp.Body).Decode(&m)
+		_ = json.NewDecoder(resp.Body).Decode(&m)
 		return resp.StatusCode, m
 	}
 	q := url.Values{"api-version": {"2019-08-01"}, "resource": {s.EnvironmentURL()}}.Encode()
@@ -543,7 +543,7 @@ func githubAssertion(ctx context.Context, client *http.Client, requestURL, reque
 	if err != nil {
 		return "", err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		return "", fmt.Errorf("GitHub OIDC: HTTP %d", resp.StatusCode)
 	}

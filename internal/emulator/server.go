@@ -229,7 +229,7 @@ func Start(opts Options) (*Server, error) {
 		audiences:       map[string]bool{},
 		counts:          map[string]int{},
 		businessUnitID:  uuid.NewString(),
-		versionSeq:      1_480_000 + int64(time.Now().Unix()%100_000),
+		versionSeq:      1_480_000 + time.Now().Unix()%100_000,
 		meta:            newMetaStore(opts.ExtraCustomTables),
 		publishBase:     durationOption(opts.PublishBaseDuration, defaultPublishBase),
 		publishPerTable: durationOption(opts.PublishPerTableDuration, defaultPublishPerTable),
@@ -298,26 +298,26 @@ func Start(opts Options) (*Server, error) {
 	}
 	s.caFile = filepath.Join(s.caDir, "ca.pem")
 	if err := os.WriteFile(s.caFile, s.ca.certPEM, 0o644); err != nil {
-		os.RemoveAll(s.caDir)
+		_ = os.RemoveAll(s.caDir)
 		return nil, fmt.Errorf("write CA file: %w", err)
 	}
 
 	loginLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		os.RemoveAll(s.caDir)
+		_ = os.RemoveAll(s.caDir)
 		return nil, err
 	}
 	envLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		loginLn.Close()
-		os.RemoveAll(s.caDir)
+		_ = loginLn.Close()
+		_ = os.RemoveAll(s.caDir)
 		return nil, err
 	}
 	graphLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		loginLn.Close()
-		envLn.Close()
-		os.RemoveAll(s.caDir)
+		_ = loginLn.Close()
+		_ = envLn.Close()
+		_ = os.RemoveAll(s.caDir)
 		return nil, err
 	}
 	s.authorityHost = fmt.Sprintf("https://%s/", loginLn.Addr().String())
@@ -379,11 +379,11 @@ func (s *Server) Close() {
 		defer cancel()
 		for _, srv := range []*http.Server{s.loginSrv, s.envSrv, s.graphSrv} {
 			if err := srv.Shutdown(ctx); err != nil {
-				srv.Close()
+				_ = srv.Close()
 			}
 		}
 		s.client.CloseIdleConnections()
-		os.RemoveAll(s.caDir)
+		_ = os.RemoveAll(s.caDir)
 	})
 }
 
@@ -658,7 +658,7 @@ func (b *bufferedResponse) replay(w http.ResponseWriter) {
 		h[k] = v
 	}
 	w.WriteHeader(b.status)
-	w.Write(b.body.Bytes())
+	_, _ = w.Write(b.body.Bytes())
 }
 
 func (s *Server) count(key string, write bool) {
@@ -733,7 +733,7 @@ func (s *Server) now() time.Time { return s.clock().UTC() }
 // newUUID returns a random (version 4) id. Caller holds s.mu.
 func (s *Server) newUUID() uuid.UUID {
 	var id uuid.UUID
-	s.idRand.Read(id[:])
+	_, _ = s.idRand.Read(id[:])
 	id[6] = id[6]&0x0f | 0x40
 	id[8] = id[8]&0x3f | 0x80
 	return id

@@ -82,7 +82,7 @@ func TestSimulationFollowsSettings(t *testing.T) {
 	token := login(t, s, "app", "secret")
 	def, _ := s.EntityDefinitionJSON("contact")
 	var m map[string]any
-	json.Unmarshal(def, &m)
+	_ = json.Unmarshal(def, &m)
 	m["IsAuditEnabled"].(map[string]any)["Value"] = false
 	r := callAPI(t, s, http.MethodPut, "EntityDefinitions(LogicalName='contact')", token, m, map[string]string{"MSCRM.MergeLabels": "true"})
 	if r.status != http.StatusNoContent {
@@ -205,14 +205,14 @@ func TestControlEndpoint(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		var buf bytes.Buffer
-		buf.ReadFrom(resp.Body)
+		_, _ = buf.ReadFrom(resp.Body)
 		return resp.StatusCode, buf.Bytes()
 	}
 	status, body := post("k3y", `{"actions":50,"seed":3}`)
 	var sum SimulateResponse
-	json.Unmarshal(body, &sum)
+	_ = json.Unmarshal(body, &sum)
 	if status != http.StatusOK || sum.Creates+sum.Updates+sum.Deletes+sum.SignIns+sum.Reads+sum.Exports != 50 || sum.AuditRowsWritten == 0 {
 		t.Errorf("%d %s", status, body)
 	}
@@ -236,7 +236,7 @@ func TestControlEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("disabled: %d", resp.StatusCode)
 	}

@@ -200,7 +200,7 @@ func createAuditQuery(t *testing.T, env *acctest.Env, from, to time.Time) string
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var q struct{ ID string }
 	if err := json.NewDecoder(resp.Body).Decode(&q); err != nil || resp.StatusCode != http.StatusCreated || q.ID == "" {
 		t.Fatalf("create query: HTTP %d, %v, id %q", resp.StatusCode, err, q.ID)

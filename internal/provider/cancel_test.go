@@ -87,7 +87,9 @@ func TestAccCancelApply(t *testing.T) {
 	env := acctest.NewEnvWithOptions(t, emulator.Options{PublishBaseDuration: 1500 * time.Millisecond})
 	tables := changeableTables(t, env, 20)
 	tf, work := cliWorkdir(t, buildProvider(t), env.ProviderConfig()+tablesConfig(tables, "retrieve_audit_enabled = true"))
-	tf.SetWaitDelay(30 * time.Second)
+	if err := tf.SetWaitDelay(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

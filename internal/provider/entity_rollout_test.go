@@ -212,7 +212,7 @@ func outsidePublishAll(env *acctest.Env) error {
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusNoContent {
 		return fmt.Errorf("PublishAllXml: HTTP %d", resp.StatusCode)
 	}

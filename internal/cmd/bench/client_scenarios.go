@@ -238,7 +238,7 @@ func childStream() int {
 		res.DecodedMB = float64(decoded) / mb
 		return res
 	}()
-	json.NewEncoder(os.Stdout).Encode(res)
+	_ = json.NewEncoder(os.Stdout).Encode(res)
 	if res.ErrorMessage != "" {
 		return 1
 	}

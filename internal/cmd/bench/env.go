@@ -212,7 +212,7 @@ func (w *workdir) write(config string) error {
 	return os.WriteFile(filepath.Join(w.dir, "config", "main.tf"), []byte(main), 0o600)
 }
 
-func (w *workdir) remove() { os.RemoveAll(w.dir) }
+func (w *workdir) remove() { _ = os.RemoveAll(w.dir) }
 
 // errorDiagnostics counts the "Error:" diagnostics terraform printed since
 // the last reset, and those that mention the customization lock.

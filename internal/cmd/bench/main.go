@@ -71,7 +71,7 @@ func main() {
 	// The provider runs in this process: without these, terraform-plugin-go
 	// logs every RPC and HTTP exchange at trace level to stderr.
 	for _, v := range []string{"TF_LOG_PROVIDER", "TF_LOG_SDK", "TF_LOG_SDK_PROTO", "TF_LOG_SDK_FRAMEWORK", "TF_LOG_PROVIDER_DYNAMICS365"} {
-		os.Setenv(v, "off")
+		_ = os.Setenv(v, "off")
 	}
 	names := make([]string, len(scenarios))
 	for i, s := range scenarios {

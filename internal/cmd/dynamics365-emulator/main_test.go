@@ -91,7 +91,9 @@ func TestSimulateSubcommand(t *testing.T) {
 	}
 	// A wrong key is refused.
 	bad := filepath.Join(t.TempDir(), "bad.env")
-	writeFileAtomic(bad, []byte(exportLines(srv, "client", "s", "wrong")))
+	if err := writeFileAtomic(bad, []byte(exportLines(srv, "client", "s", "wrong"))); err != nil {
+		t.Fatal(err)
+	}
 	if err := run([]string{"simulate", "-env-file", bad, "-actions", "1"}, &out, &errOut); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Errorf("wrong key: %v", err)
 	}
