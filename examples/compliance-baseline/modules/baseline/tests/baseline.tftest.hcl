@@ -1,0 +1,184 @@
+# terraform test for the baseline module against two environments (two
+# emulators in internal/baselinetest, run by make test). Each tenant's
+# connection comes from tests/tenants.auto.tfvars (not committed):
+# tenant_a_environment_url, tenant_a_tenant_id, tenant_a_client_id,
+# tenant_a_client_secret, tenant_a_authority_host,
+# tenant_a_ca_certificate_file, tenant_a_graph_url and the same for tenant_b.
+# (Terraform 1.11 gives provider blocks of test files only variables from
+# tfvars files, not from -var or TF_VAR_ for variables the module does not
+# declare.)
+
+provider "dynamics365" {
+  alias               = "tenant_a"
+  environment_url     = var.tenant_a_environment_url
+  tenant_id           = var.tenant_a_tenant_id
+  client_id           = var.tenant_a_client_id
+  client_secret       = var.tenant_a_client_secret
+  authority_host      = var.tenant_a_authority_host
+  ca_certificate_file = var.tenant_a_ca_certificate_file
+  graph_url           = var.tenant_a_graph_url
+}
+
+provider "dynamics365" {
+  alias               = "tenant_b"
+  environment_url     = var.tenant_b_environment_url
+  tenant_id           = var.tenant_b_tenant_id
+  client_id           = var.tenant_b_client_id
+  client_secret       = var.tenant_b_client_secret
+  authority_host      = var.tenant_b_authority_host
+  ca_certificate_file = var.tenant_b_ca_certificate_file
+  graph_url           = var.tenant_b_graph_url
+}
+
+variables {
+  tables = ["account", "contact"]
+  columns = {
+    account = ["accountnumber", "revenue"]
+    contact = ["emailaddress1"]
+  }
+  read_auditing = {
+    account = {}
+    contact = { multiple_record = false }
+  }
+}
+
+# Tenant A: listed tables, columns and read auditing.
+run "tenant_a" {
+  providers = { dynamics365 = dynamics365.tenant_a }
+
+  variables {
+    retention_period_days = 2555
+  }
+
+  assert {
+    condition     = jsonencode(output.tables) == jsonencode(["account", "contact"])
+    error_message = "The baseline's tables are ${jsonencode(output.tables)}."
+  }
+  assert {
+    condition     = output.coverage.tables_in_baseline == 2 && output.coverage.tables_audited == 2 && length(output.coverage.unaudited_tables) == 0
+    error_message = "Coverage: ${jsonencode(output.coverage)}."
+  }
+  assert {
+    condition     = output.coverage.columns_audited == 3 && jsonencode(output.coverage.columns) == jsonencode({ account = ["accountnumber", "revenue"], contact = ["emailaddress1"] })
+    error_message = "Audited columns: ${jsonencode(output.coverage.columns)}."
+  }
+  assert {
+    condition     = jsonencode(output.coverage.read_audited_tables) == jsonencode(["account", "contact"])
+    error_message = "Read-audited tables: ${jsonencode(output.coverage.read_audited_tables)}."
+  }
+  assert {
+    condition     = jsonencode(output.coverage.organization) == jsonencode({ audit_enabled = true, read_audit_enabled = true, retention_period_days = 2555, user_access_audit_enabled = true })
+    error_message = "Organization switches: ${jsonencode(output.coverage.organization)}."
+  }
+  assert {
+    condition     = output.compliant
+    error_message = "Tenant A does not match the baseline."
+  }
+  assert {
+    condition     = output.coverage.environment_url == var.tenant_a_environment_url
+    error_message = "The baseline went to ${output.coverage.environment_url}, not tenant A."
+  }
+  assert {
+    condition     = dynamics365_entity_audit_settings.table["account"].retrieve_audit_enabled && dynamics365_entity_audit_settings.table["account"].retrieve_multiple_audit_enabled
+    error_message = "Read auditing of account is not on."
+  }
+  assert {
+    condition     = dynamics365_entity_audit_settings.table["contact"].retrieve_audit_enabled && !dynamics365_entity_audit_settings.table["contact"].retrieve_multiple_audit_enabled
+    error_message = "Contact should have single record auditing on and multiple record auditing off."
+  }
+  assert {
+    condition     = !dynamics365_entity_audit_settings.table["account"].publish && length(dynamics365_customizations_publish.this) == 1 && dynamics365_customizations_publish.this[0].published_at != null
+    error_message = "The tables were not published once by dynamics365_customizations_publish."
+  }
+  assert {
+    condition     = dynamics365_organization_audit_settings.this.retention_period_days == 2555 && dynamics365_organization_audit_settings.this.on_destroy == "restore"
+    error_message = "Organization settings resource: retention ${dynamics365_organization_audit_settings.this.retention_period_days}."
+  }
+}
+
+# Tenant B: a different baseline (an area plus a table, retention forever)
+# through the second provider, in its own state.
+run "tenant_b" {
+  providers = { dynamics365 = dynamics365.tenant_b }
+  state_key = "tenant_b"
+
+  variables {
+    tables                    = ["lead"]
+    area                      = "sales"
+    columns                   = { lead = ["emailaddress1", "budgetamount"] }
+    read_auditing             = { opportunity = { single_record = true, multiple_record = false } }
+    retention_period_days     = -1
+    user_access_audit_enabled = false
+  }
+
+  assert {
+    condition     = jsonencode(output.tables) == jsonencode(["competitor", "invoice", "lead", "opportunity", "quote", "salesorder"])
+    error_message = "The baseline's tables are ${jsonencode(output.tables)}."
+  }
+  assert {
+    condition     = output.coverage.tables_in_baseline == 6 && output.coverage.tables_audited == 6
+    error_message = "Coverage: ${jsonencode(output.coverage)}."
+  }
+  assert {
+    condition     = output.coverage.columns_audited == 2 && jsonencode(output.coverage.columns) == jsonencode({ lead = ["budgetamount", "emailaddress1"] })
+    error_message = "Audited columns: ${jsonencode(output.coverage.columns)}."
+  }
+  assert {
+    condition     = jsonencode(output.coverage.organization) == jsonencode({ audit_enabled = true, read_audit_enabled = true, retention_period_days = -1, user_access_audit_enabled = false })
+    error_message = "Organization switches: ${jsonencode(output.coverage.organization)}."
+  }
+  assert {
+    condition     = output.compliant && output.coverage.environment_url == var.tenant_b_environment_url
+    error_message = "Tenant B does not match the baseline: ${jsonencode(output.coverage)}."
+  }
+}
+
+# Bad input is refused before anything is read or changed.
+run "retention_zero_is_refused" {
+  command   = plan
+  providers = { dynamics365 = dynamics365.tenant_a }
+
+  variables {
+    retention_period_days = 0
+  }
+
+  expect_failures = [var.retention_period_days]
+}
+
+run "read_auditing_needs_auditing" {
+  command   = plan
+  providers = { dynamics365 = dynamics365.tenant_a }
+
+  variables {
+    audit_enabled      = false
+    read_audit_enabled = true
+  }
+
+  expect_failures = [var.read_audit_enabled]
+}
+
+run "unknown_area_is_refused" {
+  command   = plan
+  providers = { dynamics365 = dynamics365.tenant_a }
+
+  variables {
+    area = "finance"
+  }
+
+  expect_failures = [var.area]
+}
+
+# A second apply of tenant A's baseline changes nothing.
+run "tenant_a_again" {
+  command   = plan
+  providers = { dynamics365 = dynamics365.tenant_a }
+
+  variables {
+    retention_period_days = 2555
+  }
+
+  assert {
+    condition     = output.compliant
+    error_message = "Tenant A drifted."
+  }
+}

@@ -1,0 +1,28 @@
+# terraform test for the root example: both tenants from one configuration
+# with aliased providers. The tenants come from TF_VAR_tenant_a,
+# TF_VAR_tenant_a_client_secret, TF_VAR_tenant_b and TF_VAR_tenant_b_client_secret
+# (internal/baselinetest sets them for two emulators). Needs `terraform get`
+# first for the local module.
+
+run "both_tenants" {
+  assert {
+    condition     = module.tenant_a.coverage.environment_url == var.tenant_a.environment_url && module.tenant_b.coverage.environment_url == var.tenant_b.environment_url
+    error_message = "The tenants' baselines went to the wrong environments: ${module.tenant_a.coverage.environment_url}, ${module.tenant_b.coverage.environment_url}."
+  }
+  assert {
+    condition     = output.compliant.tenant_a && output.compliant.tenant_b
+    error_message = "Not compliant: ${jsonencode(output.compliant)}."
+  }
+  assert {
+    condition     = output.coverage.tenant_a.tables_in_baseline == 3 && output.coverage.tenant_a.tables_audited == 3 && output.coverage.tenant_a.columns_audited == 5
+    error_message = "Tenant A coverage: ${jsonencode(output.coverage.tenant_a)}."
+  }
+  assert {
+    condition     = output.coverage.tenant_b.tables_in_baseline == 8 && output.coverage.tenant_b.tables_audited == 8 && output.coverage.tenant_b.columns_audited == 6
+    error_message = "Tenant B coverage: ${jsonencode(output.coverage.tenant_b)}."
+  }
+  assert {
+    condition     = output.coverage.tenant_a.organization.retention_period_days == 2555 && output.coverage.tenant_b.organization.retention_period_days == -1
+    error_message = "Retention: A ${output.coverage.tenant_a.organization.retention_period_days}, B ${output.coverage.tenant_b.organization.retention_period_days}."
+  }
+}
