@@ -262,21 +262,15 @@ func (d *auditLogSearchDataSource) Read(ctx context.Context, req datasource.Read
 	m.Records = []auditLogRecord{}
 	truncated, pages, err := client.ListRecords(ctx, queryID, limit, func(r graph.Record) error {
 		table, record := graph.EntityOf(r.AuditData)
-		opt := func(s string) types.String {
-			if s == "" {
-				return types.StringNull()
-			}
-			return types.StringValue(s)
-		}
 		m.Records = append(m.Records, auditLogRecord{
 			ID:                types.StringValue(r.ID),
 			CreatedOn:         types.StringValue(r.CreatedDateTime.UTC().Format(time.RFC3339)),
-			Operation:         opt(r.Operation),
-			UserPrincipalName: opt(r.UserPrincipalName),
-			ClientIP:          opt(r.ClientIP),
-			EntityLogicalName: opt(table),
-			RecordID:          opt(record),
-			AuditData:         opt(string(r.AuditData)),
+			Operation:         nullableString(r.Operation),
+			UserPrincipalName: nullableString(r.UserPrincipalName),
+			ClientIP:          nullableString(r.ClientIP),
+			EntityLogicalName: nullableString(table),
+			RecordID:          nullableString(record),
+			AuditData:         nullableString(string(r.AuditData)),
 		})
 		return nil
 	})

@@ -282,24 +282,18 @@ func (d *auditRecordsDataSource) changes(ctx context.Context, q dataverse.AuditQ
 }
 
 func auditRecordFrom(r dataverse.AuditRecord, changes map[string][]dataverse.AuditChange, withChanges bool) auditRecord {
-	opt := func(s string) types.String {
-		if s == "" {
-			return types.StringNull()
-		}
-		return types.StringValue(s)
-	}
 	out := auditRecord{
 		ID:                types.StringValue(r.ID),
 		CreatedOn:         types.StringValue(r.CreatedOn.UTC().Format(time.RFC3339)),
 		Action:            types.Int64Value(int64(r.Action)),
 		ActionName:        types.StringValue(dataverse.AuditActionName(r.Action, r.ActionLabel)),
-		Operation:         opt(dataverse.AuditOperations[r.Operation]),
-		EntityLogicalName: opt(r.EntityLogicalName),
-		RecordID:          opt(r.RecordID),
-		UserID:            opt(r.UserID),
-		UserName:          opt(r.UserName),
-		CallingUserID:     opt(r.CallingUserID),
-		TransactionID:     opt(r.TransactionID),
+		Operation:         nullableString(dataverse.AuditOperations[r.Operation]),
+		EntityLogicalName: nullableString(r.EntityLogicalName),
+		RecordID:          nullableString(r.RecordID),
+		UserID:            nullableString(r.UserID),
+		UserName:          nullableString(r.UserName),
+		CallingUserID:     nullableString(r.CallingUserID),
+		TransactionID:     nullableString(r.TransactionID),
 	}
 	if withChanges {
 		out.Changes = []auditChange{}
