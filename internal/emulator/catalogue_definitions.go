@@ -102,19 +102,22 @@ func lowerFirst(s string) string {
 	return strings.ToLower(s[:1]) + s[1:]
 }
 
+// releaseOf gives the IntroducedVersion and CreatedOn of a table and its
+// columns: standard ones ship with the platform (5.0.0.0 unless the spec says
+// when they came), custom ones with the environment's first solution.
+func releaseOf(t catalogue.Table) (version, created string) {
+	if t.Custom {
+		return "1.0.0.0", "2024-03-11T09:41:27Z"
+	}
+	if t.IntroducedVersion != "" {
+		return t.IntroducedVersion, "1900-01-01T00:00:00Z"
+	}
+	return "5.0.0.0", "1900-01-01T00:00:00Z"
+}
+
 func (b catalogueBuilder) entity(t catalogue.Table) *entityDef {
 	custom := t.Custom
-	version := t.IntroducedVersion
-	if version == "" {
-		version = "5.0.0.0"
-	}
-	if custom {
-		version = "1.0.0.0"
-	}
-	created := "1900-01-01T00:00:00Z"
-	if custom {
-		created = "2024-03-11T09:41:27Z"
-	}
+	version, created := releaseOf(t)
 	set := t.EntitySetName
 	if set == "" {
 		set = plural(t.LogicalName)
@@ -252,17 +255,7 @@ func (b catalogueBuilder) entity(t catalogue.Table) *entityDef {
 func (b catalogueBuilder) attribute(t catalogue.Table, c catalogue.Column, number int) *attrDef {
 	custom := t.Custom
 	at := attrTypeByKey(c.Type)
-	version := t.IntroducedVersion
-	if version == "" {
-		version = "5.0.0.0"
-	}
-	if custom {
-		version = "1.0.0.0"
-	}
-	created := "1900-01-01T00:00:00Z"
-	if custom {
-		created = "2024-03-11T09:41:27Z"
-	}
+	version, created := releaseOf(t)
 	auditValue, auditChangeable := true, true
 	switch {
 	case !c.CanBeAudited():
@@ -436,14 +429,7 @@ func (b catalogueBuilder) attribute(t catalogue.Table, c catalogue.Column, numbe
 var standardCatalogue = sync.OnceValue(func() map[string]*entityDef {
 	b := catalogueBuilder{standardNS: standardMetadataNamespace}
 	out := map[string]*entityDef{}
-	for _, t := range catalogue.Standard() {
-		if _, dup := out[t.LogicalName]; dup {
-			panic("catalogue: duplicate table " + t.LogicalName)
-		}
-		e := b.entity(t)
-		e.published = e.auditState()
-		out[t.LogicalName] = e
-	}
+	b.addTables(out, catalogue.Standard())
 	return out
 })
 
@@ -473,7 +459,14 @@ func buildCatalogue(customNS uuid.UUID, extraCustomTables int) map[string]*entit
 	if extraCustomTables > 0 {
 		specs = append(slices.Clone(specs), catalogue.Generated(extraCustomTables)...)
 	}
-	for _, t := range specs {
+	b.addTables(out, specs)
+	return out
+}
+
+// addTables expands tables into out, published as shipped. A name already in
+// out is a spec error.
+func (b catalogueBuilder) addTables(out map[string]*entityDef, tables []catalogue.Table) {
+	for _, t := range tables {
 		if _, dup := out[t.LogicalName]; dup {
 			panic("catalogue: duplicate table " + t.LogicalName)
 		}
@@ -481,5 +474,4 @@ func buildCatalogue(customNS uuid.UUID, extraCustomTables int) map[string]*entit
 		e.published = e.auditState()
 		out[t.LogicalName] = e
 	}
-	return out
 }

@@ -7,6 +7,10 @@
 // The emulator turns the completed tables into full EntityMetadata and
 // AttributeMetadata definitions; this package knows nothing of that JSON
 // shape, so a generated catalogue of any size goes through the same rules.
+//
+// Adding a table is adding a block to standard.json or custom.json: the keys
+// are the json tags of Table and Column below; unknown keys are refused.
+// Column sets shared by several tables live in columns.json.
 package catalogue
 
 import (
