@@ -264,6 +264,7 @@ func TestCatalogueDefinitionsSurvivePut(t *testing.T) {
 			}
 		}
 	}
+	t.Logf("%d column shapes round-tripped", len(shapes))
 	if len(shapes) < 20 {
 		t.Errorf("only %d column shapes", len(shapes))
 	}
