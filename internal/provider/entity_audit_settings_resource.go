@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -210,10 +211,7 @@ func (r *entityAuditSettingsResource) Create(ctx context.Context, req resource.C
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	plan.refreshFrom(info)
-	plan.Published = plan.Publish
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	resp.Diagnostics.Append(savePrivate(ctx, resp.Private, entityPrivateKey, priv)...)
+	resp.Diagnostics.Append(storeApplied(ctx, &resp.State, resp.Private, &plan, info, plan.Publish, priv)...)
 }
 
 func (r *entityAuditSettingsResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -235,22 +233,25 @@ func (r *entityAuditSettingsResource) Update(ctx context.Context, req resource.U
 		return
 	}
 	info, unpublished := r.applyConfig(ctx, &cfg, &plan, &priv, publishPolicyForUpdate(&plan, &state), &resp.Diagnostics)
-	if unpublished {
+	switch {
+	case unpublished:
 		// Written but not published: keep that in the state, so that the
 		// next plan shows published = false -> true and publishes.
-		plan.refreshFrom(info)
-		plan.Published = types.BoolValue(false)
-		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-		resp.Diagnostics.Append(savePrivate(ctx, resp.Private, entityPrivateKey, priv)...)
-		return
+		resp.Diagnostics.Append(storeApplied(ctx, &resp.State, resp.Private, &plan, info, types.BoolValue(false), priv)...)
+	case !resp.Diagnostics.HasError():
+		resp.Diagnostics.Append(storeApplied(ctx, &resp.State, resp.Private, &plan, info, plan.Publish, priv)...)
 	}
-	if resp.Diagnostics.HasError() {
-		return
-	}
+}
+
+// storeApplied saves the table as re-read after an apply, whether its
+// change is published, and the private state.
+func storeApplied(ctx context.Context, state *tfsdk.State, private privateSetter, plan *entityAuditSettingsModel,
+	info *dataverse.EntityAuditInfo, published types.Bool, priv entityPrivateState) diag.Diagnostics {
 	plan.refreshFrom(info)
-	plan.Published = plan.Publish
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	resp.Diagnostics.Append(savePrivate(ctx, resp.Private, entityPrivateKey, priv)...)
+	plan.Published = published
+	diags := state.Set(ctx, plan)
+	diags.Append(savePrivate(ctx, private, entityPrivateKey, priv)...)
+	return diags
 }
 
 // publishPolicy says whether applyConfig publishes a table it did not
