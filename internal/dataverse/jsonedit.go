@@ -16,9 +16,9 @@ import (
 // every other byte stays as it was — numbers are never parsed into float64,
 // unknown properties and labels are never decoded into structs.
 
-// ErrJSONPathNotFound is wrapped by SetJSONValue and GetJSONValue when a key
+// errJSONPathNotFound is wrapped by setJSONValue and getJSONValue when a key
 // along the path is missing.
-var ErrJSONPathNotFound = errors.New("JSON path not found")
+var errJSONPathNotFound = errors.New("JSON path not found")
 
 // jsonMember is one "key": value of a JSON object, with offsets into the
 // object's bytes.
@@ -184,29 +184,29 @@ func findJSONMember(data []byte, key string) (jsonMember, error) {
 			return m, nil
 		}
 	}
-	return jsonMember{}, ErrJSONPathNotFound
+	return jsonMember{}, errJSONPathNotFound
 }
 
-// SetJSONValue returns a copy of def with the value at path (object keys,
+// setJSONValue returns a copy of def with the value at path (object keys,
 // e.g. "IsAuditEnabled", "Value") replaced by value encoded as JSON. All
 // other bytes of def are kept as they were, so numbers keep their exact text
 // and unknown properties, key order and whitespace are untouched. It fails if
 // def is not valid JSON, if a key along the path is missing (wrapping
-// ErrJSONPathNotFound) or if a value along the path is not an object.
-func SetJSONValue(def json.RawMessage, value any, path ...string) (json.RawMessage, error) {
+// errJSONPathNotFound) or if a value along the path is not an object.
+func setJSONValue(def json.RawMessage, value any, path ...string) (json.RawMessage, error) {
 	if len(path) == 0 {
-		return nil, errors.New("dataverse: SetJSONValue: empty path")
+		return nil, errors.New("dataverse: setJSONValue: empty path")
 	}
 	if !json.Valid(def) {
-		return nil, errors.New("dataverse: SetJSONValue: the definition is not valid JSON")
+		return nil, errors.New("dataverse: setJSONValue: the definition is not valid JSON")
 	}
 	encoded, err := marshalJSONValue(value)
 	if err != nil {
-		return nil, fmt.Errorf("dataverse: SetJSONValue %s: encoding the value: %w", jsonPathString(path), err)
+		return nil, fmt.Errorf("dataverse: setJSONValue %s: encoding the value: %w", jsonPathString(path), err)
 	}
 	out, err := spliceJSONValue(def, encoded, path, 0)
 	if err != nil {
-		return nil, fmt.Errorf("dataverse: SetJSONValue %s: %w", jsonPathString(path), err)
+		return nil, fmt.Errorf("dataverse: setJSONValue %s: %w", jsonPathString(path), err)
 	}
 	return out, nil
 }
@@ -214,7 +214,7 @@ func SetJSONValue(def json.RawMessage, value any, path ...string) (json.RawMessa
 func spliceJSONValue(data, encoded []byte, path []string, depth int) ([]byte, error) {
 	m, err := findJSONMember(data, path[depth])
 	if err != nil {
-		if errors.Is(err, ErrJSONPathNotFound) {
+		if errors.Is(err, errJSONPathNotFound) {
 			return nil, fmt.Errorf("key %q: %w", jsonPathString(path[:depth+1]), err)
 		}
 		where := "the definition"
@@ -236,46 +236,46 @@ func spliceJSONValue(data, encoded []byte, path []string, depth int) ([]byte, er
 	return out, nil
 }
 
-// GetJSONValue decodes the value at path of def into out; numbers decoded
+// getJSONValue decodes the value at path of def into out; numbers decoded
 // into interface{} values are json.Number. A missing key wraps
-// ErrJSONPathNotFound.
-func GetJSONValue(def json.RawMessage, out any, path ...string) error {
+// errJSONPathNotFound.
+func getJSONValue(def json.RawMessage, out any, path ...string) error {
 	if !json.Valid(def) {
-		return errors.New("dataverse: GetJSONValue: the definition is not valid JSON")
+		return errors.New("dataverse: getJSONValue: the definition is not valid JSON")
 	}
 	data := []byte(def)
 	for depth, key := range path {
 		m, err := findJSONMember(data, key)
 		if err != nil {
-			if errors.Is(err, ErrJSONPathNotFound) {
-				return fmt.Errorf("dataverse: GetJSONValue: key %q: %w", jsonPathString(path[:depth+1]), err)
+			if errors.Is(err, errJSONPathNotFound) {
+				return fmt.Errorf("dataverse: getJSONValue: key %q: %w", jsonPathString(path[:depth+1]), err)
 			}
-			return fmt.Errorf("dataverse: GetJSONValue %s: %w", jsonPathString(path), err)
+			return fmt.Errorf("dataverse: getJSONValue %s: %w", jsonPathString(path), err)
 		}
 		data = m.value
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if err := dec.Decode(out); err != nil {
-		return fmt.Errorf("dataverse: GetJSONValue %s: %w", jsonPathString(path), err)
+		return fmt.Errorf("dataverse: getJSONValue %s: %w", jsonPathString(path), err)
 	}
 	return nil
 }
 
-// CanonicalJSON re-encodes def with object keys sorted, no insignificant
+// canonicalJSON re-encodes def with object keys sorted, no insignificant
 // whitespace, strings in one escaping, and numbers kept as their text (so
 // 1.0 and 1 differ, as they would on the wire). Two definitions are equal
 // property for property when their canonical forms are equal. Objects with
 // duplicate keys are an error.
-func CanonicalJSON(def json.RawMessage) (json.RawMessage, error) {
+func canonicalJSON(def json.RawMessage) (json.RawMessage, error) {
 	dec := json.NewDecoder(bytes.NewReader(def))
 	dec.UseNumber()
 	var b bytes.Buffer
 	if err := writeCanonical(dec, &b); err != nil {
-		return nil, fmt.Errorf("dataverse: CanonicalJSON: %w", err)
+		return nil, fmt.Errorf("dataverse: canonicalJSON: %w", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("dataverse: CanonicalJSON: data after the JSON value")
+		return nil, errors.New("dataverse: canonicalJSON: data after the JSON value")
 	}
 	return b.Bytes(), nil
 }

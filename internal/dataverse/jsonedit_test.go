@@ -39,7 +39,7 @@ const sampleEntityDef = `{
 
 func TestSetJSONValueKeepsEverythingElse(t *testing.T) {
 	t.Parallel()
-	got, err := SetJSONValue(json.RawMessage(sampleEntityDef), true, "IsAuditEnabled", "Value")
+	got, err := setJSONValue(json.RawMessage(sampleEntityDef), true, "IsAuditEnabled", "Value")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestSetJSONValueKeepsEverythingElse(t *testing.T) {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
 	var v BooleanManagedProperty
-	if err := GetJSONValue(got, &v, "IsAuditEnabled"); err != nil {
+	if err := getJSONValue(got, &v, "IsAuditEnabled"); err != nil {
 		t.Fatal(err)
 	}
 	if v != (BooleanManagedProperty{Value: true, CanBeChanged: true, ManagedPropertyLogicalName: "canmodifyauditsettings"}) {
@@ -81,7 +81,7 @@ func TestSetJSONValueTable(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := SetJSONValue(json.RawMessage(tc.def), tc.value, tc.path...)
+			got, err := setJSONValue(json.RawMessage(tc.def), tc.value, tc.path...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -113,19 +113,19 @@ func TestSetJSONValueErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := SetJSONValue(json.RawMessage(tc.def), true, tc.path...)
+			_, err := setJSONValue(json.RawMessage(tc.def), true, tc.path...)
 			if err == nil {
 				t.Fatal("no error")
 			}
-			if errors.Is(err, ErrJSONPathNotFound) != tc.notFound {
-				t.Errorf("errors.Is(ErrJSONPathNotFound) = %v: %v", !tc.notFound, err)
+			if errors.Is(err, errJSONPathNotFound) != tc.notFound {
+				t.Errorf("errors.Is(errJSONPathNotFound) = %v: %v", !tc.notFound, err)
 			}
 			if !strings.Contains(err.Error(), tc.contains) {
 				t.Errorf("error %q does not contain %q", err, tc.contains)
 			}
 		})
 	}
-	if _, err := SetJSONValue(json.RawMessage(`{"a":1}`), func() {}, "a"); err == nil {
+	if _, err := setJSONValue(json.RawMessage(`{"a":1}`), func() {}, "a"); err == nil {
 		t.Error("unencodable value: no error")
 	}
 }
@@ -134,27 +134,27 @@ func TestGetJSONValue(t *testing.T) {
 	t.Parallel()
 	def := json.RawMessage(sampleEntityDef)
 	var n any
-	if err := GetJSONValue(def, &n, "MaxValue"); err != nil {
+	if err := getJSONValue(def, &n, "MaxValue"); err != nil {
 		t.Fatal(err)
 	}
 	if n != json.Number("100000000000.0000000001") {
 		t.Errorf("MaxValue = %#v", n)
 	}
 	var label string
-	if err := GetJSONValue(def, &label, "DisplayName", "UserLocalizedLabel", "Label"); err != nil || label != "Account" {
+	if err := getJSONValue(def, &label, "DisplayName", "UserLocalizedLabel", "Label"); err != nil || label != "Account" {
 		t.Errorf("label = %q, %v", label, err)
 	}
 	var raw json.RawMessage
-	if err := GetJSONValue(def, &raw, "UnknownFutureProperty"); err != nil || string(raw) != `{"Nested": [[1, 2.50], {"a": null}], "Flag": true}` {
+	if err := getJSONValue(def, &raw, "UnknownFutureProperty"); err != nil || string(raw) != `{"Nested": [[1, 2.50], {"a": null}], "Flag": true}` {
 		t.Errorf("raw = %s, %v", raw, err)
 	}
-	if err := GetJSONValue(def, &raw, "Description", "Nope"); !errors.Is(err, ErrJSONPathNotFound) {
+	if err := getJSONValue(def, &raw, "Description", "Nope"); !errors.Is(err, errJSONPathNotFound) {
 		t.Errorf("missing key: %v", err)
 	}
-	if err := GetJSONValue(def, &raw, "LogicalName", "x"); err == nil || errors.Is(err, ErrJSONPathNotFound) {
+	if err := getJSONValue(def, &raw, "LogicalName", "x"); err == nil || errors.Is(err, errJSONPathNotFound) {
 		t.Errorf("string along path: %v", err)
 	}
-	if err := GetJSONValue(json.RawMessage(`{`), &raw); err == nil {
+	if err := getJSONValue(json.RawMessage(`{`), &raw); err == nil {
 		t.Error("invalid JSON: no error")
 	}
 }
@@ -173,17 +173,17 @@ func TestCanonicalJSON(t *testing.T) {
 		{`null`, `null`},
 	}
 	for _, tc := range cases {
-		got, err := CanonicalJSON(json.RawMessage(tc.in))
+		got, err := canonicalJSON(json.RawMessage(tc.in))
 		if err != nil {
 			t.Errorf("%s: %v", tc.in, err)
 			continue
 		}
 		if string(got) != tc.want {
-			t.Errorf("CanonicalJSON(%s)\n got %s\nwant %s", tc.in, got, tc.want)
+			t.Errorf("canonicalJSON(%s)\n got %s\nwant %s", tc.in, got, tc.want)
 		}
 	}
 	// Equal definitions written differently are equal canonically.
-	a, _ := CanonicalJSON(json.RawMessage(sampleEntityDef))
+	a, _ := canonicalJSON(json.RawMessage(sampleEntityDef))
 	var m map[string]any
 	dec := json.NewDecoder(strings.NewReader(sampleEntityDef))
 	dec.UseNumber()
@@ -191,13 +191,13 @@ func TestCanonicalJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	reenc, _ := json.MarshalIndent(m, "", "    ")
-	b, err := CanonicalJSON(reenc)
+	b, err := canonicalJSON(reenc)
 	if err != nil || !bytes.Equal(a, b) {
 		t.Errorf("re-encoded definition differs canonically (%v):\n%s\n%s", err, a, b)
 	}
 	for _, bad := range []string{`{"a":1,"a":1}`, `{"a":1} x`, `{"a":`, ``, `{"a":[1,{"b":2,"b":3}]}`} {
-		if _, err := CanonicalJSON(json.RawMessage(bad)); err == nil {
-			t.Errorf("CanonicalJSON(%q): no error", bad)
+		if _, err := canonicalJSON(json.RawMessage(bad)); err == nil {
+			t.Errorf("canonicalJSON(%q): no error", bad)
 		}
 	}
 }
@@ -262,19 +262,19 @@ func FuzzSetJSONValue(f *testing.F) {
 		if !json.Valid([]byte(value)) {
 			return
 		}
-		got, err := SetJSONValue(def, json.RawMessage(value), key)
+		got, err := setJSONValue(def, json.RawMessage(value), key)
 		var orig map[string]json.RawMessage
 		origOK := json.Valid(def) && json.Unmarshal(def, &orig) == nil && orig != nil
 		if err != nil {
 			if origOK {
 				if _, has := orig[key]; has && !strings.Contains(err.Error(), "duplicate key") {
-					t.Fatalf("SetJSONValue(%q, %q) failed: %v", def, key, err)
+					t.Fatalf("setJSONValue(%q, %q) failed: %v", def, key, err)
 				}
 			}
 			return
 		}
 		if !origOK {
-			t.Fatalf("SetJSONValue accepted %q", def)
+			t.Fatalf("setJSONValue accepted %q", def)
 		}
 		if !json.Valid(got) {
 			t.Fatalf("result is not valid JSON: %q", got)
@@ -288,8 +288,8 @@ func FuzzSetJSONValue(f *testing.F) {
 		}
 		for k, v := range orig {
 			if k == key {
-				wantC, err1 := CanonicalJSON(json.RawMessage(value))
-				gotC, err2 := CanonicalJSON(res[k])
+				wantC, err1 := canonicalJSON(json.RawMessage(value))
+				gotC, err2 := canonicalJSON(res[k])
 				if err1 == nil && (err2 != nil || !bytes.Equal(wantC, gotC)) {
 					t.Fatalf("value %q = %q", k, res[k])
 				}
@@ -309,7 +309,7 @@ func FuzzCanonicalJSON(f *testing.F) {
 	f.Add([]byte("\"\xff\""))
 	f.Add([]byte(`1 2`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := CanonicalJSON(data)
+		c, err := canonicalJSON(data)
 		if !json.Valid(data) {
 			if err == nil {
 				t.Fatalf("accepted invalid JSON %q", data)
@@ -318,14 +318,14 @@ func FuzzCanonicalJSON(f *testing.F) {
 		}
 		if err != nil {
 			if !strings.Contains(err.Error(), "duplicate key") {
-				t.Fatalf("CanonicalJSON(%q): %v", data, err)
+				t.Fatalf("canonicalJSON(%q): %v", data, err)
 			}
 			return
 		}
 		if !json.Valid(c) {
 			t.Fatalf("invalid output %q", c)
 		}
-		again, err := CanonicalJSON(c)
+		again, err := canonicalJSON(c)
 		if err != nil || !bytes.Equal(again, c) {
 			t.Fatalf("not idempotent: %q → %q (%v)", c, again, err)
 		}

@@ -75,13 +75,6 @@ func (e *EntityAuditInfo) Clone() *EntityAuditInfo {
 	return &out
 }
 
-// PutOptions are options of a metadata PUT.
-type PutOptions struct {
-	// SolutionUniqueName, when set, is sent as MSCRM.SolutionUniqueName so the
-	// change is recorded in that unmanaged solution.
-	SolutionUniqueName string
-}
-
 // Wire format of the audit reads.
 type localizedLabelWire struct {
 	Label string `json:"Label"`
@@ -198,54 +191,83 @@ func attributePath(entity, attribute string) (string, error) {
 	return ep + "/Attributes(LogicalName=" + keyLiteral(attribute) + ")", nil
 }
 
-func entityAuditQuery(withAttributes bool) url.Values {
+// ColumnsOption says whether an audit read includes every column's audit
+// fields (one $expand per table) or only the table-level ones.
+type ColumnsOption int
+
+const (
+	// WithoutColumns reads the table-level audit fields only.
+	WithoutColumns ColumnsOption = iota
+	// WithColumns also reads each column's audit fields, following paged
+	// column collections.
+	WithColumns
+)
+
+// auditReadScope says which tables an audit read covers: every table, or
+// the one named.
+type auditReadScope struct {
+	everyTable bool
+	table      string
+}
+
+var allTables = auditReadScope{everyTable: true}
+
+func oneTable(logicalName string) auditReadScope { return auditReadScope{table: logicalName} }
+
+// auditReadRequest builds the GET of the audit fields at path. Every audit
+// read of table metadata is built here, so a header they all need (such as a
+// read consistency level) is added in one place.
+func auditReadRequest(path string, query url.Values, out any) *Request {
+	return &Request{Method: http.MethodGet, Path: path, Query: query, Out: out}
+}
+
+func entityAuditQuery(columns ColumnsOption) url.Values {
 	q := url.Values{"$select": {entityAuditSelect}}
-	if withAttributes {
+	if columns == WithColumns {
 		q.Set("$expand", attributeAuditExpand)
 	}
 	return q
 }
 
-// followAttributePages reads the remaining pages of an expanded Attributes
-// collection, should the server page it.
-func (c *Client) followAttributePages(ctx context.Context, e *EntityAuditInfo, next string) error {
-	for next != "" {
-		var page struct {
-			Value    []attributeAuditWire `json:"value"`
-			NextLink string               `json:"@odata.nextLink"`
-		}
-		if err := c.getJSON(ctx, next, nil, &page); err != nil {
-			return err
-		}
-		addAttributes(e, page.Value)
-		next = page.NextLink
+// readEntityAudit is the one entry point for reading audit metadata: the
+// public reads and the MetadataCache go through it. It returns the tables
+// read; reading one unknown table is an *Error for which IsNotFound is true.
+func (c *Client) readEntityAudit(ctx context.Context, scope auditReadScope, columns ColumnsOption) ([]*EntityAuditInfo, error) {
+	if scope.everyTable {
+		return c.readAllEntityAudit(ctx, columns)
 	}
-	return nil
+	path, err := entityPath(scope.table)
+	if err != nil {
+		return nil, err
+	}
+	var w entityAuditWire
+	if _, err := c.Do(ctx, auditReadRequest(path, entityAuditQuery(columns), &w)); err != nil {
+		return nil, err
+	}
+	e, err := c.auditInfoOf(ctx, &w, columns)
+	if err != nil {
+		return nil, err
+	}
+	return []*EntityAuditInfo{e}, nil
 }
 
-// ListEntityAuditInfo reads the audit fields of every table, and with
-// withAttributes those of every column too, following @odata.nextLink. The
-// map is keyed by table logical name.
-func (c *Client) ListEntityAuditInfo(ctx context.Context, withAttributes bool) (map[string]*EntityAuditInfo, error) {
-	out := map[string]*EntityAuditInfo{}
-	path, query := "EntityDefinitions", entityAuditQuery(withAttributes)
+func (c *Client) readAllEntityAudit(ctx context.Context, columns ColumnsOption) ([]*EntityAuditInfo, error) {
+	var out []*EntityAuditInfo
+	path, query := "EntityDefinitions", entityAuditQuery(columns)
 	for {
 		var page struct {
 			Value    []entityAuditWire `json:"value"`
 			NextLink string            `json:"@odata.nextLink"`
 		}
-		if err := c.getJSON(ctx, path, query, &page); err != nil {
+		if _, err := c.Do(ctx, auditReadRequest(path, query, &page)); err != nil {
 			return nil, err
 		}
 		for i := range page.Value {
-			w := &page.Value[i]
-			e := w.info(withAttributes)
-			if withAttributes {
-				if err := c.followAttributePages(ctx, e, w.AttributesNextLink); err != nil {
-					return nil, err
-				}
+			e, err := c.auditInfoOf(ctx, &page.Value[i], columns)
+			if err != nil {
+				return nil, err
 			}
-			out[e.LogicalName] = e
+			out = append(out, e)
 		}
 		if page.NextLink == "" {
 			return out, nil
@@ -255,29 +277,60 @@ func (c *Client) ListEntityAuditInfo(ctx context.Context, withAttributes bool) (
 	}
 }
 
-// GetEntityAuditInfo reads one table's audit fields (and its columns' with
-// withAttributes). An unknown table is an *Error for which IsNotFound is true.
-func (c *Client) GetEntityAuditInfo(ctx context.Context, logicalName string, withAttributes bool) (*EntityAuditInfo, error) {
-	path, err := entityPath(logicalName)
-	if err != nil {
-		return nil, err
-	}
-	var w entityAuditWire
-	if err := c.getJSON(ctx, path, entityAuditQuery(withAttributes), &w); err != nil {
-		return nil, err
-	}
-	e := w.info(withAttributes)
-	if withAttributes {
-		if err := c.followAttributePages(ctx, e, w.AttributesNextLink); err != nil {
+// auditInfoOf converts one table of an audit read, reading the remaining
+// pages of its columns should the server page them.
+func (c *Client) auditInfoOf(ctx context.Context, w *entityAuditWire, columns ColumnsOption) (*EntityAuditInfo, error) {
+	e := w.info(columns == WithColumns)
+	for next := w.AttributesNextLink; columns == WithColumns && next != ""; {
+		var page struct {
+			Value    []attributeAuditWire `json:"value"`
+			NextLink string               `json:"@odata.nextLink"`
+		}
+		if _, err := c.Do(ctx, auditReadRequest(next, nil, &page)); err != nil {
 			return nil, err
 		}
+		addAttributes(e, page.Value)
+		next = page.NextLink
 	}
 	return e, nil
 }
 
-// getDefinition GETs a full metadata definition, checked to be a JSON object.
-func (c *Client) getDefinition(ctx context.Context, path string) (json.RawMessage, error) {
-	resp, err := c.Do(ctx, &Request{Method: http.MethodGet, Path: path})
+// ListEntityAuditInfo reads the audit fields of every table (and of their
+// columns WithColumns), following @odata.nextLink. The map is keyed by table
+// logical name.
+func (c *Client) ListEntityAuditInfo(ctx context.Context, columns ColumnsOption) (map[string]*EntityAuditInfo, error) {
+	all, err := c.readEntityAudit(ctx, allTables, columns)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*EntityAuditInfo, len(all))
+	for _, e := range all {
+		out[e.LogicalName] = e
+	}
+	return out, nil
+}
+
+// GetEntityAuditInfo reads one table's audit fields (and its columns'
+// WithColumns). An unknown table is an *Error for which IsNotFound is true.
+func (c *Client) GetEntityAuditInfo(ctx context.Context, logicalName string, columns ColumnsOption) (*EntityAuditInfo, error) {
+	all, err := c.readEntityAudit(ctx, oneTable(logicalName), columns)
+	if err != nil {
+		return nil, err
+	}
+	return all[0], nil
+}
+
+// definitionReadRequest builds the GET of a full metadata definition, the
+// read that precedes every PUT. Built in one place so that a header those
+// reads need, or sending them in a $batch, is one change.
+func definitionReadRequest(path string) *Request {
+	return &Request{Method: http.MethodGet, Path: path}
+}
+
+// readDefinition GETs a full metadata definition, checked to be a JSON
+// object, exactly as the server sent it (every property, numbers as written).
+func (c *Client) readDefinition(ctx context.Context, path string) (json.RawMessage, error) {
+	resp, err := c.Do(ctx, definitionReadRequest(path))
 	if err != nil {
 		return nil, err
 	}
@@ -294,47 +347,48 @@ func parseJSONObjectChecked(b []byte) ([]jsonMember, error) {
 	return parseJSONObject(b)
 }
 
-func (c *Client) putDefinition(ctx context.Context, path string, def json.RawMessage, odataType string, opts PutOptions) error {
+// writeDefinition replaces a definition with def (as read by readDefinition
+// and edited with setJSONValue), with MSCRM.MergeLabels: true so labels in
+// other languages are kept. OData annotations of the GET (@odata.context,
+// @odata.etag, …) are dropped; with odataType set, "@odata.type":
+// "#<odataType>" is sent as the first property; everything else is sent byte
+// for byte.
+func (c *Client) writeDefinition(ctx context.Context, path string, def json.RawMessage, odataType, solution string) error {
 	body, err := prepareDefinitionForPut(def, odataType)
 	if err != nil {
 		return fmt.Errorf("dataverse: PUT %s: %w", path, err)
 	}
 	h := http.Header{"MSCRM.MergeLabels": {"true"}}
-	if opts.SolutionUniqueName != "" {
-		h.Set("MSCRM.SolutionUniqueName", opts.SolutionUniqueName)
+	if solution != "" {
+		h.Set("MSCRM.SolutionUniqueName", solution)
 	}
 	_, err = c.Do(ctx, &Request{Method: http.MethodPut, Path: path, Body: body, Header: h})
 	return err
 }
 
-// GetEntityDefinition returns a table's full definition exactly as the server
-// sent it (every property, numbers as written).
-func (c *Client) GetEntityDefinition(ctx context.Context, logicalName string) (json.RawMessage, error) {
+// getEntityDefinition returns a table's full definition.
+func (c *Client) getEntityDefinition(ctx context.Context, logicalName string) (json.RawMessage, error) {
 	path, err := entityPath(logicalName)
 	if err != nil {
 		return nil, err
 	}
-	return c.getDefinition(ctx, path)
+	return c.readDefinition(ctx, path)
 }
 
-// PutEntityDefinition replaces a table's definition with def (as read by
-// GetEntityDefinition and edited with SetJSONValue), with
-// MSCRM.MergeLabels: true so labels in other languages are kept. OData
-// annotations of the GET (@odata.context, @odata.etag, …) are dropped;
-// @odata.type is kept; everything else is sent byte for byte.
-func (c *Client) PutEntityDefinition(ctx context.Context, logicalName string, def json.RawMessage, opts PutOptions) error {
+// putEntityDefinition replaces a table's definition with def.
+func (c *Client) putEntityDefinition(ctx context.Context, logicalName string, def json.RawMessage, solution string) error {
 	path, err := entityPath(logicalName)
 	if err != nil {
 		return err
 	}
-	return c.putDefinition(ctx, path, def, "", opts)
+	return c.writeDefinition(ctx, path, def, "", solution)
 }
 
-// GetAttributeDefinition returns a column's full definition, read with its
+// getAttributeDefinition returns a column's full definition, read with its
 // type cast (…/Attributes(LogicalName='a')/<odataType>) as Microsoft's update
 // sample does: without the cast only the common AttributeMetadata properties
 // come back, and a PUT of those would reset the others.
-func (c *Client) GetAttributeDefinition(ctx context.Context, entity, attribute, odataType string) (json.RawMessage, error) {
+func (c *Client) getAttributeDefinition(ctx context.Context, entity, attribute, odataType string) (json.RawMessage, error) {
 	path, err := attributePath(entity, attribute)
 	if err != nil {
 		return nil, err
@@ -343,12 +397,12 @@ func (c *Client) GetAttributeDefinition(ctx context.Context, entity, attribute, 
 	if err != nil {
 		return nil, err
 	}
-	return c.getDefinition(ctx, path+"/"+t)
+	return c.readDefinition(ctx, path+"/"+t)
 }
 
-// PutAttributeDefinition replaces a column's definition with def, PUT to the
+// putAttributeDefinition replaces a column's definition with def, PUT to the
 // uncast URL with "@odata.type": "#<odataType>" as its first property.
-func (c *Client) PutAttributeDefinition(ctx context.Context, entity, attribute, odataType string, def json.RawMessage, opts PutOptions) error {
+func (c *Client) putAttributeDefinition(ctx context.Context, entity, attribute, odataType string, def json.RawMessage, solution string) error {
 	path, err := attributePath(entity, attribute)
 	if err != nil {
 		return err
@@ -357,5 +411,5 @@ func (c *Client) PutAttributeDefinition(ctx context.Context, entity, attribute, 
 	if err != nil {
 		return err
 	}
-	return c.putDefinition(ctx, path, def, t, opts)
+	return c.writeDefinition(ctx, path, def, t, solution)
 }

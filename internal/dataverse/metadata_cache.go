@@ -2,9 +2,12 @@ package dataverse
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // MetadataCacheOptions configures a MetadataCache.
@@ -14,15 +17,20 @@ type MetadataCacheOptions struct {
 	Disabled bool
 }
 
-// MetadataCache serves table audit info during one Terraform command.
+// MetadataCache serves table audit info during one Terraform command, and
+// is the way audit settings are changed (ApplyTableAudit, ApplyColumnAudit),
+// so that a written table is never served from an older read.
 //
 // Refreshing N table resources would cost N metadata reads; instead the first
-// reader loads every table with its columns in one request (single-flight),
-// and the others are served from it. A write invalidates its table, which is
-// then read again on its own.
+// reader loads every table with its columns in one request, shared by
+// concurrent callers, and the others are served from it. A write invalidates
+// its table, which is then read again on its own.
 type MetadataCache struct {
 	c    *Client
 	opts MetadataCacheOptions
+	// loads shares one read between concurrent callers: key bulkLoadKey for
+	// the read of every table, a table's logical name for a re-read of it.
+	loads singleflight.Group
 
 	mu sync.Mutex
 	// entities holds the known tables; a nil value is a table known not to
@@ -31,25 +39,24 @@ type MetadataCache struct {
 	// loaded: a bulk load succeeded, so a table missing from entities does
 	// not exist.
 	loaded bool
-	bulk   *cacheFlight
 	// stale tables are read again on their own; gen counts invalidations so
 	// that a read that started before one does not clear it.
-	stale  map[string]bool
-	gen    map[string]uint64
-	single map[string]*cacheFlight
+	stale map[string]bool
+	gen   map[string]uint64
 
 	bulkLoads, singleLoads int
 }
 
-// cacheFlight is one load that concurrent callers share.
-type cacheFlight struct {
-	done chan struct{}
-	val  *EntityAuditInfo // single loads only
-	err  error
-	// leaderGone: the load failed because the context of the caller that ran
-	// it ended; other callers try again with their own.
-	leaderGone bool
-}
+// bulkLoadKey is the flight key of the read of every table; it cannot clash
+// with a table's logical name.
+const bulkLoadKey = "*"
+
+// leaderGoneError is a shared load that failed because the context of the
+// caller that ran it ended: the other callers load again with their own.
+type leaderGoneError struct{ err error }
+
+func (e *leaderGoneError) Error() string { return e.err.Error() }
+func (e *leaderGoneError) Unwrap() error { return e.err }
 
 // NewMetadataCache returns an empty cache reading through c.
 func NewMetadataCache(c *Client, opts MetadataCacheOptions) *MetadataCache {
@@ -59,7 +66,6 @@ func NewMetadataCache(c *Client, opts MetadataCacheOptions) *MetadataCache {
 		entities: map[string]*EntityAuditInfo{},
 		stale:    map[string]bool{},
 		gen:      map[string]uint64{},
-		single:   map[string]*cacheFlight{},
 	}
 }
 
@@ -98,93 +104,103 @@ func (m *MetadataCache) Entity(ctx context.Context, logicalName string) (*Entity
 		m.mu.Lock()
 		m.singleLoads++
 		m.mu.Unlock()
-		return m.c.GetEntityAuditInfo(ctx, logicalName, true)
+		return m.read(ctx, oneTable(logicalName))
 	}
 	for {
 		m.mu.Lock()
-		var f *cacheFlight
-		single := false
-		switch e, ok := m.entities[logicalName]; {
-		case m.stale[logicalName]:
-			single = true
-			if f = m.single[logicalName]; f == nil {
-				f = &cacheFlight{done: make(chan struct{})}
-				m.single[logicalName] = f
-				m.singleLoads++
-				gen := m.gen[logicalName]
-				m.mu.Unlock()
-				m.loadOne(ctx, logicalName, f, gen)
-				m.mu.Lock()
-			}
+		e, ok := m.entities[logicalName]
+		stale, loaded := m.stale[logicalName], m.loaded
+		m.mu.Unlock()
+		var flight <-chan singleflight.Result
+		switch {
+		case stale:
+			flight = m.loads.DoChan(logicalName, func() (any, error) { return m.loadOne(ctx, logicalName) })
 		case ok && e != nil:
-			out := e.Clone()
-			m.mu.Unlock()
-			return out, nil
-		case ok || m.loaded:
-			m.mu.Unlock()
+			return e.Clone(), nil
+		case ok || loaded:
 			return nil, m.notFound(logicalName)
 		default:
-			if f = m.bulk; f == nil {
-				f = &cacheFlight{done: make(chan struct{})}
-				m.bulk = f
-				m.bulkLoads++
-				m.mu.Unlock()
-				m.loadAll(ctx, f)
-				m.mu.Lock()
-			}
+			flight = m.loads.DoChan(bulkLoadKey, func() (any, error) { return nil, m.loadAll(ctx) })
 		}
-		m.mu.Unlock()
 
+		var res singleflight.Result
 		select {
-		case <-f.done:
+		case res = <-flight:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
-		if f.err != nil {
-			if f.leaderGone && ctx.Err() == nil {
-				continue // the caller that loaded gave up: load again
-			}
-			return nil, f.err
-		}
-		if single {
-			return f.val.Clone(), nil
+		var gone *leaderGoneError
+		switch {
+		case errors.As(res.Err, &gone) && ctx.Err() == nil:
+			continue // the caller that loaded gave up: load again
+		case gone != nil:
+			return nil, gone.err
+		case res.Err != nil:
+			return nil, res.Err
+		case stale:
+			return res.Val.(*EntityAuditInfo).Clone(), nil
 		}
 		// Bulk load done: look again (the table may have been invalidated
 		// meanwhile, or be missing).
 	}
 }
 
-// loadAll runs the bulk load of flight f.
-func (m *MetadataCache) loadAll(ctx context.Context, f *cacheFlight) {
-	all, err := m.c.ListEntityAuditInfo(ctx, true)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.bulk = nil
-	if err == nil {
-		for name, e := range all {
-			// Tables read on their own after an invalidation are newer than
-			// this snapshot, and invalidated ones must be read again.
-			if _, known := m.entities[name]; known || m.stale[name] {
-				continue
-			}
-			m.entities[name] = e
-		}
-		m.loaded = true
+// read is the cache's one way to the server: every load goes through it.
+func (m *MetadataCache) read(ctx context.Context, scope auditReadScope) (*EntityAuditInfo, error) {
+	all, err := m.c.readEntityAudit(ctx, scope, WithColumns)
+	if err != nil {
+		return nil, err
 	}
-	f.err = err
-	f.leaderGone = err != nil && ctx.Err() != nil
-	close(f.done)
+	return all[0], nil
 }
 
-// loadOne runs the read of one invalidated table; gen is the table's
-// invalidation count when the read started.
-func (m *MetadataCache) loadOne(ctx context.Context, name string, f *cacheFlight, gen uint64) {
-	e, err := m.c.GetEntityAuditInfo(ctx, name, true)
+// loadAll reads every table and stores them.
+func (m *MetadataCache) loadAll(ctx context.Context) error {
+	m.mu.Lock()
+	if m.loaded {
+		// A load finished between the caller's look and this flight.
+		m.mu.Unlock()
+		return nil
+	}
+	m.bulkLoads++
+	m.mu.Unlock()
+	all, err := m.c.readEntityAudit(ctx, allTables, WithColumns)
+	if err != nil {
+		return leaderGone(ctx, err)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.single[name] == f {
-		delete(m.single, name)
+	for _, e := range all {
+		// Tables read on their own after an invalidation are newer than
+		// this snapshot, and invalidated ones must be read again.
+		if _, known := m.entities[e.LogicalName]; known || m.stale[e.LogicalName] {
+			continue
+		}
+		m.entities[e.LogicalName] = e
 	}
+	m.loaded = true
+	return nil
+}
+
+// loadOne reads one invalidated table and stores it unless it was
+// invalidated again while the read ran.
+func (m *MetadataCache) loadOne(ctx context.Context, name string) (*EntityAuditInfo, error) {
+	m.mu.Lock()
+	if !m.stale[name] {
+		// A re-read finished between the caller's look and this flight.
+		e := m.entities[name]
+		m.mu.Unlock()
+		if e == nil {
+			return nil, m.notFound(name)
+		}
+		return e.Clone(), nil
+	}
+	m.singleLoads++
+	gen := m.gen[name]
+	m.mu.Unlock()
+	e, err := m.read(ctx, oneTable(name))
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if m.gen[name] == gen {
 		switch {
 		case err == nil:
@@ -195,13 +211,19 @@ func (m *MetadataCache) loadOne(ctx context.Context, name string, f *cacheFlight
 			delete(m.stale, name)
 		}
 	}
-	if err == nil {
-		// Callers get copies; keep the stored value private.
-		f.val = e.Clone()
+	if err != nil {
+		return nil, leaderGone(ctx, err)
 	}
-	f.err = err
-	f.leaderGone = err != nil && ctx.Err() != nil
-	close(f.done)
+	// Callers get copies; keep the stored value private.
+	return e.Clone(), nil
+}
+
+// leaderGone marks err as caused by the loading caller's own context ending.
+func leaderGone(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return &leaderGoneError{err: err}
+	}
+	return err
 }
 
 // Invalidate marks a table as changed: the next Entity call reads it again.
@@ -211,7 +233,7 @@ func (m *MetadataCache) Invalidate(logicalName string) {
 	m.gen[logicalName]++
 	m.stale[logicalName] = true
 	// Callers from now on must not share a read that started before the change.
-	delete(m.single, logicalName)
+	m.loads.Forget(logicalName)
 }
 
 // Stats returns how many bulk loads and single-table loads were started.

@@ -91,7 +91,7 @@ func TestListEntityAuditInfo(t *testing.T) {
 	})
 	srvURL = srv.URL
 
-	got, err := c.ListEntityAuditInfo(context.Background(), true)
+	got, err := c.ListEntityAuditInfo(context.Background(), WithColumns)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestListEntityAuditInfo(t *testing.T) {
 	}
 
 	// Without columns: no $expand, Attributes nil.
-	got, err = c.ListEntityAuditInfo(context.Background(), false)
+	got, err = c.ListEntityAuditInfo(context.Background(), WithoutColumns)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestListEntityAuditInfoFollowsAttributePages(t *testing.T) {
 		writeJSON(w, http.StatusOK, map[string]any{"value": []any{row}})
 	})
 	base = srv.URL
-	got, err := c.ListEntityAuditInfo(context.Background(), true)
+	got, err := c.ListEntityAuditInfo(context.Background(), WithColumns)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestGetEntityAuditInfo(t *testing.T) {
 		}
 	})
 	ctx := context.Background()
-	got, err := c.GetEntityAuditInfo(ctx, "account", true)
+	got, err := c.GetEntityAuditInfo(ctx, "account", WithColumns)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,20 +194,20 @@ func TestGetEntityAuditInfo(t *testing.T) {
 	if q := rec.reqs[0].URL.Query(); q.Get("$select") != wantEntitySelect || q.Get("$expand") != wantAttrExpand {
 		t.Errorf("query = %v", q)
 	}
-	if _, err := c.GetEntityAuditInfo(ctx, "account", false); err != nil {
+	if _, err := c.GetEntityAuditInfo(ctx, "account", WithoutColumns); err != nil {
 		t.Fatal(err)
 	}
 	if q := rec.reqs[1].URL.Query(); q.Has("$expand") {
 		t.Errorf("query = %v", q)
 	}
 
-	_, err = c.GetEntityAuditInfo(ctx, "nosuchtable", false)
+	_, err = c.GetEntityAuditInfo(ctx, "nosuchtable", WithoutColumns)
 	if !IsNotFound(err) {
 		t.Errorf("unknown table: err = %v", err)
 	}
 	n := rec.count()
 	for _, bad := range []string{"", "Account", "acc'ount", "a b", "a/b", "account)", "ä"} {
-		if _, err := c.GetEntityAuditInfo(ctx, bad, true); err == nil || !strings.Contains(err.Error(), "logical name") {
+		if _, err := c.GetEntityAuditInfo(ctx, bad, WithColumns); err == nil || !strings.Contains(err.Error(), "logical name") {
 			t.Errorf("%q: err = %v", bad, err)
 		}
 	}
@@ -247,18 +247,18 @@ func TestEntityDefinitionRoundTrip(t *testing.T) {
 		}
 	})
 	ctx := context.Background()
-	def, err := c.GetEntityDefinition(ctx, "account")
+	def, err := c.getEntityDefinition(ctx, "account")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if string(def) != sampleEntityDef {
 		t.Fatalf("definition not returned as sent:\n%s", def)
 	}
-	changed, err := SetJSONValue(def, true, "IsAuditEnabled", "Value")
+	changed, err := setJSONValue(def, true, "IsAuditEnabled", "Value")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.PutEntityDefinition(ctx, "account", changed, PutOptions{SolutionUniqueName: "AuditBaseline"}); err != nil {
+	if err := c.putEntityDefinition(ctx, "account", changed, "AuditBaseline"); err != nil {
 		t.Fatal(err)
 	}
 	if putReq.Header.Get("MSCRM.MergeLabels") != "true" || putReq.Header.Get("MSCRM.SolutionUniqueName") != "AuditBaseline" ||
@@ -273,8 +273,8 @@ func TestEntityDefinitionRoundTrip(t *testing.T) {
 	delete(want, "@odata.context")
 	delete(want, "@odata.etag")
 	wantBytes, _ := json.Marshal(want)
-	wc, _ := CanonicalJSON(wantBytes)
-	gc, err := CanonicalJSON(putBody)
+	wc, _ := canonicalJSON(wantBytes)
+	gc, err := canonicalJSON(putBody)
 	if err != nil || !bytes.Equal(wc, gc) {
 		t.Errorf("PUT body differs (%v):\n%s\n%s", err, gc, wc)
 	}
@@ -283,26 +283,26 @@ func TestEntityDefinitionRoundTrip(t *testing.T) {
 	}
 
 	// Without a solution the header is absent.
-	if err := c.PutEntityDefinition(ctx, "account", changed, PutOptions{}); err != nil {
+	if err := c.putEntityDefinition(ctx, "account", changed, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := putReq.Header[http.CanonicalHeaderKey("MSCRM.SolutionUniqueName")]; ok {
 		t.Errorf("solution header sent: %v", putReq.Header)
 	}
-	if err := c.PutEntityDefinition(ctx, "account", json.RawMessage(`[1]`), PutOptions{}); err == nil {
+	if err := c.putEntityDefinition(ctx, "account", json.RawMessage(`[1]`), ""); err == nil {
 		t.Error("non-object definition: no error")
 	}
-	if err := c.PutEntityDefinition(ctx, "Account", changed, PutOptions{}); err == nil {
+	if err := c.putEntityDefinition(ctx, "Account", changed, ""); err == nil {
 		t.Error("invalid name: no error")
 	}
 }
 
-func TestGetEntityDefinitionRejectsNonObject(t *testing.T) {
+func TestEntityDefinitionReadRejectsNonObject(t *testing.T) {
 	t.Parallel()
 	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, []int{1})
 	})
-	if _, err := c.GetEntityDefinition(context.Background(), "account"); err == nil {
+	if _, err := c.getEntityDefinition(context.Background(), "account"); err == nil {
 		t.Error("no error")
 	}
 }
@@ -326,18 +326,18 @@ func TestAttributeDefinitionRoundTrip(t *testing.T) {
 		}
 	})
 	ctx := context.Background()
-	def, err := c.GetAttributeDefinition(ctx, "account", "revenue", "#"+odataType)
+	def, err := c.getAttributeDefinition(ctx, "account", "revenue", "#"+odataType)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if string(def) != sampleAttributeDef {
 		t.Fatalf("definition = %s", def)
 	}
-	changed, err := SetJSONValue(def, true, "IsAuditEnabled", "Value")
+	changed, err := setJSONValue(def, true, "IsAuditEnabled", "Value")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.PutAttributeDefinition(ctx, "account", "revenue", odataType, changed, PutOptions{}); err != nil {
+	if err := c.putAttributeDefinition(ctx, "account", "revenue", odataType, changed, ""); err != nil {
 		t.Fatal(err)
 	}
 	put := rec.body[1]
@@ -358,10 +358,10 @@ func TestAttributeDefinitionRoundTrip(t *testing.T) {
 		{"account", "Revenue", odataType},
 		{"acc ount", "revenue", odataType},
 	} {
-		if _, err := c.GetAttributeDefinition(ctx, tc[0], tc[1], tc[2]); err == nil {
+		if _, err := c.getAttributeDefinition(ctx, tc[0], tc[1], tc[2]); err == nil {
 			t.Errorf("%v: GET: no error", tc)
 		}
-		if err := c.PutAttributeDefinition(ctx, tc[0], tc[1], tc[2], changed, PutOptions{}); err == nil {
+		if err := c.putAttributeDefinition(ctx, tc[0], tc[1], tc[2], changed, ""); err == nil {
 			t.Errorf("%v: PUT: no error", tc)
 		}
 	}

@@ -118,7 +118,7 @@ func (d *entitiesDataSource) Read(ctx context.Context, req datasource.ReadReques
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	all, err := d.data.client.ListEntityAuditInfo(ctx, false)
+	all, err := d.data.client.ListEntityAuditInfo(ctx, dataverse.WithoutColumns)
 	if err != nil {
 		addAPIError(&resp.Diagnostics, "Cannot list the environment's tables", err)
 		return
