@@ -29,9 +29,9 @@ var seedFrom = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func (e *env) dataverseClient() (*dataverse.Client, error) {
 	return dataverse.New(dataverse.Config{
-		EnvironmentURL: e.srv.EnvironmentURL(),
-		Credential:     staticToken{srv: e.srv, clientID: e.clientID, resource: e.srv.EnvironmentURL()},
-		HTTPClient:     e.srv.HTTPClient(),
+		EnvironmentURL: e.Emulator.EnvironmentURL(),
+		Credential:     staticToken{srv: e.Emulator, clientID: e.ClientID, resource: e.Emulator.EnvironmentURL()},
+		HTTPClient:     e.Emulator.HTTPClient(),
 	})
 }
 
@@ -54,14 +54,14 @@ func runChanges10k(ctx context.Context, b *bench) error {
 		if err != nil {
 			return r, err
 		}
-		defer e.close()
-		e.srv.SeedAuditHistory(10000, seedFrom, seedFrom.AddDate(0, 1, 0), 43)
+		defer e.Close()
+		e.Emulator.SeedAuditHistory(10000, seedFrom, seedFrom.AddDate(0, 1, 0), 43)
 		c, err := e.dataverseClient()
 		if err != nil {
 			return r, err
 		}
 		b.setLatency(e)
-		e.srv.ResetCounters()
+		e.Emulator.ResetCounters()
 		start := time.Now()
 		var ids []string
 		if _, _, err := c.StreamAudits(ctx, dataverse.AuditQuery{Limit: 10000}, func(a dataverse.AuditRecord) error {
@@ -82,10 +82,10 @@ func runChanges10k(ctx context.Context, b *bench) error {
 			}
 		}
 		r.requests = e.requests()
-		r.pages = e.srv.RequestCount("GET audits")
-		r.batches = e.srv.RequestCount("POST $batch")
+		r.pages = e.Emulator.RequestCount("GET audits")
+		r.batches = e.Emulator.RequestCount("POST $batch")
 		if naive {
-			r.singleGets = e.srv.RequestCount("GET RetrieveAuditDetails")
+			r.singleGets = e.Emulator.RequestCount("GET RetrieveAuditDetails")
 		}
 		if r.rows != 10000 {
 			return r, fmt.Errorf("streamed %d rows, want 10000", r.rows)
@@ -131,9 +131,9 @@ func runAudit100k(ctx context.Context, b *bench) error {
 	if err != nil {
 		return err
 	}
-	defer e.close()
-	e.srv.SeedAuditHistory(100000, seedFrom, seedFrom.AddDate(1, 0, 0), 42)
-	tok, err := e.srv.IssueAccessToken(e.clientID, e.srv.EnvironmentURL(), time.Hour)
+	defer e.Close()
+	e.Emulator.SeedAuditHistory(100000, seedFrom, seedFrom.AddDate(1, 0, 0), 42)
+	tok, err := e.Emulator.IssueAccessToken(e.ClientID, e.Emulator.EnvironmentURL(), time.Hour)
 	if err != nil {
 		return err
 	}
@@ -142,9 +142,9 @@ func runAudit100k(ctx context.Context, b *bench) error {
 		return err
 	}
 	b.setLatency(e)
-	e.srv.ResetCounters()
+	e.Emulator.ResetCounters()
 	cmd := exec.CommandContext(ctx, self, childStreamArg)
-	cmd.Env = append(os.Environ(), "BENCH_ENV_URL="+e.srv.EnvironmentURL(), "BENCH_CA_FILE="+e.srv.CAFile(), "BENCH_TOKEN="+tok)
+	cmd.Env = append(os.Environ(), "BENCH_ENV_URL="+e.Emulator.EnvironmentURL(), "BENCH_CA_FILE="+e.Emulator.CAFile(), "BENCH_TOKEN="+tok)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	var res streamResult
@@ -157,7 +157,7 @@ func runAudit100k(ctx context.Context, b *bench) error {
 	if err != nil {
 		return err
 	}
-	pages := e.srv.RequestCount("GET audits")
+	pages := e.Emulator.RequestCount("GET audits")
 	ratio := res.PeakHeapMB / res.DecodedMB
 	fmt.Printf("bench audit_100k: optimized requests=%d seconds=%.2f peak_heap_mb=%.1f decoded_mb=%.1f heap_ratio=%.2f rows=%d | naive n/a\n",
 		pages, res.Seconds, res.PeakHeapMB, res.DecodedMB, ratio, res.Rows)
@@ -270,16 +270,16 @@ func runSearch50k(ctx context.Context, b *bench) error {
 		if err != nil {
 			return r, err
 		}
-		defer e.close()
-		e.srv.SeedUnifiedAuditLog(50000, seedFrom, seedFrom.AddDate(0, 1, 0), 44)
+		defer e.Close()
+		e.Emulator.SeedUnifiedAuditLog(50000, seedFrom, seedFrom.AddDate(0, 1, 0), 44)
 		r.pageSize = serverPage
 		if naive {
 			r.pageSize = 100
 		}
 		cfg := graph.Config{
-			GraphURL:   e.srv.GraphURL(),
-			Credential: staticToken{srv: e.srv, clientID: e.clientID, resource: e.srv.GraphURL()},
-			HTTPClient: e.srv.HTTPClient(),
+			GraphURL:   e.Emulator.GraphURL(),
+			Credential: staticToken{srv: e.Emulator, clientID: e.ClientID, resource: e.Emulator.GraphURL()},
+			HTTPClient: e.Emulator.HTTPClient(),
 		}
 		if naive {
 			cfg.PageSize = 100
@@ -289,7 +289,7 @@ func runSearch50k(ctx context.Context, b *bench) error {
 			return r, err
 		}
 		b.setLatency(e)
-		e.srv.ResetCounters()
+		e.Emulator.ResetCounters()
 		minWait, maxWait := b.d(graphPollMinWait), b.d(graphPollMaxWait)
 		var progress []time.Time
 		start := time.Now()
@@ -307,7 +307,7 @@ func runSearch50k(ctx context.Context, b *bench) error {
 		}
 		r.seconds = time.Since(start)
 		r.requests = e.requests()
-		r.pageRequests = e.srv.RequestCount("GET auditLogRecords")
+		r.pageRequests = e.Emulator.RequestCount("GET auditLogRecords")
 		_ = pages
 		r.polls = len(progress)
 		// The wait after poll k is at least min(PollMin·1.5^(k-1), PollMax);

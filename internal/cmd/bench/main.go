@@ -22,6 +22,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/acctest"
 )
 
 // Realistic latencies, multiplied by -scale.
@@ -88,12 +90,8 @@ func main() {
 
 	b := &bench{scale: *scale, terraform: *tfPath}
 	if b.terraform == "" {
-		b.terraform = os.Getenv("TF_ACC_TERRAFORM_PATH")
-	}
-	if b.terraform == "" {
-		if p, err := exec.LookPath("terraform"); err == nil {
-			b.terraform = p
-		}
+		// Without one, the Terraform scenarios fail and the others run.
+		b.terraform, _ = acctest.FindTerraform()
 	}
 
 	tfVersion := "none found"

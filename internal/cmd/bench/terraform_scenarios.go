@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/acctest"
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/emulator"
 )
 
@@ -27,8 +28,8 @@ func runRefresh300(ctx context.Context, b *bench) error {
 		if err != nil {
 			return r, err
 		}
-		defer e.close()
-		w, err := b.newWorkdir(e.providerBlock() + tablesConfig(benchTables(tableCount), "audit_enabled = true\n  retrieve_audit_enabled = true"))
+		defer e.Close()
+		w, err := b.newWorkdir(e.ProviderConfig() + acctest.TablesConfig(benchTables(tableCount), "audit_enabled = true\n  retrieve_audit_enabled = true"))
 		if err != nil {
 			return r, err
 		}
@@ -37,13 +38,13 @@ func runRefresh300(ctx context.Context, b *bench) error {
 			return r, fmt.Errorf("setup apply: %w", err)
 		}
 		b.setLatency(e)
-		e.srv.ResetCounters()
+		e.Emulator.ResetCounters()
 		r.seconds, r.changes, err = w.plan(ctx, naive)
 		if err != nil {
 			return r, fmt.Errorf("plan (naive=%t): %w", naive, err)
 		}
 		r.requests = e.requests()
-		r.metadataReads = e.srv.RequestCount("GET EntityDefinitions")
+		r.metadataReads = e.Emulator.RequestCount("GET EntityDefinitions")
 		return r, nil
 	}
 	opt, err := one(false)
@@ -75,21 +76,21 @@ func (b *bench) applyOnce(ctx context.Context, naive bool, body, extra string) (
 	if err != nil {
 		return r, err
 	}
-	defer e.close()
+	defer e.Close()
 	b.setLatency(e)
-	w, err := b.newWorkdir(e.providerBlock() + tablesConfig(benchTables(tableCount), body) + extra)
+	w, err := b.newWorkdir(e.ProviderConfig() + acctest.TablesConfig(benchTables(tableCount), body) + extra)
 	if err != nil {
 		return r, err
 	}
 	defer w.remove()
-	e.srv.ResetCounters()
+	e.Emulator.ResetCounters()
 	r.seconds, err = w.apply(ctx, naive)
 	r.tfErrors, r.tfLockErrors = w.errorDiagnostics()
 	r.requests = e.requests()
-	r.publishRequests = e.srv.RequestCount("POST PublishXml")
-	r.publishes = e.srv.PublishCount()
-	r.conflicts = e.srv.LockConflictCount()
-	r.unpublished = len(e.srv.UnpublishedEntities())
+	r.publishRequests = e.Emulator.RequestCount("POST PublishXml")
+	r.publishes = e.Emulator.PublishCount()
+	r.conflicts = e.Emulator.LockConflictCount()
+	r.unpublished = len(e.Emulator.UnpublishedEntities())
 	if err != nil {
 		return r, fmt.Errorf("apply (naive=%t): %d error diagnostics, %d about the lock: %w", naive, r.tfErrors, r.tfLockErrors, err)
 	}
