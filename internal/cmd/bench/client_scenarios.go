@@ -46,7 +46,7 @@ type changesRun struct {
 // RetrieveAuditDetails in $batch requests (optimized) or one GET per row
 // (naive, BatchOptions{Naive: true}).
 func runChanges10k(ctx context.Context, b *bench) error {
-	one := func(naive bool) (changesRun, error) {
+	one := func(side mode) (changesRun, error) {
 		var r changesRun
 		// The request-count window (6000 per 5 minutes) would throttle the
 		// naive side for minutes; the bench measures requests, not the wait.
@@ -70,7 +70,7 @@ func runChanges10k(ctx context.Context, b *bench) error {
 		}); err != nil {
 			return r, err
 		}
-		changes, err := c.RetrieveAuditDetails(ctx, ids, dataverse.BatchOptions{Naive: naive})
+		changes, err := c.RetrieveAuditDetails(ctx, ids, dataverse.BatchOptions{Naive: side == naive})
 		if err != nil {
 			return r, err
 		}
@@ -84,7 +84,7 @@ func runChanges10k(ctx context.Context, b *bench) error {
 		r.requests = e.requests()
 		r.pages = e.Emulator.RequestCount("GET audits")
 		r.batches = e.Emulator.RequestCount("POST $batch")
-		if naive {
+		if side == naive {
 			r.singleGets = e.Emulator.RequestCount("GET RetrieveAuditDetails")
 		}
 		if r.rows != 10000 {
@@ -92,11 +92,7 @@ func runChanges10k(ctx context.Context, b *bench) error {
 		}
 		return r, nil
 	}
-	opt, err := one(false)
-	if err != nil {
-		return err
-	}
-	nai, err := one(true)
+	opt, nai, err := bothModes(one)
 	if err != nil {
 		return err
 	}
@@ -264,7 +260,7 @@ type searchRun struct {
 // (polling with backoff), list every record. Naive reads pages of 100.
 func runSearch50k(ctx context.Context, b *bench) error {
 	const serverPage = 1000
-	one := func(naive bool) (searchRun, error) {
+	one := func(side mode) (searchRun, error) {
 		var r searchRun
 		e, err := b.newEnv(emulator.Options{GraphQueryDelay: b.d(graphQueryDelay), GraphPageSize: serverPage})
 		if err != nil {
@@ -273,7 +269,7 @@ func runSearch50k(ctx context.Context, b *bench) error {
 		defer e.Close()
 		e.Emulator.SeedUnifiedAuditLog(50000, seedFrom, seedFrom.AddDate(0, 1, 0), 44)
 		r.pageSize = serverPage
-		if naive {
+		if side == naive {
 			r.pageSize = 100
 		}
 		cfg := graph.Config{
@@ -281,7 +277,7 @@ func runSearch50k(ctx context.Context, b *bench) error {
 			Credential: staticToken{srv: e.Emulator, clientID: e.ClientID, resource: e.Emulator.GraphURL()},
 			HTTPClient: e.Emulator.HTTPClient(),
 		}
-		if naive {
+		if side == naive {
 			cfg.PageSize = 100
 		}
 		gc, err := graph.New(cfg)
@@ -326,11 +322,7 @@ func runSearch50k(ctx context.Context, b *bench) error {
 		}
 		return r, nil
 	}
-	opt, err := one(false)
-	if err != nil {
-		return err
-	}
-	nai, err := one(true)
+	opt, nai, err := bothModes(one)
 	if err != nil {
 		return err
 	}

@@ -88,9 +88,9 @@ type servedProvider struct {
 
 // serveProvider starts a fresh provider instance (empty caches), naive or
 // as built.
-func serveProvider(naive bool) (*servedProvider, error) {
+func serveProvider(side mode) (*servedProvider, error) {
 	var opts []provider.Option
-	if naive {
+	if side == naive {
 		opts = append(opts, provider.WithNaiveMode())
 	}
 	factory := providerserver.NewProtocol6(provider.New("bench", opts...)())
@@ -200,8 +200,8 @@ func (w *workdir) errorDiagnostics() (all, lock int) {
 }
 
 // apply runs terraform apply against a fresh provider process.
-func (w *workdir) apply(ctx context.Context, naive bool) (time.Duration, error) {
-	p, err := serveProvider(naive)
+func (w *workdir) apply(ctx context.Context, side mode) (time.Duration, error) {
+	p, err := serveProvider(side)
 	if err != nil {
 		return 0, err
 	}
@@ -213,8 +213,8 @@ func (w *workdir) apply(ctx context.Context, naive bool) (time.Duration, error) 
 }
 
 // plan runs terraform plan against a fresh provider process.
-func (w *workdir) plan(ctx context.Context, naive bool) (time.Duration, bool, error) {
-	p, err := serveProvider(naive)
+func (w *workdir) plan(ctx context.Context, side mode) (time.Duration, bool, error) {
+	p, err := serveProvider(side)
 	if err != nil {
 		return 0, false, err
 	}

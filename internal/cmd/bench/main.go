@@ -141,6 +141,24 @@ func main() {
 	}
 }
 
+// mode is the side of a scenario: the provider (or client) as built, or in
+// its naive mode.
+type mode int
+
+const (
+	optimized mode = iota
+	naive
+)
+
+// bothModes runs one side of a scenario optimized, then naive.
+func bothModes[R any](runSide func(mode) (R, error)) (opt, nai R, err error) {
+	if opt, err = runSide(optimized); err != nil {
+		return opt, nai, err
+	}
+	nai, err = runSide(naive)
+	return opt, nai, err
+}
+
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f", d.Seconds()) }
 
 func speedup(optimized, naive time.Duration) string {

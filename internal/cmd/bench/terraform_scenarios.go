@@ -21,7 +21,7 @@ type refreshRun struct {
 // runRefresh300: 300 entity resources applied (setup, not timed, without
 // latency), then one timed terraform plan against a fresh provider process.
 func runRefresh300(ctx context.Context, b *bench) error {
-	one := func(naive bool) (refreshRun, error) {
+	one := func(side mode) (refreshRun, error) {
 		var r refreshRun
 		// Refresh never publishes: no publish time for the setup apply.
 		e, err := b.newEnv(emulator.Options{ExtraCustomTables: tableCount, PublishBaseDuration: -1, PublishPerTableDuration: -1})
@@ -34,24 +34,20 @@ func runRefresh300(ctx context.Context, b *bench) error {
 			return r, err
 		}
 		defer w.remove()
-		if _, err := w.apply(ctx, false); err != nil {
+		if _, err := w.apply(ctx, optimized); err != nil {
 			return r, fmt.Errorf("setup apply: %w", err)
 		}
 		b.setLatency(e)
 		e.Emulator.ResetCounters()
-		r.seconds, r.changes, err = w.plan(ctx, naive)
+		r.seconds, r.changes, err = w.plan(ctx, side)
 		if err != nil {
-			return r, fmt.Errorf("plan (naive=%t): %w", naive, err)
+			return r, fmt.Errorf("plan (naive=%t): %w", side == naive, err)
 		}
 		r.requests = e.requests()
 		r.metadataReads = e.Emulator.RequestCount("GET EntityDefinitions")
 		return r, nil
 	}
-	opt, err := one(false)
-	if err != nil {
-		return err
-	}
-	nai, err := one(true)
+	opt, nai, err := bothModes(one)
 	if err != nil {
 		return err
 	}
@@ -70,7 +66,7 @@ type applyRun struct {
 	seconds                              time.Duration
 }
 
-func (b *bench) applyOnce(ctx context.Context, naive bool, body, extra string) (applyRun, error) {
+func (b *bench) applyOnce(ctx context.Context, side mode, body, extra string) (applyRun, error) {
 	var r applyRun
 	e, err := b.newEnv(emulator.Options{ExtraCustomTables: tableCount})
 	if err != nil {
@@ -84,7 +80,7 @@ func (b *bench) applyOnce(ctx context.Context, naive bool, body, extra string) (
 	}
 	defer w.remove()
 	e.Emulator.ResetCounters()
-	r.seconds, err = w.apply(ctx, naive)
+	r.seconds, err = w.apply(ctx, side)
 	r.tfErrors, r.tfLockErrors = w.errorDiagnostics()
 	r.requests = e.requests()
 	r.publishRequests = e.Emulator.RequestCount("POST PublishXml")
@@ -92,7 +88,7 @@ func (b *bench) applyOnce(ctx context.Context, naive bool, body, extra string) (
 	r.conflicts = e.Emulator.LockConflictCount()
 	r.unpublished = len(e.Emulator.UnpublishedEntities())
 	if err != nil {
-		return r, fmt.Errorf("apply (naive=%t): %d error diagnostics, %d about the lock: %w", naive, r.tfErrors, r.tfLockErrors, err)
+		return r, fmt.Errorf("apply (naive=%t): %d error diagnostics, %d about the lock: %w", side == naive, r.tfErrors, r.tfLockErrors, err)
 	}
 	return r, nil
 }
@@ -102,11 +98,11 @@ func (b *bench) applyOnce(ctx context.Context, naive bool, body, extra string) (
 // variant with one dynamics365_customizations_publish.
 func runApply300(ctx context.Context, b *bench) error {
 	body := "audit_enabled = true"
-	opt, err := b.applyOnce(ctx, false, body, "")
+	opt, err := b.applyOnce(ctx, optimized, body, "")
 	if err != nil {
 		return err
 	}
-	nai, err := b.applyOnce(ctx, true, body, "")
+	nai, err := b.applyOnce(ctx, naive, body, "")
 	if err != nil {
 		return err
 	}
@@ -126,11 +122,11 @@ resource "dynamics365_customizations_publish" "all" {
 }
 `
 	body = "audit_enabled = true\n  publish       = false"
-	sopt, err := b.applyOnce(ctx, false, body, single)
+	sopt, err := b.applyOnce(ctx, optimized, body, single)
 	if err != nil {
 		return fmt.Errorf("publish-once variant: %w", err)
 	}
-	snai, err := b.applyOnce(ctx, true, body, single)
+	snai, err := b.applyOnce(ctx, naive, body, single)
 	if err != nil {
 		return fmt.Errorf("publish-once variant: %w", err)
 	}
