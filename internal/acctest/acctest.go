@@ -1,11 +1,13 @@
-// Package acctest holds what acceptance tests share: an emulated environment
-// per test, provider configuration blocks and pre-checks.
+// Package acctest holds what the acceptance tests, the module tests and the
+// bench share: an emulated environment with a registered application, the
+// Terraform configuration they write (provider block, table rollouts), the
+// terraform binary and CLI configuration, extra login methods, provider
+// factories and pre-checks. It must not import internal/provider, so that
+// the provider's own (package provider) tests can use it.
 package acctest
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -31,53 +33,66 @@ func NewEnv(t testing.TB, opts ...emulator.ClientOption) *Env {
 // NewEnvWithOptions is NewEnv with emulator options (publish durations, …).
 func NewEnvWithOptions(t testing.TB, emuOpts emulator.Options, opts ...emulator.ClientOption) *Env {
 	t.Helper()
+	return registerClient(StartEmulator(t, emuOpts), opts...)
+}
+
+// StartEnv is NewEnvWithOptions for programs without a testing.TB (the
+// bench): the caller closes the environment.
+func StartEnv(emuOpts emulator.Options, opts ...emulator.ClientOption) (*Env, error) {
+	srv, err := emulator.Start(emuOpts)
+	if err != nil {
+		return nil, fmt.Errorf("start emulator: %w", err)
+	}
+	return registerClient(srv, opts...), nil
+}
+
+// Close stops the environment's emulator.
+func (e *Env) Close() { e.Emulator.Close() }
+
+// StartEmulator starts an emulator for t, closed when t ends, with no
+// client registered.
+func StartEmulator(t testing.TB, emuOpts emulator.Options) *emulator.Server {
+	t.Helper()
 	srv, err := emulator.Start(emuOpts)
 	if err != nil {
 		t.Fatalf("start emulator: %v", err)
 	}
 	t.Cleanup(srv.Close)
+	return srv
+}
+
+// registerClient adds an application with a random client ID and secret.
+func registerClient(srv *emulator.Server, opts ...emulator.ClientOption) *Env {
 	env := &Env{Emulator: srv, ClientID: uuid.NewString(), ClientSecret: "s3cr3t~" + strings.ReplaceAll(uuid.NewString(), "-", "")}
 	srv.AddSecretClient(env.ClientID, env.ClientSecret, opts...)
 	return env
 }
 
-// ProviderConfig is a provider block that logs in with the client secret.
-// Extra lines are added inside the block.
-func (e *Env) ProviderConfig(extra ...string) string {
-	return e.ProviderConfigWith(fmt.Sprintf("client_id = %q\n  client_secret = %q", e.ClientID, e.ClientSecret), extra...)
-}
-
-// ProviderConfigWith is a provider block with the environment's addresses
-// and the given credential lines.
-func (e *Env) ProviderConfigWith(credentials string, extra ...string) string {
-	return fmt.Sprintf(`
-provider "dynamics365" {
-  environment_url     = %q
-  authority_host      = %q
-  tenant_id           = %q
-  ca_certificate_file = %q
-  graph_url           = %q
-  %s
-  %s
-}
-`, e.Emulator.EnvironmentURL(), e.Emulator.AuthorityHost(), e.Emulator.TenantID(), e.Emulator.CAFile(), e.Emulator.GraphURL(),
-		credentials, strings.Join(extra, "\n  "))
+// ChangeableTables returns n tables of the emulator whose audit setting can
+// be changed, and fails t when there are fewer.
+func (e *Env) ChangeableTables(t testing.TB, n int) []string {
+	t.Helper()
+	var out []string
+	for _, name := range e.Emulator.EntityNames() {
+		if st, _ := e.Emulator.EntityAudit(name); st.CanBeChanged {
+			out = append(out, name)
+		}
+		if len(out) == n {
+			return out
+		}
+	}
+	t.Fatalf("the emulator has only %d changeable tables, want %d", len(out), n)
+	return nil
 }
 
 // PreCheck skips unless TF_ACC is set and fails when no terraform binary can
 // be found: the tests never download one.
 func PreCheck(t testing.TB) {
 	t.Helper()
-	if os.Getenv("TF_ACC") == "" {
+	if !accEnabled() {
 		t.Skip("acceptance tests need TF_ACC=1 (make test sets it)")
 	}
-	if p := os.Getenv("TF_ACC_TERRAFORM_PATH"); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("TF_ACC_TERRAFORM_PATH=%s: %v", p, err)
-		}
-		return
-	}
-	if _, err := exec.LookPath("terraform"); err != nil {
-		t.Fatal("no terraform binary: set TF_ACC_TERRAFORM_PATH or put terraform on PATH")
+	if _, err := FindTerraform(); err != nil {
+		t.Fatal(err)
 	}
 }

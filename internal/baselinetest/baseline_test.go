@@ -31,29 +31,6 @@ func exampleDir(t *testing.T) string {
 	return filepath.Join(filepath.Dir(file), "..", "..", "examples", "compliance-baseline")
 }
 
-func terraformPath(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("TF_ACC_TERRAFORM_PATH"); p != "" {
-		return p
-	}
-	p, err := exec.LookPath("terraform")
-	if err != nil {
-		t.Fatal("no terraform binary")
-	}
-	return p
-}
-
-// buildProvider compiles the provider into a fresh directory for dev_overrides.
-func buildProvider(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "terraform-provider-dynamics365"), "github.com/d365-audit/terraform-provider-dynamics365")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return dir
-}
-
 // copyExample copies the example without local state, lock files or tfvars.
 func copyExample(t *testing.T, dst string) {
 	t.Helper()
@@ -131,7 +108,7 @@ func run(t *testing.T, dir string, env []string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, terraformPath(t), args...)
+	cmd := exec.CommandContext(ctx, acctest.TerraformPath(t), args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	var out bytes.Buffer
@@ -163,7 +140,7 @@ func TestBaselineTwoTenants(t *testing.T) {
 	acctest.PreCheck(t)
 	t.Parallel()
 
-	providerDir := buildProvider(t)
+	providerDir := acctest.BuildProvider(t)
 	a := tenant{"tenant_a", acctest.NewEnv(t)}
 	b := tenant{"tenant_b", acctest.NewEnv(t)}
 	beforeB := b.env.Emulator.Organization()
@@ -190,10 +167,7 @@ func TestBaselineTwoTenants(t *testing.T) {
 	rowsA, rowsB := len(a.env.Emulator.AuditRecords()), len(b.env.Emulator.AuditRecords())
 
 	work := t.TempDir()
-	rc := filepath.Join(work, "terraformrc")
-	if err := os.WriteFile(rc, []byte(fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"d365-audit/dynamics365\" = %q\n  }\n  direct {}\n}\n", providerDir)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	rc := acctest.DevOverridesCLIConfig(t, work, providerDir)
 	example := filepath.Join(work, "compliance-baseline")
 	copyExample(t, example)
 	env := []string{"TF_CLI_CONFIG_FILE=" + rc, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1"}

@@ -18,54 +18,13 @@ import (
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/emulator"
 )
 
-// changeableTables returns n tables whose audit setting can be changed.
-func changeableTables(t *testing.T, env *acctest.Env, n int) []string {
-	t.Helper()
-	var out []string
-	for _, name := range env.Emulator.EntityNames() {
-		if st, _ := env.Emulator.EntityAudit(name); st.CanBeChanged {
-			out = append(out, name)
-		}
-		if len(out) == n {
-			return out
-		}
-	}
-	t.Fatalf("the emulator has only %d changeable tables, want %d", len(out), n)
-	return nil
-}
-
-// tablesConfig is one entity audit settings resource per table (count, not
-// for_each: the test framework's legacy state shim cannot index for_each),
-// with the given attribute lines.
-func tablesConfig(tables []string, body string) string {
-	return fmt.Sprintf(`
-locals {
-  tables = %s
-}
-
-resource "dynamics365_entity_audit_settings" "t" {
-  count               = length(local.tables)
-  entity_logical_name = local.tables[count.index]
-  %s
-}
-`, hclList(tables), body)
-}
-
-func hclList(names []string) string {
-	q := make([]string, len(names))
-	for i, n := range names {
-		q[i] = fmt.Sprintf("%q", n)
-	}
-	return "[" + strings.Join(q, ", ") + "]"
-}
-
 // Sixty tables in one apply with Terraform's default parallelism: publishes
 // are batched and serialised (no lock error reaches Terraform), every table
 // ends published, and a refresh of all sixty costs at most 3 metadata reads.
 func TestAccEntityAuditSettings_rollout60(t *testing.T) {
 	env := acctest.NewEnv(t)
-	tables := changeableTables(t, env, 60)
-	cfg := env.ProviderConfig() + tablesConfig(tables, "audit_enabled = true\n  retrieve_multiple_audit_enabled = true")
+	tables := env.ChangeableTables(t, 60)
+	cfg := env.ProviderConfig() + acctest.TablesConfig(tables, "audit_enabled = true\n  retrieve_multiple_audit_enabled = true")
 	var refreshReads int
 	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
@@ -115,9 +74,9 @@ func TestAccEntityAuditSettings_rollout60(t *testing.T) {
 // exactly one PublishXml for the whole rollout, after every change.
 func TestAccCustomizationsPublish_singlePublish(t *testing.T) {
 	env := acctest.NewEnv(t)
-	tables := changeableTables(t, env, 20)
+	tables := env.ChangeableTables(t, 20)
 	cfg := func(extra string) string {
-		return env.ProviderConfig() + tablesConfig(tables, "retrieve_audit_enabled = true\n  publish = false") + fmt.Sprintf(`
+		return env.ProviderConfig() + acctest.TablesConfig(tables, "retrieve_audit_enabled = true\n  publish = false") + fmt.Sprintf(`
 resource "dynamics365_customizations_publish" "all" {
   entity_logical_names = [for r in dynamics365_entity_audit_settings.t : r.entity_logical_name]
   triggers = {

@@ -19,7 +19,7 @@ import (
 // the configuration, no change is recorded twice, and the next plan is empty.
 func TestAccResilience_transientFaults(t *testing.T) {
 	env := acctest.NewEnv(t)
-	tables := changeableTables(t, env, 50)
+	tables := env.ChangeableTables(t, 50)
 	env.Emulator.SetFaultRules(20261125,
 		emulator.FaultRule{Route: "*", Fraction: 0.2, Statuses: []int{429, 500, 502, 503, 504, 0}, RetryAfter: time.Second},
 		// The service applies the write, then the answer is lost.
@@ -32,7 +32,7 @@ resource "dynamics365_organization_audit_settings" "org" {
   user_access_audit_enabled = true
   retention_period_days     = 365
 }
-` + tablesConfig(tables, "audit_enabled = true\n  retrieve_multiple_audit_enabled = true\n  depends_on = [dynamics365_organization_audit_settings.org]")
+` + acctest.TablesConfig(tables, "audit_enabled = true\n  retrieve_multiple_audit_enabled = true\n  depends_on = [dynamics365_organization_audit_settings.org]")
 	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: testFactories(),
@@ -85,13 +85,13 @@ resource "dynamics365_organization_audit_settings" "org" {
 func TestAccResilience_concurrencyBound(t *testing.T) {
 	env := acctest.NewEnv(t)
 	env.Emulator.SetFaultRules(1, emulator.FaultRule{Route: "*", Latency: 40 * time.Millisecond})
-	tables := changeableTables(t, env, 30)
+	tables := env.ChangeableTables(t, 30)
 	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: testFactories(),
 		Steps: []resource.TestStep{{
 			PreConfig: env.Emulator.ResetCounters,
-			Config:    env.ProviderConfig("max_concurrent_requests = 3") + tablesConfig(tables, "retrieve_audit_enabled = true"),
+			Config:    env.ProviderConfig("max_concurrent_requests = 3") + acctest.TablesConfig(tables, "retrieve_audit_enabled = true"),
 			Check: func(*terraform.State) error {
 				hw := env.Emulator.ConcurrencyHighWater()
 				t.Logf("high-water mark of concurrent requests: %d (limit 3)", hw)
@@ -115,12 +115,12 @@ func TestAccResilience_tokenExpiresMidRun(t *testing.T) {
 		AdvertisedTokenLifetime: time.Hour,
 		PublishBaseDuration:     1500 * time.Millisecond,
 	})
-	tables := changeableTables(t, env, 15)
+	tables := env.ChangeableTables(t, 15)
 	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: testFactories(),
 		Steps: []resource.TestStep{{
-			Config: env.ProviderConfig() + tablesConfig(tables, "retrieve_audit_enabled = true"),
+			Config: env.ProviderConfig() + acctest.TablesConfig(tables, "retrieve_audit_enabled = true"),
 			Check: func(*terraform.State) error {
 				rejected := 0
 				for _, r := range env.Emulator.RequestLog() {

@@ -2,9 +2,7 @@ package provider_test
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,8 +13,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
-	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 
@@ -121,10 +117,7 @@ func TestAccSecretScanWorkload(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	factories := map[string]func() (tfprotov6.ProviderServer, error){
-		"dynamics365": providerserver.NewProtocol6WithError(provider.New("test",
-			provider.WithAuditSearchPolling(50*time.Millisecond, 200*time.Millisecond))()),
-	}
+	factories := acctest.ProviderFactories(provider.New("test", provider.WithAuditSearchPolling(50*time.Millisecond, 200*time.Millisecond)))
 	readAll := `
 data "dynamics365_organization_audit_settings" "this" {}
 data "dynamics365_entities" "sales" {
@@ -194,43 +187,20 @@ data "dynamics365_audit_log_search" "reads" {
 	})
 
 	t.Run("client certificate with password", func(t *testing.T) {
-		certPEM, keyPEM, err := emulator.GenerateClientCertificate("scan")
-		if err != nil {
-			t.Fatal(err)
-		}
-		block, _ := pem.Decode(certPEM)
-		cert, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			t.Fatal(err)
-		}
-		clientID := uuid.NewString()
-		env.Emulator.AddCertificateClient(clientID, cert)
-		certFile := filepath.Join(t.TempDir(), "client.pem")
-		if err := os.WriteFile(certFile, append(certPEM, keyPEM...), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		client := env.AddCertificateClient(t, "scan")
 		password := "cert-pa55-" + uuid.NewString()
 		keep(password)
-		t.Setenv("AZURE_CLIENT_CERTIFICATE_PATH", certFile)
+		t.Setenv("AZURE_CLIENT_CERTIFICATE_PATH", client.PEMFile)
 		t.Setenv("AZURE_CLIENT_CERTIFICATE_PASSWORD", password)
-		run(t, clientID, resource.TestStep{Config: readAll})
+		run(t, client.ClientID, resource.TestStep{Config: readAll})
 	})
 
 	t.Run("workload identity token file", func(t *testing.T) {
-		clientID := uuid.NewString()
-		env.Emulator.AddFederatedClient(clientID, "system:serviceaccount:audit:terraform")
-		token, err := env.Emulator.IssueFederatedToken("system:serviceaccount:audit:terraform")
-		if err != nil {
-			t.Fatal(err)
-		}
-		keep(token)
-		tokenFile := filepath.Join(t.TempDir(), "token")
-		if err := os.WriteFile(tokenFile, []byte(token), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		client := env.AddFederatedClient(t, "system:serviceaccount:audit:terraform")
+		keep(client.Token)
 		t.Setenv("DYNAMICS365_USE_OIDC", "true")
-		t.Setenv("AZURE_FEDERATED_TOKEN_FILE", tokenFile)
-		run(t, clientID, resource.TestStep{Config: readAll})
+		t.Setenv("AZURE_FEDERATED_TOKEN_FILE", client.TokenFile)
+		run(t, client.ClientID, resource.TestStep{Config: readAll})
 	})
 
 	t.Run("GitHub Actions OIDC", func(t *testing.T) {

@@ -29,9 +29,9 @@ var seedFrom = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func (e *env) dataverseClient() (*dataverse.Client, error) {
 	return dataverse.New(dataverse.Config{
-		EnvironmentURL: e.srv.EnvironmentURL(),
-		Credential:     staticToken{srv: e.srv, clientID: e.clientID, resource: e.srv.EnvironmentURL()},
-		HTTPClient:     e.srv.HTTPClient(),
+		EnvironmentURL: e.Emulator.EnvironmentURL(),
+		Credential:     staticToken{srv: e.Emulator, clientID: e.ClientID, resource: e.Emulator.EnvironmentURL()},
+		HTTPClient:     e.Emulator.HTTPClient(),
 	})
 }
 
@@ -46,7 +46,7 @@ type changesRun struct {
 // RetrieveAuditDetails in $batch requests (optimized) or one GET per row
 // (naive, BatchOptions{Naive: true}).
 func runChanges10k(ctx context.Context, b *bench) error {
-	one := func(naive bool) (changesRun, error) {
+	one := func(side mode) (changesRun, error) {
 		var r changesRun
 		// The request-count window (6000 per 5 minutes) would throttle the
 		// naive side for minutes; the bench measures requests, not the wait.
@@ -54,14 +54,14 @@ func runChanges10k(ctx context.Context, b *bench) error {
 		if err != nil {
 			return r, err
 		}
-		defer e.close()
-		e.srv.SeedAuditHistory(10000, seedFrom, seedFrom.AddDate(0, 1, 0), 43)
+		defer e.Close()
+		e.Emulator.SeedAuditHistory(10000, seedFrom, seedFrom.AddDate(0, 1, 0), 43)
 		c, err := e.dataverseClient()
 		if err != nil {
 			return r, err
 		}
 		b.setLatency(e)
-		e.srv.ResetCounters()
+		e.Emulator.ResetCounters()
 		start := time.Now()
 		var ids []string
 		if _, _, err := c.StreamAudits(ctx, dataverse.AuditQuery{Limit: 10000}, func(a dataverse.AuditRecord) error {
@@ -70,7 +70,7 @@ func runChanges10k(ctx context.Context, b *bench) error {
 		}); err != nil {
 			return r, err
 		}
-		changes, err := c.RetrieveAuditDetails(ctx, ids, dataverse.BatchOptions{Naive: naive})
+		changes, err := c.RetrieveAuditDetails(ctx, ids, dataverse.BatchOptions{Naive: side == naive})
 		if err != nil {
 			return r, err
 		}
@@ -82,21 +82,17 @@ func runChanges10k(ctx context.Context, b *bench) error {
 			}
 		}
 		r.requests = e.requests()
-		r.pages = e.srv.RequestCount("GET audits")
-		r.batches = e.srv.RequestCount("POST $batch")
-		if naive {
-			r.singleGets = e.srv.RequestCount("GET RetrieveAuditDetails")
+		r.pages = e.Emulator.RequestCount("GET audits")
+		r.batches = e.Emulator.RequestCount("POST $batch")
+		if side == naive {
+			r.singleGets = e.Emulator.RequestCount("GET RetrieveAuditDetails")
 		}
 		if r.rows != 10000 {
 			return r, fmt.Errorf("streamed %d rows, want 10000", r.rows)
 		}
 		return r, nil
 	}
-	opt, err := one(false)
-	if err != nil {
-		return err
-	}
-	nai, err := one(true)
+	opt, nai, err := bothModes(one)
 	if err != nil {
 		return err
 	}
@@ -131,9 +127,9 @@ func runAudit100k(ctx context.Context, b *bench) error {
 	if err != nil {
 		return err
 	}
-	defer e.close()
-	e.srv.SeedAuditHistory(100000, seedFrom, seedFrom.AddDate(1, 0, 0), 42)
-	tok, err := e.srv.IssueAccessToken(e.clientID, e.srv.EnvironmentURL(), time.Hour)
+	defer e.Close()
+	e.Emulator.SeedAuditHistory(100000, seedFrom, seedFrom.AddDate(1, 0, 0), 42)
+	tok, err := e.Emulator.IssueAccessToken(e.ClientID, e.Emulator.EnvironmentURL(), time.Hour)
 	if err != nil {
 		return err
 	}
@@ -142,9 +138,9 @@ func runAudit100k(ctx context.Context, b *bench) error {
 		return err
 	}
 	b.setLatency(e)
-	e.srv.ResetCounters()
+	e.Emulator.ResetCounters()
 	cmd := exec.CommandContext(ctx, self, childStreamArg)
-	cmd.Env = append(os.Environ(), "BENCH_ENV_URL="+e.srv.EnvironmentURL(), "BENCH_CA_FILE="+e.srv.CAFile(), "BENCH_TOKEN="+tok)
+	cmd.Env = append(os.Environ(), "BENCH_ENV_URL="+e.Emulator.EnvironmentURL(), "BENCH_CA_FILE="+e.Emulator.CAFile(), "BENCH_TOKEN="+tok)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	var res streamResult
@@ -157,7 +153,7 @@ func runAudit100k(ctx context.Context, b *bench) error {
 	if err != nil {
 		return err
 	}
-	pages := e.srv.RequestCount("GET audits")
+	pages := e.Emulator.RequestCount("GET audits")
 	ratio := res.PeakHeapMB / res.DecodedMB
 	fmt.Printf("bench audit_100k: optimized requests=%d seconds=%.2f peak_heap_mb=%.1f decoded_mb=%.1f heap_ratio=%.2f rows=%d | naive n/a\n",
 		pages, res.Seconds, res.PeakHeapMB, res.DecodedMB, ratio, res.Rows)
@@ -264,24 +260,24 @@ type searchRun struct {
 // (polling with backoff), list every record. Naive reads pages of 100.
 func runSearch50k(ctx context.Context, b *bench) error {
 	const serverPage = 1000
-	one := func(naive bool) (searchRun, error) {
+	one := func(side mode) (searchRun, error) {
 		var r searchRun
 		e, err := b.newEnv(emulator.Options{GraphQueryDelay: b.d(graphQueryDelay), GraphPageSize: serverPage})
 		if err != nil {
 			return r, err
 		}
-		defer e.close()
-		e.srv.SeedUnifiedAuditLog(50000, seedFrom, seedFrom.AddDate(0, 1, 0), 44)
+		defer e.Close()
+		e.Emulator.SeedUnifiedAuditLog(50000, seedFrom, seedFrom.AddDate(0, 1, 0), 44)
 		r.pageSize = serverPage
-		if naive {
+		if side == naive {
 			r.pageSize = 100
 		}
 		cfg := graph.Config{
-			GraphURL:   e.srv.GraphURL(),
-			Credential: staticToken{srv: e.srv, clientID: e.clientID, resource: e.srv.GraphURL()},
-			HTTPClient: e.srv.HTTPClient(),
+			GraphURL:   e.Emulator.GraphURL(),
+			Credential: staticToken{srv: e.Emulator, clientID: e.ClientID, resource: e.Emulator.GraphURL()},
+			HTTPClient: e.Emulator.HTTPClient(),
 		}
-		if naive {
+		if side == naive {
 			cfg.PageSize = 100
 		}
 		gc, err := graph.New(cfg)
@@ -289,7 +285,7 @@ func runSearch50k(ctx context.Context, b *bench) error {
 			return r, err
 		}
 		b.setLatency(e)
-		e.srv.ResetCounters()
+		e.Emulator.ResetCounters()
 		minWait, maxWait := b.d(graphPollMinWait), b.d(graphPollMaxWait)
 		var progress []time.Time
 		start := time.Now()
@@ -307,7 +303,7 @@ func runSearch50k(ctx context.Context, b *bench) error {
 		}
 		r.seconds = time.Since(start)
 		r.requests = e.requests()
-		r.pageRequests = e.srv.RequestCount("GET auditLogRecords")
+		r.pageRequests = e.Emulator.RequestCount("GET auditLogRecords")
 		_ = pages
 		r.polls = len(progress)
 		// The wait after poll k is at least min(PollMin·1.5^(k-1), PollMax);
@@ -326,11 +322,7 @@ func runSearch50k(ctx context.Context, b *bench) error {
 		}
 		return r, nil
 	}
-	opt, err := one(false)
-	if err != nil {
-		return err
-	}
-	nai, err := one(true)
+	opt, nai, err := bothModes(one)
 	if err != nil {
 		return err
 	}

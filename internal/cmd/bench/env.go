@@ -12,13 +12,13 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/google/uuid"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"github.com/hashicorp/terraform-exec/tfexec"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6/tf6server"
 
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/acctest"
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/emulator"
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/provider"
 )
@@ -26,11 +26,7 @@ import (
 const providerAddress = "registry.terraform.io/d365-audit/dynamics365"
 
 // env is one emulated environment with a registered application.
-type env struct {
-	srv          *emulator.Server
-	clientID     string
-	clientSecret string
-}
+type env struct{ *acctest.Env }
 
 // newEnv starts an emulator with the scaled publish durations (unless opts
 // sets them) and registers a client with all privileges. Latency rules are
@@ -42,50 +38,32 @@ func (b *bench) newEnv(opts emulator.Options) (*env, error) {
 	if opts.PublishPerTableDuration == 0 {
 		opts.PublishPerTableDuration = b.d(publishPerTable)
 	}
-	srv, err := emulator.Start(opts)
+	e, err := acctest.StartEnv(opts)
 	if err != nil {
-		return nil, fmt.Errorf("start emulator: %w", err)
+		return nil, err
 	}
-	e := &env{srv: srv, clientID: uuid.NewString(), clientSecret: "s3cr3t~" + strings.ReplaceAll(uuid.NewString(), "-", "")}
-	srv.AddSecretClient(e.clientID, e.clientSecret)
-	return e, nil
+	return &env{e}, nil
 }
 
 // setLatency adds the scaled request latency to every Dataverse and Graph
 // request, and more to metadata reads (150 ms in total at scale 1).
 func (b *bench) setLatency(e *env) {
-	e.srv.SetFaultRules(1,
+	e.Emulator.SetFaultRules(1,
 		emulator.FaultRule{Route: "*", Latency: b.d(requestLatency)},
 		emulator.FaultRule{Route: "GET EntityDefinitions", Latency: b.d(metadataLatency - requestLatency)},
 	)
 }
 
-func (e *env) close() { e.srv.Close() }
-
 // requests is the number of top-level requests the Dataverse and Graph
 // listeners received since the last ResetCounters (a $batch counts once).
 func (e *env) requests() int {
 	n := 0
-	for _, r := range e.srv.RequestLog() {
+	for _, r := range e.Emulator.RequestLog() {
 		if r.Listener != emulator.ListenerLogin {
 			n++
 		}
 	}
 	return n
-}
-
-func (e *env) providerBlock() string {
-	return fmt.Sprintf(`
-provider "dynamics365" {
-  environment_url     = %q
-  authority_host      = %q
-  tenant_id           = %q
-  ca_certificate_file = %q
-  graph_url           = %q
-  client_id           = %q
-  client_secret       = %q
-}
-`, e.srv.EnvironmentURL(), e.srv.AuthorityHost(), e.srv.TenantID(), e.srv.CAFile(), e.srv.GraphURL(), e.clientID, e.clientSecret)
 }
 
 // staticToken asks the emulator for tokens directly (client-level scenarios).
@@ -110,9 +88,9 @@ type servedProvider struct {
 
 // serveProvider starts a fresh provider instance (empty caches), naive or
 // as built.
-func serveProvider(naive bool) (*servedProvider, error) {
+func serveProvider(side mode) (*servedProvider, error) {
 	var opts []provider.Option
-	if naive {
+	if side == naive {
 		opts = append(opts, provider.WithNaiveMode())
 	}
 	factory := providerserver.NewProtocol6(provider.New("bench", opts...)())
@@ -203,13 +181,7 @@ func (b *bench) newWorkdir(config string) (*workdir, error) {
 }
 
 func (w *workdir) write(config string) error {
-	main := `terraform {
-  required_providers {
-    dynamics365 = { source = "d365-audit/dynamics365" }
-  }
-}
-` + config
-	return os.WriteFile(filepath.Join(w.dir, "config", "main.tf"), []byte(main), 0o600)
+	return os.WriteFile(filepath.Join(w.dir, "config", "main.tf"), []byte(acctest.RootModule(config)), 0o600)
 }
 
 func (w *workdir) remove() { _ = os.RemoveAll(w.dir) }
@@ -228,8 +200,8 @@ func (w *workdir) errorDiagnostics() (all, lock int) {
 }
 
 // apply runs terraform apply against a fresh provider process.
-func (w *workdir) apply(ctx context.Context, naive bool) (time.Duration, error) {
-	p, err := serveProvider(naive)
+func (w *workdir) apply(ctx context.Context, side mode) (time.Duration, error) {
+	p, err := serveProvider(side)
 	if err != nil {
 		return 0, err
 	}
@@ -241,8 +213,8 @@ func (w *workdir) apply(ctx context.Context, naive bool) (time.Duration, error) 
 }
 
 // plan runs terraform plan against a fresh provider process.
-func (w *workdir) plan(ctx context.Context, naive bool) (time.Duration, bool, error) {
-	p, err := serveProvider(naive)
+func (w *workdir) plan(ctx context.Context, side mode) (time.Duration, bool, error) {
+	p, err := serveProvider(side)
 	if err != nil {
 		return 0, false, err
 	}
@@ -253,14 +225,6 @@ func (w *workdir) plan(ctx context.Context, naive bool) (time.Duration, bool, er
 	return time.Since(start), changes, err
 }
 
-func hclList(names []string) string {
-	q := make([]string, len(names))
-	for i, n := range names {
-		q[i] = fmt.Sprintf("%q", n)
-	}
-	return "[" + strings.Join(q, ", ") + "]"
-}
-
 // benchTables are the generated custom tables new_bench0001 … (emulator
 // Options.ExtraCustomTables): changeable, auditing off by default.
 func benchTables(n int) []string {
@@ -269,18 +233,4 @@ func benchTables(n int) []string {
 		out[i] = fmt.Sprintf("new_bench%04d", i+1)
 	}
 	return out
-}
-
-func tablesConfig(tables []string, body string) string {
-	return fmt.Sprintf(`
-locals {
-  tables = %s
-}
-
-resource "dynamics365_entity_audit_settings" "t" {
-  count               = length(local.tables)
-  entity_logical_name = local.tables[count.index]
-  %s
-}
-`, hclList(tables), body)
 }

@@ -22,6 +22,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/acctest"
 )
 
 // Realistic latencies, multiplied by -scale.
@@ -88,12 +90,8 @@ func main() {
 
 	b := &bench{scale: *scale, terraform: *tfPath}
 	if b.terraform == "" {
-		b.terraform = os.Getenv("TF_ACC_TERRAFORM_PATH")
-	}
-	if b.terraform == "" {
-		if p, err := exec.LookPath("terraform"); err == nil {
-			b.terraform = p
-		}
+		// Without one, the Terraform scenarios fail and the others run.
+		b.terraform, _ = acctest.FindTerraform()
 	}
 
 	tfVersion := "none found"
@@ -141,6 +139,24 @@ func main() {
 		fmt.Fprintf(os.Stderr, "bench: %d scenario(s) failed\n", failed)
 		os.Exit(1)
 	}
+}
+
+// mode is the side of a scenario: the provider (or client) as built, or in
+// its naive mode.
+type mode int
+
+const (
+	optimized mode = iota
+	naive
+)
+
+// bothModes runs one side of a scenario optimized, then naive.
+func bothModes[R any](runSide func(mode) (R, error)) (opt, nai R, err error) {
+	if opt, err = runSide(optimized); err != nil {
+		return opt, nai, err
+	}
+	nai, err = runSide(naive)
+	return opt, nai, err
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f", d.Seconds()) }

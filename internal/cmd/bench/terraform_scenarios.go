@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/acctest"
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/emulator"
 )
 
@@ -20,37 +21,33 @@ type refreshRun struct {
 // runRefresh300: 300 entity resources applied (setup, not timed, without
 // latency), then one timed terraform plan against a fresh provider process.
 func runRefresh300(ctx context.Context, b *bench) error {
-	one := func(naive bool) (refreshRun, error) {
+	one := func(side mode) (refreshRun, error) {
 		var r refreshRun
 		// Refresh never publishes: no publish time for the setup apply.
 		e, err := b.newEnv(emulator.Options{ExtraCustomTables: tableCount, PublishBaseDuration: -1, PublishPerTableDuration: -1})
 		if err != nil {
 			return r, err
 		}
-		defer e.close()
-		w, err := b.newWorkdir(e.providerBlock() + tablesConfig(benchTables(tableCount), "audit_enabled = true\n  retrieve_audit_enabled = true"))
+		defer e.Close()
+		w, err := b.newWorkdir(e.ProviderConfig() + acctest.TablesConfig(benchTables(tableCount), "audit_enabled = true\n  retrieve_audit_enabled = true"))
 		if err != nil {
 			return r, err
 		}
 		defer w.remove()
-		if _, err := w.apply(ctx, false); err != nil {
+		if _, err := w.apply(ctx, optimized); err != nil {
 			return r, fmt.Errorf("setup apply: %w", err)
 		}
 		b.setLatency(e)
-		e.srv.ResetCounters()
-		r.seconds, r.changes, err = w.plan(ctx, naive)
+		e.Emulator.ResetCounters()
+		r.seconds, r.changes, err = w.plan(ctx, side)
 		if err != nil {
-			return r, fmt.Errorf("plan (naive=%t): %w", naive, err)
+			return r, fmt.Errorf("plan (naive=%t): %w", side == naive, err)
 		}
 		r.requests = e.requests()
-		r.metadataReads = e.srv.RequestCount("GET EntityDefinitions")
+		r.metadataReads = e.Emulator.RequestCount("GET EntityDefinitions")
 		return r, nil
 	}
-	opt, err := one(false)
-	if err != nil {
-		return err
-	}
-	nai, err := one(true)
+	opt, nai, err := bothModes(one)
 	if err != nil {
 		return err
 	}
@@ -69,29 +66,29 @@ type applyRun struct {
 	seconds                              time.Duration
 }
 
-func (b *bench) applyOnce(ctx context.Context, naive bool, body, extra string) (applyRun, error) {
+func (b *bench) applyOnce(ctx context.Context, side mode, body, extra string) (applyRun, error) {
 	var r applyRun
 	e, err := b.newEnv(emulator.Options{ExtraCustomTables: tableCount})
 	if err != nil {
 		return r, err
 	}
-	defer e.close()
+	defer e.Close()
 	b.setLatency(e)
-	w, err := b.newWorkdir(e.providerBlock() + tablesConfig(benchTables(tableCount), body) + extra)
+	w, err := b.newWorkdir(e.ProviderConfig() + acctest.TablesConfig(benchTables(tableCount), body) + extra)
 	if err != nil {
 		return r, err
 	}
 	defer w.remove()
-	e.srv.ResetCounters()
-	r.seconds, err = w.apply(ctx, naive)
+	e.Emulator.ResetCounters()
+	r.seconds, err = w.apply(ctx, side)
 	r.tfErrors, r.tfLockErrors = w.errorDiagnostics()
 	r.requests = e.requests()
-	r.publishRequests = e.srv.RequestCount("POST PublishXml")
-	r.publishes = e.srv.PublishCount()
-	r.conflicts = e.srv.LockConflictCount()
-	r.unpublished = len(e.srv.UnpublishedEntities())
+	r.publishRequests = e.Emulator.RequestCount("POST PublishXml")
+	r.publishes = e.Emulator.PublishCount()
+	r.conflicts = e.Emulator.LockConflictCount()
+	r.unpublished = len(e.Emulator.UnpublishedEntities())
 	if err != nil {
-		return r, fmt.Errorf("apply (naive=%t): %d error diagnostics, %d about the lock: %w", naive, r.tfErrors, r.tfLockErrors, err)
+		return r, fmt.Errorf("apply (naive=%t): %d error diagnostics, %d about the lock: %w", side == naive, r.tfErrors, r.tfLockErrors, err)
 	}
 	return r, nil
 }
@@ -101,11 +98,11 @@ func (b *bench) applyOnce(ctx context.Context, naive bool, body, extra string) (
 // variant with one dynamics365_customizations_publish.
 func runApply300(ctx context.Context, b *bench) error {
 	body := "audit_enabled = true"
-	opt, err := b.applyOnce(ctx, false, body, "")
+	opt, err := b.applyOnce(ctx, optimized, body, "")
 	if err != nil {
 		return err
 	}
-	nai, err := b.applyOnce(ctx, true, body, "")
+	nai, err := b.applyOnce(ctx, naive, body, "")
 	if err != nil {
 		return err
 	}
@@ -125,11 +122,11 @@ resource "dynamics365_customizations_publish" "all" {
 }
 `
 	body = "audit_enabled = true\n  publish       = false"
-	sopt, err := b.applyOnce(ctx, false, body, single)
+	sopt, err := b.applyOnce(ctx, optimized, body, single)
 	if err != nil {
 		return fmt.Errorf("publish-once variant: %w", err)
 	}
-	snai, err := b.applyOnce(ctx, true, body, single)
+	snai, err := b.applyOnce(ctx, naive, body, single)
 	if err != nil {
 		return fmt.Errorf("publish-once variant: %w", err)
 	}

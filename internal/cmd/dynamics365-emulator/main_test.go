@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/acctest"
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/emulator"
 )
 
@@ -61,11 +62,7 @@ func TestWriteFileAtomic(t *testing.T) {
 }
 
 func TestSimulateSubcommand(t *testing.T) {
-	srv, err := emulator.Start(emulator.Options{ControlKey: "control-key"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := acctest.StartEmulator(t, emulator.Options{ControlKey: "control-key"})
 	srv.UpdateOrganization(func(o *emulator.Organization) {
 		o.IsAuditEnabled, o.IsReadAuditEnabled, o.IsUserAccessAuditEnabled = true, true, true
 	})
