@@ -113,7 +113,7 @@ func (c *Client) Scope() string { return c.api.Scope() }
 type namesQuery bool
 
 const (
-	aboutQueries namesQuery = false
+	aboutQueries  namesQuery = false
 	aboutOneQuery namesQuery = true
 )
 
