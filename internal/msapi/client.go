@@ -136,7 +136,7 @@ func New(cfg Config) (*Client, error) {
 	if scope == "" {
 		scope = baseURL + "/.default"
 	}
-	s := cfg.Settings.withDefaults()
+	s := cfg.withDefaults() // Settings.withDefaults
 	return &Client{
 		api:           cfg.API,
 		baseURL:       baseURL,
