@@ -1,131 +1,87 @@
 package dataverse
 
 import (
-	"bytes"
 	"context"
 	"net/http"
-	"net/url"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
-
-	"github.com/hashicorp/terraform-plugin-log/tflogtest"
 )
 
-func TestScopeFor(t *testing.T) {
+// New refuses what it cannot call safely, naming the URL and the fix.
+func TestNewRefusesBadEnvironmentURL(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
-		"https://contoso.crm.dynamics.com":         "https://contoso.crm.dynamics.com/.default",
-		"https://Contoso.CRM4.dynamics.com/":       "https://contoso.crm4.dynamics.com/.default",
-		" https://contoso.crm.dynamics.com ":       "https://contoso.crm.dynamics.com/.default",
-		"https://127.0.0.1:8443":                   "https://127.0.0.1:8443/.default",
-		"http://127.0.0.1:8080":                    "http://127.0.0.1:8080/.default",
-		"http://localhost:8080/":                   "http://localhost:8080/.default",
-		"http://[::1]:8080":                        "http://[::1]:8080/.default",
-		"https://contoso.crm.microsoftdynamics.us": "https://contoso.crm.microsoftdynamics.us/.default",
+		"http://contoso.crm.dynamics.com":                   "uses plain http: use https",
+		"https://contoso.crm.dynamics.com/api/data/v9.2":    "has a path (/api/data/v9.2)",
+		"contoso.crm.dynamics.com":                          "is not an absolute URL",
+		"https://user:pw@contoso.crm.dynamics.com":          "must not contain credentials",
+		"ftp://contoso.crm.dynamics.com":                    "must start with https://",
+		"https://contoso.crm.dynamics.com/?$select=auditid": "must not contain credentials, a query",
 	} {
-		got, err := ScopeFor(in)
-		if err != nil || got != want {
-			t.Errorf("ScopeFor(%q) = %q, %v; want %q", in, got, err, want)
+		_, err := New(Config{EnvironmentURL: in, Settings: msapiSettings(&fakeCredential{})})
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), in) {
+			t.Errorf("New(%q): %v, want an error naming the URL and %q", in, err, want)
 		}
 	}
-	for _, in := range []string{
-		"", "contoso.crm.dynamics.com", "http://contoso.crm.dynamics.com", "ftp://contoso",
-		"https://contoso.crm.dynamics.com/main.aspx", "https://contoso.crm.dynamics.com/api/data/v9.2",
-		"https://contoso.crm.dynamics.com?x=1", "https://user:pw@contoso.crm.dynamics.com", "https://",
-	} {
-		if got, err := ScopeFor(in); err == nil {
-			t.Errorf("ScopeFor(%q) = %q, want an error", in, got)
-		}
-	}
-}
-
-func TestNew(t *testing.T) {
-	t.Parallel()
 	if _, err := New(Config{EnvironmentURL: "https://contoso.crm.dynamics.com"}); err == nil {
 		t.Error("missing credential accepted")
 	}
-	if _, err := New(Config{EnvironmentURL: "http://contoso.crm.dynamics.com", Credential: &fakeCredential{}}); err == nil {
-		t.Error("http accepted")
-	}
-	c, err := New(Config{EnvironmentURL: "https://Contoso.crm.dynamics.com/", Credential: &fakeCredential{}})
-	if err != nil {
+}
+
+// The client calls the Web API of the environment with a token for it; a
+// WhoAmI answer without a user is an error.
+func TestClientTargetsEnvironment(t *testing.T) {
+	t.Parallel()
+	var path string
+	c, cred, srv := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		path = r.URL.Path
+		writeJSON(w, http.StatusOK, whoAmIBody())
+	})
+	if _, err := c.WhoAmI(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if c.EnvironmentURL() != "https://contoso.crm.dynamics.com" || c.Scope() != "https://contoso.crm.dynamics.com/.default" {
-		t.Errorf("EnvironmentURL %q Scope %q", c.EnvironmentURL(), c.Scope())
+	if path != "/api/data/v9.2/WhoAmI" || cred.Scopes()[0] != srv.URL+"/.default" || c.Scope() != srv.URL+"/.default" {
+		t.Errorf("path %q, scopes %q, Scope() %q", path, cred.Scopes(), c.Scope())
 	}
-	if c.maxRetries != DefaultMaxRetries || c.retryWaitMin != time.Second || c.retryWaitMax != 30*time.Second ||
-		c.maxRetryAfter != 5*time.Minute || cap(c.httpClient.Transport.(*limitedTransport).slots) != 16 ||
-		c.httpClient.Transport.(*limitedTransport).timeout != 2*time.Minute || c.userAgent != DefaultUserAgent {
-		t.Errorf("defaults not applied: %+v", c)
+	if c.EnvironmentURL() != srv.URL {
+		t.Errorf("EnvironmentURL %q, want %q", c.EnvironmentURL(), srv.URL)
 	}
-	c, _ = New(Config{EnvironmentURL: "https://contoso.crm.dynamics.com", Credential: &fakeCredential{}, MaxRetries: -1})
-	if c.maxRetries != 0 {
-		t.Errorf("MaxRetries -1 gave %d retries", c.maxRetries)
+
+	empty, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{})
+	})
+	if _, err := empty.WhoAmI(context.Background()); err == nil || !strings.Contains(err.Error(), "without a UserId") {
+		t.Errorf("WhoAmI without UserId: %v", err)
 	}
 }
 
-func TestEncodeQuery(t *testing.T) {
+// Errors of the transport are Dataverse's: the predicates see them, and
+// IsCustomizationLock recognises the publish lock by code or message.
+func TestErrors(t *testing.T) {
 	t.Parallel()
-	q := url.Values{
-		"$select":  {"a,b"},
-		"$filter":  {"objecttypecode eq 'account' and createdon ge 2026-01-01T00:00:00Z"},
-		"@target":  {"{'@odata.id':'accounts(1)'}"},
-		"$orderby": {"createdon desc"},
-		"x":        {"a&b=c+d%"},
+	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusTooManyRequests, odataErr("0x80071151", "Cannot start another [Publish] because there is a previous [Publish] running at this moment."))
+	}, func(cfg *Config) { cfg.MaxRetries = -1 })
+	_, err := c.Do(context.Background(), &Request{Method: http.MethodPost, Path: "PublishXml"})
+	e, ok := AsError(err)
+	if !ok || e.API != APIName || !IsThrottled(err) || !IsCustomizationLock(err) || IsNotFound(err) {
+		t.Fatalf("got %#v", err)
 	}
-	got := encodeQuery(q)
-	want := "$filter=objecttypecode%20eq%20'account'%20and%20createdon%20ge%202026-01-01T00:00:00Z" +
-		"&$orderby=createdon%20desc&$select=a,b&@target=%7B'@odata.id':'accounts(1)'%7D&x=a%26b%3Dc%2Bd%25"
-	if got != want {
-		t.Errorf("encodeQuery:\n got %s\nwant %s", got, want)
-	}
-	back, err := url.ParseQuery(got)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k := range q {
-		if back.Get(k) != q.Get(k) {
-			t.Errorf("round trip %s: %q != %q", k, back.Get(k), q.Get(k))
+	for _, e := range []*Error{
+		{StatusCode: 429, Code: "0x80071151"},
+		{StatusCode: 400, Code: "-2147020463"},
+		{StatusCode: 500, Message: "Cannot start another [Publish] because there is a previous [Publish] running at this moment. Please try again later."},
+		{StatusCode: 429, Message: "Cannot start the requested operation [PublishAll] because there is another [Import] running at this moment."},
+		{StatusCode: 400, Message: "Microsoft.Crm.CrmException: CustomizationLockException"},
+	} {
+		if !IsCustomizationLock(e) {
+			t.Errorf("IsCustomizationLock(%+v) = false", e)
 		}
 	}
-}
-
-// Logs carry method, URL and status, bodies at TRACE, and never a token,
-// not even one the server echoes back.
-func TestLoggingMasksTokens(t *testing.T) {
-	t.Parallel()
-	const token = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdWQiOiJodHRwczovL2NvbnRvc28uY3JtLmR5bmFtaWNzLmNvbSJ9.c2lnbmF0dXJlLXNlY3JldA"
-	var calls atomic.Int64
-	c, cred, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		if calls.Add(1) == 1 {
-			writeJSON(w, http.StatusServiceUnavailable, odataErr("", "busy, your header was "+r.Header.Get("Authorization")))
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"echo": r.Header.Get("Authorization"), "raw": token, "UserId": "u"})
-	}, fastRetries)
-	cred.token = func(int, bool) string { return token }
-
-	var buf bytes.Buffer
-	ctx := tflogtest.RootLogger(context.Background(), &buf)
-	if _, err := c.Do(ctx, &Request{Method: http.MethodPost, Path: "WhoAmI", Body: map[string]string{"note": "Bearer " + token}}); err != nil {
-		t.Fatal(err)
+	if IsCustomizationLock(&Error{StatusCode: 429, Code: "0x80072322"}) {
+		t.Error("throttle is not a customization lock")
 	}
-	logs := buf.String()
-	for _, secret := range []string{token, "c2lnbmF0dXJlLXNlY3JldA", "Bearer eyJ"} {
-		if strings.Contains(logs, secret) {
-			t.Errorf("log contains %q:\n%s", secret, logs)
-		}
-	}
-	for _, want := range []string{`"method":"POST"`, `"status":200`, `"status":503`, `"attempt":2`, `"duration_ms":`, `"retry_wait_ms":`, `Dataverse response body`, `/api/data/v9.2/WhoAmI`} {
-		if !strings.Contains(logs, want) {
-			t.Errorf("log lacks %s:\n%s", want, logs)
-		}
-	}
-	entries, err := tflogtest.MultilineJSONDecode(&buf)
-	if err != nil || len(entries) < 4 {
-		t.Errorf("decoded %d entries, err %v", len(entries), err)
+	if e := newErrorFromResponse("GET", "u", "p", 404, http.Header{}, []byte(`{"error":{"code":"0x80040217","message":"m"}}`)); !IsNotFound(e) || e.Code != "0x80040217" || e.API != APIName {
+		t.Errorf("batch part error %+v", e)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/dataverse"
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/emulator"
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi"
 )
 
 // emulatorToken is a credential that asks the emulator for tokens directly.
@@ -35,8 +36,7 @@ func emulatorClient(t *testing.T) (*emulator.Server, *dataverse.Client) {
 	srv.AddSecretClient(clientID, "secret-"+clientID)
 	c, err := dataverse.New(dataverse.Config{
 		EnvironmentURL: srv.EnvironmentURL(),
-		Credential:     emulatorToken{srv: srv, clientID: clientID},
-		HTTPClient:     srv.HTTPClient(),
+		Settings:       msapi.Settings{Credential: emulatorToken{srv: srv, clientID: clientID}, HTTPClient: srv.HTTPClient()},
 	})
 	if err != nil {
 		t.Fatal(err)

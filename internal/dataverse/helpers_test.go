@@ -1,51 +1,25 @@
 package dataverse
 
 import (
-	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi"
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi/msapitest"
 )
 
-// fakeCredential hands out tokens and records how it was asked.
-type fakeCredential struct {
-	mu         sync.Mutex
-	calls      int
-	claimCalls int
-	scopes     []string
-	lastClaims string
-	// token returns the token for the n-th call (1-based) and whether claims were set.
-	token func(n int, claims bool) string
-}
+type fakeCredential = msapitest.Credential
 
-func (f *fakeCredential) GetToken(_ context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls++
-	f.scopes = opts.Scopes
-	if opts.Claims != "" {
-		f.claimCalls++
-		f.lastClaims = opts.Claims
-	}
-	tok := "test-token"
-	if f.token != nil {
-		tok = f.token(f.calls, opts.Claims != "")
-	}
-	return azcore.AccessToken{Token: tok, ExpiresOn: time.Now().Add(time.Hour)}, nil
-}
+var (
+	writeJSON = msapitest.WriteJSON
+	odataErr  = msapitest.ODataError
+)
 
-func (f *fakeCredential) counts() (calls, claimCalls int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.calls, f.claimCalls
-}
+// msapiSettings are transport settings with cred and nothing else.
+func msapiSettings(cred *fakeCredential) msapi.Settings { return msapi.Settings{Credential: cred} }
 
 // recorder counts requests a handler received and when.
 type recorder struct {
@@ -82,12 +56,9 @@ func newTestServer(t *testing.T, h http.HandlerFunc, opts ...func(*Config)) (*Cl
 	srv := httptest.NewTLSServer(h)
 	t.Cleanup(srv.Close)
 	cred := &fakeCredential{}
-	cfg := Config{
-		EnvironmentURL: srv.URL,
-		Credential:     cred,
-		HTTPClient:     srv.Client(),
-		UserAgent:      "dataverse-test/1.0",
-	}
+	cfg := Config{EnvironmentURL: srv.URL, Settings: msapiSettings(cred)}
+	cfg.HTTPClient = srv.Client()
+	cfg.UserAgent = "dataverse-test/1.0"
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -98,16 +69,6 @@ func newTestServer(t *testing.T, h http.HandlerFunc, opts ...func(*Config)) (*Cl
 	return c, cred, srv
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; odata.metadata=minimal")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func odataErr(code, msg string) map[string]any {
-	return map[string]any{"error": map[string]any{"code": code, "message": msg}}
-}
-
 func whoAmIBody() map[string]any {
 	return map[string]any{
 		"@odata.context": "https://x/api/data/v9.2/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
@@ -116,5 +77,3 @@ func whoAmIBody() map[string]any {
 		"OrganizationId": "33333333-3333-3333-3333-333333333333",
 	}
 }
-
-func countAtomic(p *atomic.Int64) int { return int(p.Load()) }

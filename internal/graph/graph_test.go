@@ -11,45 +11,50 @@ import (
 	"testing"
 	"time"
 
-	"github.com/d365-audit/terraform-provider-dynamics365/internal/dataverse"
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi"
 )
 
 const queryID = "168ec429-084b-a489-90d8-504a87846305"
 
-func TestNew(t *testing.T) {
+// By default the client asks for a token for Microsoft Graph in the global
+// cloud (here the credential refuses, so nothing is sent), and New refuses
+// what it cannot call, naming what is wrong.
+func TestNewDefaultsAndRefusals(t *testing.T) {
 	t.Parallel()
-	cred := &fakeCredential{}
-	c, err := New(Config{Credential: cred})
+	cred := &fakeCredential{Scope: "https://nowhere.example/.default"}
+	c, err := New(Config{Settings: msapi.Settings{Credential: cred}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.GraphURL() != "https://graph.microsoft.com" || c.Scope() != "https://graph.microsoft.com/.default" || c.APIVersion() != "beta" {
-		t.Errorf("defaults: %q %q %q", c.GraphURL(), c.Scope(), c.APIVersion())
+	_, err = c.GetQuery(context.Background(), queryID)
+	if err == nil || !strings.Contains(err.Error(), `scopes ["https://graph.microsoft.com/.default"]`) {
+		t.Errorf("default Graph: %v", err)
 	}
-	c, err = New(Config{GraphURL: " HTTPS://Graph.Example.com/ ", APIVersion: "v1.0", Credential: cred})
-	if err != nil {
-		t.Fatal(err)
+	c, err = New(Config{GraphURL: " HTTPS://Graph.Example.com/ ", APIVersion: "v1.0", Settings: msapi.Settings{Credential: cred}})
+	if err != nil || c.GraphURL() != "https://graph.example.com" || c.Scope() != "https://graph.example.com/.default" {
+		t.Errorf("normalised: %v %+v", err, c)
 	}
-	if c.GraphURL() != "https://graph.example.com" || c.Scope() != "https://graph.example.com/.default" || c.APIVersion() != "v1.0" {
-		t.Errorf("normalised: %q %q %q", c.GraphURL(), c.Scope(), c.APIVersion())
-	}
-	if _, err := New(Config{GraphURL: "http://127.0.0.1:8080", Credential: cred}); err != nil {
-		t.Errorf("loopback http refused: %v", err)
-	}
-	for _, cfg := range []Config{
-		{GraphURL: "https://graph.microsoft.com"},
-		{GraphURL: "http://graph.microsoft.com", Credential: cred},
-		{GraphURL: "https://graph.microsoft.com/v1.0", Credential: cred},
-		{GraphURL: "https://graph.microsoft.com?x=1", Credential: cred},
-		{GraphURL: "graph.microsoft.com", Credential: cred},
-		{GraphURL: "ftp://graph.microsoft.com", Credential: cred},
-		{APIVersion: "v2", Credential: cred},
-		{APIVersion: "beta/../x", Credential: cred},
-		{PageSize: -1, Credential: cred},
+	withCred := msapi.Settings{Credential: cred}
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{GraphURL: "https://graph.microsoft.com"}, "credential is required"},
+		{Config{GraphURL: "http://graph.microsoft.com", Settings: withCred}, "uses plain http"},
+		{Config{GraphURL: "https://graph.microsoft.com/v1.0", Settings: withCred}, "has a path (/v1.0)"},
+		{Config{GraphURL: "https://graph.microsoft.com?x=1", Settings: withCred}, "must not contain credentials, a query"},
+		{Config{GraphURL: "graph.microsoft.com", Settings: withCred}, "is not an absolute URL"},
+		{Config{GraphURL: "ftp://graph.microsoft.com", Settings: withCred}, "must start with https://"},
+		{Config{APIVersion: "v2", Settings: withCred}, `API version "v2" is not valid`},
+		{Config{APIVersion: "beta/../x", Settings: withCred}, "is not valid"},
+		{Config{PageSize: -1, Settings: withCred}, "page size -1 must not be negative"},
 	} {
-		if _, err := New(cfg); err == nil {
-			t.Errorf("New(%+v) accepted", cfg)
+		if _, err := New(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("New(%+v): %v, want an error with %q", tc.cfg, err, tc.want)
 		}
+	}
+	if _, err := New(Config{GraphURL: "http://127.0.0.1:8080", Settings: withCred}); err != nil {
+		t.Errorf("loopback http refused: %v", err)
 	}
 }
 
@@ -205,35 +210,61 @@ func TestWaitFailedAndCancelled(t *testing.T) {
 	}
 }
 
+// fakeClock is a clock that only the injected sleep moves; it records the
+// waits asked for.
+type fakeClock struct {
+	now   time.Time
+	waits []time.Duration
+	// stopAfter ends the wait with context.DeadlineExceeded at this sleep (1-based).
+	stopAfter int
+}
+
+func (f *fakeClock) Now() time.Time { return f.now }
+
+func (f *fakeClock) Sleep(_ context.Context, d time.Duration) error {
+	f.waits = append(f.waits, d)
+	if len(f.waits) == f.stopAfter {
+		return context.DeadlineExceeded
+	}
+	f.now = f.now.Add(d)
+	return nil
+}
+
 // A deadline while the query runs names the id, the last status and the
-// elapsed time, and wraps context.DeadlineExceeded. The default sleep is used.
+// elapsed time (by the injected clock), and wraps context.DeadlineExceeded.
 func TestWaitDeadline(t *testing.T) {
 	t.Parallel()
 	c, _, g := newFake(t, func(w http.ResponseWriter, r *http.Request, n int, body []byte) {
 		writeJSON(w, http.StatusOK, queryBody(queryID, "running"))
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	_, err := c.WaitForQuery(ctx, queryID, WaitOptions{PollMin: 10 * time.Millisecond, PollMax: 40 * time.Millisecond})
-	if time.Since(start) > 2*time.Second {
-		t.Errorf("returned after %s", time.Since(start))
-	}
+	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), stopAfter: 3}
+	_, err := c.WaitForQuery(context.Background(), queryID, WaitOptions{
+		PollMin: 10 * time.Millisecond, PollMax: 40 * time.Millisecond, Sleep: clock.Sleep, Now: clock.Now,
+	})
 	var we *QueryWaitError
 	if !errors.As(err, &we) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("%T %v", err, err)
 	}
-	if we.ID != queryID || we.LastStatus != "running" || we.Polls < 2 || we.Elapsed < 100*time.Millisecond {
-		t.Errorf("%+v", we)
+	slept := clock.waits[0] + clock.waits[1] // the third sleep ended with the deadline
+	if we.ID != queryID || we.LastStatus != "running" || we.Polls != 3 || we.Elapsed != slept {
+		t.Errorf("%+v, want 3 polls and %s elapsed (waits %v)", we, slept, clock.waits)
 	}
 	msg := err.Error()
-	for _, want := range []string{queryID, "last status running", "timeout", "query_id"} {
+	for _, want := range []string{queryID, "last status running", "timeout", "query_id", "3 polls", slept.Round(time.Millisecond).String()} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message lacks %q: %s", want, msg)
 		}
 	}
-	if n := len(g.requests()); n != we.Polls && n != we.Polls+1 {
+	if n := len(g.requests()); n != we.Polls {
 		t.Errorf("%d requests, %d polls", n, we.Polls)
+	}
+
+	// The default sleep (msapi.Sleep) ends with the context's deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = c.WaitForQuery(ctx, queryID, WaitOptions{PollMin: time.Hour, PollMax: time.Hour})
+	if !errors.As(err, &we) || !errors.Is(err, context.DeadlineExceeded) || we.Polls != 1 || we.LastStatus != "running" {
+		t.Errorf("real sleep: %v", err)
 	}
 
 	// Cancelled before the first poll completes: no status known.
@@ -453,7 +484,7 @@ func TestListRecordsErrors(t *testing.T) {
 	}
 	// An unknown query: 404 with a hint.
 	_, _, err = c.ListRecords(context.Background(), "unknown", 0, func(Record) error { return nil })
-	if e, ok := dataverse.AsError(err); !ok || !dataverse.IsNotFound(err) || e.Hint != notFoundHint {
+	if e, ok := msapi.AsError(err); !ok || !msapi.IsNotFound(err) || e.Hint != notFoundHint {
 		t.Errorf("404: %v", err)
 	}
 	// A malformed page.
@@ -473,9 +504,9 @@ func Test403PermissionHint(t *testing.T) {
 		writeJSON(w, http.StatusForbidden, graphError("Forbidden", "Insufficient privileges to complete the operation."))
 	})
 	_, err := c.CreateQuery(context.Background(), QueryRequest{From: time.Now().Add(-time.Hour), To: time.Now()})
-	e, ok := dataverse.AsError(err)
-	if !ok || !dataverse.IsForbidden(err) || e.Code != "Forbidden" || e.Message != "Insufficient privileges to complete the operation." ||
-		e.Hint != PermissionHint || e.Attempts != 1 || e.Service != ServiceName {
+	e, ok := msapi.AsError(err)
+	if !ok || !msapi.IsForbidden(err) || e.Code != "Forbidden" || e.Message != "Insufficient privileges to complete the operation." ||
+		e.Hint != PermissionHint || e.Attempts != 1 || e.API != ServiceName {
 		t.Fatalf("%T %+v", err, e)
 	}
 	if msg := err.Error(); !strings.Contains(msg, "AuditLogsQuery-CRM.Read.All") || !strings.Contains(msg, "admin consent") ||
@@ -483,11 +514,11 @@ func Test403PermissionHint(t *testing.T) {
 		t.Errorf("message: %s", msg)
 	}
 	_, err = c.GetQuery(context.Background(), queryID)
-	if e, ok := dataverse.AsError(err); !ok || e.Hint != PermissionHint {
+	if e, ok := msapi.AsError(err); !ok || e.Hint != PermissionHint {
 		t.Errorf("GetQuery 403: %v", err)
 	}
 	_, _, err = c.ListRecords(context.Background(), queryID, 0, func(Record) error { return nil })
-	if e, ok := dataverse.AsError(err); !ok || e.Hint != PermissionHint {
+	if e, ok := msapi.AsError(err); !ok || e.Hint != PermissionHint {
 		t.Errorf("ListRecords 403: %v", err)
 	}
 }
@@ -521,7 +552,7 @@ func Test429RetryAfter(t *testing.T) {
 		writeJSON(w, http.StatusTooManyRequests, graphError("TooManyRequests", "Too many requests"))
 	}, func(cfg *Config) { cfg.MaxRetryAfter = time.Second })
 	_, err = c2.GetQuery(context.Background(), queryID)
-	if e, ok := dataverse.AsError(err); !ok || !e.Throttled || e.Service != ServiceName || e.Attempts != 1 {
+	if e, ok := msapi.AsError(err); !ok || !e.Throttled || e.API != ServiceName || e.Attempts != 1 {
 		t.Errorf("throttled: %v", err)
 	}
 
@@ -529,7 +560,7 @@ func Test429RetryAfter(t *testing.T) {
 		writeJSON(w, http.StatusTooManyRequests, graphError("TooManyRequests", "Too many requests"))
 	}, func(cfg *Config) { cfg.MaxRetries = 2 })
 	_, err = c3.GetQuery(context.Background(), queryID)
-	if e, ok := dataverse.AsError(err); !ok || !dataverse.IsThrottled(err) || e.Attempts != 3 ||
+	if e, ok := msapi.AsError(err); !ok || !msapi.IsThrottled(err) || e.Attempts != 3 ||
 		!strings.Contains(err.Error(), "throttled by Microsoft Graph") {
 		t.Errorf("retries exhausted: %v", err)
 	}
@@ -546,7 +577,7 @@ func Test401Refresh(t *testing.T) {
 		}
 		writeJSON(w, http.StatusOK, queryBody(queryID, "succeeded"))
 	})
-	cred.token = func(n int, claims bool) string {
+	cred.Token = func(n int, claims bool) string {
 		if claims {
 			return "fresh"
 		}
@@ -556,7 +587,7 @@ func Test401Refresh(t *testing.T) {
 	if err != nil || q.Status != StatusSucceeded {
 		t.Fatalf("%+v %v", q, err)
 	}
-	if calls, claimCalls := cred.counts(); calls != 2 || claimCalls != 1 {
+	if calls, claimCalls := cred.Counts(); calls != 2 || claimCalls != 1 {
 		t.Errorf("token calls %d, with claims %d", calls, claimCalls)
 	}
 	reqs := g.requests()
@@ -565,10 +596,10 @@ func Test401Refresh(t *testing.T) {
 	}
 
 	// Rejected again: one refresh only, and a Graph hint.
-	cred.token = func(int, bool) string { return "bad" }
+	cred.Token = func(int, bool) string { return "bad" }
 	_, err = c.GetQuery(context.Background(), queryID)
-	e, ok := dataverse.AsError(err)
-	if !ok || !dataverse.IsUnauthorized(err) || !strings.Contains(e.Hint, c.GraphURL()) || strings.Contains(e.Hint, "security role") {
+	e, ok := msapi.AsError(err)
+	if !ok || !msapi.IsUnauthorized(err) || !strings.Contains(e.Hint, c.GraphURL()) || strings.Contains(e.Hint, "security role") {
 		t.Errorf("401: %v", err)
 	}
 	if n := len(g.requests()); n != 4 {

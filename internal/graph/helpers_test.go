@@ -1,9 +1,6 @@
 package graph
 
 import (
-	"context"
-	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,44 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi"
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi/msapitest"
 )
 
-// fakeCredential hands out tokens and fails a request for any scope other
-// than the Graph one.
-type fakeCredential struct {
-	scope string
+type fakeCredential = msapitest.Credential
 
-	mu         sync.Mutex
-	calls      int
-	claimCalls int
-	// token returns the token for the n-th call (1-based).
-	token func(n int, claims bool) string
-}
-
-func (f *fakeCredential) GetToken(_ context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(opts.Scopes) != 1 || opts.Scopes[0] != f.scope {
-		return azcore.AccessToken{}, fmt.Errorf("fake credential: scopes %q, want [%q]", opts.Scopes, f.scope)
-	}
-	f.calls++
-	if opts.Claims != "" {
-		f.claimCalls++
-	}
-	tok := "graph-token"
-	if f.token != nil {
-		tok = f.token(f.calls, opts.Claims != "")
-	}
-	return azcore.AccessToken{Token: tok, ExpiresOn: time.Now().Add(time.Hour)}, nil
-}
-
-func (f *fakeCredential) counts() (calls, claimCalls int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.calls, f.claimCalls
-}
+var writeJSON = msapitest.WriteJSON
 
 // seen is one request as the server got it.
 type seen struct {
@@ -90,15 +56,14 @@ func newFake(t *testing.T, handle func(w http.ResponseWriter, r *http.Request, n
 		g.handle(w, r, n, body)
 	}))
 	t.Cleanup(g.srv.Close)
-	cred := &fakeCredential{scope: g.srv.URL + "/.default"}
-	cfg := Config{
-		GraphURL:     g.srv.URL,
+	cred := &fakeCredential{Scope: g.srv.URL + "/.default", Token: func(int, bool) string { return "graph-token" }}
+	cfg := Config{GraphURL: g.srv.URL, Settings: msapi.Settings{
 		Credential:   cred,
 		HTTPClient:   g.srv.Client(),
 		UserAgent:    "graph-test/1.0",
 		RetryWaitMin: time.Millisecond,
 		RetryWaitMax: 5 * time.Millisecond,
-	}
+	}}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -107,16 +72,6 @@ func newFake(t *testing.T, handle func(w http.ResponseWriter, r *http.Request, n
 		t.Fatalf("New: %v", err)
 	}
 	return c, cred, g
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; odata.metadata=minimal")
-	w.WriteHeader(status)
-	if s, ok := v.(string); ok {
-		_, _ = io.WriteString(w, s)
-		return
-	}
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 func graphError(code, msg string) map[string]any {

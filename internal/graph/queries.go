@@ -5,14 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 	"unicode"
 
-	"github.com/d365-audit/terraform-provider-dynamics365/internal/dataverse"
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi"
 )
 
 // queriesPath is the audit log query collection, relative to the version.
@@ -177,7 +177,7 @@ func (c *Client) CreateQuery(ctx context.Context, r QueryRequest) (*Query, error
 		body.RecordTypeFilters = []string{RecordTypeCRM}
 	}
 	var w wireQuery
-	resp, err := c.do(ctx, "creating audit log query", false, &dataverse.Request{
+	resp, err := c.do(ctx, "creating audit log query", aboutQueries, &msapi.Request{
 		Method: http.MethodPost,
 		Path:   queriesPath,
 		Body:   body,
@@ -233,7 +233,7 @@ func (c *Client) GetQuery(ctx context.Context, id string) (*Query, error) {
 		return nil, fmt.Errorf("microsoft graph: getting audit log query: %w", err)
 	}
 	var w wireQuery
-	if _, err := c.do(ctx, "getting audit log query "+id, true, &dataverse.Request{Method: http.MethodGet, Path: p, Out: &w}); err != nil {
+	if _, err := c.do(ctx, "getting audit log query "+id, aboutOneQuery, &msapi.Request{Method: http.MethodGet, Path: p, Out: &w}); err != nil {
 		return nil, err
 	}
 	q := w.query()
@@ -251,9 +251,12 @@ type WaitOptions struct {
 	PollMin, PollMax time.Duration
 	// OnProgress, when set, is called after each successful poll.
 	OnProgress func(status string, polls int, elapsed time.Duration)
-	// Sleep waits d or until ctx ends (returning ctx's error); nil means a
-	// real timer. Tests inject one.
+	// Sleep waits d or until ctx ends (returning ctx's error); nil means
+	// msapi.Sleep, a real timer. Tests inject one.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Now is the clock of Elapsed and OnProgress; nil means time.Now. Tests
+	// inject one that their Sleep advances.
+	Now func() time.Time
 }
 
 // QueryFailedError is a query that ended in status failed or cancelled.
@@ -325,13 +328,17 @@ func (c *Client) WaitForQuery(ctx context.Context, id string, opts WaitOptions) 
 	}
 	sleep := opts.Sleep
 	if sleep == nil {
-		sleep = sleepContext
+		sleep = msapi.Sleep
 	}
-	start := time.Now()
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	start := now()
 	var last string
 	polls := 0
 	waitErr := func(err error) error {
-		return &QueryWaitError{ID: id, LastStatus: last, Polls: polls, Elapsed: time.Since(start), Err: err}
+		return &QueryWaitError{ID: id, LastStatus: last, Polls: polls, Elapsed: now().Sub(start), Err: err}
 	}
 	wait := minWait
 	for {
@@ -345,14 +352,14 @@ func (c *Client) WaitForQuery(ctx context.Context, id string, opts WaitOptions) 
 			}
 			if last != "" {
 				return nil, fmt.Errorf("waiting for audit log query %s (last status %s after %s): %w",
-					id, last, time.Since(start).Round(time.Millisecond), err)
+					id, last, now().Sub(start).Round(time.Millisecond), err)
 			}
 			return nil, err
 		}
 		polls++
 		last = q.Status
 		if opts.OnProgress != nil {
-			opts.OnProgress(q.Status, polls, time.Since(start))
+			opts.OnProgress(q.Status, polls, now().Sub(start))
 		}
 		switch q.Status {
 		case StatusSucceeded:
@@ -370,27 +377,14 @@ func (c *Client) WaitForQuery(ctx context.Context, id string, opts WaitOptions) 
 	}
 }
 
-// nextPollWait grows d by a random factor in [1.5, 2], within [minWait, maxWait].
+// nextPollWait grows d by a random factor in [1.5, 2] (twice d, less up to
+// a quarter of it), within [minWait, maxWait].
 func nextPollWait(d, minWait, maxWait time.Duration) time.Duration {
-	next := time.Duration(float64(d) * (1.5 + rand.Float64()*0.5))
-	if next > maxWait || next < d { // next < d: overflow
-		next = maxWait
+	next := maxWait
+	if d <= math.MaxInt64/2 { // twice d does not overflow
+		next = min(msapi.Jitter(2*d, 0.25), maxWait)
 	}
-	if next < minWait {
-		next = minWait
-	}
-	return next
-}
-
-func sleepContext(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return max(next, minWait)
 }
 
 // flexString decodes a JSON string, number or boolean as its text, and null

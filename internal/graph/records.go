@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/d365-audit/terraform-provider-dynamics365/internal/dataverse"
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi"
 )
 
 // Record is one audit log record (auditLogRecord).
@@ -114,7 +114,7 @@ func (c *Client) ListRecords(ctx context.Context, id string, limit int, fn func(
 		}
 		pages++
 		var page pageState
-		_, err := c.t.DoStream(ctx, &dataverse.Request{Method: http.MethodGet, Path: next, Query: query},
+		_, err := c.api.DoStream(ctx, &msapi.Request{Method: http.MethodGet, Path: next, Query: query},
 			func(body io.Reader) error {
 				return decodePage(body, &page, func(r Record) (bool, error) {
 					if limit > 0 && count >= limit {
@@ -131,12 +131,9 @@ func (c *Client) ListRecords(ctx context.Context, id string, limit int, fn func(
 		case errors.As(err, &cbErr):
 			return false, pages, cbErr.err
 		case err != nil:
-			if _, ok := dataverse.AsError(err); ok {
-				return false, pages, c.wrap(what, err, true)
-			}
-			var te *dataverse.TransportError
-			if errors.As(err, &te) {
-				return false, pages, c.wrap(what, err, true)
+			var te *msapi.TransportError
+			if _, ok := msapi.AsError(err); ok || errors.As(err, &te) {
+				return false, pages, wrap(what, err, aboutOneQuery)
 			}
 			return false, pages, fmt.Errorf("microsoft graph: %s: page %d: %w", what, pages, err)
 		}
@@ -149,7 +146,7 @@ func (c *Client) ListRecords(ctx context.Context, id string, limit int, fn func(
 		requested[next] = true
 		next = page.nextLink
 		if strings.HasPrefix(next, "/") {
-			next = c.graphURL + next
+			next = c.GraphURL() + next
 		}
 		if requested[next] {
 			return false, pages, fmt.Errorf("microsoft graph: %s: page %d links back to a page already read (%s)", what, pages, next)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/auth"
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/dataverse"
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi"
 )
 
 // addAuthError attaches a credential-selection error to the attribute it is about.
@@ -39,27 +40,28 @@ func apiErrorDetail(err error) string {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return "The operation was cancelled or timed out before Dataverse answered: " + err.Error()
 	}
-	apiErr, ok := dataverse.AsError(err)
+	apiErr, ok := msapi.AsError(err)
 	if !ok {
 		return err.Error()
 	}
-	if apiErr.Hint != "" || apiErr.Service != "" {
-		// The client already said what to do (e.g. the Graph permission).
+	if apiErr.Hint != "" || apiErr.API != dataverse.APIName {
+		// The client already said what to do (e.g. the Graph permission);
+		// the hints below are Dataverse's.
 		return err.Error()
 	}
 	var hint string
 	switch {
-	case dataverse.IsThrottled(apiErr):
+	case msapi.IsThrottled(apiErr):
 		hint = "Dataverse service protection limits throttled the requests. Run again later, lower terraform -parallelism " +
 			"or the provider's max_concurrent_requests, or raise max_retries."
-	case dataverse.IsUnauthorized(apiErr):
+	case msapi.IsUnauthorized(apiErr):
 		hint = "Dataverse rejected the access token. Check that the application user for client_id exists in this " +
 			"environment and is enabled, and that environment_url is the environment the token was issued for."
-	case dataverse.IsForbidden(apiErr):
+	case msapi.IsForbidden(apiErr):
 		hint = "The application user lacks a privilege for this operation. Assign it a security role that has the " +
 			"privilege named above (organization audit settings need prvReadOrganization and prvWriteOrganization, " +
 			"as in the System Administrator or System Customizer roles)."
-	case dataverse.IsNotFound(apiErr):
+	case msapi.IsNotFound(apiErr):
 		hint = "Dataverse has no such object in this environment."
 	case apiErr.StatusCode >= 500:
 		hint = "Dataverse failed to process the request. Retrying later usually helps; if it persists, raise max_retries."

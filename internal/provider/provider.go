@@ -1,26 +1,22 @@
 // Package provider is the Terraform layer of the Dynamics 365 audit provider:
 // schemas, models, plan logic and diagnostics. Everything that talks HTTP lives
-// in internal/dataverse and internal/auth.
+// in internal/msapi (wrapped by internal/dataverse and internal/graph) and
+// internal/auth.
 package provider
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/hashicorp/go-cleanhttp"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -32,17 +28,13 @@ import (
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/auth"
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/dataverse"
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/graph"
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi"
 )
 
-// Defaults for the transport settings. Dataverse allows 52 concurrent requests
-// per user; staying well below leaves room for other tools on the same
-// application user.
+// Defaults of settings the transport does not default (see msapi for the others).
 const (
-	defaultMaxRetries            = 6
-	defaultMaxConcurrentRequests = 16
-	defaultRequestTimeout        = 2 * time.Minute
-	defaultCloud                 = "public"
-	defaultGraphAuditAPIVersion  = "beta"
+	defaultCloud                = "public"
+	defaultGraphAuditAPIVersion = "beta"
 )
 
 // Environment variables read when an attribute is not set in configuration.
@@ -173,8 +165,6 @@ type providerData struct {
 	publisher          *dataverse.Publisher
 	environmentURL     string
 	solutionUniqueName string
-	graphURL           string
-	graphAPIVersion    string
 	cloud              auth.Cloud
 	naiveChangeReads   bool // benchmarks: one RetrieveAuditDetails per record, no $batch
 
@@ -245,13 +235,13 @@ func (p *dynamics365Provider) Schema(_ context.Context, _ provider.SchemaRequest
 			"max_retries": schema.Int64Attribute{
 				Optional: true,
 				MarkdownDescription: fmt.Sprintf("How many times a throttled (429), failed (5xx) or dropped request is retried. "+
-					"Defaults to %d. Can also be set with the `%s` environment variable.", defaultMaxRetries, envMaxRetries),
+					"Defaults to %d. Can also be set with the `%s` environment variable.", msapi.DefaultMaxRetries, envMaxRetries),
 				Validators: []validator.Int64{int64validator.Between(0, 30)},
 			},
 			"max_concurrent_requests": schema.Int64Attribute{
 				Optional: true,
 				MarkdownDescription: fmt.Sprintf("Upper bound of HTTP requests in flight at once (Dataverse allows 52 per user). "+
-					"Defaults to %d. Can also be set with the `%s` environment variable.", defaultMaxConcurrentRequests, envMaxConcurrentRequests),
+					"Defaults to %d. Can also be set with the `%s` environment variable.", msapi.DefaultMaxConcurrentRequests, envMaxConcurrentRequests),
 				Validators: []validator.Int64{int64validator.Between(1, 52)},
 			},
 			"ca_certificate_file": str("PEM file of extra CA certificates to trust, e.g. for a TLS-inspecting proxy or the emulator. "+
@@ -277,7 +267,7 @@ func (p *dynamics365Provider) ValidateConfig(ctx context.Context, req provider.V
 	}
 	for name, v := range map[string]types.String{"authority_host": cfg.AuthorityHost, "graph_url": cfg.GraphURL} {
 		if !v.IsNull() && !v.IsUnknown() {
-			if _, err := normalizeServiceURL(v.ValueString()); err != nil {
+			if _, err := msapi.NormalizeURL(v.ValueString()); err != nil {
 				resp.Diagnostics.AddAttributeError(path.Root(name), "Invalid "+name, err.Error())
 			}
 		}
@@ -305,244 +295,75 @@ func (p *dynamics365Provider) Configure(ctx context.Context, req provider.Config
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	// Unknown values (e.g. from another resource) cannot configure a client yet.
-	for name, v := range map[string]interface{ IsUnknown() bool }{
-		"environment_url": cfg.EnvironmentURL, "tenant_id": cfg.TenantID, "client_id": cfg.ClientID,
-		"client_secret": cfg.ClientSecret, "authority_host": cfg.AuthorityHost, "ca_certificate_file": cfg.CACertificateFile,
-	} {
-		if v.IsUnknown() {
-			resp.Diagnostics.AddAttributeError(path.Root(name), "Unknown provider configuration value",
-				"The provider cannot be configured while "+name+" is unknown. Set it to a value known at plan time.")
-		}
-	}
+	settings, diags := resolveSettings(cfg, p.getenv)
+	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-
-	s := func(v types.String, env string) string {
-		if !v.IsNull() {
-			return v.ValueString()
-		}
-		return p.getenv(env)
-	}
-	b := func(v types.Bool, env string) (bool, error) {
-		if !v.IsNull() {
-			return v.ValueBool(), nil
-		}
-		raw := p.getenv(env)
-		if raw == "" {
-			return false, nil
-		}
-		parsed, err := strconv.ParseBool(raw)
-		if err != nil {
-			return false, fmt.Errorf("environment variable %s must be true or false, got %q", env, raw)
-		}
-		return parsed, nil
-	}
-	i := func(v types.Int64, env string, def int64) (int64, error) {
-		if !v.IsNull() {
-			return v.ValueInt64(), nil
-		}
-		raw := p.getenv(env)
-		if raw == "" {
-			return def, nil
-		}
-		parsed, err := strconv.ParseInt(raw, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("environment variable %s must be a whole number, got %q", env, raw)
-		}
-		return parsed, nil
-	}
-
-	envURL := s(cfg.EnvironmentURL, envEnvironmentURL)
-	if envURL == "" {
-		resp.Diagnostics.AddAttributeError(path.Root("environment_url"), "Missing environment_url",
-			"Set environment_url in the provider block or the "+envEnvironmentURL+" environment variable to the URL of the "+
-				"Dataverse environment, e.g. https://contoso.crm.dynamics.com.")
-		return
-	}
-	normalizedURL, err := normalizeEnvironmentURL(envURL)
-	if err != nil {
-		resp.Diagnostics.AddAttributeError(path.Root("environment_url"), "Invalid environment_url", err.Error())
-		return
-	}
-
-	cloudName := s(cfg.Cloud, envCloud)
-	if cloudName == "" {
-		cloudName = defaultCloud
-	}
-	cloudCfg, ok := auth.LookupCloud(cloudName)
-	if !ok {
-		resp.Diagnostics.AddAttributeError(path.Root("cloud"), "Unknown cloud",
-			fmt.Sprintf("cloud %q is not one of %s.", cloudName, strings.Join(auth.CloudNames(), ", ")))
-		return
-	}
-	authorityHost := cloudCfg.AuthorityHost
-	if v := s(cfg.AuthorityHost, envAuthorityHost); v != "" {
-		normalized, err := normalizeServiceURL(v)
-		if err != nil {
-			resp.Diagnostics.AddAttributeError(path.Root("authority_host"), "Invalid authority_host", err.Error())
-			return
-		}
-		authorityHost = normalized + "/"
-	}
-	graphURL := cloudCfg.GraphURL
-	if v := s(cfg.GraphURL, envGraphURL); v != "" {
-		normalized, err := normalizeServiceURL(v)
-		if err != nil {
-			resp.Diagnostics.AddAttributeError(path.Root("graph_url"), "Invalid graph_url", err.Error())
-			return
-		}
-		graphURL = normalized
-	}
-	graphVersion := s(cfg.GraphAuditAPIVersion, envGraphAuditAPIVersion)
-	if graphVersion == "" {
-		graphVersion = defaultGraphAuditAPIVersion
-	}
-	if graphVersion != defaultGraphAuditAPIVersion && graphVersion != graphAuditAPIVersionV1 {
-		resp.Diagnostics.AddAttributeError(path.Root("graph_audit_api_version"), "Invalid graph_audit_api_version",
-			fmt.Sprintf("graph_audit_api_version must be %q or %q, got %q.", defaultGraphAuditAPIVersion, graphAuditAPIVersionV1, graphVersion))
-		return
-	}
-
-	timeout := defaultRequestTimeout
-	if raw := s(cfg.RequestTimeout, envRequestTimeout); raw != "" {
-		if timeout, err = parseTimeout(raw); err != nil {
-			resp.Diagnostics.AddAttributeError(path.Root("request_timeout"), "Invalid request_timeout", err.Error())
-			return
-		}
-	}
-	// ranged reads a whole-number setting from configuration or environment
-	// and checks its range (the schema validators see only configuration).
-	ranged := func(v types.Int64, attr, env string, def, lo, hi int64, why string) (int64, bool) {
-		n, err := i(v, env, def)
-		if err == nil && (n < lo || n > hi) {
-			err = fmt.Errorf("%s must be between %d and %d%s, got %d", attr, lo, hi, why, n)
-		}
-		if err != nil {
-			resp.Diagnostics.AddAttributeError(path.Root(attr), "Invalid "+attr, err.Error())
-			return 0, false
-		}
-		return n, true
-	}
-	maxRetries, ok := ranged(cfg.MaxRetries, "max_retries", envMaxRetries, defaultMaxRetries, 0, 30, "")
-	if !ok {
-		return
-	}
-	maxConcurrent, ok := ranged(cfg.MaxConcurrentRequests, "max_concurrent_requests", envMaxConcurrentRequests,
-		defaultMaxConcurrentRequests, 1, 52, " (the Dataverse limit per user)")
-	if !ok {
-		return
-	}
-
-	httpClient, err := p.buildHTTPClient(s(cfg.CACertificateFile, envCACertificateFile))
-	if err != nil {
-		resp.Diagnostics.AddAttributeError(path.Root("ca_certificate_file"), "Cannot use ca_certificate_file", err.Error())
-		return
-	}
-
-	var boolErrs []error
-	useOIDC, err := b(cfg.UseOIDC, envUseOIDC)
-	boolErrs = append(boolErrs, err)
-	useMSI, err := b(cfg.UseMSI, envUseMSI)
-	boolErrs = append(boolErrs, err)
-	useCLI, err := b(cfg.UseCLI, envUseCLI)
-	boolErrs = append(boolErrs, err)
-	for _, e := range boolErrs {
-		if e != nil {
-			resp.Diagnostics.AddError("Invalid provider environment variable", e.Error())
-		}
-	}
+	data, diags := p.connect(ctx, settings)
+	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	resp.ResourceData = data
+	resp.DataSourceData = data
+}
 
-	authCfg := auth.Config{
-		TenantID:                  s(cfg.TenantID, envTenantID),
-		ClientID:                  s(cfg.ClientID, envClientID),
-		ClientSecret:              s(cfg.ClientSecret, envClientSecret),
-		ClientCertificatePath:     s(cfg.ClientCertificateFilePath, envClientCertificatePath),
-		ClientCertificatePassword: s(cfg.ClientCertificatePassword, envClientCertificatePass),
-		UseOIDC:                   useOIDC,
-		OIDCToken:                 s(cfg.OIDCToken, envOIDCToken),
-		OIDCTokenFilePath:         s(cfg.OIDCTokenFilePath, envOIDCTokenFilePath),
-		OIDCRequestURL:            s(cfg.OIDCRequestURL, envOIDCRequestURL),
-		OIDCRequestToken:          s(cfg.OIDCRequestToken, envOIDCRequestToken),
-		UseMSI:                    useMSI,
-		UseCLI:                    useCLI,
-		AuthorityHost:             authorityHost,
-		HTTPClient:                httpClient,
-	}
-	cred, method, err := auth.NewCredential(authCfg)
+// connect builds what resolved settings describe — the HTTP client, the
+// credential, the Dataverse and Graph clients — and logs in once, so that a
+// wrong secret or certificate fails the plan with one clear error rather
+// than every resource failing at apply.
+func (p *dynamics365Provider) connect(ctx context.Context, s providerSettings) (*providerData, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	httpClient, err := msapi.HTTPClientWithCAFile(p.httpClient, s.caCertificateFile)
 	if err != nil {
-		addAuthError(&resp.Diagnostics, err)
-		return
+		diags.AddAttributeError(path.Root("ca_certificate_file"), "Cannot use ca_certificate_file", err.Error())
+		return nil, diags
 	}
+	login := s.login
+	login.AuthorityHost = s.authorityHost
+	login.HTTPClient = httpClient
+	cred, method, err := auth.NewCredential(login)
+	if err != nil {
+		addAuthError(&diags, err)
+		return nil, diags
+	}
+	transport := s.transport(cred, httpClient, fmt.Sprintf("terraform-provider-dynamics365/%s", p.version))
 
-	// The client reads 0 as "use the default"; a user's 0 means no retries.
-	clientRetries := int(maxRetries)
-	if clientRetries == 0 {
-		clientRetries = -1
-	}
-	client, err := dataverse.New(dataverse.Config{
-		EnvironmentURL:        normalizedURL,
-		Credential:            cred,
-		HTTPClient:            httpClient,
-		UserAgent:             fmt.Sprintf("terraform-provider-dynamics365/%s", p.version),
-		MaxRetries:            clientRetries,
-		RequestTimeout:        timeout,
-		MaxConcurrentRequests: int(maxConcurrent),
-	})
+	client, err := dataverse.New(dataverse.Config{EnvironmentURL: s.environmentURL, Settings: transport})
 	if err != nil {
-		resp.Diagnostics.AddAttributeError(path.Root("environment_url"), "Cannot create the Dataverse client", err.Error())
-		return
+		diags.AddAttributeError(path.Root("environment_url"), "Cannot create the Dataverse client", err.Error())
+		return nil, diags
 	}
-	// Log in now, so that a wrong secret or certificate fails the plan with
-	// one clear error rather than every resource failing at apply. The token
-	// is cached by the credential for the calls that follow.
+	// The token is cached by the credential for the calls that follow.
 	if _, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{client.Scope()}}); err != nil {
-		resp.Diagnostics.AddError("Login to Microsoft Entra ID failed", apiErrorDetail(err))
-		return
+		diags.AddError("Login to Microsoft Entra ID failed", apiErrorDetail(err))
+		return nil, diags
 	}
-
-	graphClient, err := graph.New(graph.Config{
-		GraphURL:              graphURL,
-		APIVersion:            graphVersion,
-		Credential:            cred,
-		HTTPClient:            httpClient,
-		UserAgent:             fmt.Sprintf("terraform-provider-dynamics365/%s", p.version),
-		MaxRetries:            clientRetries,
-		RequestTimeout:        timeout,
-		MaxConcurrentRequests: int(maxConcurrent),
-	})
+	graphClient, err := graph.New(graph.Config{GraphURL: s.graphURL, APIVersion: s.graphAPIVersion, Settings: transport})
 	if err != nil {
-		resp.Diagnostics.AddAttributeError(path.Root("graph_url"), "Cannot create the Microsoft Graph client", err.Error())
-		return
+		diags.AddAttributeError(path.Root("graph_url"), "Cannot create the Microsoft Graph client", err.Error())
+		return nil, diags
 	}
 	tflog.Debug(ctx, "configured Dynamics 365 provider", map[string]any{
-		"environment_url": normalizedURL, "login_method": string(method), "authority_host": authorityHost,
-		"cloud": cloudCfg.Name, "max_retries": maxRetries, "max_concurrent_requests": maxConcurrent,
+		"environment_url": s.environmentURL, "login_method": string(method), "authority_host": s.authorityHost,
+		"cloud": s.cloud.Name, "max_retries": s.maxRetries, "max_concurrent_requests": s.maxConcurrentRequests,
 	})
-
-	data := &providerData{
+	return &providerData{
 		client:   client,
 		metadata: dataverse.NewMetadataCache(client, dataverse.MetadataCacheOptions{Disabled: p.naiveMetadataReads}),
 		publisher: dataverse.NewPublisher(client, dataverse.PublisherOptions{
 			Window:      p.publishWindow,
 			PerResource: p.publishPerResource,
 		}),
-		environmentURL:     normalizedURL,
-		solutionUniqueName: s(cfg.SolutionUniqueName, envSolutionUniqueName),
-		graphURL:           graphURL,
-		graphAPIVersion:    graphVersion,
-		cloud:              cloudCfg,
+		environmentURL:     s.environmentURL,
+		solutionUniqueName: s.solutionUniqueName,
+		cloud:              s.cloud,
 		naiveChangeReads:   p.naiveChangeReads,
 		graph:              graphClient,
 		auditSearchPollMin: p.auditSearchPollMin,
 		auditSearchPollMax: p.auditSearchPollMax,
-	}
-	resp.ResourceData = data
-	resp.DataSourceData = data
+	}, diags
 }
 
 func (p *dynamics365Provider) Resources(context.Context) []func() resource.Resource {
@@ -562,89 +383,10 @@ func (p *dynamics365Provider) DataSources(context.Context) []func() datasource.D
 	}
 }
 
-// buildHTTPClient returns the client used for login and API calls: system
-// roots plus the extra CAs, proxy from the environment, TLS 1.2 at least.
-func (p *dynamics365Provider) buildHTTPClient(caFile string) (*http.Client, error) {
-	base := p.httpClient
-	if base == nil {
-		base = cleanhttp.DefaultPooledClient()
-	}
-	if caFile == "" {
-		return base, nil
-	}
-	pemData, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %v", caFile, err)
-	}
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
-	}
-	if !pool.AppendCertsFromPEM(pemData) {
-		return nil, fmt.Errorf("%s holds no PEM certificate; give the path of a PEM file with one or more CERTIFICATE blocks", caFile)
-	}
-	var transport *http.Transport
-	if t, ok := base.Transport.(*http.Transport); ok && t != nil {
-		transport = t.Clone()
-	} else {
-		transport = cleanhttp.DefaultPooledTransport()
-	}
-	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if transport.TLSClientConfig != nil {
-		tlsCfg = transport.TLSClientConfig.Clone()
-	}
-	tlsCfg.RootCAs = pool
-	transport.TLSClientConfig = tlsCfg
-	c := *base
-	c.Transport = transport
-	return &c, nil
-}
-
-// normalizeEnvironmentURL checks that u is an https URL of a host (plain http
-// only for loopback) and returns it as scheme://host[:port], without a path.
+// normalizeEnvironmentURL checks the environment's address: an https URL of
+// a host (plain http only for loopback), without a path.
 func normalizeEnvironmentURL(raw string) (string, error) {
-	u, err := normalizeServiceURL(raw)
-	if err != nil {
-		return "", err
-	}
-	parsed, _ := url.Parse(u)
-	if parsed.Path != "" {
-		return "", fmt.Errorf("%q has a path (%s): give only the environment's address, e.g. https://contoso.crm.dynamics.com", raw, parsed.Path)
-	}
-	return u, nil
-}
-
-// normalizeServiceURL accepts absolute https URLs (http only to a loopback
-// host, so that nothing is sent in clear over a network) and trims a trailing slash.
-func normalizeServiceURL(raw string) (string, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil {
-		return "", fmt.Errorf("%q is not a URL: %v", raw, err)
-	}
-	if u.Host == "" || u.Hostname() == "" {
-		return "", fmt.Errorf("%q is not an absolute URL: write it as https://host, e.g. https://contoso.crm.dynamics.com", raw)
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !isLoopback(u.Hostname()) {
-			return "", fmt.Errorf("%q uses plain http: use https (http is accepted only for a loopback host such as 127.0.0.1)", raw)
-		}
-	default:
-		return "", fmt.Errorf("%q must start with https://", raw)
-	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("%q must not contain credentials, a query or a fragment", raw)
-	}
-	return strings.TrimRight(u.Scheme+"://"+u.Host+u.Path, "/"), nil
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return msapi.NormalizeHostURL(raw, "the environment's address, e.g. https://contoso.crm.dynamics.com")
 }
 
 func parseTimeout(raw string) (time.Duration, error) {

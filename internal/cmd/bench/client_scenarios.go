@@ -23,16 +23,16 @@ import (
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/dataverse"
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/emulator"
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/graph"
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi"
 )
 
 var seedFrom = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func (e *env) dataverseClient() (*dataverse.Client, error) {
-	return dataverse.New(dataverse.Config{
-		EnvironmentURL: e.Emulator.EnvironmentURL(),
-		Credential:     staticToken{srv: e.Emulator, clientID: e.ClientID, resource: e.Emulator.EnvironmentURL()},
-		HTTPClient:     e.Emulator.HTTPClient(),
-	})
+	return dataverse.New(dataverse.Config{EnvironmentURL: e.Emulator.EnvironmentURL(), Settings: msapi.Settings{
+		Credential: staticToken{srv: e.Emulator, clientID: e.ClientID, resource: e.Emulator.EnvironmentURL()},
+		HTTPClient: e.Emulator.HTTPClient(),
+	}})
 }
 
 // changesRun is one side of changes_10k.
@@ -176,11 +176,10 @@ func childStream() int {
 		}
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool}
-		c, err := dataverse.New(dataverse.Config{
-			EnvironmentURL: os.Getenv("BENCH_ENV_URL"),
-			Credential:     fixedToken(os.Getenv("BENCH_TOKEN")),
-			HTTPClient:     &http.Client{Transport: tr},
-		})
+		c, err := dataverse.New(dataverse.Config{EnvironmentURL: os.Getenv("BENCH_ENV_URL"), Settings: msapi.Settings{
+			Credential: fixedToken(os.Getenv("BENCH_TOKEN")),
+			HTTPClient: &http.Client{Transport: tr},
+		}})
 		if err != nil {
 			return fail(err)
 		}
@@ -272,11 +271,10 @@ func runSearch50k(ctx context.Context, b *bench) error {
 		if side == naive {
 			r.pageSize = 100
 		}
-		cfg := graph.Config{
-			GraphURL:   e.Emulator.GraphURL(),
+		cfg := graph.Config{GraphURL: e.Emulator.GraphURL(), Settings: msapi.Settings{
 			Credential: staticToken{srv: e.Emulator, clientID: e.ClientID, resource: e.Emulator.GraphURL()},
 			HTTPClient: e.Emulator.HTTPClient(),
-		}
+		}}
 		if side == naive {
 			cfg.PageSize = 100
 		}

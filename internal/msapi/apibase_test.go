@@ -1,4 +1,4 @@
-package dataverse
+package msapi
 
 import (
 	"context"
@@ -6,25 +6,24 @@ import (
 	"testing"
 )
 
-// Config.APIBase and Config.Scope let another service (Microsoft Graph)
-// share the transport; the defaults are unchanged.
+// Config.APIPath and Config.Scope let every API (Dataverse, Microsoft
+// Graph) share the transport.
 func TestAPIBaseAndScope(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
-		"":                "/api/data/v9.2/",
 		"/beta/":          "/beta/",
 		"beta":            "/beta/",
 		" /v1.0 ":         "/v1.0/",
 		"/api/data/v9.1/": "/api/data/v9.1/",
 	} {
-		got, err := normalizeAPIBase(in)
+		got, err := normalizeAPIPath(in)
 		if err != nil || got != want {
-			t.Errorf("normalizeAPIBase(%q) = %q, %v; want %q", in, got, err, want)
+			t.Errorf("normalizeAPIPath(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"/", "//", "/a//b/", "/../x/", "/./", "/a?b/", "/a#/", "/a%2F/", "/a b/", "/a\\b/"} {
-		if got, err := normalizeAPIBase(in); err == nil {
-			t.Errorf("normalizeAPIBase(%q) = %q, want an error", in, got)
+	for _, in := range []string{"", "/", "//", "/a//b/", "/../x/", "/./", "/a?b/", "/a#/", "/a%2F/", "/a b/", "/a\\b/"} {
+		if got, err := normalizeAPIPath(in); err == nil {
+			t.Errorf("normalizeAPIPath(%q) = %q, want an error", in, got)
 		}
 	}
 
@@ -33,7 +32,7 @@ func TestAPIBaseAndScope(t *testing.T) {
 		path = r.URL.Path
 		writeJSON(w, http.StatusOK, map[string]any{})
 	}, func(cfg *Config) {
-		cfg.APIBase = "/beta/"
+		cfg.APIPath = "/beta/"
 		cfg.Scope = "https://graph.example.com/.default"
 	})
 	if c.Scope() != "https://graph.example.com/.default" {
@@ -42,8 +41,8 @@ func TestAPIBaseAndScope(t *testing.T) {
 	if _, err := c.Do(context.Background(), &Request{Path: "security/auditLog/queries"}); err != nil {
 		t.Fatal(err)
 	}
-	if path != "/beta/security/auditLog/queries" || cred.scopes[0] != "https://graph.example.com/.default" {
-		t.Errorf("path %q scopes %q", path, cred.scopes)
+	if path != "/beta/security/auditLog/queries" || cred.Scopes()[0] != "https://graph.example.com/.default" {
+		t.Errorf("path %q scopes %q", path, cred.Scopes())
 	}
 	if _, err := c.Do(context.Background(), &Request{Path: srv.URL + "/beta/next?$skiptoken=x"}); err != nil || path != "/beta/next" {
 		t.Errorf("absolute link: path %q, %v", path, err)

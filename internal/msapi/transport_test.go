@@ -1,4 +1,4 @@
-package dataverse
+package msapi
 
 import (
 	"context"
@@ -28,7 +28,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 		writeJSON(w, http.StatusOK, whoAmIBody())
 	}, fastRetries)
 
-	got, err := c.WhoAmI(context.Background())
+	got, err := whoAmI(context.Background(), c)
 	if err != nil {
 		t.Fatalf("WhoAmI: %v", err)
 	}
@@ -153,7 +153,7 @@ func TestRetryAfterOverLimitFailsAtOnce(t *testing.T) {
 			}, fastRetries, func(cfg *Config) { cfg.MaxRetryAfter = time.Minute })
 
 			start := time.Now()
-			_, err := c.WhoAmI(context.Background())
+			_, err := whoAmI(context.Background(), c)
 			if elapsed := time.Since(start); elapsed > 5*time.Second {
 				t.Errorf("took %s: should not have waited", elapsed)
 			}
@@ -229,17 +229,15 @@ func TestConnectionErrorAfterLastAttempt(t *testing.T) {
 	addr := ln.Addr().String()
 	_ = ln.Close() // nothing listens: connection refused
 
-	c, err := New(Config{
-		EnvironmentURL: "http://" + addr,
-		Credential:     &fakeCredential{},
-		MaxRetries:     2,
-		RetryWaitMin:   time.Millisecond,
-		RetryWaitMax:   time.Millisecond,
-	})
+	cfg := testConfig("http://"+addr, &fakeCredential{})
+	cfg.MaxRetries = 2
+	cfg.RetryWaitMin = time.Millisecond
+	cfg.RetryWaitMax = time.Millisecond
+	c, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.WhoAmI(context.Background())
+	_, err = whoAmI(context.Background(), c)
 	var te *TransportError
 	if !errors.As(err, &te) {
 		t.Fatalf("want *TransportError, got %T %v", err, err)
@@ -287,27 +285,27 @@ func TestUnauthorizedGetsOneFreshToken(t *testing.T) {
 		}
 		writeJSON(w, http.StatusOK, whoAmIBody())
 	})
-	cred.token = func(n int, claims bool) string {
+	cred.Token = func(n int, claims bool) string {
 		if claims {
 			return "fresh"
 		}
 		return "stale"
 	}
 
-	if _, err := c.WhoAmI(context.Background()); err != nil {
+	if _, err := whoAmI(context.Background(), c); err != nil {
 		t.Fatalf("WhoAmI: %v", err)
 	}
-	calls, claimCalls := cred.counts()
+	calls, claimCalls := cred.Counts()
 	if calls != 2 || claimCalls != 1 {
 		t.Errorf("GetToken calls = %d (with claims %d), want 2 (1)", calls, claimCalls)
 	}
-	if !strings.Contains(cred.lastClaims, `"nbf":{"essential":true,"value":"`) {
-		t.Errorf("claims = %s", cred.lastClaims)
+	if !strings.Contains(cred.LastClaims(), `"nbf":{"essential":true,"value":"`) {
+		t.Errorf("claims = %s", cred.LastClaims())
 	}
 	if rec.count() != 2 {
 		t.Errorf("server saw %d requests, want 2", rec.count())
 	}
-	if got := cred.scopes; len(got) != 1 || got[0] != c.Scope() {
+	if got := cred.Scopes(); len(got) != 1 || got[0] != c.Scope() {
 		t.Errorf("scopes = %v, want [%s]", got, c.Scope())
 	}
 }
@@ -320,11 +318,11 @@ func TestUnauthorizedTwiceIsAnError(t *testing.T) {
 		w.Header().Set("WWW-Authenticate", "Bearer authorization_uri=https://login.microsoftonline.com/t/oauth2/authorize, resource_id=https://contoso.crm.dynamics.com/")
 		w.WriteHeader(http.StatusUnauthorized)
 	})
-	_, err := c.WhoAmI(context.Background())
+	_, err := whoAmI(context.Background(), c)
 	if !IsUnauthorized(err) {
 		t.Fatalf("want unauthorized, got %v", err)
 	}
-	calls, claimCalls := cred.counts()
+	calls, claimCalls := cred.Counts()
 	if calls != 2 || claimCalls != 1 {
 		t.Errorf("GetToken calls = %d (with claims %d), want 2 (1)", calls, claimCalls)
 	}
@@ -362,7 +360,7 @@ func TestConcurrencyIsBounded(t *testing.T) {
 	errs := make(chan error, 50)
 	for range 50 {
 		wg.Go(func() {
-			if _, err := c.WhoAmI(context.Background()); err != nil {
+			if _, err := whoAmI(context.Background(), c); err != nil {
 				errs <- err
 			}
 		})
@@ -391,13 +389,13 @@ func TestWaitForSlotHonoursContext(t *testing.T) {
 	}, func(cfg *Config) { cfg.MaxConcurrentRequests = 1 })
 
 	done := make(chan error, 1)
-	go func() { _, err := c.WhoAmI(context.Background()); done <- err }()
+	go func() { _, err := whoAmI(context.Background(), c); done <- err }()
 	<-started
 
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := c.WhoAmI(ctx)
+	_, err := whoAmI(ctx, c)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("want deadline exceeded, got %v", err)
 	}
@@ -421,7 +419,7 @@ func TestCancelDuringBackoffReturnsPromptly(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(200*time.Millisecond, cancel)
 	start := time.Now()
-	_, err := c.WhoAmI(ctx)
+	_, err := whoAmI(ctx, c)
 	if elapsed := time.Since(start); elapsed > time.Second {
 		t.Errorf("returned after %s, want < 1s", elapsed)
 	}
@@ -536,23 +534,23 @@ func TestBackoff(t *testing.T) {
 	for n := range 10 {
 		base := min(time.Second<<n, 30*time.Second)
 		for range 50 {
-			w := jitteredBackoff(time.Second, 30*time.Second, n)
+			w := Backoff(time.Second, 30*time.Second, n)
 			if w < base/2 || w > base {
 				t.Fatalf("attempt %d: wait %s outside [%s, %s]", n, w, base/2, base)
 			}
 		}
 	}
-	if w := jitteredBackoff(time.Second, 30*time.Second, 200); w < 15*time.Second || w > 30*time.Second {
+	if w := Backoff(time.Second, 30*time.Second, 200); w < 15*time.Second || w > 30*time.Second {
 		t.Errorf("huge attempt number: %s", w)
 	}
 
-	c, err := New(Config{EnvironmentURL: "https://contoso.crm.dynamics.com", Credential: &fakeCredential{}})
+	c, err := New(testConfig("https://contoso.crm.dynamics.com", &fakeCredential{}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	c.now = func() time.Time { return now }
-	cl := &call{c: c, ctx: context.Background()}
+	call := &apiCall{c: c, ctx: context.Background()}
 	for _, tc := range []struct {
 		status     int
 		retryAfter string
@@ -567,7 +565,7 @@ func TestBackoff(t *testing.T) {
 		if tc.retryAfter != "" {
 			resp.Header.Set("Retry-After", tc.retryAfter)
 		}
-		w := cl.backoff(time.Millisecond, 4*time.Millisecond, 0, resp)
+		w := call.backoff(time.Millisecond, 4*time.Millisecond, 0, resp)
 		if w < tc.min || (tc.min == 0 && w > 4*time.Millisecond) {
 			t.Errorf("%d Retry-After %q: wait %s", tc.status, tc.retryAfter, w)
 		}

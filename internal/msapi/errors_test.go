@@ -1,4 +1,4 @@
-package dataverse
+package msapi
 
 import (
 	"context"
@@ -81,7 +81,7 @@ func TestODataErrorBodies(t *testing.T) {
 				w.WriteHeader(tc.status)
 				_, _ = w.Write([]byte(tc.body))
 			}, fastRetries, func(cfg *Config) { cfg.MaxRetries = -1 })
-			_, err := c.WhoAmI(context.Background())
+			_, err := whoAmI(context.Background(), c)
 			e, ok := AsError(err)
 			if !ok {
 				t.Fatalf("want *Error, got %T %v", err, err)
@@ -122,31 +122,17 @@ func TestErrorPredicates(t *testing.T) {
 	if e, ok := AsError(wrap(&Error{StatusCode: http.StatusTeapot})); !ok || e.StatusCode != http.StatusTeapot {
 		t.Error("AsError")
 	}
-	for _, e := range []*Error{
-		{StatusCode: 429, Code: "0x80071151"},
-		{StatusCode: 400, Code: "-2147020463"},
-		{StatusCode: 500, Message: "Cannot start another [Publish] because there is a previous [Publish] running at this moment. Please try again later."},
-		{StatusCode: 429, Message: "Cannot start the requested operation [PublishAll] because there is another [Import] running at this moment."},
-		{StatusCode: 400, Message: "Microsoft.Crm.CrmException: CustomizationLockException"},
-	} {
-		if !IsCustomizationLock(wrap(e)) {
-			t.Errorf("IsCustomizationLock(%+v) = false", e)
-		}
-	}
-	if IsCustomizationLock(wrap(&Error{StatusCode: 429, Code: "0x80072322"})) {
-		t.Error("throttle is not a customization lock")
-	}
 }
 
 func TestThrottleCodesMarkThrottled(t *testing.T) {
 	t.Parallel()
 	for _, code := range []string{"0x80072322", "0x80072321", "0x80072326"} {
-		e := newErrorFromResponse("GET", "u", "p", 503, http.Header{}, []byte(`{"error":{"code":"`+code+`","message":"m"}}`))
+		e := NewError(Error{Method: "GET", URL: "u", Path: "p", StatusCode: 503, Header: http.Header{}, Body: []byte(`{"error":{"code":"` + code + `","message":"m"}}`)})
 		if !e.Throttled {
 			t.Errorf("%s not throttled", code)
 		}
 	}
-	if e := newErrorFromResponse("GET", "u", "p", 400, http.Header{}, nil); e.Throttled {
+	if e := NewError(Error{Method: "GET", URL: "u", Path: "p", StatusCode: 400}); e.Throttled {
 		t.Error("400 throttled")
 	}
 }
@@ -154,7 +140,7 @@ func TestThrottleCodesMarkThrottled(t *testing.T) {
 func TestErrorBodyIsMasked(t *testing.T) {
 	t.Parallel()
 	jwt := "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
-	e := newErrorFromResponse("GET", "u", "p", 400, http.Header{}, []byte(`{"error":{"code":"0x1","message":"echo Bearer `+jwt+`"}}`))
+	e := NewError(Error{Method: "GET", URL: "u", Path: "p", StatusCode: 400, Header: http.Header{}, Body: []byte(`{"error":{"code":"0x1","message":"echo Bearer ` + jwt + `"}}`)})
 	if strings.Contains(string(e.Body), jwt) || strings.Contains(e.Message, jwt) || strings.Contains(e.Error(), "c2lnbmF0dXJl") {
 		t.Errorf("token leaked: %s / %s", e.Body, e.Message)
 	}

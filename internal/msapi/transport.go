@@ -1,4 +1,4 @@
-package dataverse
+package msapi
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"regexp"
@@ -107,10 +106,10 @@ func (e *attemptTimeoutError) Timeout() bool { return true }
 // errRetryAfterTooLong stops the retry loop without sleeping.
 var errRetryAfterTooLong = errors.New("retry-after exceeds the maximum wait")
 
-// call is the state of one Client.Do or DoStream: it is shared by both
+// apiCall is the state of one Client.Do or DoStream: it is shared by both
 // passes (before and after a token refresh) and by the retryablehttp hooks,
 // which run sequentially on the calling goroutine.
-type call struct {
+type apiCall struct {
 	c      *Client
 	ctx    context.Context
 	method string
@@ -131,31 +130,31 @@ type call struct {
 
 // send runs one pass of retries with tok. It returns the 2xx answer, an *Error
 // or a *TransportError.
-func (cl *call) send(tok azcore.AccessToken) (*Response, error) {
-	c := cl.c
+func (call *apiCall) send(tok azcore.AccessToken) (*Response, error) {
+	c := call.c
 	var body any // untyped nil: no body, no Content-Length: 0 on a GET
-	if cl.body != nil {
-		body = cl.body
+	if call.body != nil {
+		body = call.body
 	}
-	req, err := retryablehttp.NewRequestWithContext(cl.ctx, cl.method, cl.url, body)
+	req, err := retryablehttp.NewRequestWithContext(call.ctx, call.method, call.url, body)
 	if err != nil {
-		return nil, fmt.Errorf("dataverse: building %s %s: %w", cl.method, cl.path, err)
+		return nil, fmt.Errorf("%s: building %s %s: %w", c.api, call.method, call.path, err)
 	}
 	h := req.Header
 	h.Set("Accept", "application/json")
 	h.Set("OData-MaxVersion", "4.0")
 	h.Set("OData-Version", "4.0")
 	h.Set("User-Agent", c.userAgent)
-	if cl.body != nil {
+	if call.body != nil {
 		h.Set("Content-Type", "application/json; charset=utf-8")
 	}
-	for k, vs := range cl.header {
+	for k, vs := range call.header {
 		h.Del(k)
 		for _, v := range vs {
 			h.Add(k, v)
 		}
 	}
-	cl.token = tok
+	call.token = tok
 	h.Set("Authorization", "Bearer "+tok.Token)
 
 	rc := &retryablehttp.Client{
@@ -164,12 +163,12 @@ func (cl *call) send(tok azcore.AccessToken) (*Response, error) {
 		RetryWaitMin:    c.retryWaitMin,
 		RetryWaitMax:    c.retryWaitMax,
 		RetryMax:        c.maxRetries,
-		RequestLogHook:  cl.logRequest,
-		ResponseLogHook: cl.logResponse,
-		CheckRetry:      cl.checkRetry,
-		Backoff:         cl.backoff,
-		ErrorHandler:    cl.handleError,
-		PrepareRetry:    cl.prepareRetry,
+		RequestLogHook:  call.logRequest,
+		ResponseLogHook: call.logResponse,
+		CheckRetry:      call.checkRetry,
+		Backoff:         call.backoff,
+		ErrorHandler:    call.handleError,
+		PrepareRetry:    call.prepareRetry,
 	}
 	// The hooks are bound to this call (a fresh retryablehttp.Client per pass
 	// costs a struct): retryablehttp's Backoff gets no context when an attempt
@@ -182,66 +181,79 @@ func (cl *call) send(tok azcore.AccessToken) (*Response, error) {
 			return nil, err
 		}
 		// Returned by retryablehttp itself: the context ended during a backoff sleep.
-		return nil, cl.transportError(err)
+		return nil, call.transportError(err)
 	}
 	defer func() { _ = resp.Body.Close() }()
 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		if cl.stream != nil {
-			cl.streamed = true
-			if err := cl.stream(resp.Body); err != nil {
+		if call.stream != nil {
+			call.streamed = true
+			if err := call.stream(resp.Body); err != nil {
 				return nil, err
 			}
-			return &Response{StatusCode: resp.StatusCode, Header: resp.Header, Attempts: cl.attempts}, nil
+			return &Response{StatusCode: resp.StatusCode, Header: resp.Header, Attempts: call.attempts}, nil
 		}
-		data, err := io.ReadAll(resp.Body)
+		data, err := call.readBody(resp)
 		if err != nil {
-			return nil, cl.transportError(fmt.Errorf("reading response body: %w", err))
+			return nil, call.transportError(fmt.Errorf("reading response body: %w", err))
 		}
-		if tflog.IsTrace(cl.ctx) && len(data) > 0 {
-			tflog.Trace(cl.ctx, "Dataverse response body", cl.fields(map[string]any{
-				"status": resp.StatusCode, "body": string(data),
-			}))
-		}
-		return &Response{StatusCode: resp.StatusCode, Header: resp.Header, Body: data, Attempts: cl.attempts}, nil
+		return &Response{StatusCode: resp.StatusCode, Header: resp.Header, Body: data, Attempts: call.attempts}, nil
 	}
 	// A status that is not retried (4xx other than 429, 501, 3xx).
-	return nil, cl.errorFromResponse(resp, nil)
+	return nil, call.errorFromResponse(resp, nil)
+}
+
+// readBody reads the body of a successful answer: the one place where a
+// cap on the size of answers belongs.
+func (call *apiCall) readBody(resp *http.Response) ([]byte, error) {
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if tflog.IsTrace(call.ctx) && len(data) > 0 {
+		tflog.Trace(call.ctx, call.c.api+" response body", call.fields(map[string]any{
+			"status": resp.StatusCode, "body": string(data),
+		}))
+	}
+	return data, nil
 }
 
 // errorFromResponse reads and closes resp's body and builds the *Error.
-func (cl *call) errorFromResponse(resp *http.Response, cause error) error {
+func (call *apiCall) errorFromResponse(resp *http.Response, cause error) error {
 	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
 	_ = resp.Body.Close()
 	if readErr != nil && len(data) == 0 {
 		// Status known, body lost: the status still decides.
-		tflog.Debug(cl.ctx, "Dataverse error body could not be read", cl.fields(map[string]any{"error": readErr.Error()}))
+		tflog.Debug(call.ctx, call.c.api+" error body could not be read", call.fields(map[string]any{"error": readErr.Error()}))
 	}
-	e := newErrorFromResponse(cl.method, cl.url, cl.path, resp.StatusCode, resp.Header, data)
-	e.Attempts = cl.attempts
-	e.RetryAfter = cl.retryAfter
+	e := NewError(Error{
+		API: call.c.api, Method: call.method, URL: call.url, Path: call.path,
+		StatusCode: resp.StatusCode, Header: resp.Header, Body: data,
+	})
+	e.Attempts = call.attempts
+	e.RetryAfter = call.retryAfter
 	if errors.Is(cause, errRetryAfterTooLong) {
 		e.Throttled = true
-		e.RetryAfterLimit = cl.c.maxRetryAfter
+		e.RetryAfterLimit = call.c.maxRetryAfter
 	}
 	fields := map[string]any{
 		"status": e.StatusCode, "code": e.Code, "message": e.Message, "throttled": e.Throttled,
 	}
-	tflog.Debug(cl.ctx, "Dataverse request failed", cl.fields(fields))
-	if tflog.IsTrace(cl.ctx) && len(e.Body) > 0 {
-		tflog.Trace(cl.ctx, "Dataverse error body", cl.fields(map[string]any{"status": e.StatusCode, "body": string(e.Body)}))
+	tflog.Debug(call.ctx, call.c.api+" request failed", call.fields(fields))
+	if tflog.IsTrace(call.ctx) && len(e.Body) > 0 {
+		tflog.Trace(call.ctx, call.c.api+" error body", call.fields(map[string]any{"status": e.StatusCode, "body": string(e.Body)}))
 	}
 	return e
 }
 
-func (cl *call) transportError(err error) error {
-	tflog.Debug(cl.ctx, "Dataverse request failed without a response", cl.fields(map[string]any{"error": err.Error()}))
-	return &TransportError{Method: cl.method, URL: cl.url, Path: cl.path, Attempts: cl.attempts, Err: err}
+func (call *apiCall) transportError(err error) error {
+	tflog.Debug(call.ctx, call.c.api+" request failed without a response", call.fields(map[string]any{"error": err.Error()}))
+	return &TransportError{API: call.c.api, Method: call.method, URL: call.url, Path: call.path, Attempts: call.attempts, Err: err}
 }
 
 // fields returns the common log fields plus extra.
-func (cl *call) fields(extra map[string]any) map[string]any {
-	f := map[string]any{"method": cl.method, "url": cl.url, "attempt": cl.attempts}
+func (call *apiCall) fields(extra map[string]any) map[string]any {
+	f := map[string]any{"method": call.method, "url": call.url, "attempt": call.attempts}
 	for k, v := range extra {
 		f[k] = v
 	}
@@ -249,17 +261,17 @@ func (cl *call) fields(extra map[string]any) map[string]any {
 }
 
 // logRequest runs before each attempt (retryablehttp.RequestLogHook).
-func (cl *call) logRequest(_ retryablehttp.Logger, _ *http.Request, _ int) {
-	cl.attempts++
-	cl.attemptStart = time.Now()
-	tflog.Debug(cl.ctx, "Dataverse request", cl.fields(nil))
+func (call *apiCall) logRequest(_ retryablehttp.Logger, _ *http.Request, _ int) {
+	call.attempts++
+	call.attemptStart = time.Now()
+	tflog.Debug(call.ctx, call.c.api+" request", call.fields(nil))
 }
 
 // logResponse runs after each attempt that got a response.
-func (cl *call) logResponse(_ retryablehttp.Logger, resp *http.Response) {
+func (call *apiCall) logResponse(_ retryablehttp.Logger, resp *http.Response) {
 	f := map[string]any{
 		"status":      resp.StatusCode,
-		"duration_ms": time.Since(cl.attemptStart).Milliseconds(),
+		"duration_ms": time.Since(call.attemptStart).Milliseconds(),
 	}
 	// Support asks for the request id; the rate limit headers show how close
 	// the caller is to the service protection limits.
@@ -273,19 +285,19 @@ func (cl *call) logResponse(_ retryablehttp.Logger, resp *http.Response) {
 			f[field] = v
 		}
 	}
-	tflog.Debug(cl.ctx, "Dataverse response", cl.fields(f))
+	tflog.Debug(call.ctx, call.c.api+" response", call.fields(f))
 }
 
 // checkRetry decides whether to retry an attempt (retryablehttp.CheckRetry).
 // Returning false with an error hands the last response to handleError.
-func (cl *call) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+func (call *apiCall) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
 	if err != nil {
 		retry := retryableTransportError(err)
-		tflog.Debug(cl.ctx, "Dataverse request attempt failed", cl.fields(map[string]any{
-			"error": err.Error(), "retryable": retry, "duration_ms": time.Since(cl.attemptStart).Milliseconds(),
+		tflog.Debug(call.ctx, call.c.api+" request attempt failed", call.fields(map[string]any{
+			"error": err.Error(), "retryable": retry, "duration_ms": time.Since(call.attemptStart).Milliseconds(),
 		}))
 		if !retry {
 			return false, err
@@ -295,9 +307,9 @@ func (cl *call) checkRetry(ctx context.Context, resp *http.Response, err error) 
 	if !retryableStatus(resp.StatusCode) {
 		return false, nil
 	}
-	if wait, ok := parseRetryAfter(resp.Header.Get("Retry-After"), cl.c.now()); ok {
-		cl.retryAfter = wait
-		if wait > cl.c.maxRetryAfter {
+	if wait, ok := parseRetryAfter(resp.Header.Get("Retry-After"), call.c.now()); ok {
+		call.retryAfter = wait
+		if wait > call.c.maxRetryAfter {
 			return false, errRetryAfterTooLong
 		}
 	}
@@ -344,12 +356,12 @@ func retryableTransportError(err error) bool {
 // backoff returns the wait before the next attempt (retryablehttp.Backoff):
 // exponential min·2^n capped at max with equal jitter, but never less than
 // the response's Retry-After (on any retried status).
-func (cl *call) backoff(minWait, maxWait time.Duration, attemptNum int, resp *http.Response) time.Duration {
-	wait := jitteredBackoff(minWait, maxWait, attemptNum)
+func (call *apiCall) backoff(minWait, maxWait time.Duration, attemptNum int, resp *http.Response) time.Duration {
+	wait := Backoff(minWait, maxWait, attemptNum)
 	f := map[string]any{}
 	if resp != nil {
 		f["status"] = resp.StatusCode
-		if ra, ok := parseRetryAfter(resp.Header.Get("Retry-After"), cl.c.now()); ok {
+		if ra, ok := parseRetryAfter(resp.Header.Get("Retry-After"), call.c.now()); ok {
 			f["retry_after_ms"] = ra.Milliseconds()
 			if ra > wait {
 				wait = ra
@@ -357,35 +369,22 @@ func (cl *call) backoff(minWait, maxWait time.Duration, attemptNum int, resp *ht
 		}
 	}
 	f["retry_wait_ms"] = wait.Milliseconds()
-	f["retries_left"] = cl.c.maxRetries - attemptNum
-	tflog.Debug(cl.ctx, "Dataverse request will be retried", cl.fields(f))
+	f["retries_left"] = call.c.maxRetries - attemptNum
+	tflog.Debug(call.ctx, call.c.api+" request will be retried", call.fields(f))
 	return wait
-}
-
-// jitteredBackoff is "equal jitter": half of min·2^n (capped at max) plus a
-// random part of the other half, so clients spread out but never retry at once.
-func jitteredBackoff(minWait, maxWait time.Duration, n int) time.Duration {
-	base := maxWait
-	if n < 62 {
-		if m := minWait << uint(n); m > 0 && m>>uint(n) == minWait && m < maxWait {
-			base = m
-		}
-	}
-	half := base / 2
-	return half + rand.N(base-half+1)
 }
 
 // prepareRetry renews the token before a retry if it is about to expire:
 // throttling waits can add up to many minutes.
-func (cl *call) prepareRetry(req *http.Request) error {
-	if cl.token.ExpiresOn.IsZero() || cl.token.ExpiresOn.Sub(cl.c.now()) > 2*time.Minute {
+func (call *apiCall) prepareRetry(req *http.Request) error {
+	if call.token.ExpiresOn.IsZero() || call.token.ExpiresOn.Sub(call.c.now()) > 2*time.Minute {
 		return nil
 	}
-	tok, err := cl.c.token(cl.ctx, false)
+	tok, err := call.c.token(call.ctx, tokenFromCache)
 	if err != nil {
 		return err
 	}
-	cl.token = tok
+	call.token = tok
 	req.Header.Set("Authorization", "Bearer "+tok.Token)
 	return nil
 }
@@ -393,14 +392,14 @@ func (cl *call) prepareRetry(req *http.Request) error {
 // handleError runs when retries end without a usable answer
 // (retryablehttp.ErrorHandler): retries exhausted, a Retry-After over the
 // limit, a non-retryable connection error, or the context ending.
-func (cl *call) handleError(resp *http.Response, err error, _ int) (*http.Response, error) {
-	ctxErr := cl.ctx.Err()
+func (call *apiCall) handleError(resp *http.Response, err error, _ int) (*http.Response, error) {
+	ctxErr := call.ctx.Err()
 	if resp != nil {
 		if ctxErr != nil {
 			_ = resp.Body.Close()
-			return nil, cl.transportError(ctxErr)
+			return nil, call.transportError(ctxErr)
 		}
-		return nil, cl.errorFromResponse(resp, err)
+		return nil, call.errorFromResponse(resp, err)
 	}
 	if err == nil {
 		err = errors.New("no response")
@@ -408,7 +407,7 @@ func (cl *call) handleError(resp *http.Response, err error, _ int) (*http.Respon
 	if ctxErr != nil && !errors.Is(err, ctxErr) {
 		err = fmt.Errorf("%w (%v)", ctxErr, err)
 	}
-	return nil, cl.transportError(err)
+	return nil, call.transportError(err)
 }
 
 // parseRetryAfter reads Retry-After as seconds or an HTTP date.

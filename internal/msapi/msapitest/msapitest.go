@@ -1,0 +1,92 @@
+// Package msapitest has test doubles for clients built on internal/msapi:
+// a credential that records how it was asked, and JSON answer helpers.
+package msapitest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+)
+
+// DefaultToken is the token a Credential hands out when Token is nil.
+const DefaultToken = "test-token"
+
+// Credential is a fake azcore.TokenCredential that hands out tokens valid
+// for an hour and records how it was asked. Set its fields before use.
+type Credential struct {
+	// Scope, when set, is the only scope served: asking for another fails.
+	Scope string
+	// Token returns the token for the n-th call (1-based), asked with
+	// claims (a fresh token) or not; nil means DefaultToken.
+	Token func(n int, claims bool) string
+
+	mu         sync.Mutex
+	calls      int
+	claimCalls int
+	scopes     []string
+	lastClaims string
+}
+
+// GetToken implements azcore.TokenCredential.
+func (f *Credential) GetToken(_ context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Scope != "" && (len(opts.Scopes) != 1 || opts.Scopes[0] != f.Scope) {
+		return azcore.AccessToken{}, fmt.Errorf("fake credential: scopes %q, want [%q]", opts.Scopes, f.Scope)
+	}
+	f.calls++
+	f.scopes = opts.Scopes
+	if opts.Claims != "" {
+		f.claimCalls++
+		f.lastClaims = opts.Claims
+	}
+	tok := DefaultToken
+	if f.Token != nil {
+		tok = f.Token(f.calls, opts.Claims != "")
+	}
+	return azcore.AccessToken{Token: tok, ExpiresOn: time.Now().Add(time.Hour)}, nil
+}
+
+// Counts returns the tokens handed out, and how many of them were asked with claims.
+func (f *Credential) Counts() (calls, claimCalls int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls, f.claimCalls
+}
+
+// Scopes returns the scopes of the last successful call.
+func (f *Credential) Scopes() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.scopes...)
+}
+
+// LastClaims returns the claims of the last call that had some.
+func (f *Credential) LastClaims() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lastClaims
+}
+
+// WriteJSON answers with status and v as JSON; a string v is sent as is.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; odata.metadata=minimal")
+	w.WriteHeader(status)
+	if s, ok := v.(string); ok {
+		_, _ = io.WriteString(w, s)
+		return
+	}
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// ODataError is the OData error envelope with code and message.
+func ODataError(code, msg string) map[string]any {
+	return map[string]any{"error": map[string]any{"code": code, "message": msg}}
+}

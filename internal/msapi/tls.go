@@ -1,0 +1,51 @@
+package msapi
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/http"
+	"os"
+
+	"github.com/hashicorp/go-cleanhttp"
+)
+
+// HTTPClientWithCAFile returns the client used for login and API calls: base
+// (nil means a pooled default client with the proxy from the environment)
+// trusting the system roots plus the CA certificates of caFile, with TLS 1.2
+// at least. An empty caFile returns base as is. TLS verification is never
+// turned off.
+func HTTPClientWithCAFile(base *http.Client, caFile string) (*http.Client, error) {
+	if base == nil {
+		base = cleanhttp.DefaultPooledClient()
+	}
+	if caFile == "" {
+		return base, nil
+	}
+	pemData, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s: %v", caFile, err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pemData) {
+		return nil, fmt.Errorf("%s holds no PEM certificate; give the path of a PEM file with one or more CERTIFICATE blocks", caFile)
+	}
+	var transport *http.Transport
+	if t, ok := base.Transport.(*http.Transport); ok && t != nil {
+		transport = t.Clone()
+	} else {
+		transport = cleanhttp.DefaultPooledTransport()
+	}
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if transport.TLSClientConfig != nil {
+		tlsCfg = transport.TLSClientConfig.Clone()
+	}
+	tlsCfg.RootCAs = pool
+	transport.TLSClientConfig = tlsCfg
+	c := *base
+	c.Transport = transport
+	return &c, nil
+}
