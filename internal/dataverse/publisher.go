@@ -3,12 +3,13 @@ package dataverse
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi"
 )
 
 // Defaults of PublisherOptions.
@@ -221,7 +222,7 @@ func (p *Publisher) run() {
 		// Let others join: the window counts from the batch's first request,
 		// so a batch that queued behind a long publish goes at once.
 		if d := time.Until(b.first.Add(p.opts.Window)); d > 0 {
-			sleepContext(b.ctx, d)
+			_ = msapi.Sleep(b.ctx, d)
 		}
 		p.mu.Lock()
 		if p.next == b {
@@ -254,7 +255,7 @@ func (p *Publisher) runBatch(b *publishBatch) {
 			p.stats.LockConflicts++
 			b.lastErr = err
 			p.mu.Unlock()
-			if !sleepContext(b.ctx, jittered(p.opts.LockRetryWait)) {
+			if msapi.Sleep(b.ctx, jittered(p.opts.LockRetryWait)) != nil {
 				return // every waiter left
 			}
 			// Retry the same batch with whatever queued meanwhile: they
@@ -306,7 +307,7 @@ func (p *Publisher) publishDirect(ctx context.Context, names []string, all bool)
 		p.mu.Lock()
 		p.stats.LockConflicts++
 		p.mu.Unlock()
-		if !sleepContext(ctx, jittered(p.opts.LockRetryWait)) {
+		if msapi.Sleep(ctx, jittered(p.opts.LockRetryWait)) != nil {
 			return fmt.Errorf("%w; the last publish attempt failed: %w", ctx.Err(), err)
 		}
 	}
@@ -359,26 +360,8 @@ func (b *publishBatch) sortedTables() []string {
 	return out
 }
 
-// sleepContext waits d or until ctx ends; it reports whether d elapsed.
-func sleepContext(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
 // jittered returns d ± 25%, so that two clients waiting on the same lock do
 // not retry in step.
 func jittered(d time.Duration) time.Duration {
-	if d <= 0 {
-		return 0
-	}
-	return d*3/4 + rand.N(d/2+1)
+	return msapi.Jitter(d*5/4, 0.4)
 }
