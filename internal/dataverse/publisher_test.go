@@ -26,6 +26,12 @@ type fakePublishServer struct {
 	maxInflight int
 	running     bool
 	lockedUntil time.Time // an outside publisher (an import, another tool) holds the lock
+	// lockedCalls: an outside holder of the lock refuses this many calls
+	// (counted, so the test does not depend on how fast the machine is).
+	lockedCalls int
+	// onRefuse, when set, is called (without the lock held) with the number
+	// of calls refused so far.
+	onRefuse func(refused int)
 	calls       int
 	refused     int
 	// fail, when set, decides the answer of the n-th call (1-based) instead.
@@ -80,9 +86,13 @@ func (f *fakePublishServer) handler(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if f.running || time.Now().Before(f.lockedUntil) {
+	if f.running || time.Now().Before(f.lockedUntil) || f.refused < f.lockedCalls {
 		f.refused++
+		refused := f.refused
 		f.mu.Unlock()
+		if f.onRefuse != nil {
+			f.onRefuse(refused)
+		}
 		writeJSON(w, http.StatusTooManyRequests, odataErr("0x80071151",
 			"Cannot start another [Publish] because there is a previous [Publish] running at this moment."))
 		return
@@ -247,26 +257,33 @@ func TestPublisherRetriesOutsideLock(t *testing.T) {
 func TestPublisherLockErrorAfterTransportRetries(t *testing.T) {
 	t.Parallel()
 	// The transport retries the 429 first; the publisher then waits and retries the batch.
-	f := &fakePublishServer{delay: time.Millisecond}
-	f.lockedUntil = time.Now().Add(60 * time.Millisecond)
+	// Three attempts of the transport (MaxRetries 2) are refused, so the
+	// publisher sees the lock error once and retries the batch; the
+	// transport retries its first refusal, and the fifth call succeeds.
+	f := &fakePublishServer{delay: time.Millisecond, lockedCalls: 4}
 	p := newPublishTest(t, f, PublisherOptions{Window: -1, LockRetryWait: 10 * time.Millisecond}, func(c *Config) { c.MaxRetries = 2 })
 	if err := p.Publish(context.Background(), "account"); err != nil {
 		t.Fatal(err)
 	}
-	if st := p.Stats(); st.LockConflicts == 0 {
-		t.Errorf("stats = %+v", st)
+	calls, refused, _, _ := f.snapshot()
+	if st := p.Stats(); st.LockConflicts != 1 || refused != 4 || calls != 5 {
+		t.Errorf("stats = %+v, server calls %d, refused %d: want 1 lock conflict seen by the publisher, 4 refusals, 5 calls", st, calls, refused)
 	}
 }
 
 func TestPublisherGivesUpOnLockWhenContextEnds(t *testing.T) {
 	t.Parallel()
-	f := &fakePublishServer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := &fakePublishServer{onRefuse: func(refused int) {
+		if refused == 2 { // the lock was retried once: now the operation's time runs out
+			cancel()
+		}
+	}}
 	f.lockedUntil = time.Now().Add(time.Hour)
 	p := newPublishTest(t, f, PublisherOptions{Window: -1, LockRetryWait: 10 * time.Millisecond}, noRetries)
-	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Millisecond)
-	defer cancel()
 	err := p.Publish(ctx, "account")
-	if !errors.Is(err, context.DeadlineExceeded) || !IsCustomizationLock(err) {
+	if !errors.Is(err, context.Canceled) || !IsCustomizationLock(err) {
 		t.Errorf("err = %v: want the deadline and the lock", err)
 	}
 	p.wait()
