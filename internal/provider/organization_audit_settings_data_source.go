@@ -33,13 +33,10 @@ func (d *organizationAuditSettingsDataSource) Schema(_ context.Context, _ dataso
 		"id":              computedString("The organization ID."),
 		"environment_url": computedString("The environment these settings belong to."),
 	}
-	for _, setting := range organizationSettings {
-		attributes[setting.attributeName()] = setting.dataSourceAttribute()
-	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Reads the organization-wide audit settings of the environment, for checks and reports " +
 			"across tenants (for example a `check` block that fails when auditing is off).",
-		Attributes: attributes,
+		Attributes: withSettings(attributes, orgSetting.dataSourceAttribute),
 	}
 }
 
@@ -57,6 +54,6 @@ func (d *organizationAuditSettingsDataSource) Read(ctx context.Context, _ dataso
 		ID:             types.StringValue(current.OrganizationID),
 		EnvironmentURL: types.StringValue(d.data.environmentURL),
 	}
-	m.organizationAuditSettingsValues.setFromEnvironment(current)
+	m.setFromEnvironment(current)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }

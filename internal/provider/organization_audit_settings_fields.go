@@ -225,7 +225,15 @@ var organizationSettings = []orgSetting{
 	},
 }
 
-// The functions below are what the resource does with all settings at once.
+// The functions below do one thing to all settings.
+
+// withSettings adds the settings' attributes to the others of a schema.
+func withSettings[A any](attributes map[string]A, attribute func(orgSetting) A) map[string]A {
+	for _, s := range organizationSettings {
+		attributes[s.attributeName()] = attribute(s)
+	}
+	return attributes
+}
 
 func (m *organizationAuditSettingsValues) setFromEnvironment(current *orgSettings) {
 	for _, s := range organizationSettings {

@@ -25,11 +25,7 @@ func environment() *orgSettings {
 
 func patchJSON(t *testing.T, p orgPatch) string {
 	t.Helper()
-	raw, err := json.Marshal(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(raw)
+	return jsonOf(t, p)
 }
 
 // Each descriptor points at the model field tagged with its attribute and

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -64,15 +65,12 @@ func (r *organizationAuditSettingsResource) Schema(_ context.Context, _ resource
 		"on_destroy": onDestroyAttribute("`disable` turns off the audit switches this resource manages (retention " +
 			"and interval are left alone)."),
 	}
-	for _, setting := range organizationSettings {
-		attributes[setting.attributeName()] = setting.resourceAttribute()
-	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Manages the organization-wide audit settings of a Dataverse environment (Power Platform admin " +
 			"center > Settings > Auditing): start auditing, user-access auditing, read auditing, log retention and the " +
 			"user-access logging interval. There is one such object per environment: creating this resource adopts it.\n\n" +
 			"Only the attributes set in the configuration are managed; the others are read and reported, never overwritten.",
-		Attributes: attributes,
+		Attributes: withSettings(attributes, orgSetting.resourceAttribute),
 	}
 }
 
@@ -135,25 +133,7 @@ func readAuditNeedsAuditDiag(envURL string) diag.Diagnostic {
 }
 
 func (r *organizationAuditSettingsResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var cfg, plan organizationAuditSettingsModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	current, err := r.data.client.GetOrganizationAuditSettings(ctx)
-	if err != nil {
-		addAPIError(&resp.Diagnostics, "Cannot read the organization audit settings", err)
-		return
-	}
-	priv := orgPrivateState{}
-	updated := r.applyConfiguration(ctx, &cfg, current, &priv, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	plan.setFromEnvironment(updated)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	resp.Diagnostics.Append(savePrivate(ctx, resp.Private, orgPrivateKey, priv)...)
+	r.applyPlan(ctx, req.Config, req.Plan, noPrivateState{}, &resp.State, resp.Private, &resp.Diagnostics)
 }
 
 func (r *organizationAuditSettingsResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -181,30 +161,52 @@ func (r *organizationAuditSettingsResource) Read(ctx context.Context, req resour
 }
 
 func (r *organizationAuditSettingsResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	r.applyPlan(ctx, req.Config, req.Plan, req.Private, &resp.State, resp.Private, &resp.Diagnostics)
+}
+
+// applyPlan is Create and Update: it applies the configuration to the
+// organization and stores the settings the environment reports afterwards,
+// with the private state.
+func (r *organizationAuditSettingsResource) applyPlan(ctx context.Context, config tfsdk.Config, planned tfsdk.Plan,
+	prior privateGetter, state *tfsdk.State, private privateSetter, diags *diag.Diagnostics) {
 	var cfg, plan organizationAuditSettingsModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
+	diags.Append(config.Get(ctx, &cfg)...)
+	diags.Append(planned.Get(ctx, &plan)...)
+	if diags.HasError() {
 		return
 	}
-	priv, diags := loadPrivate[orgPrivateState](ctx, req.Private, orgPrivateKey)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
+	priv, loadDiags := loadPrivate[orgPrivateState](ctx, prior, orgPrivateKey)
+	diags.Append(loadDiags...)
+	if diags.HasError() {
 		return
 	}
-	current, err := r.data.client.GetOrganizationAuditSettingsByID(ctx, plan.ID.ValueString())
+	current, err := r.plannedOrganization(ctx, plan.ID)
 	if err != nil {
-		addAPIError(&resp.Diagnostics, "Cannot read the organization audit settings", err)
+		addAPIError(diags, "Cannot read the organization audit settings", err)
 		return
 	}
-	updated := r.applyConfiguration(ctx, &cfg, current, &priv, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
+	updated := r.applyConfiguration(ctx, &cfg, current, &priv, diags)
+	if diags.HasError() {
 		return
 	}
 	plan.setFromEnvironment(updated)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	resp.Diagnostics.Append(savePrivate(ctx, resp.Private, orgPrivateKey, priv)...)
+	diags.Append(state.Set(ctx, &plan)...)
+	diags.Append(savePrivate(ctx, private, orgPrivateKey, priv)...)
 }
+
+// plannedOrganization reads the organization by its ID; on create the ID is
+// not known yet and the environment's only organization is read.
+func (r *organizationAuditSettingsResource) plannedOrganization(ctx context.Context, id types.String) (*orgSettings, error) {
+	if !known(id) {
+		return r.data.client.GetOrganizationAuditSettings(ctx)
+	}
+	return r.data.client.GetOrganizationAuditSettingsByID(ctx, id.ValueString())
+}
+
+// noPrivateState is the private state a resource has before Create.
+type noPrivateState struct{}
+
+func (noPrivateState) GetKey(context.Context, string) ([]byte, diag.Diagnostics) { return nil, nil }
 
 // applyConfiguration patches the settings the configuration manages where they differ
 // from the environment, remembers originals, and returns the settings as
