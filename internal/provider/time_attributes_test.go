@@ -2,15 +2,19 @@ package provider
 
 import (
 	"context"
+	"maps"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr/xattr"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 )
 
@@ -170,5 +174,66 @@ func TestAuditRecordsQuery(t *testing.T) {
 	}
 	if q, _ := (&auditRecordsModel{}).query(); q.Limit != defaultAuditLimit || q.From != nil {
 		t.Errorf("empty configuration: %+v", q)
+	}
+}
+
+// validateDataSourceConfig runs the provider's plan-time validation of a data
+// source configuration with the given attributes set, as Terraform would.
+func validateDataSourceConfig(t *testing.T, ds datasource.DataSource, typeName string, set map[string]tftypes.Value) []*tfprotov6.Diagnostic {
+	t.Helper()
+	ctx := context.Background()
+	var schemaResp datasource.SchemaResponse
+	ds.Schema(ctx, datasource.SchemaRequest{}, &schemaResp)
+	objectType, ok := schemaResp.Schema.Type().TerraformType(ctx).(tftypes.Object)
+	if !ok {
+		t.Fatal("the schema is not an object")
+	}
+	values := map[string]tftypes.Value{}
+	for name, typ := range objectType.AttributeTypes {
+		values[name] = tftypes.NewValue(typ, nil)
+	}
+	maps.Copy(values, set)
+	config, err := tfprotov6.NewDynamicValue(objectType, tftypes.NewValue(objectType, values))
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := providerserver.NewProtocol6(New("test")())()
+	resp, err := server.ValidateDataResourceConfig(ctx, &tfprotov6.ValidateDataResourceConfigRequest{TypeName: typeName, Config: &config})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.Diagnostics
+}
+
+// A refused time value is reported once, in the provider's words, although
+// both the type and ValidateConfig read it.
+func TestBadTimeValuesReportedOnce(t *testing.T) {
+	for _, tc := range []struct {
+		ds       datasource.DataSource
+		typeName string
+		set      map[string]tftypes.Value
+		want     string
+	}{
+		{newAuditRecordsDataSource(), "dynamics365_audit_records",
+			map[string]tftypes.Value{"from": tftypes.NewValue(tftypes.String, "yesterday")}, `from must be an RFC 3339 timestamp`},
+		{newAuditLogSearchDataSource(), "dynamics365_audit_log_search",
+			map[string]tftypes.Value{"lookback": tftypes.NewValue(tftypes.String, "-1h")}, `lookback must be a positive duration`},
+		{newAuditLogSearchDataSource(), "dynamics365_audit_log_search",
+			map[string]tftypes.Value{"from": tftypes.NewValue(tftypes.String, "2026-01-01"),
+				"to": tftypes.NewValue(tftypes.String, "2025-01-01T00:00:00Z")}, `from must be an RFC 3339 timestamp`},
+	} {
+		diags := validateDataSourceConfig(t, tc.ds, tc.typeName, tc.set)
+		if len(diags) != 1 || !strings.HasPrefix(diags[0].Detail, tc.want) {
+			var got []string
+			for _, d := range diags {
+				got = append(got, d.Summary+": "+d.Detail)
+			}
+			t.Errorf("%s %v: diagnostics %q, want one starting %q", tc.typeName, tc.set, got, tc.want)
+		}
+	}
+	if diags := validateDataSourceConfig(t, newAuditRecordsDataSource(), "dynamics365_audit_records", map[string]tftypes.Value{
+		"from": tftypes.NewValue(tftypes.String, "2026-01-01T00:00:00Z"), "to": tftypes.NewValue(tftypes.String, "2026-02-01T00:00:00Z"),
+	}); len(diags) != 0 {
+		t.Errorf("a good window is refused: %v", diags)
 	}
 }
