@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/datasource/timeouts"
-	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
@@ -29,19 +28,19 @@ var (
 const defaultAuditSearchTimeout = 15 * time.Minute
 
 type auditLogSearchModel struct {
-	ID                 types.String     `tfsdk:"id"`
-	QueryID            types.String     `tfsdk:"query_id"`
-	From               types.String     `tfsdk:"from"`
-	To                 types.String     `tfsdk:"to"`
-	Lookback           types.String     `tfsdk:"lookback"`
-	Operations         []types.String   `tfsdk:"operations"`
-	UserPrincipalNames []types.String   `tfsdk:"user_principal_names"`
-	ObjectIDs          []types.String   `tfsdk:"object_ids"`
-	Keyword            types.String     `tfsdk:"keyword"`
-	Limit              types.Int64      `tfsdk:"limit"`
-	Truncated          types.Bool       `tfsdk:"truncated"`
-	Records            []auditLogRecord `tfsdk:"records"`
-	Timeouts           timeouts.Value   `tfsdk:"timeouts"`
+	ID                 types.String          `tfsdk:"id"`
+	QueryID            types.String          `tfsdk:"query_id"`
+	From               timestampValue        `tfsdk:"from"`
+	To                 timestampValue        `tfsdk:"to"`
+	Lookback           positiveDurationValue `tfsdk:"lookback"`
+	Operations         []types.String        `tfsdk:"operations"`
+	UserPrincipalNames []types.String        `tfsdk:"user_principal_names"`
+	ObjectIDs          []types.String        `tfsdk:"object_ids"`
+	Keyword            types.String          `tfsdk:"keyword"`
+	Limit              types.Int64           `tfsdk:"limit"`
+	Truncated          types.Bool            `tfsdk:"truncated"`
+	Records            []auditLogRecord      `tfsdk:"records"`
+	Timeouts           timeouts.Value        `tfsdk:"timeouts"`
 }
 
 type auditLogRecord struct {
@@ -66,10 +65,7 @@ func (d *auditLogSearchDataSource) Metadata(_ context.Context, req datasource.Me
 }
 
 func (d *auditLogSearchDataSource) Schema(ctx context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
-	str := func(desc string) schema.StringAttribute {
-		return schema.StringAttribute{Computed: true, MarkdownDescription: desc}
-	}
-	list := func(desc string) schema.ListAttribute {
+	stringList := func(desc string) schema.ListAttribute {
 		return schema.ListAttribute{ElementType: types.StringType, Optional: true, MarkdownDescription: desc,
 			Validators: []validator.List{listvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1))}}
 	}
@@ -88,34 +84,29 @@ func (d *auditLogSearchDataSource) Schema(ctx context.Context, _ datasource.Sche
 			"query_id": schema.StringAttribute{Optional: true,
 				MarkdownDescription: "Reuse this existing query (its own filters apply) instead of creating one.",
 				Validators:          []validator.String{stringvalidator.LengthAtLeast(1)}},
-			"from": schema.StringAttribute{Optional: true, Validators: []validator.String{rfc3339Validator{}},
-				MarkdownDescription: "Start of the window (RFC 3339). With `to`, or alone (the window then ends now)."},
-			"to": schema.StringAttribute{Optional: true, Validators: []validator.String{rfc3339Validator{}},
-				MarkdownDescription: "End of the window (RFC 3339); needs `from`, and must not be before it."},
-			"lookback": schema.StringAttribute{Optional: true,
-				MarkdownDescription: "A window ending now instead of `from`/`to`, as a duration such as `24h` or `90m`.",
-				Validators:          []validator.String{durationValidator{}}},
-			"operations":           list("Only these operations, e.g. `Retrieve`, `RetrieveMultiple`, `ExportToExcel`."),
-			"user_principal_names": list("Only the activity of these users (UPNs)."),
-			"object_ids":           list("Only records about these objects."),
+			"from": timestampAttribute("Start of the window (RFC 3339). With `to`, or alone (the window then ends now)."),
+			"to":   timestampAttribute("End of the window (RFC 3339); needs `from`, and must not be before it."),
+			"lookback": schema.StringAttribute{Optional: true, CustomType: positiveDurationType{},
+				MarkdownDescription: "A window ending now instead of `from`/`to`, as a duration such as `24h` or `90m`."},
+			"operations":           stringList("Only these operations, e.g. `Retrieve`, `RetrieveMultiple`, `ExportToExcel`."),
+			"user_principal_names": stringList("Only the activity of these users (UPNs)."),
+			"object_ids":           stringList("Only records about these objects."),
 			"keyword": schema.StringAttribute{Optional: true, MarkdownDescription: "Free-text keyword filter.",
 				Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
-			"limit": schema.Int64Attribute{Optional: true,
-				MarkdownDescription: fmt.Sprintf("Most records to return (default %d, at most %d).", defaultAuditLimit, maxAuditLimit),
-				Validators:          []validator.Int64{int64validator.Between(1, maxAuditLimit)}},
+			"limit":     auditLimitAttribute(""),
 			"truncated": schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether the query found more records than `limit`."},
 			"records": schema.ListNestedAttribute{
 				Computed:            true,
 				MarkdownDescription: "The records, in the order the service returns them.",
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
-					"id":                  str("Record ID."),
-					"created_on":          str("When it happened (RFC 3339, UTC)."),
-					"operation":           str("The operation, e.g. `Retrieve`."),
-					"user_principal_name": str("Who did it."),
-					"client_ip":           str("From where."),
-					"entity_logical_name": str("The Dynamics 365 table (`auditData.EntityName`)."),
-					"record_id":           str("The Dynamics 365 record (`auditData.EntityId`)."),
-					"audit_data":          str("The raw `auditData` JSON, for `jsondecode`."),
+					"id":                  computedString("Record ID."),
+					"created_on":          computedString("When it happened (RFC 3339, UTC)."),
+					"operation":           computedString("The operation, e.g. `Retrieve`."),
+					"user_principal_name": computedString("Who did it."),
+					"client_ip":           computedString("From where."),
+					"entity_logical_name": computedString("The Dynamics 365 table (`auditData.EntityName`)."),
+					"record_id":           computedString("The Dynamics 365 record (`auditData.EntityId`)."),
+					"audit_data":          computedString("The raw `auditData` JSON, for `jsondecode`."),
 				}},
 			},
 		},
@@ -146,14 +137,7 @@ func (d *auditLogSearchDataSource) ValidateConfig(ctx context.Context, req datas
 		resp.Diagnostics.AddAttributeError(path.Root("lookback"), "Missing time window",
 			"A new audit log query needs a time window: set lookback (e.g. \"24h\"), or from and to; or set query_id to reuse a query.")
 	}
-	if known(m.From) && known(m.To) {
-		from, err1 := time.Parse(time.RFC3339, m.From.ValueString())
-		to, err2 := time.Parse(time.RFC3339, m.To.ValueString())
-		if err1 == nil && err2 == nil && from.After(to) {
-			resp.Diagnostics.AddAttributeError(path.Root("to"), "Time window ends before it starts",
-				fmt.Sprintf("to (%s) is before from (%s). Swap them, or widen the window.", m.To.ValueString(), m.From.ValueString()))
-		}
-	}
+	checkWindowOrder(m.From, m.To, &resp.Diagnostics)
 }
 
 func (m *auditLogSearchModel) request(now time.Time) (graph.QueryRequest, error) {
@@ -166,20 +150,20 @@ func (m *auditLogSearchModel) request(now time.Time) (graph.QueryRequest, error)
 	}
 	switch {
 	case known(m.Lookback):
-		d, err := time.ParseDuration(m.Lookback.ValueString())
-		if err != nil {
-			return r, err
+		lookback, diags := m.Lookback.ValueGoDuration()
+		if diags.HasError() {
+			return r, fmt.Errorf("lookback: %s", diags[0].Detail())
 		}
-		r.From, r.To = now.Add(-d), now
+		r.From, r.To = now.Add(-lookback), now
 	default:
-		from, err := time.Parse(time.RFC3339, m.From.ValueString())
+		from, err := m.From.parsed()
 		if err != nil {
-			return r, fmt.Errorf("from: %v", err)
+			return r, fmt.Errorf("from: %w", err)
 		}
 		r.From, r.To = from, now
 		if known(m.To) {
-			if r.To, err = time.Parse(time.RFC3339, m.To.ValueString()); err != nil {
-				return r, fmt.Errorf("to: %v", err)
+			if r.To, err = m.To.parsed(); err != nil {
+				return r, fmt.Errorf("to: %w", err)
 			}
 		}
 	}
@@ -255,10 +239,7 @@ func (d *auditLogSearchDataSource) Read(ctx context.Context, req datasource.Read
 		return
 	}
 
-	limit := defaultAuditLimit
-	if known(m.Limit) {
-		limit = int(m.Limit.ValueInt64())
-	}
+	limit := limitOrDefault(m.Limit)
 	m.Records = []auditLogRecord{}
 	truncated, pages, err := client.ListRecords(ctx, queryID, limit, func(r graph.Record) error {
 		table, record := graph.EntityOf(r.AuditData)
@@ -283,21 +264,4 @@ func (d *auditLogSearchDataSource) Read(ctx context.Context, req datasource.Read
 	m.ID = types.StringValue(queryID)
 	m.Truncated = types.BoolValue(truncated)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
-}
-
-// durationValidator accepts Go durations such as 24h or 90m, positive.
-type durationValidator struct{}
-
-func (durationValidator) Description(context.Context) string {
-	return "must be a positive duration such as 24h or 90m"
-}
-func (v durationValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-func (v durationValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if !known(req.ConfigValue) {
-		return
-	}
-	if d, err := time.ParseDuration(req.ConfigValue.ValueString()); err != nil || d <= 0 {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid duration",
-			fmt.Sprintf("%s %s (days as hours: 7 days = 168h), got %q.", req.Path, v.Description(ctx), req.ConfigValue.ValueString()))
-	}
 }

@@ -8,12 +8,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -26,15 +24,10 @@ var (
 	_ datasource.DataSourceWithValidateConfig = (*auditRecordsDataSource)(nil)
 )
 
-const (
-	defaultAuditLimit = 1000
-	maxAuditLimit     = 100000
-)
-
 type auditRecordsModel struct {
 	ID                types.String   `tfsdk:"id"`
-	From              types.String   `tfsdk:"from"`
-	To                types.String   `tfsdk:"to"`
+	From              timestampValue `tfsdk:"from"`
+	To                timestampValue `tfsdk:"to"`
 	EntityLogicalName types.String   `tfsdk:"entity_logical_name"`
 	RecordID          types.String   `tfsdk:"record_id"`
 	UserID            types.String   `tfsdk:"user_id"`
@@ -77,14 +70,9 @@ func (d *auditRecordsDataSource) Metadata(_ context.Context, req datasource.Meta
 	resp.TypeName = req.ProviderTypeName + "_audit_records"
 }
 
-var guidValidator = stringvalidator.RegexMatches(guidPattern, "must be a GUID such as 00000000-0000-0000-0000-000000000000")
-
 func (d *auditRecordsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
-	str := func(desc string) schema.StringAttribute {
-		return schema.StringAttribute{Computed: true, MarkdownDescription: desc}
-	}
 	var opNames []string
-	for _, code := range sortedIntKeys(dataverse.AuditOperations) {
+	for _, code := range slices.Sorted(maps.Keys(dataverse.AuditOperations)) {
 		opNames = append(opNames, dataverse.AuditOperations[code])
 	}
 	resp.Schema = schema.Schema{
@@ -94,11 +82,9 @@ func (d *auditRecordsDataSource) Schema(_ context.Context, _ datasource.SchemaRe
 			"they land in Microsoft Purview (`dynamics365_audit_log_search`). Needs the `prvReadAuditSummary` privilege " +
 			"(and `prvReadRecordAuditHistory` with `record_id` and `include_changes`).",
 		Attributes: map[string]schema.Attribute{
-			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "The OData `$filter` of the search."},
-			"from": schema.StringAttribute{Optional: true, Validators: []validator.String{rfc3339Validator{}},
-				MarkdownDescription: "Earliest `createdon`, inclusive, as RFC 3339 (e.g. `2026-01-01T00:00:00Z`)."},
-			"to": schema.StringAttribute{Optional: true, Validators: []validator.String{rfc3339Validator{}},
-				MarkdownDescription: "Latest `createdon`, inclusive, as RFC 3339. Must not be before `from`."},
+			"id":   schema.StringAttribute{Computed: true, MarkdownDescription: "The OData `$filter` of the search."},
+			"from": timestampAttribute("Earliest `createdon`, inclusive, as RFC 3339 (e.g. `2026-01-01T00:00:00Z`)."),
+			"to":   timestampAttribute("Latest `createdon`, inclusive, as RFC 3339. Must not be before `from`."),
 			"entity_logical_name": schema.StringAttribute{Optional: true,
 				MarkdownDescription: "Only rows about this table (`objecttypecode`), e.g. `account`.",
 				Validators:          []validator.String{stringvalidator.RegexMatches(logicalNamePattern, "must be a table logical name: "+logicalNameHint)}},
@@ -114,9 +100,7 @@ func (d *auditRecordsDataSource) Schema(_ context.Context, _ datasource.SchemaRe
 				MarkdownDescription: "Only these actions, by snake_case name (`create`, `update`, `user_access_via_web`, " +
 					"`audit_change_at_org_level`, …) or numeric code (`104`).",
 				Validators: []validator.List{listvalidator.ValueStringsAre(auditActionValidator{})}},
-			"limit": schema.Int64Attribute{Optional: true,
-				MarkdownDescription: fmt.Sprintf("Most records to return (default %d, at most %d). `truncated` tells whether more matched.", defaultAuditLimit, maxAuditLimit),
-				Validators:          []validator.Int64{int64validator.Between(1, maxAuditLimit)}},
+			"limit": auditLimitAttribute(" `truncated` tells whether more matched."),
 			"include_changes": schema.BoolAttribute{Optional: true,
 				MarkdownDescription: "Also fetch each record's old and new values (`changes`)."},
 			"truncated": schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether more records matched than `limit`."},
@@ -124,25 +108,25 @@ func (d *auditRecordsDataSource) Schema(_ context.Context, _ datasource.SchemaRe
 				Computed:            true,
 				MarkdownDescription: "The matching audit records, newest first.",
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
-					"id":                  str("The audit record ID (`auditid`)."),
-					"created_on":          str("When it happened (RFC 3339, UTC)."),
+					"id":                  computedString("The audit record ID (`auditid`)."),
+					"created_on":          computedString("When it happened (RFC 3339, UTC)."),
 					"action":              schema.Int64Attribute{Computed: true, MarkdownDescription: "The action code."},
-					"action_name":         str("The action's snake_case name, e.g. `update` or `audit_change_at_org_level`."),
-					"operation":           str("create, update, delete or access."),
-					"entity_logical_name": str("The table of the record (`objecttypecode`)."),
-					"record_id":           str("The record (`_objectid_value`)."),
-					"user_id":             str("The user who made the change."),
-					"user_name":           str("That user's name."),
-					"calling_user_id":     str("The impersonating user, if any."),
-					"transaction_id":      str("The transaction."),
+					"action_name":         computedString("The action's snake_case name, e.g. `update` or `audit_change_at_org_level`."),
+					"operation":           computedString("create, update, delete or access."),
+					"entity_logical_name": computedString("The table of the record (`objecttypecode`)."),
+					"record_id":           computedString("The record (`_objectid_value`)."),
+					"user_id":             computedString("The user who made the change."),
+					"user_name":           computedString("That user's name."),
+					"calling_user_id":     computedString("The impersonating user, if any."),
+					"transaction_id":      computedString("The transaction."),
 					"changes": schema.ListNestedAttribute{
 						Computed: true,
 						MarkdownDescription: "Changed columns with their raw values rendered as strings (`88800`, `1` for a " +
 							"choice, `true`, `1999-08-24T00:00:00Z`), null when absent. Only with `include_changes`.",
 						NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
-							"attribute": str("Column logical name."),
-							"old_value": str("Value before."),
-							"new_value": str("Value after."),
+							"attribute": computedString("Column logical name."),
+							"old_value": computedString("Value before."),
+							"new_value": computedString("Value after."),
 						}},
 					},
 				}},
@@ -158,15 +142,10 @@ func (d *auditRecordsDataSource) Configure(_ context.Context, req datasource.Con
 func (d *auditRecordsDataSource) ValidateConfig(ctx context.Context, req datasource.ValidateConfigRequest, resp *datasource.ValidateConfigResponse) {
 	var m auditRecordsModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() || !known(m.From) || !known(m.To) {
+	if resp.Diagnostics.HasError() {
 		return
 	}
-	from, err1 := time.Parse(time.RFC3339, m.From.ValueString())
-	to, err2 := time.Parse(time.RFC3339, m.To.ValueString())
-	if err1 == nil && err2 == nil && from.After(to) {
-		resp.Diagnostics.AddAttributeError(path.Root("to"), "Time window ends before it starts",
-			fmt.Sprintf("to (%s) is before from (%s). Swap them, or widen the window.", m.To.ValueString(), m.From.ValueString()))
-	}
+	checkWindowOrder(m.From, m.To, &resp.Diagnostics)
 }
 
 // query turns the configuration into a typed query; the filter text is
@@ -176,24 +155,14 @@ func (m *auditRecordsModel) query() (dataverse.AuditQuery, error) {
 		EntityLogicalName: m.EntityLogicalName.ValueString(),
 		RecordID:          m.RecordID.ValueString(),
 		UserID:            m.UserID.ValueString(),
-		Limit:             defaultAuditLimit,
+		Limit:             limitOrDefault(m.Limit),
 	}
-	if known(m.Limit) {
-		q.Limit = int(m.Limit.ValueInt64())
+	var err error
+	if q.From, err = m.From.timeOrNil(); err != nil {
+		return q, fmt.Errorf("from: %w", err)
 	}
-	for name, v := range map[string]types.String{"from": m.From, "to": m.To} {
-		if !known(v) {
-			continue
-		}
-		t, err := time.Parse(time.RFC3339, v.ValueString())
-		if err != nil {
-			return q, fmt.Errorf("%s: %v", name, err)
-		}
-		if name == "from" {
-			q.From = &t
-		} else {
-			q.To = &t
-		}
+	if q.To, err = m.To.timeOrNil(); err != nil {
+		return q, fmt.Errorf("to: %w", err)
 	}
 	for _, op := range m.Operations {
 		code, err := dataverse.ParseAuditOperation(op.ValueString())
@@ -306,27 +275,6 @@ func auditRecordFrom(r dataverse.AuditRecord, changes map[string][]dataverse.Aud
 		}
 	}
 	return out
-}
-
-func sortedIntKeys[V any](m map[int]V) []int {
-	return slices.Sorted(maps.Keys(m))
-}
-
-// rfc3339Validator accepts RFC 3339 timestamps with a zone.
-type rfc3339Validator struct{}
-
-func (rfc3339Validator) Description(context.Context) string {
-	return "must be an RFC 3339 timestamp such as 2026-01-01T00:00:00Z"
-}
-func (v rfc3339Validator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-func (v rfc3339Validator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if !known(req.ConfigValue) {
-		return
-	}
-	if _, err := time.Parse(time.RFC3339, req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid timestamp",
-			fmt.Sprintf("%s %s, got %q.", req.Path, v.Description(ctx), req.ConfigValue.ValueString()))
-	}
 }
 
 // auditActionValidator accepts action names and codes.

@@ -11,13 +11,9 @@ import (
 var _ datasource.DataSourceWithConfigure = (*organizationAuditSettingsDataSource)(nil)
 
 type organizationAuditSettingsDataSourceModel struct {
-	ID                           types.String `tfsdk:"id"`
-	EnvironmentURL               types.String `tfsdk:"environment_url"`
-	AuditEnabled                 types.Bool   `tfsdk:"audit_enabled"`
-	UserAccessAuditEnabled       types.Bool   `tfsdk:"user_access_audit_enabled"`
-	ReadAuditEnabled             types.Bool   `tfsdk:"read_audit_enabled"`
-	RetentionPeriodDays          types.Int64  `tfsdk:"retention_period_days"`
-	UserAccessAuditIntervalHours types.Int64  `tfsdk:"user_access_audit_interval_hours"`
+	ID             types.String `tfsdk:"id"`
+	EnvironmentURL types.String `tfsdk:"environment_url"`
+	organizationAuditSettingsValues
 }
 
 type organizationAuditSettingsDataSource struct {
@@ -33,23 +29,14 @@ func (d *organizationAuditSettingsDataSource) Metadata(_ context.Context, req da
 }
 
 func (d *organizationAuditSettingsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
-	computedBool := func(desc string) schema.BoolAttribute {
-		return schema.BoolAttribute{Computed: true, MarkdownDescription: desc}
+	attributes := map[string]schema.Attribute{
+		"id":              computedString("The organization ID."),
+		"environment_url": computedString("The environment these settings belong to."),
 	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Reads the organization-wide audit settings of the environment, for checks and reports " +
 			"across tenants (for example a `check` block that fails when auditing is off).",
-		Attributes: map[string]schema.Attribute{
-			"id":                        schema.StringAttribute{Computed: true, MarkdownDescription: "The organization ID."},
-			"environment_url":           schema.StringAttribute{Computed: true, MarkdownDescription: "The environment these settings belong to."},
-			"audit_enabled":             computedBool("Whether auditing is on (`isauditenabled`)."),
-			"user_access_audit_enabled": computedBool("Whether user access is logged (`isuseraccessauditenabled`)."),
-			"read_audit_enabled":        computedBool("Whether read auditing is on (`isreadauditenabled`)."),
-			"retention_period_days": schema.Int64Attribute{Computed: true,
-				MarkdownDescription: "Days audit logs are kept (`auditretentionperiodv2`); `-1` is forever."},
-			"user_access_audit_interval_hours": schema.Int64Attribute{Computed: true,
-				MarkdownDescription: "Hours between user-access log entries (`useraccessauditinginterval`)."},
-		},
+		Attributes: withSettings(attributes, orgSetting.dataSourceAttribute),
 	}
 }
 
@@ -58,19 +45,15 @@ func (d *organizationAuditSettingsDataSource) Configure(_ context.Context, req d
 }
 
 func (d *organizationAuditSettingsDataSource) Read(ctx context.Context, _ datasource.ReadRequest, resp *datasource.ReadResponse) {
-	s, err := d.data.client.GetOrganizationAuditSettings(ctx)
+	current, err := d.data.client.GetOrganizationAuditSettings(ctx)
 	if err != nil {
 		addAPIError(&resp.Diagnostics, "Cannot read the organization audit settings", err)
 		return
 	}
 	m := organizationAuditSettingsDataSourceModel{
-		ID:                           types.StringValue(s.OrganizationID),
-		EnvironmentURL:               types.StringValue(d.data.environmentURL),
-		AuditEnabled:                 types.BoolValue(s.IsAuditEnabled),
-		UserAccessAuditEnabled:       types.BoolValue(s.IsUserAccessAuditEnabled),
-		ReadAuditEnabled:             types.BoolValue(s.IsReadAuditEnabled),
-		RetentionPeriodDays:          types.Int64Value(s.AuditRetentionPeriodV2),
-		UserAccessAuditIntervalHours: types.Int64Value(s.UserAccessAuditingInterval),
+		ID:             types.StringValue(current.OrganizationID),
+		EnvironmentURL: types.StringValue(d.data.environmentURL),
 	}
+	m.setFromEnvironment(current)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }

@@ -3,18 +3,15 @@ package provider
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 
-	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -28,25 +25,12 @@ var (
 	_ resource.ResourceWithModifyPlan     = (*organizationAuditSettingsResource)(nil)
 )
 
-// On-destroy policies shared by the settings resources.
-const (
-	onDestroyRetain  = "retain"
-	onDestroyRestore = "restore"
-	onDestroyDisable = "disable"
-)
-
 const orgPrivateKey = "organization_audit_settings"
 
-var guidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
 type organizationAuditSettingsModel struct {
-	ID                           types.String `tfsdk:"id"`
-	AuditEnabled                 types.Bool   `tfsdk:"audit_enabled"`
-	UserAccessAuditEnabled       types.Bool   `tfsdk:"user_access_audit_enabled"`
-	ReadAuditEnabled             types.Bool   `tfsdk:"read_audit_enabled"`
-	RetentionPeriodDays          types.Int64  `tfsdk:"retention_period_days"`
-	UserAccessAuditIntervalHours types.Int64  `tfsdk:"user_access_audit_interval_hours"`
-	OnDestroy                    types.String `tfsdk:"on_destroy"`
+	ID types.String `tfsdk:"id"`
+	organizationAuditSettingsValues
+	OnDestroy types.String `tfsdk:"on_destroy"`
 }
 
 // orgPrivateState is kept in the resource's private state: the values seen
@@ -54,9 +38,9 @@ type organizationAuditSettingsModel struct {
 // and which attributes the configuration manages (for restore and disable,
 // since Delete sees no configuration).
 type orgPrivateState struct {
-	Originals dataverse.OrganizationAuditSettingsPatch `json:"originals"`
-	Managed   []string                                 `json:"managed"`
-	Imported  bool                                     `json:"imported,omitempty"`
+	Originals orgPatch `json:"originals"`
+	Managed   []string `json:"managed"`
+	Imported  bool     `json:"imported,omitempty"`
 }
 
 type organizationAuditSettingsResource struct {
@@ -72,42 +56,21 @@ func (r *organizationAuditSettingsResource) Metadata(_ context.Context, req reso
 }
 
 func (r *organizationAuditSettingsResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	attributes := map[string]schema.Attribute{
+		"id": schema.StringAttribute{
+			Computed:            true,
+			MarkdownDescription: "The organization ID (`organizationid`) of the environment.",
+			PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+		},
+		"on_destroy": onDestroyAttribute("`disable` turns off the audit switches this resource manages (retention " +
+			"and interval are left alone)."),
+	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Manages the organization-wide audit settings of a Dataverse environment (Power Platform admin " +
 			"center > Settings > Auditing): start auditing, user-access auditing, read auditing, log retention and the " +
 			"user-access logging interval. There is one such object per environment: creating this resource adopts it.\n\n" +
 			"Only the attributes set in the configuration are managed; the others are read and reported, never overwritten.",
-		Attributes: map[string]schema.Attribute{
-			"id": schema.StringAttribute{
-				Computed:            true,
-				MarkdownDescription: "The organization ID (`organizationid`) of the environment.",
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
-			},
-			"audit_enabled": managedBoolAttribute("Start Auditing (`isauditenabled`): whether the environment records audit logs."),
-			"user_access_audit_enabled": managedBoolAttribute("Audit user access (`isuseraccessauditenabled`): log when users " +
-				"access the environment."),
-			"read_audit_enabled": managedBoolAttribute("Start read auditing (`isreadauditenabled`): send read, retrieve-multiple and " +
-				"export activity of tables with single/multiple record auditing to the Microsoft Purview audit log. Works only " +
-				"while `audit_enabled` is true."),
-			"retention_period_days": schema.Int64Attribute{
-				Optional: true, Computed: true,
-				MarkdownDescription: "How many days audit logs are kept (`auditretentionperiodv2`): `-1` keeps them forever, " +
-					"otherwise 1 to 365000. The admin center offers 30, 90, 180, 365, 730 and 2555. Left out of the " +
-					"configuration, the current value is reported but not managed.",
-				PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown()},
-				Validators:    []validator.Int64{retentionDaysValidator{}},
-			},
-			"user_access_audit_interval_hours": schema.Int64Attribute{
-				Optional: true, Computed: true,
-				MarkdownDescription: "Hours between two user-access log entries for the same user " +
-					"(`useraccessauditinginterval`), at least 1. Left out of the configuration, the current value is " +
-					"reported but not managed.",
-				PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown()},
-				Validators:    []validator.Int64{int64validator.AtLeast(1)},
-			},
-			"on_destroy": onDestroyAttribute("`disable` turns off the audit switches this resource manages (retention " +
-				"and interval are left alone)."),
-		},
+		Attributes: withSettings(attributes, orgSetting.resourceAttribute),
 	}
 }
 
@@ -170,25 +133,7 @@ func readAuditNeedsAuditDiag(envURL string) diag.Diagnostic {
 }
 
 func (r *organizationAuditSettingsResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var cfg, plan organizationAuditSettingsModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	current, err := r.data.client.GetOrganizationAuditSettings(ctx)
-	if err != nil {
-		addAPIError(&resp.Diagnostics, "Cannot read the organization audit settings", err)
-		return
-	}
-	priv := orgPrivateState{}
-	updated := r.apply(ctx, &cfg, current, &priv, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	plan.fromAPI(updated)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	resp.Diagnostics.Append(savePrivate(ctx, resp.Private, orgPrivateKey, priv)...)
+	r.applyPlan(ctx, req.Config, req.Plan, noPrivateState{}, &resp.State, resp.Private, &resp.Diagnostics)
 }
 
 func (r *organizationAuditSettingsResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -208,7 +153,7 @@ func (r *organizationAuditSettingsResource) Read(ctx context.Context, req resour
 		addAPIError(&resp.Diagnostics, "Cannot read the organization audit settings", err)
 		return
 	}
-	state.fromAPI(current)
+	state.setFromEnvironment(current)
 	if state.OnDestroy.IsNull() || state.OnDestroy.IsUnknown() {
 		state.OnDestroy = types.StringValue(onDestroyRetain)
 	}
@@ -216,46 +161,68 @@ func (r *organizationAuditSettingsResource) Read(ctx context.Context, req resour
 }
 
 func (r *organizationAuditSettingsResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var cfg, plan organizationAuditSettingsModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	priv, diags := loadPrivate[orgPrivateState](ctx, req.Private, orgPrivateKey)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	current, err := r.data.client.GetOrganizationAuditSettingsByID(ctx, plan.ID.ValueString())
-	if err != nil {
-		addAPIError(&resp.Diagnostics, "Cannot read the organization audit settings", err)
-		return
-	}
-	updated := r.apply(ctx, &cfg, current, &priv, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	plan.fromAPI(updated)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	resp.Diagnostics.Append(savePrivate(ctx, resp.Private, orgPrivateKey, priv)...)
+	r.applyPlan(ctx, req.Config, req.Plan, req.Private, &resp.State, resp.Private, &resp.Diagnostics)
 }
 
-// apply patches the settings the configuration manages where they differ
+// applyPlan is Create and Update: it applies the configuration to the
+// organization and stores the settings the environment reports afterwards,
+// with the private state.
+func (r *organizationAuditSettingsResource) applyPlan(ctx context.Context, config tfsdk.Config, planned tfsdk.Plan,
+	prior privateGetter, state *tfsdk.State, private privateSetter, diags *diag.Diagnostics) {
+	var cfg, plan organizationAuditSettingsModel
+	diags.Append(config.Get(ctx, &cfg)...)
+	diags.Append(planned.Get(ctx, &plan)...)
+	if diags.HasError() {
+		return
+	}
+	priv, loadDiags := loadPrivate[orgPrivateState](ctx, prior, orgPrivateKey)
+	diags.Append(loadDiags...)
+	if diags.HasError() {
+		return
+	}
+	current, err := r.plannedOrganization(ctx, plan.ID)
+	if err != nil {
+		addAPIError(diags, "Cannot read the organization audit settings", err)
+		return
+	}
+	updated := r.applyConfiguration(ctx, &cfg, current, &priv, diags)
+	if diags.HasError() {
+		return
+	}
+	plan.setFromEnvironment(updated)
+	diags.Append(state.Set(ctx, &plan)...)
+	diags.Append(savePrivate(ctx, private, orgPrivateKey, priv)...)
+}
+
+// plannedOrganization reads the organization by its ID; on create the ID is
+// not known yet and the environment's only organization is read.
+func (r *organizationAuditSettingsResource) plannedOrganization(ctx context.Context, id types.String) (*orgSettings, error) {
+	if !known(id) {
+		return r.data.client.GetOrganizationAuditSettings(ctx)
+	}
+	return r.data.client.GetOrganizationAuditSettingsByID(ctx, id.ValueString())
+}
+
+// noPrivateState is the private state a resource has before Create.
+type noPrivateState struct{}
+
+func (noPrivateState) GetKey(context.Context, string) ([]byte, diag.Diagnostics) { return nil, nil }
+
+// applyConfiguration patches the settings the configuration manages where they differ
 // from the environment, remembers originals, and returns the settings as
 // re-read after the change.
-func (r *organizationAuditSettingsResource) apply(ctx context.Context, cfg *organizationAuditSettingsModel, current *dataverse.OrganizationAuditSettings, priv *orgPrivateState, diags *diag.Diagnostics) *dataverse.OrganizationAuditSettings {
+func (r *organizationAuditSettingsResource) applyConfiguration(ctx context.Context, cfg *organizationAuditSettingsModel, current *orgSettings, priv *orgPrivateState, diags *diag.Diagnostics) *orgSettings {
 	if isTrue(cfg.ReadAuditEnabled) && cfg.AuditEnabled.IsNull() && !current.IsAuditEnabled {
 		diags.Append(readAuditNeedsAuditDiag(r.data.environmentURL))
 		return nil
 	}
 	priv.Managed = cfg.managedAttributes()
-	patch := cfg.patchAgainst(current)
+	patch := cfg.changesFrom(current)
 	if patch.IsEmpty() {
 		return current
 	}
 	priv.rememberOriginals(patch, current)
-	tflog.Info(ctx, "updating organization audit settings", map[string]any{"organization_id": current.OrganizationID, "changes": patchFields(patch)})
+	tflog.Info(ctx, "updating organization audit settings", map[string]any{"organization_id": current.OrganizationID, "changes": patchAttributes(patch)})
 	if err := r.data.client.UpdateOrganizationAuditSettings(ctx, current.OrganizationID, patch); err != nil {
 		addAPIError(diags, "Cannot update the organization audit settings", err)
 		return nil
@@ -265,10 +232,10 @@ func (r *organizationAuditSettingsResource) apply(ctx context.Context, cfg *orga
 		addAPIError(diags, "Cannot read the organization audit settings after the update", err)
 		return nil
 	}
-	if still := cfg.patchAgainst(updated); !still.IsEmpty() {
+	if still := cfg.changesFrom(updated); !still.IsEmpty() {
 		diags.AddError("Organization audit settings did not take effect",
 			fmt.Sprintf("After the update, Dataverse still reports different values for %s. Another change may have "+
-				"happened at the same time; run terraform apply again.", strings.Join(patchFields(still), ", ")))
+				"happened at the same time; run terraform apply again.", strings.Join(patchAttributes(still), ", ")))
 		return nil
 	}
 	return updated
@@ -300,36 +267,23 @@ func (r *organizationAuditSettingsResource) Delete(ctx context.Context, req reso
 		addAPIError(&resp.Diagnostics, "Cannot read the organization audit settings", err)
 		return
 	}
-	managed := map[string]bool{}
-	for _, a := range priv.Managed {
-		managed[a] = true
-	}
-	var target dataverse.OrganizationAuditSettingsPatch
+	var target orgPatch
 	switch policy {
 	case onDestroyRestore:
-		target = onlyManaged(priv.Originals, managed)
+		target = onlyManaged(priv.Originals, priv.Managed)
 		if priv.Imported {
 			resp.Diagnostics.AddWarning("Restoring values seen at import",
 				"This resource was imported, so the values restored are those the environment had at import time, "+
 					"not necessarily those before Terraform first managed it.")
 		}
 	case onDestroyDisable:
-		off := false
-		if managed["audit_enabled"] {
-			target.IsAuditEnabled = &off
-		}
-		if managed["user_access_audit_enabled"] {
-			target.IsUserAccessAuditEnabled = &off
-		}
-		if managed["read_audit_enabled"] {
-			target.IsReadAuditEnabled = &off
-		}
+		target = disabledManaged(priv.Managed)
 	}
 	patch := withoutCurrent(target, current)
 	if patch.IsEmpty() {
 		return
 	}
-	tflog.Info(ctx, "reverting organization audit settings on destroy", map[string]any{"policy": policy, "changes": patchFields(patch)})
+	tflog.Info(ctx, "reverting organization audit settings on destroy", map[string]any{"policy": policy, "changes": patchAttributes(patch)})
 	if err := r.data.client.UpdateOrganizationAuditSettings(ctx, current.OrganizationID, patch); err != nil {
 		addAPIError(&resp.Diagnostics, "Cannot "+policy+" the organization audit settings", err)
 	}
@@ -358,186 +312,15 @@ func (r *organizationAuditSettingsResource) ImportState(ctx context.Context, req
 		return
 	}
 	var state organizationAuditSettingsModel
-	state.fromAPI(current)
+	state.setFromEnvironment(current)
 	state.OnDestroy = types.StringValue(onDestroyRetain)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 	priv := orgPrivateState{Imported: true, Originals: allSettings(current)}
 	resp.Diagnostics.Append(savePrivate(ctx, resp.Private, orgPrivateKey, priv)...)
 }
 
-func (m *organizationAuditSettingsModel) fromAPI(s *dataverse.OrganizationAuditSettings) {
-	m.ID = types.StringValue(s.OrganizationID)
-	m.AuditEnabled = types.BoolValue(s.IsAuditEnabled)
-	m.UserAccessAuditEnabled = types.BoolValue(s.IsUserAccessAuditEnabled)
-	m.ReadAuditEnabled = types.BoolValue(s.IsReadAuditEnabled)
-	m.RetentionPeriodDays = types.Int64Value(s.AuditRetentionPeriodV2)
-	m.UserAccessAuditIntervalHours = types.Int64Value(s.UserAccessAuditingInterval)
-}
-
-// managedAttributes lists the settings set in the configuration.
-func (m *organizationAuditSettingsModel) managedAttributes() []string {
-	var out []string
-	for name, set := range map[string]bool{
-		"audit_enabled":                    !m.AuditEnabled.IsNull(),
-		"user_access_audit_enabled":        !m.UserAccessAuditEnabled.IsNull(),
-		"read_audit_enabled":               !m.ReadAuditEnabled.IsNull(),
-		"retention_period_days":            !m.RetentionPeriodDays.IsNull(),
-		"user_access_audit_interval_hours": !m.UserAccessAuditIntervalHours.IsNull(),
-	} {
-		if set {
-			out = append(out, name)
-		}
-	}
-	return sortedCopy(out)
-}
-
-// patchAgainst returns the configured values that differ from current.
-func (m *organizationAuditSettingsModel) patchAgainst(current *dataverse.OrganizationAuditSettings) dataverse.OrganizationAuditSettingsPatch {
-	var p dataverse.OrganizationAuditSettingsPatch
-	if v := m.AuditEnabled; known(v) && v.ValueBool() != current.IsAuditEnabled {
-		p.IsAuditEnabled = v.ValueBoolPointer()
-	}
-	if v := m.UserAccessAuditEnabled; known(v) && v.ValueBool() != current.IsUserAccessAuditEnabled {
-		p.IsUserAccessAuditEnabled = v.ValueBoolPointer()
-	}
-	if v := m.ReadAuditEnabled; known(v) && v.ValueBool() != current.IsReadAuditEnabled {
-		p.IsReadAuditEnabled = v.ValueBoolPointer()
-	}
-	if v := m.RetentionPeriodDays; known(v) && v.ValueInt64() != current.AuditRetentionPeriodV2 {
-		p.AuditRetentionPeriodV2 = v.ValueInt64Pointer()
-	}
-	if v := m.UserAccessAuditIntervalHours; known(v) && v.ValueInt64() != current.UserAccessAuditingInterval {
-		p.UserAccessAuditingInterval = v.ValueInt64Pointer()
-	}
-	return p
-}
-
-func known(v interface {
-	IsNull() bool
-	IsUnknown() bool
-}) bool {
-	return !v.IsNull() && !v.IsUnknown()
-}
-
-func isTrue(v types.Bool) bool  { return known(v) && v.ValueBool() }
-func isFalse(v types.Bool) bool { return known(v) && !v.ValueBool() }
-
-func allSettings(s *dataverse.OrganizationAuditSettings) dataverse.OrganizationAuditSettingsPatch {
-	a, u, r := s.IsAuditEnabled, s.IsUserAccessAuditEnabled, s.IsReadAuditEnabled
-	ret, iv := s.AuditRetentionPeriodV2, s.UserAccessAuditingInterval
-	return dataverse.OrganizationAuditSettingsPatch{
-		IsAuditEnabled: &a, IsUserAccessAuditEnabled: &u, IsReadAuditEnabled: &r,
-		AuditRetentionPeriodV2: &ret, UserAccessAuditingInterval: &iv,
-	}
-}
-
-// rememberOriginals records, for each setting about to change for the first
-// time, the value the environment had.
-func (p *orgPrivateState) rememberOriginals(patch dataverse.OrganizationAuditSettingsPatch, current *dataverse.OrganizationAuditSettings) {
-	all := allSettings(current)
-	o := &p.Originals
-	if patch.IsAuditEnabled != nil && o.IsAuditEnabled == nil {
-		o.IsAuditEnabled = all.IsAuditEnabled
-	}
-	if patch.IsUserAccessAuditEnabled != nil && o.IsUserAccessAuditEnabled == nil {
-		o.IsUserAccessAuditEnabled = all.IsUserAccessAuditEnabled
-	}
-	if patch.IsReadAuditEnabled != nil && o.IsReadAuditEnabled == nil {
-		o.IsReadAuditEnabled = all.IsReadAuditEnabled
-	}
-	if patch.AuditRetentionPeriodV2 != nil && o.AuditRetentionPeriodV2 == nil {
-		o.AuditRetentionPeriodV2 = all.AuditRetentionPeriodV2
-	}
-	if patch.UserAccessAuditingInterval != nil && o.UserAccessAuditingInterval == nil {
-		o.UserAccessAuditingInterval = all.UserAccessAuditingInterval
-	}
-}
-
-type orgPatch = dataverse.OrganizationAuditSettingsPatch
-
-// onlyManaged keeps the fields of managed attributes.
-func onlyManaged(p orgPatch, managed map[string]bool) orgPatch {
-	out := p
-	if !managed["audit_enabled"] {
-		out.IsAuditEnabled = nil
-	}
-	if !managed["user_access_audit_enabled"] {
-		out.IsUserAccessAuditEnabled = nil
-	}
-	if !managed["read_audit_enabled"] {
-		out.IsReadAuditEnabled = nil
-	}
-	if !managed["retention_period_days"] {
-		out.AuditRetentionPeriodV2 = nil
-	}
-	if !managed["user_access_audit_interval_hours"] {
-		out.UserAccessAuditingInterval = nil
-	}
-	return out
-}
-
-// withoutCurrent drops the fields that already have the target value.
-func withoutCurrent(p orgPatch, current *dataverse.OrganizationAuditSettings) orgPatch {
-	out := p
-	if out.IsAuditEnabled != nil && *out.IsAuditEnabled == current.IsAuditEnabled {
-		out.IsAuditEnabled = nil
-	}
-	if out.IsUserAccessAuditEnabled != nil && *out.IsUserAccessAuditEnabled == current.IsUserAccessAuditEnabled {
-		out.IsUserAccessAuditEnabled = nil
-	}
-	if out.IsReadAuditEnabled != nil && *out.IsReadAuditEnabled == current.IsReadAuditEnabled {
-		out.IsReadAuditEnabled = nil
-	}
-	if out.AuditRetentionPeriodV2 != nil && *out.AuditRetentionPeriodV2 == current.AuditRetentionPeriodV2 {
-		out.AuditRetentionPeriodV2 = nil
-	}
-	if out.UserAccessAuditingInterval != nil && *out.UserAccessAuditingInterval == current.UserAccessAuditingInterval {
-		out.UserAccessAuditingInterval = nil
-	}
-	return out
-}
-
-// patchFields names the Terraform attributes a patch touches, for logs and errors.
-func patchFields(p orgPatch) []string {
-	var out []string
-	if p.IsAuditEnabled != nil {
-		out = append(out, "audit_enabled")
-	}
-	if p.IsUserAccessAuditEnabled != nil {
-		out = append(out, "user_access_audit_enabled")
-	}
-	if p.IsReadAuditEnabled != nil {
-		out = append(out, "read_audit_enabled")
-	}
-	if p.AuditRetentionPeriodV2 != nil {
-		out = append(out, "retention_period_days")
-	}
-	if p.UserAccessAuditingInterval != nil {
-		out = append(out, "user_access_audit_interval_hours")
-	}
-	return out
-}
-
-// retentionDaysValidator accepts -1 (keep forever) or 1..365000 days.
-type retentionDaysValidator struct{}
-
-func (retentionDaysValidator) Description(context.Context) string {
-	return "must be -1 (keep forever) or between 1 and 365000 days"
-}
-
-func (v retentionDaysValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-
-func (v retentionDaysValidator) ValidateInt64(ctx context.Context, req validator.Int64Request, resp *validator.Int64Response) {
-	if !known(req.ConfigValue) {
-		return
-	}
-	n := req.ConfigValue.ValueInt64()
-	if n == -1 || (n >= 1 && n <= 365000) {
-		return
-	}
-	resp.Diagnostics.AddAttributeError(req.Path, "Invalid retention period",
-		fmt.Sprintf("%s %s, got %d. Use -1 to keep audit logs forever, or a number of days such as 90, 365 or 2555.",
-			req.Path, v.Description(ctx), n))
+// setFromEnvironment reports the environment's organization in the model.
+func (m *organizationAuditSettingsModel) setFromEnvironment(current *orgSettings) {
+	m.ID = types.StringValue(current.OrganizationID)
+	m.organizationAuditSettingsValues.setFromEnvironment(current)
 }

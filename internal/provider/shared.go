@@ -2,11 +2,15 @@ package provider
 
 import (
 	"fmt"
+	"regexp"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	dsschema "github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/boolplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
@@ -35,12 +39,14 @@ func nullableString(s string) types.String {
 	return types.StringValue(s)
 }
 
+const unmanagedNote = " Left out of the configuration, the current value is reported but not managed."
+
 // managedBoolAttribute is a setting that is managed only when set in the
 // configuration, and otherwise reported as it is.
 func managedBoolAttribute(desc string) schema.BoolAttribute {
 	return schema.BoolAttribute{
 		Optional: true, Computed: true,
-		MarkdownDescription: desc + " Left out of the configuration, the current value is reported but not managed.",
+		MarkdownDescription: desc + unmanagedNote,
 		PlanModifiers:       []planmodifier.Bool{boolplanmodifier.UseStateForUnknown()},
 	}
 }
@@ -54,4 +60,63 @@ func onDestroyAttribute(disableDoc string) schema.StringAttribute {
 			"`restore` writes back the values seen before this resource first changed them; " + disableDoc,
 		Validators: []validator.String{stringvalidator.OneOf(onDestroyRetain, onDestroyRestore, onDestroyDisable)},
 	}
+}
+
+// managedInt64Attribute is managedBoolAttribute for a number.
+func managedInt64Attribute(desc string, validators []validator.Int64) schema.Attribute {
+	return schema.Int64Attribute{
+		Optional: true, Computed: true,
+		MarkdownDescription: desc + unmanagedNote,
+		PlanModifiers:       []planmodifier.Int64{int64planmodifier.UseStateForUnknown()},
+		Validators:          validators,
+	}
+}
+
+// On-destroy policies shared by the settings resources.
+const (
+	onDestroyRetain  = "retain"
+	onDestroyRestore = "restore"
+	onDestroyDisable = "disable"
+)
+
+var guidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+var guidValidator = stringvalidator.RegexMatches(guidPattern, "must be a GUID such as 00000000-0000-0000-0000-000000000000")
+
+// known is a value set to something: neither null nor unknown.
+func known(v interface {
+	IsNull() bool
+	IsUnknown() bool
+}) bool {
+	return !v.IsNull() && !v.IsUnknown()
+}
+
+func isTrue(v types.Bool) bool  { return known(v) && v.ValueBool() }
+func isFalse(v types.Bool) bool { return known(v) && !v.ValueBool() }
+
+// computedString is a read-only string of a data source.
+func computedString(desc string) dsschema.StringAttribute {
+	return dsschema.StringAttribute{Computed: true, MarkdownDescription: desc}
+}
+
+// Record limits of the audit data sources.
+const (
+	defaultAuditLimit = 1000
+	maxAuditLimit     = 100000
+)
+
+// auditLimitAttribute is the limit of an audit search; more says what
+// happens beyond it.
+func auditLimitAttribute(more string) dsschema.Int64Attribute {
+	return dsschema.Int64Attribute{Optional: true,
+		MarkdownDescription: fmt.Sprintf("Most records to return (default %d, at most %d).%s", defaultAuditLimit, maxAuditLimit, more),
+		Validators:          []validator.Int64{int64validator.Between(1, maxAuditLimit)}}
+}
+
+// limitOrDefault is the configured limit, or the default when not set.
+func limitOrDefault(limit types.Int64) int {
+	if known(limit) {
+		return int(limit.ValueInt64())
+	}
+	return defaultAuditLimit
 }
