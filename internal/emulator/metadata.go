@@ -292,7 +292,7 @@ func (s *Server) buildMetadataResponse(w http.ResponseWriter, req apiRequest, p 
 		items := []rawObject{}
 		for _, name := range s.meta.names {
 			ent := s.meta.entities[name]
-			if q.filter.match(ent.props) {
+			if matchFilter(q.filter, ent.props) {
 				items = append(items, s.entityItem(ent, q))
 			}
 		}
@@ -313,7 +313,7 @@ func (s *Server) buildMetadataResponse(w http.ResponseWriter, req apiRequest, p 
 			if p.cast != "" && at.odataType != p.cast {
 				continue
 			}
-			if q.filter.match(at.props) {
+			if matchFilter(q.filter, at.props) {
 				items = append(items, attributeItem(at, q.sel, p.cast != ""))
 			}
 		}

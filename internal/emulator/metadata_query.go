@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -14,8 +15,8 @@ import (
 type metaQuery struct {
 	sel         []string // nil: every property
 	expandAttrs bool
-	attrSel     []string // $select inside $expand=Attributes(...)
-	filter      filterExpr
+	attrSel     []string              // $select inside $expand=Attributes(...)
+	filter      filterExpr[rawObject] // nil: no $filter
 }
 
 func unsupported(what string) string {
@@ -153,125 +154,77 @@ func splitTopLevel(s string, sep byte) []string {
 	return append(out, s[start:])
 }
 
-// filterExpr is a disjunction of conjunctions of "Name eq literal".
-type filterExpr [][]filterTerm
-
-type filterTerm struct {
+// metaFilterTerm is "Name eq literal" on a definition's property.
+type metaFilterTerm struct {
 	name  string
 	value string // string literal, or "true"/"false"
 }
 
-func (f filterExpr) match(o rawObject) bool {
-	if len(f) == 0 {
-		return true
+func (t metaFilterTerm) match(o rawObject) bool {
+	raw, _ := o.get(t.name)
+	var got string
+	if jsonKind(raw) == "string" {
+		_ = json.Unmarshal(raw, &got)
+	} else {
+		got = string(raw)
 	}
-	for _, and := range f {
-		ok := true
-		for _, t := range and {
-			raw, _ := o.get(t.name)
-			var got string
-			if jsonKind(raw) == "string" {
-				_ = json.Unmarshal(raw, &got)
-			} else {
-				got = string(raw)
-			}
-			if got != t.value {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			return true
-		}
-	}
-	return false
+	return got == t.value
 }
 
+// unknownFilterProperty is the one metadata $filter error that is not
+// "unsupported": a name that is no property of the type.
+type unknownFilterProperty struct{ msg string }
+
+func (e *unknownFilterProperty) Error() string { return e.msg }
+
 // parseFilter supports Name eq 'x' / Name eq true|false terms joined by and /
-// or (and binds tighter); fields maps the supported names to whether they
-// are boolean.
-func parseFilter(v string, fields map[string]bool, schema []propSpec, typeName string) (filterExpr, string) {
-	toks, ok := tokenizeFilter(v)
+// or (and binds tighter), without not or parentheses; fields maps the
+// supported names to whether they are boolean.
+func parseFilter(v string, fields map[string]bool, schema []propSpec, typeName string) (filterExpr[rawObject], string) {
 	names := make([]string, 0, len(fields))
 	for n := range fields {
 		names = append(names, n)
 	}
 	slices.Sort(names)
 	bad := unsupported(fmt.Sprintf("The $filter '%s' (only %s eq <literal>, joined by and/or, are supported)", v, strings.Join(names, " / ")))
-	if !ok || len(toks) == 0 {
+	errBad := &filterError{bad}
+	grammar := filterGrammar[rawObject]{
+		flat: func(*filterTokens) error { return errBad },
+		comparison: func(p *filterTokens) (filterExpr[rawObject], error) {
+			name, op, lit := p.next(), p.next(), p.next()
+			if name.kind != tkWord || op.kind != tkWord || lit.kind == tkEOF {
+				return nil, errBad
+			}
+			isBool, supported := fields[name.text]
+			if !supported {
+				if _, known := findProp(schema, name.text); !known && !strings.ContainsAny(name.text, "/") {
+					return nil, &unknownFilterProperty{notAProperty(name.text, typeName)}
+				}
+				return nil, errBad
+			}
+			switch {
+			case op.text != "eq":
+				return nil, errBad
+			case isBool && lit.kind == tkWord && (lit.text == "true" || lit.text == "false"):
+				return metaFilterTerm{name.text, lit.text}, nil
+			case !isBool && lit.kind == tkString:
+				return metaFilterTerm{name.text, lit.text}, nil
+			}
+			return nil, errBad
+		},
+	}
+	f, err := parseODataFilter(v, grammar)
+	var unknown *unknownFilterProperty
+	switch {
+	case errors.As(err, &unknown):
+		return nil, unknown.msg
+	case err != nil:
 		return nil, bad
 	}
-	var expr filterExpr
-	var cur []filterTerm
-	for i := 0; ; {
-		if i+3 > len(toks) {
-			return nil, bad
-		}
-		name, op, lit := toks[i], toks[i+1], toks[i+2]
-		isBool, supported := fields[name]
-		if !supported {
-			if _, known := findProp(schema, name); !known && !strings.HasPrefix(name, "'") && !strings.ContainsAny(name, "()/") {
-				return nil, notAProperty(name, typeName)
-			}
-			return nil, bad
-		}
-		if op != "eq" {
-			return nil, bad
-		}
-		switch {
-		case isBool && (lit == "true" || lit == "false"):
-			cur = append(cur, filterTerm{name, lit})
-		case !isBool && len(lit) >= 2 && lit[0] == '\'':
-			cur = append(cur, filterTerm{name, strings.ReplaceAll(lit[1:len(lit)-1], "''", "'")})
-		default:
-			return nil, bad
-		}
-		i += 3
-		if i == len(toks) {
-			return append(expr, cur), ""
-		}
-		switch toks[i] {
-		case "and":
-		case "or":
-			expr, cur = append(expr, cur), nil
-		default:
-			return nil, bad
-		}
-		i++
-	}
+	return f, ""
 }
 
-func tokenizeFilter(s string) ([]string, bool) {
-	var toks []string
-	for i := 0; i < len(s); {
-		switch c := s[i]; c {
-		case ' ':
-			i++
-		case '\'':
-			j := i + 1
-			for {
-				if j >= len(s) {
-					return nil, false
-				}
-				if s[j] == '\'' {
-					if j+1 < len(s) && s[j+1] == '\'' {
-						j += 2
-						continue
-					}
-					break
-				}
-				j++
-			}
-			toks = append(toks, s[i:j+1])
-			i = j + 1
-		default:
-			j := i
-			for j < len(s) && s[j] != ' ' && s[j] != '\'' {
-				j++
-			}
-			toks = append(toks, s[i:j])
-			i = j
-		}
-	}
-	return toks, true
+// matchFilter reports whether o passes f; no filter passes everything.
+func matchFilter(f filterExpr[rawObject], o rawObject) bool {
+	return f == nil || f.match(o)
 }
