@@ -348,7 +348,7 @@ func (s *Server) createAuditQuery(w http.ResponseWriter, r *http.Request, gp gra
 		s.writeGraphError(w, r, http.StatusBadRequest, "BadRequest", msg)
 		return
 	}
-	now := time.Now()
+	now := s.timers.Now()
 	s.mu.Lock()
 	q.id = s.newUUID().String()
 	q.created = now
@@ -361,7 +361,7 @@ func (s *Server) createAuditQuery(w http.ResponseWriter, r *http.Request, gp gra
 }
 
 func (s *Server) listAuditQueries(w http.ResponseWriter, gp graphPath) {
-	now := time.Now()
+	now := s.timers.Now()
 	s.mu.Lock()
 	qs := make([]*graphQuery, 0, len(s.graphQueries))
 	for _, q := range s.graphQueries {
@@ -390,7 +390,7 @@ func (s *Server) lookupQuery(w http.ResponseWriter, r *http.Request, id string) 
 }
 
 func (s *Server) getAuditQuery(w http.ResponseWriter, r *http.Request, gp graphPath) {
-	now := time.Now()
+	now := s.timers.Now()
 	s.mu.Lock()
 	q := s.lookupQuery(w, r, gp.id)
 	if q == nil {
@@ -438,7 +438,7 @@ func (s *Server) listAuditRecords(w http.ResponseWriter, r *http.Request, gp gra
 			return
 		}
 	}
-	now := time.Now()
+	now := s.timers.Now()
 	s.mu.Lock()
 	q := s.lookupQuery(w, r, gp.id)
 	if q == nil {

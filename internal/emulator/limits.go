@@ -166,7 +166,7 @@ func (s *Server) release(t *limitTicket) {
 		return
 	}
 	t.done = true
-	now := time.Now()
+	now := s.timers.Now()
 	t.user.inFlight--
 	s.inFlight--
 	t.user.execs = append(t.user.execs, execEntry{end: now, d: now.Sub(t.start)})

@@ -62,9 +62,13 @@ type Options struct {
 	PublishPerTableDuration time.Duration
 	// Clock is the time audit rows written through the API (organization
 	// PATCH, metadata PUT, UpdateOrganization, UpdateEntityAudit) carry.
-	// Default: time.Now. It must be safe for concurrent use. Simulations
-	// take their times as arguments.
+	// Default: TimeSource.Now. It must be safe for concurrent use.
+	// Simulations take their times as arguments.
 	Clock func() time.Time
+	// TimeSource is the clock every emulator timer and window runs on
+	// (publish durations, Graph query delays, fault latency, service
+	// protection windows); see Clock the type. Default: the real clock.
+	TimeSource Clock
 	// ControlKey, when set, enables the test-only control endpoint
 	// POST /_emulator/simulate on the environment listener (see
 	// ControlPath); requests must carry it in the X-Emulator-Control-Key
@@ -173,7 +177,8 @@ type Server struct {
 	audits         auditStore
 	meta           *metaStore
 	idRand         *rand.ChaCha8 // audit and record ids
-	clock          func() time.Time
+	clock          func() time.Time // audit row stamps
+	timers         Clock            // every timer and window
 	records        map[string]map[uuid.UUID]*simRecord // table -> id -> record
 	simUsers       []*principal                        // AddUser order
 	userByID       map[string]*principal               // by systemuserid
@@ -256,8 +261,12 @@ func Start(opts Options) (*Server, error) {
 	var seed [32]byte
 	crand.Read(seed[:])
 	s.idRand = rand.NewChaCha8(seed)
+	s.timers = opts.TimeSource
+	if s.timers == nil {
+		s.timers = realClock{}
+	}
 	if s.clock == nil {
-		s.clock = time.Now
+		s.clock = s.timers.Now
 	}
 	if s.tenantID == "" {
 		s.tenantID = uuid.NewString()
@@ -509,7 +518,7 @@ func (s *Server) instrument(listener string, route func(*http.Request) string, n
 		}
 		var ticket *limitTicket
 		if listener == ListenerEnvironment && user != nil {
-			t, refusal := s.admit(user, start)
+			t, refusal := s.admit(user, s.timers.Now())
 			if refusal != nil {
 				s.writeLimitRefusal(w, refusal)
 				finish(http.StatusTooManyRequests)
@@ -523,15 +532,7 @@ func (s *Server) instrument(listener string, route func(*http.Request) string, n
 		if !exact {
 			plan = s.planFault(listener, key)
 		}
-		if plan.latency > 0 {
-			t := time.NewTimer(plan.latency)
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-			case <-s.closed:
-			}
-			t.Stop()
-		}
+		s.wait(plan.latency, r.Context().Done())
 		if plan.inject && !plan.after {
 			s.release(ticket)
 			answer(plan.fault)
