@@ -210,16 +210,16 @@ func (s *Server) serveManagedIdentityToken(w http.ResponseWriter, r *http.Reques
 }
 
 func (s *Server) countToken(clientID string) {
-	s.cmu.Lock()
-	s.tokensIssued[clientID]++
-	s.cmu.Unlock()
+	s.counters.mu.Lock()
+	s.counters.tokensIssued[clientID]++
+	s.counters.mu.Unlock()
 }
 
 // TokensIssued is the number of access tokens the token endpoint and the
 // managed identity endpoint issued to clientID (since Start or
 // ResetCounters). Refused requests and IssueAccessToken do not count.
 func (s *Server) TokensIssued(clientID string) int {
-	s.cmu.Lock()
-	defer s.cmu.Unlock()
-	return s.tokensIssued[clientID]
+	s.counters.mu.Lock()
+	defer s.counters.mu.Unlock()
+	return s.counters.tokensIssued[clientID]
 }
