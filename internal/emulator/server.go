@@ -164,10 +164,7 @@ type Server struct {
 
 	// mu guards all emulated state below.
 	mu             sync.Mutex
-	clients        map[string]*appClient // by client id
-	principalByOID map[string]*principal // by Entra object id (token oid claim)
-	admin          *principal            // the portal administrator of UpdateOrganization
-	audiences      map[string]bool       // resources tokens can be issued for (no trailing slash)
+	entra          *entraDirectory
 	businessUnitID string
 	versionSeq     int64
 	org            *orgRow
@@ -177,14 +174,11 @@ type Server struct {
 	clock          func() time.Time                    // audit row stamps
 	timers         Clock                               // every timer and window
 	records        map[string]map[uuid.UUID]*simRecord // table -> id -> record
-	simUsers       []*principal                        // AddUser order
-	userByID       map[string]*principal               // by systemuserid
 	controlKey     string
 	envHandler     http.Handler           // the instrumented Dataverse handler ($batch parts run through it)
 	unified        []*unifiedRecord       // the Purview unified audit log, in write order
 	graphQueries   map[string]*graphQuery // by id
 	failQueries    bool                   // FailAuditQueries
-	upnTaken       map[string]bool        // user principal names in use
 	graphDelay     time.Duration
 	graphPageSize  int
 
@@ -196,13 +190,6 @@ type Server struct {
 	faults   *faultInjector
 	limits   *serviceLimits
 
-	// idmu guards the GitHub Actions request tokens and managed
-	// identity headers.
-	idmu         sync.Mutex
-	githubTokens map[string]string // request token -> subject
-	miByHeader   map[string]string // X-IDENTITY-HEADER -> client id
-	managedIDs   map[string]bool   // client ids registered by ManagedIdentity
-
 	closeOnce sync.Once
 }
 
@@ -213,9 +200,7 @@ func Start(opts Options) (*Server, error) {
 		tenantID:        opts.TenantID,
 		tokenLifetime:   opts.TokenLifetime,
 		onRequest:       opts.OnRequest,
-		clients:         map[string]*appClient{},
-		principalByOID:  map[string]*principal{},
-		audiences:       map[string]bool{},
+		entra:           newEntraDirectory(),
 		counters:        newRequestCounters(),
 		businessUnitID:  uuid.NewString(),
 		versionSeq:      1_480_000 + time.Now().Unix()%100_000,
@@ -225,16 +210,11 @@ func Start(opts Options) (*Server, error) {
 		closed:          make(chan struct{}),
 		clock:           opts.Clock,
 		records:         map[string]map[uuid.UUID]*simRecord{},
-		userByID:        map[string]*principal{},
 		controlKey:      opts.ControlKey,
 		graphQueries:    map[string]*graphQuery{},
-		upnTaken:        map[string]bool{},
 		graphDelay:      durationOption(opts.GraphQueryDelay, defaultGraphQueryDelay),
 		graphPageSize:   opts.GraphPageSize,
 		faults:          newFaultInjector(),
-		githubTokens:    map[string]string{},
-		miByHeader:      map[string]string{},
-		managedIDs:      map[string]bool{},
 		limits:          newServiceLimits(opts),
 	}
 	if s.graphPageSize <= 0 {
@@ -314,10 +294,10 @@ func Start(opts Options) (*Server, error) {
 	s.authorityHost = fmt.Sprintf("https://%s/", loginLn.Addr().String())
 	s.environment = fmt.Sprintf("https://%s", envLn.Addr().String())
 	s.graphURL = fmt.Sprintf("https://%s", graphLn.Addr().String())
-	s.audiences[s.environment] = true
-	s.audiences[s.graphURL] = true
+	s.entra.audiences[s.environment] = true
+	s.entra.audiences[s.graphURL] = true
 
-	s.admin = s.newPrincipal("Emulator Administrator", clientConfig{})
+	s.entra.admin = s.entra.newPrincipal("Emulator Administrator", clientConfig{})
 	s.org = newOrgRow(s)
 
 	tlsConfig := &tls.Config{

@@ -78,43 +78,14 @@ func simColumnOf(a *attrDef) simColumn {
 
 // AddUser creates a systemuser that simulations can act as.
 func (s *Server) AddUser(fullName string) SimUser {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.addUserLocked(fullName)
-}
-
-func (s *Server) addUserLocked(fullName string) SimUser {
-	p := s.newPrincipal(fullName, clientConfig{})
-	s.simUsers = append(s.simUsers, p)
-	s.userByID[p.systemUserID] = p
-	return simUserOf(p)
-}
-
-// simUserNamed returns the first simulation user with that name, creating
-// it if needed. Caller holds s.mu.
-func (s *Server) simUserNamed(name string) *principal {
-	for _, p := range s.simUsers {
-		if p.fullName == name {
-			return p
-		}
-	}
-	u := s.addUserLocked(name)
-	return s.userByID[u.ID]
+	return simUserOf(s.entra.addUser(fullName))
 }
 
 // lookupUser finds a simulation user, an application user or the
-// administrator by systemuserid. Caller holds s.mu.
+// administrator by systemuserid.
 func (s *Server) lookupUser(u SimUser) (*principal, error) {
-	if p := s.userByID[u.ID]; p != nil {
+	if p := s.entra.user(u.ID); p != nil {
 		return p, nil
-	}
-	if u.ID == s.admin.systemUserID {
-		return s.admin, nil
-	}
-	for _, c := range s.clients {
-		if c.user.systemUserID == u.ID {
-			return c.user, nil
-		}
 	}
 	return nil, fmt.Errorf("emulator: no user with id %q (use AddUser)", u.ID)
 }

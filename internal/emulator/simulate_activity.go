@@ -195,7 +195,7 @@ func (s *Server) SimulateActivity(opts ActivityOptions) ActivitySummary {
 	}
 	users := make([]SimUser, opts.Users)
 	for i := range users {
-		users[i] = simUserOf(s.simUserNamed(fmt.Sprintf("Simulated User %d", i+1)))
+		users[i] = simUserOf(s.entra.simUserNamed(fmt.Sprintf("Simulated User %d", i+1)))
 	}
 	rng := rand.New(rand.NewPCG(uint64(opts.Seed), 0x5eed_ac71_7175))
 	createCols := map[string][]simColumn{}
@@ -320,7 +320,7 @@ func (s *Server) SeedAuditHistory(n int, from, to time.Time, seed int64) int {
 	}
 	users := make([]*principal, 8)
 	for i := range users {
-		users[i] = s.simUserNamed(fmt.Sprintf("Seed User %d", i+1))
+		users[i] = s.entra.simUserNamed(fmt.Sprintf("Seed User %d", i+1))
 	}
 	fromS, toS := from.Unix(), to.Unix()
 	times := sortedTimes(rng, n, from, to)

@@ -399,7 +399,7 @@ func (s *Server) SeedUnifiedAuditLog(n int, from, to time.Time, seed int64) int 
 	}
 	users := make([]*principal, 8)
 	for i := range users {
-		users[i] = s.simUserNamed(fmt.Sprintf("Seed User %d", i+1))
+		users[i] = s.entra.simUserNamed(fmt.Sprintf("Seed User %d", i+1))
 	}
 	written := s.timers.Now()
 	org := s.orgUniqueName()
