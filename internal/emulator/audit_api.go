@@ -334,8 +334,8 @@ func writeRawOData(w http.ResponseWriter, status int, body []byte) {
 }
 
 func (s *Server) getAudit(w http.ResponseWriter, r *http.Request, id uuid.UUID, q auditQuery, p preferences) {
+	row := s.audits.get(id)
 	s.mu.Lock()
-	row := s.audits.byID[id]
 	if row == nil {
 		s.mu.Unlock()
 		writeODataError(w, http.StatusNotFound, codeRecordNotFound, fmt.Sprintf("%s With Id = %s Does Not Exist", auditTable, id))
@@ -363,11 +363,13 @@ func keyAfter(r *auditRow, created int64, seq int32) bool {
 // collectAudits returns up to want rows matching q after its skip token,
 // in q's order. Caller holds s.mu.
 func (s *Server) collectAudits(q auditQuery, want int) []*auditRow {
-	a := &s.audits
+	a := s.audits
 	var out []*auditRow
 	if want <= 0 {
 		return out
 	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	take := func(r *auditRow) bool {
 		if q.filter == nil || q.filter.match(r) {
 			out = append(out, r)
@@ -499,9 +501,7 @@ func (s *Server) serveRetrieveAuditDetails(w http.ResponseWriter, r *http.Reques
 		s.missingMiscPrivilege(w, req.user, PrivReadAuditSummary)
 		return
 	}
-	s.mu.Lock()
-	row := s.audits.byID[id]
-	s.mu.Unlock()
+	row := s.audits.get(id)
 	if row == nil {
 		writeODataError(w, http.StatusNotFound, codeRecordNotFound, fmt.Sprintf("%s With Id = %s Does Not Exist", auditTable, id))
 		return

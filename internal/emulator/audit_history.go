@@ -172,14 +172,7 @@ func (s *Server) serveRecordChangeHistory(w http.ResponseWriter, r *http.Request
 		}
 		return
 	}
-	var rows []*auditRow
-	a := &s.audits
-	for i := len(a.order) - 1; i >= 0; i-- {
-		row := a.rows[a.order[i]]
-		if row.objectID == id && row.table == e.logicalName {
-			rows = append(rows, row)
-		}
-	}
+	rows := s.audits.history(e.logicalName, id)
 	_, live := s.records[e.logicalName][id]
 	if len(rows) == 0 && !live {
 		s.mu.Unlock()

@@ -11,14 +11,12 @@ package emulator
 
 import (
 	"context"
-	crand "crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -168,9 +166,9 @@ type Server struct {
 	businessUnitID string
 	versionSeq     int64
 	org            *orgRow
-	audits         auditStore
+	audits         *auditStore
 	meta           *metaStore
-	idRand         *rand.ChaCha8                       // audit and record ids
+	ids            *idSource                           // audit, record, query and log ids
 	clock          func() time.Time                    // audit row stamps
 	timers         Clock                               // every timer and window
 	records        map[string]map[uuid.UUID]*simRecord // table -> id -> record
@@ -201,6 +199,8 @@ func Start(opts Options) (*Server, error) {
 		tokenLifetime:   opts.TokenLifetime,
 		onRequest:       opts.OnRequest,
 		entra:           newEntraDirectory(),
+		audits:          &auditStore{},
+		ids:             newIDSource(),
 		counters:        newRequestCounters(),
 		businessUnitID:  uuid.NewString(),
 		versionSeq:      1_480_000 + time.Now().Unix()%100_000,
@@ -220,9 +220,6 @@ func Start(opts Options) (*Server, error) {
 	if s.graphPageSize <= 0 {
 		s.graphPageSize = defaultGraphPageSize
 	}
-	var seed [32]byte
-	crand.Read(seed[:])
-	s.idRand = rand.NewChaCha8(seed)
 	s.timers = opts.TimeSource
 	if s.timers == nil {
 		s.timers = realClock{}
@@ -395,14 +392,8 @@ func (s *Server) BusinessUnitID() string { return s.businessUnitID }
 // now is the (UTC) time API writes carry.
 func (s *Server) now() time.Time { return s.clock().UTC() }
 
-// newUUID returns a random (version 4) id. Caller holds s.mu.
-func (s *Server) newUUID() uuid.UUID {
-	var id uuid.UUID
-	_, _ = s.idRand.Read(id[:])
-	id[6] = id[6]&0x0f | 0x40
-	id[8] = id[8]&0x3f | 0x80
-	return id
-}
+// newUUID returns a random (version 4) id.
+func (s *Server) newUUID() uuid.UUID { return s.ids.newUUID() }
 
 // nextVersion returns a new row version number; like Dataverse's, versions
 // are unique across the environment and only grow. Caller holds s.mu.

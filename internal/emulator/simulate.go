@@ -458,13 +458,9 @@ func (s *Server) simulateSignIn(at time.Time, user SimUser, webServices bool) (i
 	purview := s.signInUnified(at, p, webServices)
 	now := at.UTC().Unix()
 	interval := int64(o.UserAccessAuditingInterval) * 3600
-	if s.audits.lastAccess == nil {
-		s.audits.lastAccess = map[*principal]int64{}
-	}
-	if last, ok := s.audits.lastAccess[p]; ok && now-last < interval && last-now < interval {
+	if !s.audits.accessDue(p, now, interval) {
 		return 0, purview, nil
 	}
-	s.audits.lastAccess[p] = now
 	tx := s.beginAudit(p, at)
 	tx.addRow(&auditRow{
 		action:    int16(pick(webServices, ActionUserAccessViaWebServices, ActionUserAccessViaWeb)),
