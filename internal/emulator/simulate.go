@@ -90,6 +90,20 @@ func (s *Server) lookupUser(u SimUser) (*principal, error) {
 	return nil, fmt.Errorf("emulator: no user with id %q (use AddUser)", u.ID)
 }
 
+// simTarget finds what a simulated action needs first: the acting user
+// and the table. Caller holds s.mu.
+func (s *Server) simTarget(user SimUser, table string) (*principal, *entityDef, error) {
+	p, err := s.lookupUser(user)
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := s.simEntity(table)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, e, nil
+}
+
 func (s *Server) simEntity(table string) (*entityDef, error) {
 	e := s.meta.entities[table]
 	if e == nil {
@@ -304,11 +318,7 @@ func (s *Server) SimulateCreate(at time.Time, user SimUser, table string, values
 }
 
 func (s *Server) simulateCreate(at time.Time, user SimUser, table string, values map[string]any) (uuid.UUID, int, error) {
-	p, err := s.lookupUser(user)
-	if err != nil {
-		return uuid.UUID{}, 0, err
-	}
-	e, err := s.simEntity(table)
+	p, e, err := s.simTarget(user, table)
 	if err != nil {
 		return uuid.UUID{}, 0, err
 	}
@@ -367,11 +377,7 @@ func (s *Server) SimulateUpdate(at time.Time, user SimUser, table, recordID stri
 }
 
 func (s *Server) simulateUpdate(at time.Time, user SimUser, table, recordID string, values map[string]any) (int, error) {
-	p, err := s.lookupUser(user)
-	if err != nil {
-		return 0, err
-	}
-	e, err := s.simEntity(table)
+	p, e, err := s.simTarget(user, table)
 	if err != nil {
 		return 0, err
 	}
@@ -410,11 +416,7 @@ func (s *Server) SimulateDelete(at time.Time, user SimUser, table, recordID stri
 }
 
 func (s *Server) simulateDelete(at time.Time, user SimUser, table, recordID string) (int, error) {
-	p, err := s.lookupUser(user)
-	if err != nil {
-		return 0, err
-	}
-	e, err := s.simEntity(table)
+	p, e, err := s.simTarget(user, table)
 	if err != nil {
 		return 0, err
 	}

@@ -252,11 +252,7 @@ func (s *Server) SimulateRetrieve(at time.Time, user SimUser, table, recordID st
 }
 
 func (s *Server) simulateRetrieve(at time.Time, user SimUser, table, recordID string) (int, error) {
-	p, err := s.lookupUser(user)
-	if err != nil {
-		return 0, err
-	}
-	e, err := s.simEntity(table)
+	p, e, err := s.simTarget(user, table)
 	if err != nil {
 		return 0, err
 	}
@@ -307,11 +303,7 @@ func (s *Server) SimulateExportToExcel(at time.Time, user SimUser, table string,
 // rng, the records seen are a random run of the table's records instead of
 // the first ones. Caller holds s.mu.
 func (s *Server) simulateList(at time.Time, user SimUser, table string, count int, op string, rng *rand.Rand) (int, error) {
-	p, err := s.lookupUser(user)
-	if err != nil {
-		return 0, err
-	}
-	e, err := s.simEntity(table)
+	p, e, err := s.simTarget(user, table)
 	if err != nil {
 		return 0, err
 	}
