@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -118,10 +119,14 @@ type auditRow struct {
 	changes     []auditChange
 }
 
-// auditStore keeps rows in insertion order (an append-only slice of
-// pointers, so stored rows never move) and an index sorted by (createdon,
-// insertion number). Guarded by Server.mu.
+// auditStore is the audit store part, shared by every part that writes
+// audit rows (organization, metadata, simulations) and read by the audit
+// API. It keeps rows in insertion order (an append-only slice of pointers,
+// so stored rows never move) and an index sorted by (createdon, insertion
+// number), under its own lock. It calls no other part, so a part may write
+// to it while holding its own lock.
 type auditStore struct {
+	mu    sync.Mutex
 	rows  []*auditRow
 	order []int32
 	byID  map[uuid.UUID]*auditRow
@@ -139,6 +144,8 @@ func rowLess(a, b *auditRow) int {
 
 // insert stores one row, keeping the index sorted.
 func (a *auditStore) insert(r *auditRow) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.byID == nil {
 		a.byID = map[uuid.UUID]*auditRow{}
 	}
@@ -152,6 +159,8 @@ func (a *auditStore) insert(r *auditRow) {
 
 // insertMany stores rows in bulk (one sort instead of n insertions).
 func (a *auditStore) insertMany(rows []*auditRow) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.byID == nil {
 		a.byID = make(map[uuid.UUID]*auditRow, len(rows))
 	}
@@ -215,6 +224,42 @@ func (w *auditWriter) addRow(r *auditRow) {
 	w.s.audits.insert(r)
 }
 
+// history returns the rows of one record, newest first.
+func (a *auditStore) history(table string, id uuid.UUID) []*auditRow {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var rows []*auditRow
+	for i := len(a.order) - 1; i >= 0; i-- {
+		row := a.rows[a.order[i]]
+		if row.objectID == id && row.table == table {
+			rows = append(rows, row)
+		}
+	}
+	return rows
+}
+
+// get returns the row with id, or nil.
+func (a *auditStore) get(id uuid.UUID) *auditRow {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.byID[id]
+}
+
+// accessDue reports whether a user access row for p at now (unix seconds)
+// is due, at most one per interval seconds, and if so books it.
+func (a *auditStore) accessDue(p *principal, now, interval int64) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.lastAccess == nil {
+		a.lastAccess = map[*principal]int64{}
+	}
+	if last, ok := a.lastAccess[p]; ok && now-last < interval && last-now < interval {
+		return false
+	}
+	a.lastAccess[p] = now
+	return true
+}
+
 func parseUUID(s string) uuid.UUID {
 	id, _ := uuid.Parse(s)
 	return id
@@ -262,8 +307,8 @@ func (r *auditRow) record() AuditRecord {
 // rows written through the API and simulations with increasing times, also
 // oldest first).
 func (s *Server) AuditRecords() []AuditRecord {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.audits.mu.Lock()
+	defer s.audits.mu.Unlock()
 	out := make([]AuditRecord, len(s.audits.rows))
 	for i, r := range s.audits.rows {
 		out[i] = r.record()
@@ -273,7 +318,7 @@ func (s *Server) AuditRecords() []AuditRecord {
 
 // AuditCount is the number of audit rows stored.
 func (s *Server) AuditCount() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.audits.mu.Lock()
+	defer s.audits.mu.Unlock()
 	return len(s.audits.rows)
 }

@@ -6,12 +6,11 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 )
 
-// The $filter subset of the audits entity set: comparisons
+// The $filter subset of the audits entity set (parsed by odata_filter.go): comparisons
 // (eq ne gt ge lt le) of createdon, action, operation, objecttypecode,
 // _objectid_value and _userid_value with a literal of the property's type,
 // combined with and, or, not and parentheses. "not" binds tighter than
@@ -86,18 +85,17 @@ func (o cmpOp) holds(c int) bool {
 	return c <= 0
 }
 
-// auditFilter is a parsed $filter expression.
-type auditFilter interface {
-	match(r *auditRow) bool
+// auditFilter is a parsed $filter on audits.
+type auditFilter = filterExpr[*auditRow]
+
+// auditFilterGrammar is the audits' part of the $filter grammar: all of
+// and, or, not and parentheses, and the comparisons of auditComparison.
+var auditFilterGrammar = filterGrammar[*auditRow]{comparison: auditComparison}
+
+// parseAuditFilter parses a $filter value; errors are *filterError.
+func parseAuditFilter(src string) (auditFilter, error) {
+	return parseODataFilter(src, auditFilterGrammar)
 }
-
-type andFilter struct{ l, r auditFilter }
-type orFilter struct{ l, r auditFilter }
-type notFilter struct{ x auditFilter }
-
-func (f andFilter) match(r *auditRow) bool { return f.l.match(r) && f.r.match(r) }
-func (f orFilter) match(r *auditRow) bool  { return f.l.match(r) || f.r.match(r) }
-func (f notFilter) match(r *auditRow) bool { return !f.x.match(r) }
 
 type cmpFilter struct {
 	field filterField
@@ -149,186 +147,9 @@ func (f cmpFilter) match(r *auditRow) bool {
 	return f.op.holds(c)
 }
 
-type tokKind int
-
-const (
-	tkWord tokKind = iota
-	tkString
-	tkOpen
-	tkClose
-	tkComma
-	tkEOF
-)
-
-type filterToken struct {
-	kind tokKind
-	text string // word text, or the unescaped string literal
-	pos  int
-}
-
-// filterError is a $filter the emulator refuses (400, code 0x0).
-type filterError struct{ msg string }
-
-func (e *filterError) Error() string { return e.msg }
-
-func tokenizeAuditFilter(s string) ([]filterToken, error) {
-	var toks []filterToken
-	for i := 0; i < len(s); {
-		c := s[i]
-		switch c {
-		case ' ', '\t', '\r', '\n':
-			i++
-		case '(':
-			toks = append(toks, filterToken{tkOpen, "(", i})
-			i++
-		case ')':
-			toks = append(toks, filterToken{tkClose, ")", i})
-			i++
-		case ',':
-			toks = append(toks, filterToken{tkComma, ",", i})
-			i++
-		case '\'':
-			var b strings.Builder
-			j := i + 1
-			for {
-				if j >= len(s) {
-					return nil, &filterError{fmt.Sprintf("There is an unterminated string literal at position %d in '%s'.", i, s)}
-				}
-				if s[j] == '\'' {
-					if j+1 < len(s) && s[j+1] == '\'' {
-						b.WriteByte('\'')
-						j += 2
-						continue
-					}
-					break
-				}
-				b.WriteByte(s[j])
-				j++
-			}
-			toks = append(toks, filterToken{tkString, b.String(), i})
-			i = j + 1
-		default:
-			j := i
-			for j < len(s) && !strings.ContainsRune(" \t\r\n()',", rune(s[j])) {
-				j++
-			}
-			toks = append(toks, filterToken{tkWord, s[i:j], i})
-			i = j
-		}
-	}
-	return append(toks, filterToken{tkEOF, "", len(s)}), nil
-}
-
-const maxFilterDepth = 100
-
-type filterParser struct {
-	src   string
-	toks  []filterToken
-	i     int
-	depth int
-}
-
-// parseAuditFilter parses a $filter value; errors are *filterError.
-func parseAuditFilter(src string) (auditFilter, error) {
-	toks, err := tokenizeAuditFilter(src)
-	if err != nil {
-		return nil, err
-	}
-	p := &filterParser{src: src, toks: toks}
-	if p.peek().kind == tkEOF {
-		return nil, p.syntaxError(p.peek())
-	}
-	f, err := p.orExpr()
-	if err != nil {
-		return nil, err
-	}
-	if t := p.peek(); t.kind != tkEOF {
-		return nil, p.syntaxError(t)
-	}
-	return f, nil
-}
-
-func (p *filterParser) peek() filterToken { return p.toks[p.i] }
-
-func (p *filterParser) next() filterToken {
-	t := p.toks[p.i]
-	if t.kind != tkEOF {
-		p.i++
-	}
-	return t
-}
-
-func (p *filterParser) syntaxError(t filterToken) error {
-	return &filterError{fmt.Sprintf("Syntax error at position %d in '%s'.", t.pos, p.src)}
-}
-
-func (p *filterParser) isWord(text string) bool {
-	t := p.peek()
-	return t.kind == tkWord && t.text == text
-}
-
-func (p *filterParser) orExpr() (auditFilter, error) {
-	l, err := p.andExpr()
-	if err != nil {
-		return nil, err
-	}
-	for p.isWord("or") {
-		p.next()
-		r, err := p.andExpr()
-		if err != nil {
-			return nil, err
-		}
-		l = orFilter{l, r}
-	}
-	return l, nil
-}
-
-func (p *filterParser) andExpr() (auditFilter, error) {
-	l, err := p.unary()
-	if err != nil {
-		return nil, err
-	}
-	for p.isWord("and") {
-		p.next()
-		r, err := p.unary()
-		if err != nil {
-			return nil, err
-		}
-		l = andFilter{l, r}
-	}
-	return l, nil
-}
-
-func (p *filterParser) unary() (auditFilter, error) {
-	p.depth++
-	defer func() { p.depth-- }()
-	if p.depth > maxFilterDepth {
-		return nil, &filterError{fmt.Sprintf("The $filter '%s' is nested too deeply (more than %d levels).", p.src, maxFilterDepth)}
-	}
-	if p.isWord("not") {
-		p.next()
-		x, err := p.unary()
-		if err != nil {
-			return nil, err
-		}
-		return notFilter{x}, nil
-	}
-	t := p.peek()
-	if t.kind == tkOpen {
-		p.next()
-		x, err := p.orExpr()
-		if err != nil {
-			return nil, err
-		}
-		if c := p.next(); c.kind != tkClose {
-			return nil, &filterError{fmt.Sprintf("')' or operator expected at position %d in '%s'.", c.pos, p.src)}
-		}
-		return x, nil
-	}
-	return p.comparison()
-}
-
-func (p *filterParser) comparison() (auditFilter, error) {
+// auditComparison reads one audits comparison: a supported column, one of
+// eq ne gt ge lt le, and a literal of the column's type.
+func auditComparison(p *filterTokens) (auditFilter, error) {
 	t := p.next()
 	if t.kind != tkWord {
 		return nil, p.syntaxError(t)
@@ -420,43 +241,4 @@ func (p *filterParser) comparison() (auditFilter, error) {
 		return nil, &filterError{notAProperty(w, auditEntityType)}
 	}
 	return f, nil
-}
-
-// literalType names the EDM type of an unquoted literal, or "".
-func literalType(w string) string {
-	if _, err := strconv.ParseInt(w, 10, 64); err == nil {
-		return "Edm.Int32"
-	}
-	if _, err := strconv.ParseFloat(w, 64); err == nil && strings.ContainsAny(w, "0123456789") {
-		return "Edm.Decimal"
-	}
-	if w == "true" || w == "false" {
-		return "Edm.Boolean"
-	}
-	if _, err := uuid.Parse(w); err == nil && len(w) == 36 {
-		return "Edm.Guid"
-	}
-	if _, ok := parseDateTimeLiteral(w); ok {
-		return "Edm.DateTimeOffset"
-	}
-	return ""
-}
-
-func looksLikeLiteral(w string) bool { return literalType(w) != "" }
-
-// parseDateTimeLiteral accepts an OData DateTimeOffset (RFC 3339, Z or an
-// offset) and, as Dataverse does, a plain date (midnight UTC).
-func parseDateTimeLiteral(w string) (time.Time, bool) {
-	if len(w) < 10 || w[0] < '0' || w[0] > '9' {
-		return time.Time{}, false
-	}
-	if t, err := time.Parse(time.RFC3339Nano, w); err == nil {
-		return t.UTC(), true
-	}
-	if len(w) == 10 {
-		if t, err := time.Parse(time.DateOnly, w); err == nil {
-			return t, true
-		}
-	}
-	return time.Time{}, false
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -40,17 +41,17 @@ type Fault struct {
 // subject to the fault rules (SetFaultRules): exact sequences win. An
 // injected fault answers before the service protection limits are checked.
 func (s *Server) InjectFaults(route string, faults ...Fault) {
-	s.cmu.Lock()
-	defer s.cmu.Unlock()
-	s.faults[route] = append(s.faults[route], faults...)
+	s.faults.mu.Lock()
+	defer s.faults.mu.Unlock()
+	s.faults.pending[route] = append(s.faults.pending[route], faults...)
 }
 
 // PendingFaults returns how many injected faults for route are not yet
 // consumed.
 func (s *Server) PendingFaults(route string) int {
-	s.cmu.Lock()
-	defer s.cmu.Unlock()
-	return len(s.faults[route])
+	s.faults.mu.Lock()
+	defer s.faults.mu.Unlock()
+	return len(s.faults.pending[route])
 }
 
 // FaultRule makes a share of the requests of a route fail, and/or slows
@@ -85,7 +86,19 @@ type FaultRule struct {
 	AfterHandler bool
 }
 
-// faultRules is the state of SetFaultRules. Guarded by s.cmu.
+// faultInjector is the faults part: the InjectFaults queues and the fault
+// rules, under its own lock.
+type faultInjector struct {
+	mu      sync.Mutex
+	pending map[string][]Fault // InjectFaults, by counter key
+	rules   faultRules         // SetFaultRules
+}
+
+func newFaultInjector() *faultInjector {
+	return &faultInjector{pending: map[string][]Fault{}}
+}
+
+// faultRules is the state of SetFaultRules. Guarded by faultInjector.mu.
 type faultRules struct {
 	rng   *rand.Rand
 	rules []FaultRule
@@ -121,9 +134,9 @@ func (s *Server) SetFaultRules(seed int64, rules ...FaultRule) {
 		}
 		rs[i] = r
 	}
-	s.cmu.Lock()
-	defer s.cmu.Unlock()
-	s.rules = faultRules{
+	s.faults.mu.Lock()
+	defer s.faults.mu.Unlock()
+	s.faults.rules = faultRules{
 		rng:   rand.New(rand.NewPCG(uint64(seed), uint64(seed)^0x9e3779b97f4a7c15)),
 		rules: rs,
 		turn:  make([]int, len(rs)),
@@ -134,22 +147,17 @@ func (s *Server) SetFaultRules(seed int64, rules ...FaultRule) {
 // replaced (statuses and resets; zero Faults and latency do not count),
 // since Start or ResetCounters. Service protection refusals do not count.
 func (s *Server) InjectedFaultCount() int {
-	s.cmu.Lock()
-	defer s.cmu.Unlock()
-	return s.injected
+	s.counters.mu.Lock()
+	defer s.counters.mu.Unlock()
+	return s.counters.injected
 }
 
-func (s *Server) countInjected() {
-	s.cmu.Lock()
-	s.injected++
-	s.cmu.Unlock()
-}
-
-func (s *Server) planFault(listener, key string) faultPlan {
-	s.cmu.Lock()
-	defer s.cmu.Unlock()
+// plan decides what the fault rules do to one request.
+func (fi *faultInjector) plan(listener, key string) faultPlan {
+	fi.mu.Lock()
+	defer fi.mu.Unlock()
 	var plan faultPlan
-	fr := &s.rules
+	fr := &fi.rules
 	for i, rule := range fr.rules {
 		if rule.Route == "" || rule.Route == "*" {
 			if listener == ListenerLogin {
@@ -181,18 +189,19 @@ func (s *Server) planFault(listener, key string) faultPlan {
 	return plan
 }
 
-func (s *Server) nextFault(key string) (Fault, bool) {
-	s.cmu.Lock()
-	defer s.cmu.Unlock()
-	q := s.faults[key]
+// next consumes the first InjectFaults entry queued for key.
+func (fi *faultInjector) next(key string) (Fault, bool) {
+	fi.mu.Lock()
+	defer fi.mu.Unlock()
+	q := fi.pending[key]
 	if len(q) == 0 {
 		return Fault{}, false
 	}
 	f := q[0]
 	if len(q) == 1 {
-		delete(s.faults, key)
+		delete(fi.pending, key)
 	} else {
-		s.faults[key] = q[1:]
+		fi.pending[key] = q[1:]
 	}
 	return f, true
 }

@@ -48,9 +48,9 @@ func randomSecret() string {
 // with AddFederatedClient.
 func (s *Server) GitHubActionsOIDC(subject string) (requestURL, requestToken string) {
 	tok := randomSecret()
-	s.idmu.Lock()
-	s.githubTokens[tok] = subject
-	s.idmu.Unlock()
+	s.entra.mu.Lock()
+	s.entra.githubTokens[tok] = subject
+	s.entra.mu.Unlock()
 	return s.authorityHost + "github-actions/idtoken?api-version=2.0", tok
 }
 
@@ -64,17 +64,17 @@ func (s *Server) GitHubActionsOIDC(subject string) (requestURL, requestToken str
 func (s *Server) serveGitHubIDToken(w http.ResponseWriter, r *http.Request) {
 	scheme, tok, found := strings.Cut(r.Header.Get("Authorization"), " ")
 	tok = strings.TrimSpace(tok)
-	s.idmu.Lock()
+	s.entra.mu.Lock()
 	var subject string
 	ok := false
 	if found && strings.EqualFold(scheme, "Bearer") && tok != "" {
-		for known, sub := range s.githubTokens {
+		for known, sub := range s.entra.githubTokens {
 			if subtle.ConstantTimeCompare([]byte(known), []byte(tok)) == 1 {
 				subject, ok = sub, true
 			}
 		}
 	}
-	s.idmu.Unlock()
+	s.entra.mu.Unlock()
 	if !ok {
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Bad credentials"})
 		return
@@ -120,10 +120,10 @@ func (s *Server) issueFederatedToken(subject, audience string) (string, error) {
 func (s *Server) ManagedIdentity(clientID string, opts ...ClientOption) (endpoint, header string) {
 	s.registerClient(clientID, opts, func(*appClient) {})
 	h := randomSecret()
-	s.idmu.Lock()
-	s.miByHeader[h] = clientID
-	s.managedIDs[clientID] = true
-	s.idmu.Unlock()
+	s.entra.mu.Lock()
+	s.entra.miByHeader[h] = clientID
+	s.entra.managedIDs[clientID] = true
+	s.entra.mu.Unlock()
 	return s.authorityHost + "msi/token", h
 }
 
@@ -140,14 +140,14 @@ func (s *Server) serveManagedIdentityToken(w http.ResponseWriter, r *http.Reques
 		return
 	}
 	hdr := r.Header.Get("X-IDENTITY-HEADER")
-	s.idmu.Lock()
+	s.entra.mu.Lock()
 	clientID := ""
-	for known, id := range s.miByHeader {
+	for known, id := range s.entra.miByHeader {
 		if hdr != "" && subtle.ConstantTimeCompare([]byte(known), []byte(hdr)) == 1 {
 			clientID = id
 		}
 	}
-	s.idmu.Unlock()
+	s.entra.mu.Unlock()
 	if clientID == "" {
 		fail(http.StatusUnauthorized, "The X-IDENTITY-HEADER header is missing or wrong.")
 		return
@@ -159,9 +159,9 @@ func (s *Server) serveManagedIdentityToken(w http.ResponseWriter, r *http.Reques
 	}
 	requested := q.Get("resource")
 	resource := strings.TrimSuffix(strings.TrimSuffix(requested, "/.default"), "/")
-	s.mu.Lock()
-	known := s.audiences[resource]
-	s.mu.Unlock()
+	s.entra.mu.Lock()
+	known := s.entra.audiences[resource]
+	s.entra.mu.Unlock()
 	if requested == "" || !known {
 		fail(http.StatusBadRequest, fmt.Sprintf("AADSTS500011: The resource principal named %s was not found in the tenant named %s.", requested, s.tenantID))
 		return
@@ -170,24 +170,22 @@ func (s *Server) serveManagedIdentityToken(w http.ResponseWriter, r *http.Reques
 		fail(http.StatusBadRequest, "The Dynamics 365 emulator selects managed identities by client_id or object_id only.")
 		return
 	}
-	s.mu.Lock()
-	s.idmu.Lock()
+	s.entra.mu.Lock()
 	if id := q.Get("client_id"); id != "" {
 		clientID = ""
-		if s.managedIDs[id] {
+		if s.entra.managedIDs[id] {
 			clientID = id
 		}
 	} else if oid := q.Get("object_id"); oid != "" {
 		clientID = ""
-		for id := range s.managedIDs {
-			if c := s.clients[id]; c != nil && strings.EqualFold(c.user.objectID, oid) {
+		for id := range s.entra.managedIDs {
+			if c := s.entra.clients[id]; c != nil && strings.EqualFold(c.user.objectID, oid) {
 				clientID = id
 			}
 		}
 	}
-	c := s.clients[clientID]
-	s.idmu.Unlock()
-	s.mu.Unlock()
+	c := s.entra.clients[clientID]
+	s.entra.mu.Unlock()
 	if c == nil {
 		fail(http.StatusBadRequest, "Unable to load the proper Managed Identity.")
 		return
@@ -210,16 +208,16 @@ func (s *Server) serveManagedIdentityToken(w http.ResponseWriter, r *http.Reques
 }
 
 func (s *Server) countToken(clientID string) {
-	s.cmu.Lock()
-	s.tokensIssued[clientID]++
-	s.cmu.Unlock()
+	s.counters.mu.Lock()
+	s.counters.tokensIssued[clientID]++
+	s.counters.mu.Unlock()
 }
 
 // TokensIssued is the number of access tokens the token endpoint and the
 // managed identity endpoint issued to clientID (since Start or
 // ResetCounters). Refused requests and IssueAccessToken do not count.
 func (s *Server) TokensIssued(clientID string) int {
-	s.cmu.Lock()
-	defer s.cmu.Unlock()
-	return s.tokensIssued[clientID]
+	s.counters.mu.Lock()
+	defer s.counters.mu.Unlock()
+	return s.counters.tokensIssued[clientID]
 }

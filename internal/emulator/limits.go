@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -83,7 +84,23 @@ type execEntry struct {
 	d   time.Duration
 }
 
-// userLimitState is one user's share of the limits. Guarded by s.lmu.
+// serviceLimits is the limits part: the per-user service protection
+// windows, the requests in flight and the request log, under its own lock.
+type serviceLimits struct {
+	cfg       limitConfig
+	mu        sync.Mutex
+	userLimit map[string]*userLimitState // by systemuserid
+	inFlight  int
+	highWater int
+	reqLog    requestLog
+}
+
+func newServiceLimits(o Options) *serviceLimits {
+	return &serviceLimits{cfg: newLimitConfig(o), userLimit: map[string]*userLimitState{}}
+}
+
+// userLimitState is one user's share of the limits. Guarded by
+// serviceLimits.mu.
 type userLimitState struct {
 	inFlight int
 	starts   []time.Time // admissions in the window, oldest first
@@ -121,14 +138,14 @@ type limitRefusal struct {
 
 // admit checks p's limits for a request arriving at now and, if it may
 // run, counts it in flight.
-func (s *Server) admit(p *principal, now time.Time) (*limitTicket, *limitRefusal) {
-	cfg := s.limits
-	s.lmu.Lock()
-	defer s.lmu.Unlock()
-	u := s.userLimit[p.systemUserID]
+func (sl *serviceLimits) admit(p *principal, now time.Time) (*limitTicket, *limitRefusal) {
+	cfg := sl.cfg
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	u := sl.userLimit[p.systemUserID]
 	if u == nil {
 		u = &userLimitState{}
-		s.userLimit[p.systemUserID] = u
+		sl.userLimit[p.systemUserID] = u
 	}
 	u.prune(now, cfg.window)
 	windowSeconds := strconv.Itoa(int(cfg.window / time.Second))
@@ -149,26 +166,25 @@ func (s *Server) admit(p *principal, now time.Time) (*limitTicket, *limitRefusal
 	}
 	u.inFlight++
 	u.starts = append(u.starts, now)
-	s.inFlight++
-	s.highWater = max(s.highWater, s.inFlight)
+	sl.inFlight++
+	sl.highWater = max(sl.highWater, sl.inFlight)
 	return &limitTicket{user: u, start: now}, nil
 }
 
-// release ends an admitted request (once; nil is ignored) and books its
-// execution time.
-func (s *Server) release(t *limitTicket) {
+// release ends an admitted request (once; nil is ignored) at now and
+// books its execution time.
+func (sl *serviceLimits) release(t *limitTicket, now time.Time) {
 	if t == nil {
 		return
 	}
-	s.lmu.Lock()
-	defer s.lmu.Unlock()
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
 	if t.done {
 		return
 	}
 	t.done = true
-	now := time.Now()
 	t.user.inFlight--
-	s.inFlight--
+	sl.inFlight--
 	t.user.execs = append(t.user.execs, execEntry{end: now, d: now.Sub(t.start)})
 	t.user.execSum += now.Sub(t.start)
 }
@@ -206,18 +222,18 @@ func groupThousands(n int64) string {
 // $batch); a request is in flight from its admission until its handler has
 // returned, which is before the client can read the answer.
 func (s *Server) ConcurrencyHighWater() int {
-	s.lmu.Lock()
-	defer s.lmu.Unlock()
-	return s.highWater
+	s.limits.mu.Lock()
+	defer s.limits.mu.Unlock()
+	return s.limits.highWater
 }
 
 // ResetLimits forgets every user's service protection windows (requests
 // and execution time), as if the window had passed. Requests in flight
 // stay in flight.
 func (s *Server) ResetLimits() {
-	s.lmu.Lock()
-	defer s.lmu.Unlock()
-	for _, u := range s.userLimit {
+	s.limits.mu.Lock()
+	defer s.limits.mu.Unlock()
+	for _, u := range s.limits.userLimit {
 		u.starts, u.execs, u.execSum = nil, nil, 0
 	}
 }
@@ -244,9 +260,9 @@ type requestLog struct {
 }
 
 func (s *Server) logRequest(rec RequestRecord) {
-	s.lmu.Lock()
-	defer s.lmu.Unlock()
-	l := &s.reqLog
+	s.limits.mu.Lock()
+	defer s.limits.mu.Unlock()
+	l := &s.limits.reqLog
 	if len(l.buf) < requestLogCapacity {
 		l.buf = append(l.buf, rec)
 		return
@@ -260,9 +276,9 @@ func (s *Server) logRequest(rec RequestRecord) {
 // of the batch's record; the control endpoint is not logged). ResetCounters
 // empties it.
 func (s *Server) RequestLog() []RequestRecord {
-	s.lmu.Lock()
-	defer s.lmu.Unlock()
-	l := s.reqLog
+	s.limits.mu.Lock()
+	defer s.limits.mu.Unlock()
+	l := s.limits.reqLog
 	if len(l.buf) < requestLogCapacity {
 		return slices.Clone(l.buf)
 	}

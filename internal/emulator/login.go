@@ -88,9 +88,9 @@ func (s *Server) IssueFederatedToken(subject string) (string, error) {
 // resource, as the token endpoint would, but valid for lifetime (negative:
 // already expired). For tests that need a token without a login round trip.
 func (s *Server) IssueAccessToken(clientID, resource string, lifetime time.Duration) (string, error) {
-	s.mu.Lock()
-	c := s.clients[clientID]
-	s.mu.Unlock()
+	s.entra.mu.Lock()
+	c := s.entra.clients[clientID]
+	s.entra.mu.Unlock()
 	if c == nil {
 		return "", fmt.Errorf("emulator: unknown client %q", clientID)
 	}
@@ -125,9 +125,9 @@ func (s *Server) issueAccessToken(c *appClient, resource, appidacr string, now t
 	if strings.EqualFold(resource, s.graphURL) {
 		// Application permissions granted to the app are its roles; Entra
 		// leaves the claim out when there are none.
-		s.mu.Lock()
+		s.entra.mu.Lock()
 		roles := c.user.cfg.graphPermissions()
-		s.mu.Unlock()
+		s.entra.mu.Unlock()
 		if len(roles) > 0 {
 			claims["roles"] = roles
 		}
@@ -170,9 +170,9 @@ func (s *Server) verifyAccessTokenClaims(raw, audience string) (*principal, jwt.
 		return nil, nil, errors.New("wrong tenant")
 	}
 	oid, _ := claims["oid"].(string)
-	s.mu.Lock()
-	p := s.principalByOID[oid]
-	s.mu.Unlock()
+	s.entra.mu.Lock()
+	p := s.entra.principalByOID[oid]
+	s.entra.mu.Unlock()
 	if p == nil {
 		return nil, nil, errors.New("unknown principal")
 	}
@@ -308,9 +308,9 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, tenant strin
 		s.writeAADError(w, r, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.")
 		return
 	}
-	s.mu.Lock()
+	s.entra.mu.Lock()
 	var c *appClient
-	if registered := s.clients[clientID]; registered != nil {
+	if registered := s.entra.clients[clientID]; registered != nil {
 		// A snapshot, so credentials added concurrently do not race.
 		snapshot := *registered
 		snapshot.secrets = slices.Clone(registered.secrets)
@@ -318,7 +318,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, tenant strin
 		snapshot.subjects = slices.Clone(registered.subjects)
 		c = &snapshot
 	}
-	s.mu.Unlock()
+	s.entra.mu.Unlock()
 	if c == nil {
 		s.writeAADError(w, r, http.StatusBadRequest, "unauthorized_client", 700016,
 			fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", clientID, tenant))
@@ -406,9 +406,9 @@ func (s *Server) resourceFromScope(scope string) (string, *aadError) {
 		return "", &aadError{http.StatusBadRequest, "invalid_scope", 70011,
 			fmt.Sprintf("The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. The scope %s is not valid.", scope)}
 	}
-	s.mu.Lock()
-	known := s.audiences[resources[0]]
-	s.mu.Unlock()
+	s.entra.mu.Lock()
+	known := s.entra.audiences[resources[0]]
+	s.entra.mu.Unlock()
 	if !known {
 		return "", &aadError{http.StatusBadRequest, "invalid_resource", 500011,
 			fmt.Sprintf("The resource principal named %s was not found in the tenant named %s. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.", resources[0], s.tenantID)}

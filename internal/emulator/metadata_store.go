@@ -217,7 +217,7 @@ func (s *Server) UpdateEntityAudit(logicalName string, fn func(*EntityAuditState
 	before := e.auditState()
 	next := before.clone()
 	fn(&next)
-	tx := s.beginAudit(s.admin, s.now())
+	tx := s.beginAudit(s.entra.admin, s.now())
 
 	props := e.props
 	if next.IsAuditEnabled != before.IsAuditEnabled || next.CanBeChanged != before.CanBeChanged {

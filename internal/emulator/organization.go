@@ -111,8 +111,8 @@ func newOrgRow(s *Server) *orgRow {
 	created := time.Now().UTC().Add(-400 * 24 * time.Hour).Truncate(time.Second)
 	return &orgRow{id: id, values: map[string]any{
 		"_basecurrencyid_value":      uuid.NewString(),
-		"_createdby_value":           s.admin.systemUserID,
-		"_modifiedby_value":          s.admin.systemUserID,
+		"_createdby_value":           s.entra.admin.systemUserID,
+		"_modifiedby_value":          s.entra.admin.systemUserID,
 		"allowentityonlyaudit":       false,
 		"auditretentionperiod":       30,
 		"auditretentionperiodv2":     30,
@@ -184,7 +184,7 @@ func (s *Server) UpdateOrganization(fn func(o *Organization)) {
 	set("isreadauditenabled", next.IsReadAuditEnabled != before.IsReadAuditEnabled, next.IsReadAuditEnabled)
 	set("auditretentionperiodv2", next.AuditRetentionPeriodV2 != before.AuditRetentionPeriodV2, next.AuditRetentionPeriodV2)
 	set("useraccessauditinginterval", next.UserAccessAuditingInterval != before.UserAccessAuditingInterval, next.UserAccessAuditingInterval)
-	s.applyOrganizationChanges(s.admin, changes)
+	s.applyOrganizationChanges(s.entra.admin, changes)
 }
 
 // applyOrganizationChanges writes the values that differ from the row's,

@@ -115,18 +115,19 @@ type appClient struct {
 	user     *principal
 }
 
-// newPrincipal creates a user. Caller holds s.mu or is Start.
-func (s *Server) newPrincipal(fullName string, cfg clientConfig) *principal {
+// newPrincipal creates a user. Caller holds d.mu or is Start.
+func (d *entraDirectory) newPrincipal(fullName string, cfg clientConfig) *principal {
 	p := &principal{
 		systemUserID: uuid.NewString(),
 		objectID:     uuid.NewString(),
 		fullName:     fullName,
 		cfg:          cfg,
 	}
-	p.upn = s.uniqueUPN(fullName)
-	n := len(s.principalByOID)
+	p.upn = d.uniqueUPN(fullName)
+	n := len(d.principalByOID)
 	p.clientIP = fmt.Sprintf("203.0.113.%d", 1+n%254) // TEST-NET-3 (RFC 5737)
-	s.principalByOID[p.objectID] = p
+	d.principalByOID[p.objectID] = p
+	d.userByID[p.systemUserID] = p
 	return p
 }
 
@@ -135,8 +136,8 @@ const upnDomain = "contoso.example"
 
 // uniqueUPN derives a user principal name from a full name ("Avery
 // Auditor" → avery.auditor@contoso.example), adding a number when the
-// name is taken. Caller holds s.mu or is Start.
-func (s *Server) uniqueUPN(fullName string) string {
+// name is taken. Caller holds d.mu or is Start.
+func (d *entraDirectory) uniqueUPN(fullName string) string {
 	var words []string
 	var cur strings.Builder
 	flush := func() {
@@ -163,10 +164,10 @@ func (s *Server) uniqueUPN(fullName string) string {
 		local = "user"
 	}
 	upn := local + "@" + upnDomain
-	for i := 2; s.upnTaken[upn]; i++ {
+	for i := 2; d.upnTaken[upn]; i++ {
 		upn = fmt.Sprintf("%s%d@%s", local, i, upnDomain)
 	}
-	s.upnTaken[upn] = true
+	d.upnTaken[upn] = true
 	return upn
 }
 
@@ -177,13 +178,13 @@ func (s *Server) registerClient(clientID string, opts []ClientOption, add func(*
 	for _, o := range opts {
 		o(&cfg)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c := s.clients[clientID]
+	s.entra.mu.Lock()
+	defer s.entra.mu.Unlock()
+	c := s.entra.clients[clientID]
 	if c == nil {
-		c = &appClient{id: clientID, user: s.newPrincipal("# "+clientID, cfg)}
+		c = &appClient{id: clientID, user: s.entra.newPrincipal("# "+clientID, cfg)}
 		c.user.appID = clientID
-		s.clients[clientID] = c
+		s.entra.clients[clientID] = c
 	}
 	c.user.cfg = cfg
 	add(c)
@@ -210,9 +211,9 @@ func (s *Server) AddFederatedClient(clientID, subject string, opts ...ClientOpti
 // ApplicationUserID returns the Dataverse systemuserid of a registered
 // client's application user ("" if the client is unknown).
 func (s *Server) ApplicationUserID(clientID string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if c := s.clients[clientID]; c != nil {
+	s.entra.mu.Lock()
+	defer s.entra.mu.Unlock()
+	if c := s.entra.clients[clientID]; c != nil {
 		return c.user.systemUserID
 	}
 	return ""
@@ -220,4 +221,4 @@ func (s *Server) ApplicationUserID(clientID string) string {
 
 // AdminUserID returns the systemuserid of the administrator that
 // UpdateOrganization attributes changes to.
-func (s *Server) AdminUserID() string { return s.admin.systemUserID }
+func (s *Server) AdminUserID() string { return s.entra.admin.systemUserID }

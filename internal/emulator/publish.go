@@ -107,14 +107,7 @@ func (s *Server) servePublish(w http.ResponseWriter, r *http.Request, req apiReq
 	}
 	s.mu.Unlock()
 
-	if d := s.publishBase + time.Duration(n)*s.publishPerTable; d > 0 {
-		timer := time.NewTimer(d)
-		select {
-		case <-timer.C:
-		case <-s.closed:
-			timer.Stop()
-		}
-	}
+	s.wait(s.publishBase+time.Duration(n)*s.publishPerTable, nil)
 
 	s.mu.Lock()
 	for t, sn := range snaps {

@@ -10,21 +10,17 @@
 package emulator
 
 import (
-	"bytes"
 	"context"
-	crand "crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -62,9 +58,13 @@ type Options struct {
 	PublishPerTableDuration time.Duration
 	// Clock is the time audit rows written through the API (organization
 	// PATCH, metadata PUT, UpdateOrganization, UpdateEntityAudit) carry.
-	// Default: time.Now. It must be safe for concurrent use. Simulations
-	// take their times as arguments.
+	// Default: TimeSource.Now. It must be safe for concurrent use.
+	// Simulations take their times as arguments.
 	Clock func() time.Time
+	// TimeSource is the clock every emulator timer and window runs on
+	// (publish durations, Graph query delays, fault latency, service
+	// protection windows); see Clock the type. Default: the real clock.
+	TimeSource Clock
 	// ControlKey, when set, enables the test-only control endpoint
 	// POST /_emulator/simulate on the environment listener (see
 	// ControlPath); requests must carry it in the X-Emulator-Control-Key
@@ -143,7 +143,6 @@ type Server struct {
 	tokenLifetime  time.Duration
 	advertisedLife time.Duration // expires_in / expires_on
 	onRequest      func(RequestInfo)
-	limits         limitConfig
 
 	ca     *certAuthority
 	caDir  string
@@ -163,26 +162,21 @@ type Server struct {
 
 	// mu guards all emulated state below.
 	mu             sync.Mutex
-	clients        map[string]*appClient // by client id
-	principalByOID map[string]*principal // by Entra object id (token oid claim)
-	admin          *principal            // the portal administrator of UpdateOrganization
-	audiences      map[string]bool       // resources tokens can be issued for (no trailing slash)
+	entra          *entraDirectory
 	businessUnitID string
 	versionSeq     int64
 	org            *orgRow
-	audits         auditStore
+	audits         *auditStore
 	meta           *metaStore
-	idRand         *rand.ChaCha8 // audit and record ids
-	clock          func() time.Time
+	ids            *idSource                           // audit, record, query and log ids
+	clock          func() time.Time                    // audit row stamps
+	timers         Clock                               // every timer and window
 	records        map[string]map[uuid.UUID]*simRecord // table -> id -> record
-	simUsers       []*principal                        // AddUser order
-	userByID       map[string]*principal               // by systemuserid
 	controlKey     string
 	envHandler     http.Handler           // the instrumented Dataverse handler ($batch parts run through it)
 	unified        []*unifiedRecord       // the Purview unified audit log, in write order
 	graphQueries   map[string]*graphQuery // by id
 	failQueries    bool                   // FailAuditQueries
-	upnTaken       map[string]bool        // user principal names in use
 	graphDelay     time.Duration
 	graphPageSize  int
 
@@ -190,29 +184,9 @@ type Server struct {
 	publishPerTable time.Duration
 	closed          chan struct{} // closed by Close: ends publish waits
 
-	cmu    sync.Mutex
-	counts map[string]int
-	writes int
-	faults map[string][]Fault // InjectFaults, by counter key
-	rules  faultRules         // SetFaultRules
-	// injected counts answers replaced by InjectFaults or SetFaultRules.
-	injected int
-	// tokensIssued counts access tokens issued by the token and managed
-	// identity endpoints, by client id.
-	tokensIssued map[string]int
-
-	lmu       sync.Mutex
-	userLimit map[string]*userLimitState // by systemuserid
-	inFlight  int
-	highWater int
-	reqLog    requestLog
-
-	// idmu guards the GitHub Actions request tokens and managed
-	// identity headers.
-	idmu         sync.Mutex
-	githubTokens map[string]string // request token -> subject
-	miByHeader   map[string]string // X-IDENTITY-HEADER -> client id
-	managedIDs   map[string]bool   // client ids registered by ManagedIdentity
+	counters *requestCounters
+	faults   *faultInjector
+	limits   *serviceLimits
 
 	closeOnce sync.Once
 }
@@ -224,10 +198,10 @@ func Start(opts Options) (*Server, error) {
 		tenantID:        opts.TenantID,
 		tokenLifetime:   opts.TokenLifetime,
 		onRequest:       opts.OnRequest,
-		clients:         map[string]*appClient{},
-		principalByOID:  map[string]*principal{},
-		audiences:       map[string]bool{},
-		counts:          map[string]int{},
+		entra:           newEntraDirectory(),
+		audits:          &auditStore{},
+		ids:             newIDSource(),
+		counters:        newRequestCounters(),
 		businessUnitID:  uuid.NewString(),
 		versionSeq:      1_480_000 + time.Now().Unix()%100_000,
 		meta:            newMetaStore(opts.ExtraCustomTables),
@@ -236,28 +210,22 @@ func Start(opts Options) (*Server, error) {
 		closed:          make(chan struct{}),
 		clock:           opts.Clock,
 		records:         map[string]map[uuid.UUID]*simRecord{},
-		userByID:        map[string]*principal{},
 		controlKey:      opts.ControlKey,
 		graphQueries:    map[string]*graphQuery{},
-		upnTaken:        map[string]bool{},
 		graphDelay:      durationOption(opts.GraphQueryDelay, defaultGraphQueryDelay),
 		graphPageSize:   opts.GraphPageSize,
-		faults:          map[string][]Fault{},
-		tokensIssued:    map[string]int{},
-		userLimit:       map[string]*userLimitState{},
-		githubTokens:    map[string]string{},
-		miByHeader:      map[string]string{},
-		managedIDs:      map[string]bool{},
-		limits:          newLimitConfig(opts),
+		faults:          newFaultInjector(),
+		limits:          newServiceLimits(opts),
 	}
 	if s.graphPageSize <= 0 {
 		s.graphPageSize = defaultGraphPageSize
 	}
-	var seed [32]byte
-	crand.Read(seed[:])
-	s.idRand = rand.NewChaCha8(seed)
+	s.timers = opts.TimeSource
+	if s.timers == nil {
+		s.timers = realClock{}
+	}
 	if s.clock == nil {
-		s.clock = time.Now
+		s.clock = s.timers.Now
 	}
 	if s.tenantID == "" {
 		s.tenantID = uuid.NewString()
@@ -323,10 +291,10 @@ func Start(opts Options) (*Server, error) {
 	s.authorityHost = fmt.Sprintf("https://%s/", loginLn.Addr().String())
 	s.environment = fmt.Sprintf("https://%s", envLn.Addr().String())
 	s.graphURL = fmt.Sprintf("https://%s", graphLn.Addr().String())
-	s.audiences[s.environment] = true
-	s.audiences[s.graphURL] = true
+	s.entra.audiences[s.environment] = true
+	s.entra.audiences[s.graphURL] = true
 
-	s.admin = s.newPrincipal("Emulator Administrator", clientConfig{})
+	s.entra.admin = s.entra.newPrincipal("Emulator Administrator", clientConfig{})
 	s.org = newOrgRow(s)
 
 	tlsConfig := &tls.Config{
@@ -421,323 +389,11 @@ func (s *Server) OrganizationID() string { return s.org.id }
 // BusinessUnitID is the root business unit every user belongs to.
 func (s *Server) BusinessUnitID() string { return s.businessUnitID }
 
-// statusRecorder captures the status written by a handler.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	return r.ResponseWriter.Write(b)
-}
-
-// ctxKey keys the values instrument passes down in a request's context.
-type ctxKey int
-
-const (
-	ctxBatchPart ctxKey = iota // set on the requests a $batch runs
-	ctxUser                    // the authenticated *principal (environment listener)
-)
-
-// instrument counts every request under "<METHOD> <route>" before it is
-// handled (so refused requests count too) and reports it to OnRequest.
-//
-// A top-level request then goes through, in order: InjectFaults (an exact
-// fault answers at once, and a consumed entry, even a zero Fault, turns
-// the fault rules off for that request); on the environment listener the
-// service protection limits of its (authenticated) user; the fault rules'
-// latency; a before-handler rule fault, or the handler followed by an
-// after-handler rule fault. Requests inside a $batch only count, report
-// and consume InjectFaults (see servePart).
-func (s *Server) instrument(listener string, route func(*http.Request) string, next http.HandlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		name := route(r)
-		key := r.Method + " " + name
-		s.count(key, listener == ListenerEnvironment && r.Method != http.MethodGet)
-		if r.Context().Value(ctxBatchPart) != nil {
-			s.servePart(w, r, listener, name, key, start, next)
-			return
-		}
-		user := s.requestUser(listener, r)
-		if user != nil && listener == ListenerEnvironment {
-			r = r.WithContext(context.WithValue(r.Context(), ctxUser, user))
-		}
-		finish := func(status int) {
-			end := time.Now()
-			if s.onRequest != nil {
-				s.onRequest(RequestInfo{
-					Listener: listener,
-					Method:   r.Method,
-					Path:     r.URL.Path,
-					Route:    name,
-					Status:   status,
-					Duration: end.Sub(start),
-				})
-			}
-			rec := RequestRecord{Listener: listener, Method: r.Method, Route: name, Start: start, End: end, Status: status}
-			if user != nil {
-				rec.User, rec.ClientID = user.systemUserID, user.appID
-			}
-			s.logRequest(rec)
-		}
-		answer := func(f Fault) {
-			s.countInjected()
-			if f.Reset {
-				finish(0)
-				resetConnection(w)
-				return
-			}
-			s.writeFault(w, r, listener, f)
-			finish(f.Status)
-		}
-
-		f, exact := s.nextFault(key)
-		if exact && (f.Reset || f.Status != 0) {
-			answer(f)
-			return
-		}
-		var ticket *limitTicket
-		if listener == ListenerEnvironment && user != nil {
-			t, refusal := s.admit(user, start)
-			if refusal != nil {
-				s.writeLimitRefusal(w, refusal)
-				finish(http.StatusTooManyRequests)
-				return
-			}
-			ticket = t
-			// Also on panics (resets); release is idempotent.
-			defer s.release(ticket)
-		}
-		var plan faultPlan
-		if !exact {
-			plan = s.planFault(listener, key)
-		}
-		if plan.latency > 0 {
-			t := time.NewTimer(plan.latency)
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-			case <-s.closed:
-			}
-			t.Stop()
-		}
-		if plan.inject && !plan.after {
-			s.release(ticket)
-			answer(plan.fault)
-			return
-		}
-		if ticket == nil && !plan.inject {
-			rec := &statusRecorder{ResponseWriter: w}
-			next(rec, r)
-			status := rec.status
-			if status == 0 {
-				status = http.StatusOK
-			}
-			finish(status)
-			return
-		}
-		// Buffer the answer, so that the request leaves the user's
-		// in-flight count before the client can see it (a client that
-		// sends its next request on receipt is never refused for
-		// concurrency by its own finished request), and so that an
-		// after-handler fault can replace it.
-		buf := newBufferedResponse()
-		next(buf, r)
-		s.release(ticket)
-		if plan.inject {
-			answer(plan.fault)
-			return
-		}
-		buf.replay(w)
-		finish(buf.status)
-	})
-}
-
-// servePart handles a request run by $batch: it consumes InjectFaults and
-// reports, nothing else (the batch is one request for limits, fault rules
-// and the request log).
-func (s *Server) servePart(w http.ResponseWriter, r *http.Request, listener, name, key string, start time.Time, next http.HandlerFunc) {
-	report := func(status int) {
-		if s.onRequest != nil {
-			s.onRequest(RequestInfo{
-				Listener: listener,
-				Method:   r.Method,
-				Path:     r.URL.Path,
-				Route:    name,
-				Status:   status,
-				Duration: time.Since(start),
-			})
-		}
-	}
-	if f, ok := s.nextFault(key); ok && (f.Reset || f.Status != 0) {
-		s.countInjected()
-		if f.Reset {
-			report(0)
-			resetConnection(w)
-			return
-		}
-		s.writeFault(w, r, listener, f)
-		report(f.Status)
-		return
-	}
-	rec := &statusRecorder{ResponseWriter: w}
-	next(rec, r)
-	status := rec.status
-	if status == 0 {
-		status = http.StatusOK
-	}
-	report(status)
-}
-
-// requestUser returns the principal a resource listener's bearer token
-// stands for, or nil (login listener, no or invalid token).
-func (s *Server) requestUser(listener string, r *http.Request) *principal {
-	var audience string
-	switch listener {
-	case ListenerEnvironment:
-		audience = s.environment
-	case ListenerGraph:
-		audience = s.graphURL
-	default:
-		return nil
-	}
-	scheme, token, found := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		return nil
-	}
-	p, err := s.verifyAccessToken(strings.TrimSpace(token), audience)
-	if err != nil {
-		return nil
-	}
-	return p
-}
-
-// bufferedResponse holds a handler's answer until instrument replays it.
-type bufferedResponse struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func newBufferedResponse() *bufferedResponse {
-	return &bufferedResponse{header: http.Header{}}
-}
-
-func (b *bufferedResponse) Header() http.Header { return b.header }
-
-func (b *bufferedResponse) WriteHeader(code int) {
-	if b.status == 0 {
-		b.status = code
-	}
-}
-
-func (b *bufferedResponse) Write(p []byte) (int, error) {
-	if b.status == 0 {
-		b.status = http.StatusOK
-	}
-	return b.body.Write(p)
-}
-
-func (b *bufferedResponse) replay(w http.ResponseWriter) {
-	if b.status == 0 {
-		b.status = http.StatusOK
-	}
-	h := w.Header()
-	for k, v := range b.header {
-		h[k] = v
-	}
-	w.WriteHeader(b.status)
-	_, _ = w.Write(b.body.Bytes())
-}
-
-func (s *Server) count(key string, write bool) {
-	s.cmu.Lock()
-	s.counts[key]++
-	if write {
-		s.writes++
-	}
-	s.cmu.Unlock()
-}
-
-// RequestCount returns how many requests were received for key, which is
-// "<METHOD> <route>", e.g. "POST token", "GET openid-configuration",
-// "GET keys", "GET github-idtoken" (GitHubActionsOIDC), "GET msi-token"
-// (ManagedIdentity), "GET WhoAmI", "GET organizations", "PATCH organizations",
-// "GET EntityDefinitions" (every metadata read, columns included),
-// "PUT EntityDefinitions" (every metadata write), "POST PublishXml",
-// "POST PublishAllXml", "GET audits" (collection and single row),
-// "GET RetrieveAuditDetails", "GET RetrieveRecordChangeHistory",
-// "POST $batch" (each request inside a batch also counts under its own
-// route), or "GET other" for requests no route matched; on the Graph
-// listener "POST auditLogQueries", "GET auditLogQueries" (list),
-// "GET auditLogQuery", "GET auditLogRecords", or "GET graph-other". The
-// control endpoint is not counted. Refused requests (401, 403, 4xx,
-// service protection 429s, injected faults) count too.
-func (s *Server) RequestCount(key string) int {
-	s.cmu.Lock()
-	defer s.cmu.Unlock()
-	return s.counts[key]
-}
-
-// Requests returns a copy of all request counters.
-func (s *Server) Requests() map[string]int {
-	s.cmu.Lock()
-	defer s.cmu.Unlock()
-	out := make(map[string]int, len(s.counts))
-	for k, v := range s.counts {
-		out[k] = v
-	}
-	return out
-}
-
-// WriteCount is the number of non-GET requests received by the Dataverse
-// listener, whether accepted or refused.
-func (s *Server) WriteCount() int {
-	s.cmu.Lock()
-	defer s.cmu.Unlock()
-	return s.writes
-}
-
-// ResetCounters sets all request counters, WriteCount, InjectedFaultCount
-// and TokensIssued to zero, empties RequestLog and lowers
-// ConcurrencyHighWater to the requests in flight now. It does not touch
-// pending faults, fault rules or the service protection windows (see
-// ResetLimits).
-func (s *Server) ResetCounters() {
-	s.cmu.Lock()
-	s.counts = map[string]int{}
-	s.writes = 0
-	s.injected = 0
-	s.tokensIssued = map[string]int{}
-	s.cmu.Unlock()
-	s.lmu.Lock()
-	s.highWater = s.inFlight
-	s.reqLog = requestLog{}
-	s.lmu.Unlock()
-}
-
 // now is the (UTC) time API writes carry.
 func (s *Server) now() time.Time { return s.clock().UTC() }
 
-// newUUID returns a random (version 4) id. Caller holds s.mu.
-func (s *Server) newUUID() uuid.UUID {
-	var id uuid.UUID
-	_, _ = s.idRand.Read(id[:])
-	id[6] = id[6]&0x0f | 0x40
-	id[8] = id[8]&0x3f | 0x80
-	return id
-}
+// newUUID returns a random (version 4) id.
+func (s *Server) newUUID() uuid.UUID { return s.ids.newUUID() }
 
 // nextVersion returns a new row version number; like Dataverse's, versions
 // are unique across the environment and only grow. Caller holds s.mu.

@@ -65,7 +65,7 @@ type UnifiedAuditRecord struct {
 // unifiedRecord is a stored record. Records never change once written.
 type unifiedRecord struct {
 	UnifiedAuditRecord
-	written time.Time // wall clock (monotonic) when it entered the log
+	written time.Time // when it entered the log, on the server's clock
 }
 
 // unifiedEvent is what a simulation knows about one logged action.
@@ -252,11 +252,7 @@ func (s *Server) SimulateRetrieve(at time.Time, user SimUser, table, recordID st
 }
 
 func (s *Server) simulateRetrieve(at time.Time, user SimUser, table, recordID string) (int, error) {
-	p, err := s.lookupUser(user)
-	if err != nil {
-		return 0, err
-	}
-	e, err := s.simEntity(table)
+	p, e, err := s.simTarget(user, table)
 	if err != nil {
 		return 0, err
 	}
@@ -276,7 +272,7 @@ func (s *Server) simulateRetrieve(at time.Time, user SimUser, table, recordID st
 		at: at, user: p, operation: UnifiedOpRetrieve, table: table,
 		entityID: ids, primaryName: name, objectID: ids,
 		itemURL: s.recordURL(table, ids), results: []string{ids}, userAgent: browserUserAgent,
-	}, time.Now(), s.orgUniqueName())
+	}, s.timers.Now(), s.orgUniqueName())
 	return 1, nil
 }
 
@@ -307,11 +303,7 @@ func (s *Server) SimulateExportToExcel(at time.Time, user SimUser, table string,
 // rng, the records seen are a random run of the table's records instead of
 // the first ones. Caller holds s.mu.
 func (s *Server) simulateList(at time.Time, user SimUser, table string, count int, op string, rng *rand.Rand) (int, error) {
-	p, err := s.lookupUser(user)
-	if err != nil {
-		return 0, err
-	}
-	e, err := s.simEntity(table)
+	p, e, err := s.simTarget(user, table)
 	if err != nil {
 		return 0, err
 	}
@@ -334,7 +326,7 @@ func (s *Server) simulateList(at time.Time, user SimUser, table string, count in
 	s.appendUnified(unifiedEvent{
 		at: at, user: p, operation: op, table: table, objectID: table,
 		itemURL: s.listURL(table), query: fetchXML(table, max(count, 1)), results: ids, userAgent: browserUserAgent,
-	}, time.Now(), s.orgUniqueName())
+	}, s.timers.Now(), s.orgUniqueName())
 	return 1, nil
 }
 
@@ -354,7 +346,7 @@ func (s *Server) signInUnified(at time.Time, p *principal, webServices bool) int
 		at: at, user: p, operation: UnifiedOpUserLoggedIn, table: "systemuser",
 		entityID: p.systemUserID, primaryName: p.fullName, objectID: p.systemUserID,
 		itemURL: item, results: []string{}, userAgent: agent,
-	}, time.Now(), s.orgUniqueName())
+	}, s.timers.Now(), s.orgUniqueName())
 	return 1
 }
 
@@ -399,9 +391,9 @@ func (s *Server) SeedUnifiedAuditLog(n int, from, to time.Time, seed int64) int 
 	}
 	users := make([]*principal, 8)
 	for i := range users {
-		users[i] = s.simUserNamed(fmt.Sprintf("Seed User %d", i+1))
+		users[i] = s.entra.simUserNamed(fmt.Sprintf("Seed User %d", i+1))
 	}
-	written := time.Now()
+	written := s.timers.Now()
 	org := s.orgUniqueName()
 	s.unified = slices.Grow(s.unified, n)
 	for _, at := range sortedTimes(rng, n, from, to) {

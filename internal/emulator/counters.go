@@ -1,0 +1,93 @@
+package emulator
+
+import "sync"
+
+// requestCounters is the counters part: requests by route, Dataverse
+// writes, injected faults and issued tokens, under their own lock.
+type requestCounters struct {
+	mu     sync.Mutex
+	counts map[string]int
+	writes int
+	// injected counts answers replaced by InjectFaults or SetFaultRules.
+	injected int
+	// tokensIssued counts access tokens issued by the token and managed
+	// identity endpoints, by client id.
+	tokensIssued map[string]int
+}
+
+func newRequestCounters() *requestCounters {
+	return &requestCounters{counts: map[string]int{}, tokensIssued: map[string]int{}}
+}
+
+// count counts one request under key; a Dataverse write also in writes.
+func (c *requestCounters) count(key string, dataverseWrite bool) {
+	c.mu.Lock()
+	c.counts[key]++
+	if dataverseWrite {
+		c.writes++
+	}
+	c.mu.Unlock()
+}
+
+func (c *requestCounters) countInjected() {
+	c.mu.Lock()
+	c.injected++
+	c.mu.Unlock()
+}
+
+// RequestCount returns how many requests were received for key, which is
+// "<METHOD> <route>", e.g. "POST token", "GET openid-configuration",
+// "GET keys", "GET github-idtoken" (GitHubActionsOIDC), "GET msi-token"
+// (ManagedIdentity), "GET WhoAmI", "GET organizations", "PATCH organizations",
+// "GET EntityDefinitions" (every metadata read, columns included),
+// "PUT EntityDefinitions" (every metadata write), "POST PublishXml",
+// "POST PublishAllXml", "GET audits" (collection and single row),
+// "GET RetrieveAuditDetails", "GET RetrieveRecordChangeHistory",
+// "POST $batch" (each request inside a batch also counts under its own
+// route), or "GET other" for requests no route matched; on the Graph
+// listener "POST auditLogQueries", "GET auditLogQueries" (list),
+// "GET auditLogQuery", "GET auditLogRecords", or "GET graph-other". The
+// control endpoint is not counted. Refused requests (401, 403, 4xx,
+// service protection 429s, injected faults) count too.
+func (s *Server) RequestCount(key string) int {
+	s.counters.mu.Lock()
+	defer s.counters.mu.Unlock()
+	return s.counters.counts[key]
+}
+
+// Requests returns a copy of all request counters.
+func (s *Server) Requests() map[string]int {
+	s.counters.mu.Lock()
+	defer s.counters.mu.Unlock()
+	out := make(map[string]int, len(s.counters.counts))
+	for k, v := range s.counters.counts {
+		out[k] = v
+	}
+	return out
+}
+
+// WriteCount is the number of non-GET requests received by the Dataverse
+// listener, whether accepted or refused.
+func (s *Server) WriteCount() int {
+	s.counters.mu.Lock()
+	defer s.counters.mu.Unlock()
+	return s.counters.writes
+}
+
+// ResetCounters sets all request counters, WriteCount, InjectedFaultCount
+// and TokensIssued to zero, empties RequestLog and lowers
+// ConcurrencyHighWater to the requests in flight now. It does not touch
+// pending faults, fault rules or the service protection windows (see
+// ResetLimits).
+func (s *Server) ResetCounters() {
+	s.counters.mu.Lock()
+	s.counters.counts = map[string]int{}
+	s.counters.writes = 0
+	s.counters.injected = 0
+	s.counters.tokensIssued = map[string]int{}
+	s.counters.mu.Unlock()
+	s.limits.mu.Lock()
+	s.limits.highWater = s.limits.inFlight
+	s.limits.reqLog = requestLog{}
+	s.limits.mu.Unlock()
+}

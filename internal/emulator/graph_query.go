@@ -1,0 +1,150 @@
+package emulator
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// An auditLogQuery: its create body, its rendering and its status over time.
+
+func graphTime(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func strOrNull(p *string) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+func nonNil(list []string) []string {
+	if list == nil {
+		return []string{}
+	}
+	return list
+}
+
+// queryBody renders a query as Graph does. Caller holds s.mu.
+func (s *Server) queryBody(q *graphQuery, now time.Time) object {
+	return object{
+		{"id", q.id},
+		{"displayName", strOrNull(q.displayName)},
+		{"filterStartDateTime", graphTime(q.start)},
+		{"filterEndDateTime", graphTime(q.end)},
+		{"recordTypeFilters", nonNil(q.recordTypes)},
+		{"keywordFilter", strOrNull(q.keyword)},
+		{"serviceFilter", strOrNull(q.service)},
+		{"operationFilters", nonNil(q.operations)},
+		{"userPrincipalNameFilters", nonNil(q.upns)},
+		{"ipAddressFilters", nonNil(q.ips)},
+		{"objectIdFilters", nonNil(q.objectIDs)},
+		{"administrativeUnitIdFilters", nonNil(q.adminUnits)},
+		{"status", q.status(now, s.graphDelay)},
+	}
+}
+
+// queryProperties are the auditLogQuery properties a create body may carry.
+var queryProperties = []string{
+	"@odata.type", "id", "displayName", "filterStartDateTime", "filterEndDateTime", "recordTypeFilters",
+	"keywordFilter", "serviceFilter", "operationFilters", "userPrincipalNameFilters", "ipAddressFilters",
+	"objectIdFilters", "administrativeUnitIdFilters", "status",
+}
+
+// parseQueryBody reads a create body; the error is the 400 message.
+// Unknown properties are refused as OData refuses them on a closed type.
+func parseQueryBody(body []byte) (*graphQuery, string) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil || raw == nil {
+		return nil, "Invalid request body: a JSON object is required."
+	}
+	q := &graphQuery{}
+	for name, v := range raw {
+		if !slices.Contains(queryProperties, name) {
+			return nil, fmt.Sprintf("The property '%s' does not exist on type 'microsoft.graph.security.auditLogQuery'. Make sure to only use property names that are defined by the type or mark the type as open type.", name)
+		}
+		if string(v) == "null" {
+			continue
+		}
+		var bad bool
+		str := func() *string {
+			var x string
+			if json.Unmarshal(v, &x) != nil {
+				bad = true
+				return nil
+			}
+			return &x
+		}
+		list := func() []string {
+			var x []string
+			if json.Unmarshal(v, &x) != nil {
+				bad = true
+			}
+			return x
+		}
+		when := func() (*time.Time, string) {
+			p := str()
+			if p == nil {
+				return nil, ""
+			}
+			t, err := time.Parse(time.RFC3339Nano, *p)
+			if err != nil {
+				return nil, fmt.Sprintf("Cannot convert the literal '%s' to the expected type 'Edm.DateTimeOffset'.", *p)
+			}
+			t = t.UTC()
+			return &t, ""
+		}
+		var msg string
+		switch name {
+		case "@odata.type":
+			if p := str(); p != nil && strings.TrimPrefix(*p, "#") != strings.TrimPrefix(graphAuditQueryType, "#") {
+				msg = fmt.Sprintf("A type named '%s' could not be resolved by the model. When a model is available, each type name must resolve to a valid type.", strings.TrimPrefix(*p, "#"))
+			}
+		case "id", "status":
+			str() // read-only: ignored, as Graph ignores server-set values
+		case "displayName":
+			q.displayName = str()
+		case "filterStartDateTime":
+			q.start, msg = when()
+		case "filterEndDateTime":
+			q.end, msg = when()
+		case "recordTypeFilters":
+			q.recordTypes = list()
+			for _, rt := range q.recordTypes {
+				if !containsFoldAny(knownRecordTypes, rt) {
+					msg = fmt.Sprintf("Requested value '%s' was not found.", rt)
+				}
+			}
+		case "keywordFilter":
+			q.keyword = str()
+		case "serviceFilter":
+			q.service = str()
+		case "operationFilters":
+			q.operations = list()
+		case "userPrincipalNameFilters":
+			q.upns = list()
+		case "ipAddressFilters":
+			q.ips = list()
+		case "objectIdFilters":
+			q.objectIDs = list()
+		case "administrativeUnitIdFilters":
+			q.adminUnits = list()
+		}
+		if bad {
+			return nil, fmt.Sprintf("Invalid value for property '%s'.", name)
+		}
+		if msg != "" {
+			return nil, msg
+		}
+	}
+	if q.start != nil && q.end != nil && q.start.After(*q.end) {
+		return nil, "filterStartDateTime must be earlier than or equal to filterEndDateTime."
+	}
+	return q, ""
+}

@@ -1,0 +1,286 @@
+package emulator
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// Metadata PUT: reading and validating a full table or column definition and storing it.
+
+// --- PUT ---
+
+func metadataPayloadError(inner string) string {
+	return fmt.Sprintf("Error identified in Payload provided by the user for Entity :'%s', For more information on this error please follow this help link %s  ----> InnerException : Microsoft.OData.ODataException: %s",
+		entityDefinitionsSet, payloadErrorHelpLink, inner)
+}
+
+type httpError struct {
+	status int
+	code   string
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func badPayload(inner string) *httpError {
+	return &httpError{http.StatusBadRequest, codeBadPayload, metadataPayloadError(inner)}
+}
+
+// readMetadataBody reads and checks a full-definition PUT body. For a
+// column (attribute true) the body must name its type in @odata.type. It
+// returns the definition to store (annotations and navigation properties
+// removed, in the order sent) and the OData type (no '#').
+func readMetadataBody(w http.ResponseWriter, r *http.Request, attribute bool) (rawObject, string, *httpError) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxMetadataBody))
+	if err != nil {
+		return nil, "", &httpError{http.StatusRequestEntityTooLarge, codeBadPayload, metadataPayloadError("The request body is too large.")}
+	}
+	if strings.TrimSpace(string(body)) == "" {
+		return nil, "", badPayload("An empty request body is not valid for a PUT request.")
+	}
+	obj, err := parseRawObject(body)
+	if err != nil {
+		if errors.Is(err, errDuplicateProperty) {
+			return nil, "", badPayload(fmt.Sprintf("Multiple properties with the name %s were detected in an entry; duplicate property names are not allowed.", strings.TrimPrefix(err.Error(), errDuplicateProperty.Error()+" ")))
+		}
+		return nil, "", badPayload("Invalid JSON. A JSON object was expected for the entity payload. " + err.Error())
+	}
+	schema, typeName := entitySchema, entityMetadataType
+	odataType := ""
+	if raw, ok := obj.get("@odata.type"); ok {
+		var t string
+		if json.Unmarshal(raw, &t) != nil {
+			return nil, "", badPayload("The value of the 'odata.type' annotation must be a string.")
+		}
+		odataType = strings.TrimPrefix(t, "#")
+	}
+	if attribute {
+		if odataType == "" {
+			return nil, "", &httpError{http.StatusBadRequest, codeInvalidArgument,
+				"The attribute definition has no '@odata.type' annotation: a column PUT must name the column's type, e.g. \"@odata.type\": \"Microsoft.Dynamics.CRM.StringAttributeMetadata\"."}
+		}
+		if _, known := attrTypeProps(odataType); !known {
+			return nil, "", badPayload(fmt.Sprintf("A type named '%s' could not be resolved by the model. When a model is available, each type name must resolve to a valid type.", odataType))
+		}
+		schema, typeName = attributeSchema(odataType), odataType
+	} else if odataType != "" && odataType != entityMetadataType {
+		return nil, "", badPayload(fmt.Sprintf("An entry with type '%s' was found, but it is not assignable to the expected type '%s'. The type specified in an entry must be equal to either the expected type or a derived type.", odataType, entityMetadataType))
+	}
+	out := make(rawObject, 0, len(obj))
+	for _, m := range obj {
+		switch {
+		case m.name == "@odata.context":
+			return nil, "", badPayload("The annotation 'odata.context' was found. This annotation is either not recognized or not expected at the current position.")
+		case strings.HasPrefix(m.name, "@"), strings.Contains(m.name, "@"):
+			continue // @odata.etag, @odata.type and other annotations are not stored
+		case !attribute && slices.Contains(entityNavigationProperties, m.name):
+			continue
+		}
+		p, ok := findProp(schema, m.name)
+		if !ok {
+			return nil, "", &httpError{http.StatusBadRequest, codeNone, notAProperty(m.name, typeName)}
+		}
+		if msg := checkProp(p, m.value); msg != "" {
+			return nil, "", badPayload(msg)
+		}
+		out = append(out, m)
+	}
+	return out, odataType, nil
+}
+
+// identityError checks that the body describes the stored object.
+func identityError(sent, stored rawObject, what string) *httpError {
+	for _, name := range []string{"LogicalName", "SchemaName", "MetadataId", "EntityLogicalName"} {
+		want, has := stored.get(name)
+		if !has {
+			continue
+		}
+		got, ok := sent.get(name)
+		if !ok {
+			if name == "EntityLogicalName" {
+				continue
+			}
+			return &httpError{http.StatusBadRequest, codeInvalidArgument, fmt.Sprintf("The %s definition must include %s; a PUT replaces the whole definition.", what, name)}
+		}
+		var g, w string
+		_ = json.Unmarshal(got, &g)
+		_ = json.Unmarshal(want, &w)
+		if name == "MetadataId" {
+			g, w = strings.ToLower(g), strings.ToLower(w)
+		}
+		if g != w {
+			return &httpError{http.StatusBadRequest, codeInvalidArgument, fmt.Sprintf("The %s %s '%s' in the request body does not match '%s' of the %s addressed by the URL; %s cannot be changed.", what, name, g, w, what, name)}
+		}
+	}
+	return nil
+}
+
+// applyLabels replaces (or, with merge, merges) every Label-shaped member.
+func applyLabels(sent, stored rawObject, merge bool) (rawObject, *httpError) {
+	out := sent.clone()
+	for i, m := range out {
+		if !isLabel(m.value) {
+			continue
+		}
+		old, _ := stored.get(m.name)
+		v, err := rebuildLabel(m.value, old, merge)
+		if err != nil {
+			return nil, badPayload(err.Error())
+		}
+		out[i].value = v
+	}
+	return out, nil
+}
+
+// managedPropertyError refuses changes to managed properties that the stored
+// definition does not allow: a new Value where CanBeChanged is false (for
+// IsAuditEnabled, leaving it out counts as false), and, on a managed
+// component, a different CanBeChanged.
+func managedPropertyError(sent, stored rawObject, isManaged bool, what string) *httpError {
+	for _, m := range stored {
+		old := readManaged(stored, m.name)
+		if !old.present || old.logicalName == "" {
+			continue
+		}
+		cur := readManaged(sent, m.name)
+		if !cur.present {
+			if m.name == "IsAuditEnabled" && !old.canBeChanged && old.boolValue() {
+				return lockedError(m.name, old.logicalName, what)
+			}
+			continue
+		}
+		if !old.canBeChanged && string(cur.value) != string(old.value) {
+			return lockedError(m.name, old.logicalName, what)
+		}
+		if isManaged && cur.canBeChanged != old.canBeChanged {
+			return &httpError{http.StatusBadRequest, codeMetadataLocked, fmt.Sprintf(
+				"The CanBeChanged setting of managed property '%s' (%s) of %s cannot be changed because the component is managed.", old.logicalName, m.name, what)}
+		}
+	}
+	return nil
+}
+
+func lockedError(prop, logicalName, what string) *httpError {
+	return &httpError{http.StatusBadRequest, codeMetadataLocked, fmt.Sprintf(
+		"The managed property '%s' does not allow %s of %s to be changed in this environment (CanBeChanged is false).", logicalName, prop, what)}
+}
+
+func (s *Server) putEntity(w http.ResponseWriter, r *http.Request, req apiRequest, p metaPath) {
+	sent, _, herr := readMetadataBody(w, r, false)
+	if herr != nil {
+		writeODataError(w, herr.status, herr.code, herr.msg)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.meta.entityByKey(p.entity.byName, p.entity.value)
+	if e == nil {
+		s.entityNotFound(w, *p.entity)
+		return
+	}
+	if !req.user.cfg.has(PrivWriteEntity) {
+		s.missingPrivilege(w, req.user, PrivWriteEntity, entityTypeCode, entityTable)
+		return
+	}
+	solution, herr := s.checkSolution(r)
+	if herr == nil {
+		herr = identityError(sent, e.props, "entity")
+	}
+	var next rawObject
+	if herr == nil {
+		next, herr = applyLabels(sent, e.props, mergeLabels(r))
+	}
+	if herr == nil {
+		herr = managedPropertyError(next, e.props, readBool(e.props, "IsManaged"), "entity '"+e.logicalName+"'")
+	}
+	if herr != nil {
+		writeODataError(w, herr.status, herr.code, herr.msg)
+		return
+	}
+	tx := s.beginAudit(req.user, s.now())
+	s.writeEntityAuditRows(tx, e, e.props, next)
+	e.props = next
+	e.revision++
+	s.meta.addComponent(solution, "entity:"+e.logicalName)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) putAttribute(w http.ResponseWriter, r *http.Request, req apiRequest, p metaPath) {
+	sent, odataType, herr := readMetadataBody(w, r, true)
+	if herr != nil {
+		writeODataError(w, herr.status, herr.code, herr.msg)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.meta.entityByKey(p.entity.byName, p.entity.value)
+	if e == nil {
+		s.entityNotFound(w, *p.entity)
+		return
+	}
+	var a *attrDef
+	if p.attr.byName {
+		a = e.attrByName[p.attr.value]
+	} else {
+		a = e.attrByID(p.attr.value)
+	}
+	if a == nil {
+		s.attributeNotFound(w, e, *p.attr)
+		return
+	}
+	if !req.user.cfg.has(PrivWriteAttribute) {
+		s.missingPrivilege(w, req.user, PrivWriteAttribute, attributeTypeCode, attributeTable)
+		return
+	}
+	solution, herr := s.checkSolution(r)
+	if herr == nil && odataType != a.odataType {
+		herr = &httpError{http.StatusBadRequest, codeInvalidArgument, fmt.Sprintf(
+			"Cannot change attribute type: attribute '%s' of entity '%s' is of type '%s', the request body has '%s'.", a.logicalName, e.logicalName, a.odataType, odataType)}
+	}
+	if herr == nil {
+		if got, ok := sent.get("AttributeType"); ok {
+			if want, _ := a.props.get("AttributeType"); string(got) != string(want) {
+				herr = &httpError{http.StatusBadRequest, codeInvalidArgument, fmt.Sprintf(
+					"Cannot change attribute type: attribute '%s' of entity '%s' has AttributeType %s, the request body has %s.", a.logicalName, e.logicalName, want, got)}
+			}
+		}
+	}
+	if herr == nil {
+		herr = identityError(sent, a.props, "attribute")
+	}
+	var next rawObject
+	if herr == nil {
+		next, herr = applyLabels(sent, a.props, mergeLabels(r))
+	}
+	if herr == nil {
+		herr = managedPropertyError(next, a.props, readBool(a.props, "IsManaged"), "attribute '"+e.logicalName+"."+a.logicalName+"'")
+	}
+	if herr != nil {
+		writeODataError(w, herr.status, herr.code, herr.msg)
+		return
+	}
+	tx := s.beginAudit(req.user, s.now())
+	s.writeAttributeAuditRows(tx, e, a, a.props, next)
+	a.props = next
+	e.revision++
+	s.meta.addComponent(solution, "attribute:"+e.logicalName+"."+a.logicalName)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func mergeLabels(r *http.Request) bool {
+	return strings.EqualFold(strings.TrimSpace(r.Header.Get(headerMergeLabels)), "true")
+}
+
+// checkSolution validates MSCRM.SolutionUniqueName. Caller holds s.mu.
+func (s *Server) checkSolution(r *http.Request) (string, *httpError) {
+	name, err := s.meta.solutionHeader(r.Header.Get(headerSolution))
+	if err != nil {
+		return "", &httpError{http.StatusNotFound, codeRecordNotFound, fmt.Sprintf("solution With UniqueName = %s Does Not Exist", strings.TrimSpace(r.Header.Get(headerSolution)))}
+	}
+	return name, nil
+}
