@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi/msapitest"
 	"github.com/hashicorp/terraform-plugin-log/tflogtest"
 )
 
@@ -80,14 +81,14 @@ func TestNewRefusesBadConfig(t *testing.T) {
 func TestDefaultsBoundRetriesAndConcurrency(t *testing.T) {
 	t.Parallel()
 	for retries, wantAttempts := range map[int]int{0: DefaultMaxRetries + 1, -1: 1, 2: 3} {
-		rec := &recorder{}
+		rec := &msapitest.Recorder{}
 		c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-			rec.record(r, nil)
+			rec.Record(r)
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}, fastRetries, func(cfg *Config) { cfg.MaxRetries = retries })
 		_, err := c.Do(context.Background(), &Request{Path: "WhoAmI"})
-		if e, ok := AsError(err); !ok || e.Attempts != wantAttempts || rec.count() != wantAttempts {
-			t.Errorf("MaxRetries %d: %d requests, error %v; want %d attempts", retries, rec.count(), err, wantAttempts)
+		if e, ok := AsError(err); !ok || e.Attempts != wantAttempts || rec.Count() != wantAttempts {
+			t.Errorf("MaxRetries %d: %d requests, error %v; want %d attempts", retries, rec.Count(), err, wantAttempts)
 		}
 	}
 
@@ -99,7 +100,7 @@ func TestDefaultsBoundRetriesAndConcurrency(t *testing.T) {
 		}
 		<-release
 		inFlight.Add(-1)
-		writeJSON(w, http.StatusOK, whoAmIBody())
+		writeJSON(w, http.StatusOK, msapitest.WhoAmIBody())
 	})
 	var wg sync.WaitGroup
 	for range DefaultMaxConcurrentRequests + 4 {

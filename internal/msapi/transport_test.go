@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -12,20 +11,22 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi/msapitest"
 )
 
 // A 429 with Retry-After: 2 is retried, and not before 2 s have passed
 // (measured at the server). This test really waits.
 func TestRetryAfterIsHonoured(t *testing.T) {
 	t.Parallel()
-	rec := &recorder{}
+	rec := &msapitest.Recorder{}
 	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		if rec.record(r, nil) == 1 {
+		if rec.Record(r) == 1 {
 			w.Header().Set("Retry-After", "2")
 			writeJSON(w, http.StatusTooManyRequests, odataErr("0x80072322", "Number of requests exceeded the limit of 6000 over time window of 300 seconds."))
 			return
 		}
-		writeJSON(w, http.StatusOK, whoAmIBody())
+		writeJSON(w, http.StatusOK, msapitest.WhoAmIBody())
 	}, fastRetries)
 
 	got, err := whoAmI(context.Background(), c)
@@ -35,19 +36,19 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	if got.UserID != "22222222-2222-2222-2222-222222222222" {
 		t.Errorf("UserID = %q", got.UserID)
 	}
-	if n := rec.count(); n != 2 {
+	if n := rec.Count(); n != 2 {
 		t.Fatalf("server saw %d requests, want 2", n)
 	}
-	if gap := rec.times[1].Sub(rec.times[0]); gap < 2*time.Second {
+	if gap := rec.Time(1).Sub(rec.Time(0)); gap < 2*time.Second {
 		t.Errorf("second attempt came %s after the first, want >= 2s (Retry-After)", gap)
 	}
 }
 
 func TestBadRequestIsNotRetried(t *testing.T) {
 	t.Parallel()
-	rec := &recorder{}
+	rec := &msapitest.Recorder{}
 	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		rec.record(r, nil)
+		rec.Record(r)
 		writeJSON(w, http.StatusBadRequest, odataErr("0x80040203", "Invalid argument."))
 	}, fastRetries)
 
@@ -56,8 +57,8 @@ func TestBadRequestIsNotRetried(t *testing.T) {
 	if !ok {
 		t.Fatalf("want *Error, got %T %v", err, err)
 	}
-	if rec.count() != 1 {
-		t.Errorf("server saw %d requests, want 1", rec.count())
+	if rec.Count() != 1 {
+		t.Errorf("server saw %d requests, want 1", rec.Count())
 	}
 	if e.StatusCode != http.StatusBadRequest || e.Code != "0x80040203" || e.Message != "Invalid argument." || e.Attempts != 1 {
 		t.Errorf("unexpected error fields: %+v", e)
@@ -73,9 +74,9 @@ func TestBadRequestIsNotRetried(t *testing.T) {
 func TestOtherClientErrorsAreNotRetried(t *testing.T) {
 	t.Parallel()
 	for _, status := range []int{401, 403, 404, 409, 412, 501} {
-		rec := &recorder{}
+		rec := &msapitest.Recorder{}
 		c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-			rec.record(r, nil)
+			rec.Record(r)
 			w.WriteHeader(status)
 		}, fastRetries)
 		_, err := c.Do(context.Background(), &Request{Path: "x"})
@@ -88,17 +89,17 @@ func TestOtherClientErrorsAreNotRetried(t *testing.T) {
 		if status == 401 {
 			want = 2 // one retry with a fresh token
 		}
-		if rec.count() != want {
-			t.Errorf("status %d: server saw %d requests, want %d", status, rec.count(), want)
+		if rec.Count() != want {
+			t.Errorf("status %d: server saw %d requests, want %d", status, rec.Count(), want)
 		}
 	}
 }
 
 func TestErrorAfterLastAttempt(t *testing.T) {
 	t.Parallel()
-	rec := &recorder{}
+	rec := &msapitest.Recorder{}
 	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		rec.record(r, nil)
+		rec.Record(r)
 		writeJSON(w, http.StatusServiceUnavailable, odataErr("0x80044151", "The service is temporarily unavailable."))
 	}, fastRetries, func(cfg *Config) { cfg.MaxRetries = 2 })
 
@@ -107,8 +108,8 @@ func TestErrorAfterLastAttempt(t *testing.T) {
 	if !ok {
 		t.Fatalf("want *Error, got %T %v", err, err)
 	}
-	if rec.count() != 3 {
-		t.Errorf("server saw %d requests, want 3", rec.count())
+	if rec.Count() != 3 {
+		t.Errorf("server saw %d requests, want 3", rec.Count())
 	}
 	if e.StatusCode != http.StatusServiceUnavailable || e.Code != "0x80044151" || e.Message != "The service is temporarily unavailable." || e.Attempts != 3 {
 		t.Errorf("unexpected error fields: %+v", e)
@@ -145,9 +146,9 @@ func TestRetryAfterOverLimitFailsAtOnce(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			rec := &recorder{}
+			rec := &msapitest.Recorder{}
 			c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-				rec.record(r, nil)
+				rec.Record(r)
 				w.Header().Set("Retry-After", retryAfter)
 				writeJSON(w, http.StatusTooManyRequests, odataErr("0x80072321", "Combined execution time of incoming requests exceeded limit of 1,200,000 milliseconds over time window of 300 seconds."))
 			}, fastRetries, func(cfg *Config) { cfg.MaxRetryAfter = time.Minute })
@@ -161,8 +162,8 @@ func TestRetryAfterOverLimitFailsAtOnce(t *testing.T) {
 			if !ok {
 				t.Fatalf("want *Error, got %T %v", err, err)
 			}
-			if rec.count() != 1 {
-				t.Errorf("server saw %d requests, want 1", rec.count())
+			if rec.Count() != 1 {
+				t.Errorf("server saw %d requests, want 1", rec.Count())
 			}
 			if !e.Throttled || !IsThrottled(err) || e.RetryAfterLimit != time.Minute || e.RetryAfter < 9*time.Minute || e.Attempts != 1 {
 				t.Errorf("unexpected error fields: %+v", e)
@@ -204,7 +205,7 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 			}
 			_ = conn.Close()
 		default:
-			writeJSON(w, http.StatusOK, whoAmIBody())
+			writeJSON(w, http.StatusOK, msapitest.WhoAmIBody())
 		}
 	}, fastRetries)
 
@@ -261,7 +262,7 @@ func TestSlowAttemptTimesOutAndIsRetried(t *testing.T) {
 			}
 			return
 		}
-		writeJSON(w, http.StatusOK, whoAmIBody())
+		writeJSON(w, http.StatusOK, msapitest.WhoAmIBody())
 	}, fastRetries, func(cfg *Config) { cfg.RequestTimeout = 200 * time.Millisecond })
 
 	resp, err := c.Do(context.Background(), &Request{Path: "WhoAmI"})
@@ -275,15 +276,15 @@ func TestSlowAttemptTimesOutAndIsRetried(t *testing.T) {
 
 func TestUnauthorizedGetsOneFreshToken(t *testing.T) {
 	t.Parallel()
-	rec := &recorder{}
+	rec := &msapitest.Recorder{}
 	c, cred, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		rec.record(r, nil)
+		rec.Record(r)
 		if r.Header.Get("Authorization") != "Bearer fresh" {
 			w.Header().Set("WWW-Authenticate", "Bearer authorization_uri=https://login.microsoftonline.com/t/oauth2/authorize, resource_id=https://contoso.crm.dynamics.com/")
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
-		writeJSON(w, http.StatusOK, whoAmIBody())
+		writeJSON(w, http.StatusOK, msapitest.WhoAmIBody())
 	})
 	cred.Token = func(n int, claims bool) string {
 		if claims {
@@ -302,8 +303,8 @@ func TestUnauthorizedGetsOneFreshToken(t *testing.T) {
 	if !strings.Contains(cred.LastClaims(), `"nbf":{"essential":true,"value":"`) {
 		t.Errorf("claims = %s", cred.LastClaims())
 	}
-	if rec.count() != 2 {
-		t.Errorf("server saw %d requests, want 2", rec.count())
+	if rec.Count() != 2 {
+		t.Errorf("server saw %d requests, want 2", rec.Count())
 	}
 	if got := cred.Scopes(); len(got) != 1 || got[0] != c.Scope() {
 		t.Errorf("scopes = %v, want [%s]", got, c.Scope())
@@ -312,9 +313,9 @@ func TestUnauthorizedGetsOneFreshToken(t *testing.T) {
 
 func TestUnauthorizedTwiceIsAnError(t *testing.T) {
 	t.Parallel()
-	rec := &recorder{}
+	rec := &msapitest.Recorder{}
 	c, cred, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		rec.record(r, nil)
+		rec.Record(r)
 		w.Header().Set("WWW-Authenticate", "Bearer authorization_uri=https://login.microsoftonline.com/t/oauth2/authorize, resource_id=https://contoso.crm.dynamics.com/")
 		w.WriteHeader(http.StatusUnauthorized)
 	})
@@ -326,8 +327,8 @@ func TestUnauthorizedTwiceIsAnError(t *testing.T) {
 	if calls != 2 || claimCalls != 1 {
 		t.Errorf("GetToken calls = %d (with claims %d), want 2 (1)", calls, claimCalls)
 	}
-	if rec.count() != 2 {
-		t.Errorf("server saw %d requests, want 2", rec.count())
+	if rec.Count() != 2 {
+		t.Errorf("server saw %d requests, want 2", rec.Count())
 	}
 	e, _ := AsError(err)
 	if e.Attempts != 2 {
@@ -353,7 +354,7 @@ func TestConcurrencyIsBounded(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 		inFlight.Add(-1) // before the answer is written, so the client cannot start the next one first
-		writeJSON(w, http.StatusOK, whoAmIBody())
+		writeJSON(w, http.StatusOK, msapitest.WhoAmIBody())
 	}, func(cfg *Config) { cfg.MaxConcurrentRequests = 4 })
 
 	var wg sync.WaitGroup
@@ -385,7 +386,7 @@ func TestWaitForSlotHonoursContext(t *testing.T) {
 	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
 		started <- struct{}{}
 		<-release
-		writeJSON(w, http.StatusOK, whoAmIBody())
+		writeJSON(w, http.StatusOK, msapitest.WhoAmIBody())
 	}, func(cfg *Config) { cfg.MaxConcurrentRequests = 1 })
 
 	done := make(chan error, 1)
@@ -410,9 +411,9 @@ func TestWaitForSlotHonoursContext(t *testing.T) {
 
 func TestCancelDuringBackoffReturnsPromptly(t *testing.T) {
 	t.Parallel()
-	rec := &recorder{}
+	rec := &msapitest.Recorder{}
 	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		rec.record(r, nil)
+		rec.Record(r)
 		w.Header().Set("Retry-After", "30")
 		writeJSON(w, http.StatusServiceUnavailable, odataErr("", "busy"))
 	})
@@ -430,17 +431,16 @@ func TestCancelDuringBackoffReturnsPromptly(t *testing.T) {
 	if !errors.As(err, &te) || te.Attempts != 1 {
 		t.Errorf("want *TransportError with 1 attempt, got %#v", err)
 	}
-	if rec.count() != 1 {
-		t.Errorf("server saw %d requests, want 1", rec.count())
+	if rec.Count() != 1 {
+		t.Errorf("server saw %d requests, want 1", rec.Count())
 	}
 }
 
 func TestHeadersAndBody(t *testing.T) {
 	t.Parallel()
-	rec := &recorder{}
+	rec := &msapitest.Recorder{}
 	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		rec.record(r, body)
+		rec.Record(r)
 		if r.Method == http.MethodGet {
 			writeJSON(w, http.StatusOK, map[string]any{"n": json.Number("12345678901234567890")})
 			return
@@ -464,7 +464,7 @@ func TestHeadersAndBody(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	get, put := rec.reqs[0], rec.reqs[1]
+	get, put := rec.Request(0), rec.Request(1)
 	for k, v := range map[string]string{
 		"Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0",
 		"User-Agent": "dataverse-test/1.0", "Authorization": "Bearer test-token",
@@ -482,17 +482,16 @@ func TestHeadersAndBody(t *testing.T) {
 	if put.URL.Path != "/api/data/v9.2/EntityDefinitions(LogicalName='account')" {
 		t.Errorf("PUT path = %q", put.URL.Path)
 	}
-	if string(rec.body[1]) != `{"a":1}` {
-		t.Errorf("PUT body = %s", rec.body[1])
+	if string(rec.Body(1)) != `{"a":1}` {
+		t.Errorf("PUT body = %s", rec.Body(1))
 	}
 }
 
 func TestBodyIsReplayedOnRetry(t *testing.T) {
 	t.Parallel()
-	rec := &recorder{}
+	rec := &msapitest.Recorder{}
 	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		if rec.record(r, body) == 1 {
+		if rec.Record(r) == 1 {
 			w.WriteHeader(http.StatusBadGateway)
 			return
 		}
@@ -501,31 +500,31 @@ func TestBodyIsReplayedOnRetry(t *testing.T) {
 	if _, err := c.Do(context.Background(), &Request{Method: "POST", Path: "PublishXml", Body: []byte(`{"ParameterXml":"x"}`)}); err != nil {
 		t.Fatal(err)
 	}
-	if rec.count() != 2 || string(rec.body[0]) != string(rec.body[1]) || string(rec.body[1]) != `{"ParameterXml":"x"}` {
-		t.Errorf("bodies = %q", rec.body)
+	if rec.Count() != 2 || string(rec.Body(0)) != string(rec.Body(1)) || string(rec.Body(1)) != `{"ParameterXml":"x"}` {
+		t.Errorf("bodies = %q, %q", rec.Body(0), rec.Body(1))
 	}
 }
 
 func TestAbsoluteURLs(t *testing.T) {
 	t.Parallel()
-	rec := &recorder{}
+	rec := &msapitest.Recorder{}
 	c, _, srv := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		rec.record(r, nil)
+		rec.Record(r)
 		writeJSON(w, http.StatusOK, map[string]any{"value": []any{}})
 	})
 	next := srv.URL + "/api/data/v9.2/audits?$select=auditid&$skiptoken=%3Ccookie%20pagenumber=%222%22/%3E"
 	if _, err := c.Do(context.Background(), &Request{Path: next}); err != nil {
 		t.Fatal(err)
 	}
-	if got := rec.reqs[0].URL.Query().Get("$skiptoken"); got != `<cookie pagenumber="2"/>` {
+	if got := rec.Request(0).URL.Query().Get("$skiptoken"); got != `<cookie pagenumber="2"/>` {
 		t.Errorf("skiptoken = %q", got)
 	}
 	_, err := c.Do(context.Background(), &Request{Path: "https://evil.example.com/api/data/v9.2/audits"})
 	if err == nil || !strings.Contains(err.Error(), "refusing") {
 		t.Errorf("want refusal for another host, got %v", err)
 	}
-	if rec.count() != 1 {
-		t.Errorf("server saw %d requests", rec.count())
+	if rec.Count() != 1 {
+		t.Errorf("server saw %d requests", rec.Count())
 	}
 }
 

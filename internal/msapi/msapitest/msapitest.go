@@ -1,5 +1,6 @@
 // Package msapitest has test doubles for clients built on internal/msapi:
-// a credential that records how it was asked, and JSON answer helpers.
+// a credential that records how it was asked, a TLS server whose requests
+// are recorded, and JSON answer helpers.
 package msapitest
 
 import (
@@ -89,4 +90,18 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 // ODataError is the OData error envelope with code and message.
 func ODataError(code, msg string) map[string]any {
 	return map[string]any{"error": map[string]any{"code": code, "message": msg}}
+}
+
+// WhoAmIUserID is the UserId of WhoAmIBody.
+const WhoAmIUserID = "22222222-2222-2222-2222-222222222222"
+
+// WhoAmIBody is Dataverse's answer to GET WhoAmI, the cheapest call and so
+// the typical request of transport tests.
+func WhoAmIBody() map[string]any {
+	return map[string]any{
+		"@odata.context": "https://x/api/data/v9.2/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
+		"BusinessUnitId": "11111111-1111-1111-1111-111111111111",
+		"UserId":         WhoAmIUserID,
+		"OrganizationId": "33333333-3333-3333-3333-333333333333",
+	}
 }
