@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,117 +45,131 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	}
 }
 
-func TestBadRequestIsNotRetried(t *testing.T) {
-	t.Parallel()
-	rec := &msapitest.Recorder{}
-	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		rec.Record(r)
-		writeJSON(w, http.StatusBadRequest, odataErr("0x80040203", "Invalid argument."))
-	}, fastRetries)
+// rejectedToken is the WWW-Authenticate of a 401 from Dataverse.
+const rejectedToken = "Bearer authorization_uri=https://login.microsoftonline.com/t/oauth2/authorize, resource_id=https://contoso.crm.dynamics.com/"
 
-	_, err := c.Do(context.Background(), &Request{Method: http.MethodGet, Path: "accounts"})
-	e, ok := AsError(err)
-	if !ok {
-		t.Fatalf("want *Error, got %T %v", err, err)
-	}
-	if rec.Count() != 1 {
-		t.Errorf("server saw %d requests, want 1", rec.Count())
-	}
-	if e.StatusCode != http.StatusBadRequest || e.Code != "0x80040203" || e.Message != "Invalid argument." || e.Attempts != 1 {
-		t.Errorf("unexpected error fields: %+v", e)
-	}
-	if want := "GET accounts: HTTP 400 (0x80040203): Invalid argument. (after 1 attempt)"; err.Error() != want {
-		t.Errorf("Error() = %q\nwant      %q", err.Error(), want)
-	}
-	if e.Throttled || IsNotFound(err) || IsForbidden(err) || IsUnauthorized(err) {
-		t.Errorf("wrong classification: %+v", e)
-	}
+// failure is how a fake server answers every attempt of a failing call.
+type failure struct {
+	status int
+	header map[string]string
+	body   map[string]any // an OData error; nil sends no body
 }
 
-func TestOtherClientErrorsAreNotRetried(t *testing.T) {
-	t.Parallel()
-	for _, status := range []int{401, 403, 404, 409, 412, 501} {
-		rec := &msapitest.Recorder{}
-		c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-			rec.Record(r)
-			w.WriteHeader(status)
-		}, fastRetries)
-		_, err := c.Do(context.Background(), &Request{Path: "x"})
-		e, ok := AsError(err)
-		if !ok || e.StatusCode != status {
-			t.Errorf("status %d: got %v", status, err)
-			continue
-		}
-		want := 1
-		if status == 401 {
-			want = 2 // one retry with a fresh token
-		}
-		if rec.Count() != want {
-			t.Errorf("status %d: server saw %d requests, want %d", status, rec.Count(), want)
-		}
+func (f failure) answer(w http.ResponseWriter) {
+	for k, v := range f.header {
+		w.Header().Set(k, v)
 	}
+	if f.body == nil {
+		w.WriteHeader(f.status)
+		return
+	}
+	writeJSON(w, f.status, f.body)
 }
 
-func TestErrorAfterLastAttempt(t *testing.T) {
+// A call that keeps failing is retried only where a retry can help (5xx,
+// 429 within the Retry-After limit, one fresh token for a 401), then
+// returns an *Error with the last answer that says what happened and what
+// to do. No case waits: retries use fastRetries' milliseconds and a
+// Retry-After over the limit is not waited for.
+func TestFailedCalls(t *testing.T) {
 	t.Parallel()
-	rec := &msapitest.Recorder{}
-	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		rec.Record(r)
-		writeJSON(w, http.StatusServiceUnavailable, odataErr("0x80044151", "The service is temporarily unavailable."))
-	}, fastRetries, func(cfg *Config) { cfg.MaxRetries = 2 })
-
-	_, err := c.Do(context.Background(), &Request{Path: "WhoAmI"})
-	e, ok := AsError(err)
-	if !ok {
-		t.Fatalf("want *Error, got %T %v", err, err)
+	// errorFields are the fields of Error the cases compare.
+	type errorFields struct {
+		StatusCode      int
+		Code, Message   string
+		Attempts        int
+		Throttled       bool
+		RetryAfterLimit time.Duration
 	}
-	if rec.Count() != 3 {
-		t.Errorf("server saw %d requests, want 3", rec.Count())
+	type testCase struct {
+		name   string
+		answer failure
+		path   string        // of the GET; WhoAmI when empty
+		config func(*Config) // on top of fastRetries
+		want   errorFields
+		// minRetryAfter is the least Error.RetryAfter.
+		minRetryAfter time.Duration
+		holds         []string // which of predicates hold; the others must not
+		refresh       int      // tokens asked with claims (one per rejected token)
+		// wantError is the whole Error() when set; wantText are substrings of it.
+		wantError string
+		wantText  []string
 	}
-	if e.StatusCode != http.StatusServiceUnavailable || e.Code != "0x80044151" || e.Message != "The service is temporarily unavailable." || e.Attempts != 3 {
-		t.Errorf("unexpected error fields: %+v", e)
+	predicates := map[string]func(error) bool{
+		"throttled": IsThrottled, "not found": IsNotFound, "forbidden": IsForbidden, "unauthorized": IsUnauthorized,
 	}
-	for _, want := range []string{"HTTP 503", "0x80044151", "The service is temporarily unavailable.", "after 3 attempts"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("Error() = %q, missing %q", err.Error(), want)
+	overLimit := func(retryAfter string) testCase {
+		return testCase{
+			name: "Retry-After " + retryAfter + " over the limit fails at once",
+			answer: failure{status: http.StatusTooManyRequests, header: map[string]string{"Retry-After": retryAfter},
+				body: odataErr("0x80072321", "Combined execution time of incoming requests exceeded limit of 1,200,000 milliseconds over time window of 300 seconds.")},
+			config: func(cfg *Config) { cfg.MaxRetryAfter = time.Minute },
+			want: errorFields{StatusCode: 429, Code: "0x80072321", Message: "Combined execution time of incoming requests exceeded limit of 1,200,000 milliseconds over time window of 300 seconds.",
+				Attempts: 1, Throttled: true, RetryAfterLimit: time.Minute},
+			minRetryAfter: 9 * time.Minute,
+			holds:         []string{"throttled"},
+			wantText:      []string{"longer than the 1m0s", "gave up after 1 attempt", "retry later"},
 		}
 	}
-}
-
-func TestThrottlingExhaustedSaysWhatToDo(t *testing.T) {
-	t.Parallel()
-	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusTooManyRequests, odataErr("0x80072326", "Number of concurrent requests exceeded the limit of 52."))
-	}, fastRetries, func(cfg *Config) { cfg.MaxRetries = 1 })
-
-	_, err := c.Do(context.Background(), &Request{Path: "WhoAmI"})
-	if !IsThrottled(err) {
-		t.Fatalf("want throttled, got %v", err)
+	cases := []testCase{
+		{
+			name:      "bad request is not retried",
+			answer:    failure{status: http.StatusBadRequest, body: odataErr("0x80040203", "Invalid argument.")},
+			path:      "accounts",
+			want:      errorFields{StatusCode: 400, Code: "0x80040203", Message: "Invalid argument.", Attempts: 1},
+			wantError: "GET accounts: HTTP 400 (0x80040203): Invalid argument. (after 1 attempt)",
+		},
+		{
+			name:     "5xx fails after the last attempt",
+			answer:   failure{status: http.StatusServiceUnavailable, body: odataErr("0x80044151", "The service is temporarily unavailable.")},
+			config:   func(cfg *Config) { cfg.MaxRetries = 2 },
+			want:     errorFields{StatusCode: 503, Code: "0x80044151", Message: "The service is temporarily unavailable.", Attempts: 3},
+			wantText: []string{"HTTP 503", "0x80044151", "The service is temporarily unavailable.", "after 3 attempts"},
+		},
+		{
+			name:     "exhausted throttling says what to do",
+			answer:   failure{status: http.StatusTooManyRequests, body: odataErr("0x80072326", "Number of concurrent requests exceeded the limit of 52.")},
+			config:   func(cfg *Config) { cfg.MaxRetries = 1 },
+			want:     errorFields{StatusCode: 429, Code: "0x80072326", Message: "Number of concurrent requests exceeded the limit of 52.", Attempts: 2, Throttled: true},
+			holds:    []string{"throttled"},
+			wantText: []string{"HTTP 429", "gave up after 2 attempts", "max_concurrent_requests", "retry later"},
+		},
+		overLimit("600"),
+		overLimit(time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)),
+		{
+			name:     "a token rejected twice is an error",
+			answer:   failure{status: http.StatusUnauthorized, header: map[string]string{"WWW-Authenticate": rejectedToken}},
+			want:     errorFields{StatusCode: 401, Message: "WWW-Authenticate: " + rejectedToken, Attempts: 2},
+			holds:    []string{"unauthorized"},
+			refresh:  1,
+			wantText: []string{"HTTP 401", "token was rejected", "application user", "resource_id=https://contoso.crm.dynamics.com/"},
+		},
+		{name: "401 gets one fresh token", answer: failure{status: 401}, want: errorFields{StatusCode: 401, Attempts: 2}, holds: []string{"unauthorized"}, refresh: 1},
+		{name: "403 is not retried", answer: failure{status: 403}, want: errorFields{StatusCode: 403, Attempts: 1}, holds: []string{"forbidden"}},
+		{name: "404 is not retried", answer: failure{status: 404}, want: errorFields{StatusCode: 404, Attempts: 1}, holds: []string{"not found"}},
+		{name: "409 is not retried", answer: failure{status: 409}, want: errorFields{StatusCode: 409, Attempts: 1}},
+		{name: "412 is not retried", answer: failure{status: 412}, want: errorFields{StatusCode: 412, Attempts: 1}},
+		{name: "501 is not retried", answer: failure{status: 501}, want: errorFields{StatusCode: 501, Attempts: 1}},
 	}
-	for _, want := range []string{"HTTP 429", "gave up after 2 attempts", "max_concurrent_requests", "retry later"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("Error() = %q, missing %q", err.Error(), want)
-		}
-	}
-}
-
-func TestRetryAfterOverLimitFailsAtOnce(t *testing.T) {
-	t.Parallel()
-	for name, retryAfter := range map[string]string{
-		"seconds":   "600",
-		"http-date": time.Now().Add(time.Hour).UTC().Format(http.TimeFormat),
-	} {
-		t.Run(name, func(t *testing.T) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			rec := &msapitest.Recorder{}
-			c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+			opts := []func(*Config){fastRetries}
+			if tc.config != nil {
+				opts = append(opts, tc.config)
+			}
+			c, cred, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
 				rec.Record(r)
-				w.Header().Set("Retry-After", retryAfter)
-				writeJSON(w, http.StatusTooManyRequests, odataErr("0x80072321", "Combined execution time of incoming requests exceeded limit of 1,200,000 milliseconds over time window of 300 seconds."))
-			}, fastRetries, func(cfg *Config) { cfg.MaxRetryAfter = time.Minute })
+				tc.answer.answer(w)
+			}, opts...)
+			path := tc.path
+			if path == "" {
+				path = "WhoAmI"
+			}
 
 			start := time.Now()
-			_, err := whoAmI(context.Background(), c)
+			_, err := c.Do(context.Background(), &Request{Method: http.MethodGet, Path: path})
 			if elapsed := time.Since(start); elapsed > 5*time.Second {
 				t.Errorf("took %s: should not have waited", elapsed)
 			}
@@ -162,13 +177,25 @@ func TestRetryAfterOverLimitFailsAtOnce(t *testing.T) {
 			if !ok {
 				t.Fatalf("want *Error, got %T %v", err, err)
 			}
-			if rec.Count() != 1 {
-				t.Errorf("server saw %d requests, want 1", rec.Count())
+			if rec.Count() != tc.want.Attempts {
+				t.Errorf("server saw %d requests, want %d", rec.Count(), tc.want.Attempts)
 			}
-			if !e.Throttled || !IsThrottled(err) || e.RetryAfterLimit != time.Minute || e.RetryAfter < 9*time.Minute || e.Attempts != 1 {
-				t.Errorf("unexpected error fields: %+v", e)
+			got := errorFields{e.StatusCode, e.Code, e.Message, e.Attempts, e.Throttled, e.RetryAfterLimit}
+			if got != tc.want || e.RetryAfter < tc.minRetryAfter {
+				t.Errorf("error fields: %+v, RetryAfter %s\nwant        %+v, RetryAfter >= %s", got, e.RetryAfter, tc.want, tc.minRetryAfter)
 			}
-			for _, want := range []string{"longer than the 1m0s", "gave up after 1 attempt", "retry later"} {
+			for name, holds := range predicates {
+				if holds(err) != slices.Contains(tc.holds, name) {
+					t.Errorf("%s = %v, want it only for %v", name, holds(err), tc.holds)
+				}
+			}
+			if calls, claimCalls := cred.Counts(); calls != 1+tc.refresh || claimCalls != tc.refresh {
+				t.Errorf("GetToken calls = %d (with claims %d), want %d (%d)", calls, claimCalls, 1+tc.refresh, tc.refresh)
+			}
+			if tc.wantError != "" && err.Error() != tc.wantError {
+				t.Errorf("Error() = %q\nwant      %q", err.Error(), tc.wantError)
+			}
+			for _, want := range tc.wantText {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("Error() = %q, missing %q", err.Error(), want)
 				}
@@ -280,7 +307,7 @@ func TestUnauthorizedGetsOneFreshToken(t *testing.T) {
 	c, cred, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
 		rec.Record(r)
 		if r.Header.Get("Authorization") != "Bearer fresh" {
-			w.Header().Set("WWW-Authenticate", "Bearer authorization_uri=https://login.microsoftonline.com/t/oauth2/authorize, resource_id=https://contoso.crm.dynamics.com/")
+			w.Header().Set("WWW-Authenticate", rejectedToken)
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
@@ -308,36 +335,6 @@ func TestUnauthorizedGetsOneFreshToken(t *testing.T) {
 	}
 	if got := cred.Scopes(); len(got) != 1 || got[0] != c.Scope() {
 		t.Errorf("scopes = %v, want [%s]", got, c.Scope())
-	}
-}
-
-func TestUnauthorizedTwiceIsAnError(t *testing.T) {
-	t.Parallel()
-	rec := &msapitest.Recorder{}
-	c, cred, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		rec.Record(r)
-		w.Header().Set("WWW-Authenticate", "Bearer authorization_uri=https://login.microsoftonline.com/t/oauth2/authorize, resource_id=https://contoso.crm.dynamics.com/")
-		w.WriteHeader(http.StatusUnauthorized)
-	})
-	_, err := whoAmI(context.Background(), c)
-	if !IsUnauthorized(err) {
-		t.Fatalf("want unauthorized, got %v", err)
-	}
-	calls, claimCalls := cred.Counts()
-	if calls != 2 || claimCalls != 1 {
-		t.Errorf("GetToken calls = %d (with claims %d), want 2 (1)", calls, claimCalls)
-	}
-	if rec.Count() != 2 {
-		t.Errorf("server saw %d requests, want 2", rec.Count())
-	}
-	e, _ := AsError(err)
-	if e.Attempts != 2 {
-		t.Errorf("Attempts = %d, want 2", e.Attempts)
-	}
-	for _, want := range []string{"HTTP 401", "token was rejected", "application user", "resource_id=https://contoso.crm.dynamics.com/"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("Error() = %q, missing %q", err.Error(), want)
-		}
 	}
 }
 
