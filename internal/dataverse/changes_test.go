@@ -123,14 +123,13 @@ func TestAuditAttributeName(t *testing.T) {
 func TestEntitySetName(t *testing.T) {
 	t.Parallel()
 	rec := &msapitest.Recorder{}
-	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		rec.Record(r)
+	c, _, _ := newTestServer(t, rec.Handler(func(w http.ResponseWriter, r *http.Request) {
 		if strings.Contains(r.URL.Path, "'nosuch'") {
 			writeJSON(w, http.StatusNotFound, odataErr("0x80040217", "Could not find entity"))
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"EntitySetName": "accounts", "MetadataId": "x"})
-	})
+	}))
 	got, err := c.EntitySetName(context.Background(), "account")
 	if err != nil || got != "accounts" {
 		t.Fatalf("got %q, %v", got, err)

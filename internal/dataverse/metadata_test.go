@@ -62,8 +62,7 @@ func TestListEntityAuditInfo(t *testing.T) {
 	t.Parallel()
 	rec := &msapitest.Recorder{}
 	var srvURL string
-	c, _, srv := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		rec.Record(r)
+	c, _, srv := newTestServer(t, rec.Handler(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/api/data/v9.2/EntityDefinitions" {
 			writeJSON(w, http.StatusNotFound, odataErr("0x8006088a", "Resource not found for the segment"))
 			return
@@ -90,7 +89,7 @@ func TestListEntityAuditInfo(t *testing.T) {
 			"value":           []any{entityRow("account", true, accountCols...), contact},
 			"@odata.nextLink": srvURL + "/api/data/v9.2/EntityDefinitions?$select=x&$skiptoken=2",
 		})
-	})
+	}))
 	srvURL = srv.URL
 
 	got, err := c.ListEntityAuditInfo(context.Background(), WithColumns)
@@ -176,15 +175,14 @@ func TestListEntityAuditInfoFollowsAttributePages(t *testing.T) {
 func TestGetEntityAuditInfo(t *testing.T) {
 	t.Parallel()
 	rec := &msapitest.Recorder{}
-	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		rec.Record(r)
+	c, _, _ := newTestServer(t, rec.Handler(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/api/data/v9.2/EntityDefinitions(LogicalName='account')":
 			writeJSON(w, http.StatusOK, entityRow("account", true, attrRow("name", "Microsoft.Dynamics.CRM.StringAttributeMetadata", true, nil)))
 		default:
 			writeJSON(w, http.StatusNotFound, odataErr("0x80040217", "Could not find entity"))
 		}
-	})
+	}))
 	ctx := context.Background()
 	got, err := c.GetEntityAuditInfo(ctx, "account", WithColumns)
 	if err != nil {
@@ -314,8 +312,7 @@ func TestAttributeDefinitionRoundTrip(t *testing.T) {
 	const colPath = "/api/data/v9.2/EntityDefinitions(LogicalName='account')/Attributes(LogicalName='revenue')"
 	const odataType = "Microsoft.Dynamics.CRM.MoneyAttributeMetadata"
 	rec := &msapitest.Recorder{}
-	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		rec.Record(r)
+	c, _, _ := newTestServer(t, rec.Handler(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.Method == http.MethodGet && r.URL.Path == colPath+"/"+odataType:
 			w.Header().Set("Content-Type", "application/json")
@@ -325,7 +322,7 @@ func TestAttributeDefinitionRoundTrip(t *testing.T) {
 		default:
 			writeJSON(w, http.StatusNotFound, odataErr("0x8006088a", fmt.Sprintf("no %s %s", r.Method, r.URL.Path)))
 		}
-	})
+	}))
 	ctx := context.Background()
 	def, err := c.getAttributeDefinition(ctx, "account", "revenue", "#"+odataType)
 	if err != nil {
@@ -374,10 +371,7 @@ func TestAttributeDefinitionRoundTrip(t *testing.T) {
 func TestPublishXML(t *testing.T) {
 	t.Parallel()
 	rec := &msapitest.Recorder{}
-	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		rec.Record(r)
-		w.WriteHeader(http.StatusNoContent)
-	})
+	c, _, _ := newTestServer(t, rec.Handler(msapitest.NoContent))
 	ctx := context.Background()
 	if err := c.PublishXML(ctx, []string{"contact", "account", "contact", "a&b<c>"}); err != nil {
 		t.Fatal(err)

@@ -27,10 +27,9 @@ func orgRow() map[string]any {
 func TestGetOrganizationAuditSettings(t *testing.T) {
 	t.Parallel()
 	rec := &msapitest.Recorder{}
-	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		rec.Record(r)
+	c, _, _ := newTestServer(t, rec.Handler(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"@odata.context": "x", "value": []any{orgRow()}})
-	})
+	}))
 	got, err := c.GetOrganizationAuditSettings(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -71,14 +70,13 @@ func TestGetOrganizationAuditSettingsNeedsOneRow(t *testing.T) {
 func TestGetOrganizationAuditSettingsByID(t *testing.T) {
 	t.Parallel()
 	rec := &msapitest.Recorder{}
-	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		rec.Record(r)
+	c, _, _ := newTestServer(t, rec.Handler(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/api/data/v9.2/organizations("+orgID+")" {
 			writeJSON(w, http.StatusOK, orgRow())
 			return
 		}
 		writeJSON(w, http.StatusNotFound, odataErr("0x80040217", "organization With Id = ... Does Not Exist"))
-	})
+	}))
 	got, err := c.GetOrganizationAuditSettingsByID(context.Background(), strings.ToUpper(orgID))
 	if err != nil {
 		t.Fatal(err)
@@ -109,10 +107,7 @@ func TestGetOrganizationAuditSettingsByID(t *testing.T) {
 func TestUpdateOrganizationAuditSettings(t *testing.T) {
 	t.Parallel()
 	rec := &msapitest.Recorder{}
-	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		rec.Record(r)
-		w.WriteHeader(http.StatusNoContent)
-	})
+	c, _, _ := newTestServer(t, rec.Handler(msapitest.NoContent))
 	on, days := true, int64(365)
 	err := c.UpdateOrganizationAuditSettings(context.Background(), orgID, OrganizationAuditSettingsPatch{
 		IsAuditEnabled:         &on,
@@ -180,10 +175,9 @@ func TestPatchIsEmpty(t *testing.T) {
 func TestWhoAmI(t *testing.T) {
 	t.Parallel()
 	rec := &msapitest.Recorder{}
-	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		rec.Record(r)
+	c, _, _ := newTestServer(t, rec.Handler(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, msapitest.WhoAmIBody())
-	})
+	}))
 	got, err := c.WhoAmI(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -82,10 +82,9 @@ func TestDefaultsBoundRetriesAndConcurrency(t *testing.T) {
 	t.Parallel()
 	for retries, wantAttempts := range map[int]int{0: DefaultMaxRetries + 1, -1: 1, 2: 3} {
 		rec := &msapitest.Recorder{}
-		c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-			rec.Record(r)
+		c, _, _ := newTestServer(t, rec.Handler(func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusServiceUnavailable)
-		}, fastRetries, func(cfg *Config) { cfg.MaxRetries = retries })
+		}), fastRetries, func(cfg *Config) { cfg.MaxRetries = retries })
 		_, err := c.Do(context.Background(), &Request{Path: "WhoAmI"})
 		if e, ok := AsError(err); !ok || e.Attempts != wantAttempts || rec.Count() != wantAttempts {
 			t.Errorf("MaxRetries %d: %d requests, error %v; want %d attempts", retries, rec.Count(), err, wantAttempts)

@@ -55,7 +55,7 @@ type failure struct {
 	body   map[string]any // an OData error; nil sends no body
 }
 
-func (f failure) answer(w http.ResponseWriter) {
+func (f failure) answer(w http.ResponseWriter, _ *http.Request) {
 	for k, v := range f.header {
 		w.Header().Set(k, v)
 	}
@@ -159,10 +159,7 @@ func TestFailedCalls(t *testing.T) {
 			if tc.config != nil {
 				opts = append(opts, tc.config)
 			}
-			c, cred, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-				rec.Record(r)
-				tc.answer.answer(w)
-			}, opts...)
+			c, cred, _ := newTestServer(t, rec.Handler(tc.answer.answer), opts...)
 			path := tc.path
 			if path == "" {
 				path = "WhoAmI"
@@ -304,15 +301,14 @@ func TestSlowAttemptTimesOutAndIsRetried(t *testing.T) {
 func TestUnauthorizedGetsOneFreshToken(t *testing.T) {
 	t.Parallel()
 	rec := &msapitest.Recorder{}
-	c, cred, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		rec.Record(r)
+	c, cred, _ := newTestServer(t, rec.Handler(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer fresh" {
 			w.Header().Set("WWW-Authenticate", rejectedToken)
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
 		writeJSON(w, http.StatusOK, msapitest.WhoAmIBody())
-	})
+	}))
 	cred.Token = func(n int, claims bool) string {
 		if claims {
 			return "fresh"
@@ -409,11 +405,10 @@ func TestWaitForSlotHonoursContext(t *testing.T) {
 func TestCancelDuringBackoffReturnsPromptly(t *testing.T) {
 	t.Parallel()
 	rec := &msapitest.Recorder{}
-	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		rec.Record(r)
+	c, _, _ := newTestServer(t, rec.Handler(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "30")
 		writeJSON(w, http.StatusServiceUnavailable, odataErr("", "busy"))
-	})
+	}))
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(200*time.Millisecond, cancel)
 	start := time.Now()
@@ -436,14 +431,13 @@ func TestCancelDuringBackoffReturnsPromptly(t *testing.T) {
 func TestHeadersAndBody(t *testing.T) {
 	t.Parallel()
 	rec := &msapitest.Recorder{}
-	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		rec.Record(r)
+	c, _, _ := newTestServer(t, rec.Handler(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet {
 			writeJSON(w, http.StatusOK, map[string]any{"n": json.Number("12345678901234567890")})
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
-	})
+	}))
 
 	var out map[string]any
 	if _, err := c.Do(context.Background(), &Request{Path: "things", Out: &out}); err != nil {
@@ -505,10 +499,9 @@ func TestBodyIsReplayedOnRetry(t *testing.T) {
 func TestAbsoluteURLs(t *testing.T) {
 	t.Parallel()
 	rec := &msapitest.Recorder{}
-	c, _, srv := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		rec.Record(r)
+	c, _, srv := newTestServer(t, rec.Handler(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"value": []any{}})
-	})
+	}))
 	next := srv.URL + "/api/data/v9.2/audits?$select=auditid&$skiptoken=%3Ccookie%20pagenumber=%222%22/%3E"
 	if _, err := c.Do(context.Background(), &Request{Path: next}); err != nil {
 		t.Fatal(err)
