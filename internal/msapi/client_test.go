@@ -17,7 +17,7 @@ import (
 
 func TestScopeFor(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[string]string{
+	checkNormalizer(t, "ScopeFor", ScopeFor, map[string]string{
 		"https://contoso.crm.dynamics.com":         "https://contoso.crm.dynamics.com/.default",
 		"https://Contoso.CRM4.dynamics.com/":       "https://contoso.crm4.dynamics.com/.default",
 		" https://contoso.crm.dynamics.com ":       "https://contoso.crm.dynamics.com/.default",
@@ -26,21 +26,11 @@ func TestScopeFor(t *testing.T) {
 		"http://localhost:8080/":                   "http://localhost:8080/.default",
 		"http://[::1]:8080":                        "http://[::1]:8080/.default",
 		"https://contoso.crm.microsoftdynamics.us": "https://contoso.crm.microsoftdynamics.us/.default",
-	} {
-		got, err := ScopeFor(in)
-		if err != nil || got != want {
-			t.Errorf("ScopeFor(%q) = %q, %v; want %q", in, got, err, want)
-		}
-	}
-	for _, in := range []string{
+	}, []string{
 		"", "contoso.crm.dynamics.com", "http://contoso.crm.dynamics.com", "ftp://contoso",
 		"https://contoso.crm.dynamics.com/main.aspx", "https://contoso.crm.dynamics.com/api/data/v9.2",
 		"https://contoso.crm.dynamics.com?x=1", "https://user:pw@contoso.crm.dynamics.com", "https://",
-	} {
-		if got, err := ScopeFor(in); err == nil {
-			t.Errorf("ScopeFor(%q) = %q, want an error", in, got)
-		}
-	}
+	})
 }
 
 // New refuses a configuration it cannot call safely, and says why.

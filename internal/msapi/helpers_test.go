@@ -68,3 +68,20 @@ func whoAmI(ctx context.Context, c *Client) (*whoAmIResponse, error) {
 }
 
 func countAtomic(p *atomic.Int64) int { return int(p.Load()) }
+
+// checkNormalizer checks that normalize maps every key of valid to its value
+// and refuses every input of invalid.
+func checkNormalizer(t *testing.T, name string, normalize func(string) (string, error), valid map[string]string, invalid []string) {
+	t.Helper()
+	for in, want := range valid {
+		got, err := normalize(in)
+		if err != nil || got != want {
+			t.Errorf("%s(%q) = %q, %v; want %q", name, in, got, err, want)
+		}
+	}
+	for _, in := range invalid {
+		if got, err := normalize(in); err == nil {
+			t.Errorf("%s(%q) = %q, want an error", name, in, got)
+		}
+	}
+}
