@@ -227,6 +227,25 @@ func TestKeyLiteralEscapesQuotes(t *testing.T) {
 // the context names the type.
 const sampleAttributeDef = `{"@odata.context":"https://org/api/data/v9.2/$metadata#EntityDefinitions('account')/Attributes/Microsoft.Dynamics.CRM.MoneyAttributeMetadata/$entity","MetadataId":"m","LogicalName":"revenue","MaxValue":100000000000000.0000000000,"MinValue":-100000000000000,"Precision":2,"IsAuditEnabled":{"Value":false,"CanBeChanged":true,"ManagedPropertyLogicalName":"canmodifyauditsettings"},"DisplayName":{"LocalizedLabels":[{"Label":"Chiffre d’affaires","LanguageCode":1036}],"UserLocalizedLabel":null}}` //nolint:misspell // "Chiffre d’affaires" is a French label.
 
+// auditEnabledCopy reads a definition with read, checks that it came back
+// byte for byte as the server sent it, and returns it with auditing turned
+// on (IsAuditEnabled.Value true), as the domain operations change it.
+func auditEnabledCopy(t *testing.T, sent string, read func() (json.RawMessage, error)) json.RawMessage {
+	t.Helper()
+	def, err := read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(def) != sent {
+		t.Fatalf("definition not returned as sent:\n%s", def)
+	}
+	changed, err := setJSONValue(def, true, "IsAuditEnabled", "Value")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return changed
+}
+
 func TestEntityDefinitionRoundTrip(t *testing.T) {
 	t.Parallel()
 	var putBody []byte
@@ -247,17 +266,7 @@ func TestEntityDefinitionRoundTrip(t *testing.T) {
 		}
 	})
 	ctx := context.Background()
-	def, err := c.getEntityDefinition(ctx, "account")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(def) != sampleEntityDef {
-		t.Fatalf("definition not returned as sent:\n%s", def)
-	}
-	changed, err := setJSONValue(def, true, "IsAuditEnabled", "Value")
-	if err != nil {
-		t.Fatal(err)
-	}
+	changed := auditEnabledCopy(t, sampleEntityDef, func() (json.RawMessage, error) { return c.getEntityDefinition(ctx, "account") })
 	if err := c.putEntityDefinition(ctx, "account", changed, "AuditBaseline"); err != nil {
 		t.Fatal(err)
 	}
@@ -324,17 +333,9 @@ func TestAttributeDefinitionRoundTrip(t *testing.T) {
 		}
 	}))
 	ctx := context.Background()
-	def, err := c.getAttributeDefinition(ctx, "account", "revenue", "#"+odataType)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(def) != sampleAttributeDef {
-		t.Fatalf("definition = %s", def)
-	}
-	changed, err := setJSONValue(def, true, "IsAuditEnabled", "Value")
-	if err != nil {
-		t.Fatal(err)
-	}
+	changed := auditEnabledCopy(t, sampleAttributeDef, func() (json.RawMessage, error) {
+		return c.getAttributeDefinition(ctx, "account", "revenue", "#"+odataType)
+	})
 	if err := c.putAttributeDefinition(ctx, "account", "revenue", odataType, changed, ""); err != nil {
 		t.Fatal(err)
 	}
