@@ -86,64 +86,64 @@ func NewCredential(cfg Config) (azcore.TokenCredential, Method, error) {
 			return nil, method, &ConfigError{Attribute: AttrUseMSI, Summary: "Cannot use managed identity", Detail: err.Error()}
 		}
 
-	case MethodClientSecret:
-		if err := validateAuthorityHost(cfg); err != nil {
+	case MethodClientSecret, MethodClientCertificate, MethodOIDC:
+		if err := cred.buildAppRegistrationCredential(cfg); err != nil {
 			return nil, method, err
-		}
-		cred.tenantID, cred.clientID = strings.TrimSpace(cfg.TenantID), strings.TrimSpace(cfg.ClientID)
-		cred.source = AttrClientSecret
-		cred.inner, err = azidentity.NewClientSecretCredential(cred.tenantID, cred.clientID, cfg.ClientSecret,
-			&azidentity.ClientSecretCredentialOptions{
-				ClientOptions:            clientOptions(cfg),
-				DisableInstanceDiscovery: disableInstanceDiscovery(cfg),
-			})
-		if err != nil {
-			return nil, method, constructionError(err, cfg.ClientSecret)
-		}
-
-	case MethodClientCertificate:
-		if err := validateAuthorityHost(cfg); err != nil {
-			return nil, method, err
-		}
-		certs, key, err := loadCertificate(cfg)
-		if err != nil {
-			return nil, method, err
-		}
-		cred.tenantID, cred.clientID = strings.TrimSpace(cfg.TenantID), strings.TrimSpace(cfg.ClientID)
-		cred.source = cfg.certificateAttr()
-		cred.inner, err = azidentity.NewClientCertificateCredential(cred.tenantID, cred.clientID, certs, key,
-			&azidentity.ClientCertificateCredentialOptions{
-				ClientOptions:            clientOptions(cfg),
-				DisableInstanceDiscovery: disableInstanceDiscovery(cfg),
-				SendCertificateChain:     false,
-			})
-		if err != nil {
-			return nil, method, constructionError(err, cfg.ClientCertificatePassword)
-		}
-
-	case MethodOIDC:
-		if err := validateAuthorityHost(cfg); err != nil {
-			return nil, method, err
-		}
-		getAssertion, source, err := assertionSource(cfg)
-		if err != nil {
-			return nil, method, err
-		}
-		cred.tenantID, cred.clientID = strings.TrimSpace(cfg.TenantID), strings.TrimSpace(cfg.ClientID)
-		cred.source = source
-		cred.inner, err = azidentity.NewClientAssertionCredential(cred.tenantID, cred.clientID, getAssertion,
-			&azidentity.ClientAssertionCredentialOptions{
-				ClientOptions:            clientOptions(cfg),
-				DisableInstanceDiscovery: disableInstanceDiscovery(cfg),
-			})
-		if err != nil {
-			return nil, method, constructionError(err, cfg.OIDCToken, cfg.OIDCRequestToken)
 		}
 
 	default:
 		return nil, method, fmt.Errorf("auth: unknown method %q", method)
 	}
 	return cred, method, nil
+}
+
+// buildAppRegistrationCredential builds the azidentity credential of an app
+// registration for cred.method: by client secret, certificate or OIDC
+// assertion, all against the configured login host. A constructor's error
+// is returned with the method's secrets removed.
+func (c *Credential) buildAppRegistrationCredential(cfg Config) error {
+	if err := validateAuthorityHost(cfg); err != nil {
+		return err
+	}
+	c.tenantID, c.clientID = strings.TrimSpace(cfg.TenantID), strings.TrimSpace(cfg.ClientID)
+	options, disableDiscovery := clientOptions(cfg), disableInstanceDiscovery(cfg)
+	var (
+		err     error
+		secrets []string
+	)
+	switch c.method {
+	case MethodClientSecret:
+		c.source, secrets = AttrClientSecret, []string{cfg.ClientSecret}
+		c.inner, err = azidentity.NewClientSecretCredential(c.tenantID, c.clientID, cfg.ClientSecret,
+			&azidentity.ClientSecretCredentialOptions{ClientOptions: options, DisableInstanceDiscovery: disableDiscovery})
+
+	case MethodClientCertificate:
+		certs, key, loadErr := loadCertificate(cfg)
+		if loadErr != nil {
+			return loadErr
+		}
+		c.source, secrets = cfg.certificateAttr(), []string{cfg.ClientCertificatePassword}
+		c.inner, err = azidentity.NewClientCertificateCredential(c.tenantID, c.clientID, certs, key,
+			&azidentity.ClientCertificateCredentialOptions{
+				ClientOptions: options, DisableInstanceDiscovery: disableDiscovery, SendCertificateChain: false,
+			})
+
+	case MethodOIDC:
+		getAssertion, source, sourceErr := assertionSource(cfg)
+		if sourceErr != nil {
+			return sourceErr
+		}
+		c.source, secrets = source, []string{cfg.OIDCToken, cfg.OIDCRequestToken}
+		c.inner, err = azidentity.NewClientAssertionCredential(c.tenantID, c.clientID, getAssertion,
+			&azidentity.ClientAssertionCredentialOptions{ClientOptions: options, DisableInstanceDiscovery: disableDiscovery})
+
+	default:
+		return fmt.Errorf("auth: %q is not an app registration method", c.method)
+	}
+	if err != nil {
+		return constructionError(err, secrets...)
+	}
+	return nil
 }
 
 // clientOptions points azidentity at the configured login host and HTTP client.

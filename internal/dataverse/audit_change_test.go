@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi/msapitest"
 )
 
 const auditChangeBase = "/api/data/v9.2/EntityDefinitions(LogicalName='account')"
@@ -23,7 +25,7 @@ type fakeDefinitions struct {
 	columns map[string]string // column → definition
 	types   map[string]string // column → metadata type
 	failPut map[string]bool   // column whose PUT fails
-	rec     recorder
+	rec     msapitest.Recorder
 }
 
 func newFakeDefinitions(table string) *fakeDefinitions {
@@ -52,8 +54,8 @@ func (f *fakeDefinitions) auditRow() map[string]any {
 }
 
 func (f *fakeDefinitions) handler(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	f.rec.record(r, body)
+	f.rec.Record(r)
+	body, _ := io.ReadAll(r.Body) // Record left it readable
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	col, cast, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, auditChangeBase), "/Attributes(LogicalName='"), "')")
@@ -81,10 +83,9 @@ func (f *fakeDefinitions) handler(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *fakeDefinitions) requests() []string {
-	f.rec.mu.Lock()
-	defer f.rec.mu.Unlock()
-	out := make([]string, len(f.rec.reqs))
-	for i, r := range f.rec.reqs {
+	reqs := f.rec.Requests()
+	out := make([]string, len(reqs))
+	for i, r := range reqs {
 		out[i] = r.Method + " " + strings.TrimPrefix(r.URL.Path, auditChangeBase)
 	}
 	return out
@@ -123,15 +124,15 @@ func TestApplyTableAuditWritesOnlyTheAuditFields(t *testing.T) {
 	if got := strings.Join(f.requests(), ", "); got != "GET , PUT " {
 		t.Fatalf("requests: %s", got)
 	}
-	put := f.rec.reqs[1]
+	put := f.rec.Request(1)
 	if put.Header.Get("MSCRM.MergeLabels") != "true" || put.Header.Get("MSCRM.SolutionUniqueName") != "AuditBaseline" {
 		t.Errorf("PUT headers = %v", put.Header)
 	}
 	// Byte for byte the definition read, minus its annotations, with the two values changed.
 	want := strings.NewReplacer(`"@odata.context":"c","@odata.etag":"W/\"7\"",`, ``, `{"Value":false`, `{"Value":true`,
 		`"IsRetrieveMultipleAuditEnabled":true`, `"IsRetrieveMultipleAuditEnabled":false`).Replace(auditChangeTableDef)
-	if string(f.rec.body[1]) != want {
-		t.Errorf("PUT body\n got %s\nwant %s", f.rec.body[1], want)
+	if string(f.rec.Body(1)) != want {
+		t.Errorf("PUT body\n got %s\nwant %s", f.rec.Body(1), want)
 	}
 	// The write invalidated the table: the next read is of that table alone and sees the change.
 	e, err := m.Entity(ctx, "account")
@@ -222,7 +223,7 @@ func TestApplyColumnAudit(t *testing.T) {
 	current := auditInfoOfFake(t, m)
 	// Someone else turned fax on since the bulk read.
 	f.addColumn("fax", str, true, true)
-	n := f.rec.count()
+	n := f.rec.Count()
 
 	res, err := m.ApplyColumnAudit(ctx, ColumnAuditChange{Table: "account", Solution: "S", Current: current,
 		Columns: map[string]bool{"revenue": true, "name": true, "fax": true}})
@@ -238,8 +239,9 @@ func TestApplyColumnAudit(t *testing.T) {
 	if got != want {
 		t.Errorf("requests\n got %s\nwant %s", got, want)
 	}
-	put := f.rec.reqs[len(f.rec.reqs)-1]
-	body := string(f.rec.body[len(f.rec.body)-1])
+	last := f.rec.Count() - 1
+	put := f.rec.Request(last)
+	body := string(f.rec.Body(last))
 	if put.Header.Get("MSCRM.MergeLabels") != "true" || put.Header.Get("MSCRM.SolutionUniqueName") != "S" {
 		t.Errorf("PUT headers = %v", put.Header)
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi/msapitest"
 )
 
 func showValue(p *string) string {
@@ -120,28 +122,27 @@ func TestAuditAttributeName(t *testing.T) {
 
 func TestEntitySetName(t *testing.T) {
 	t.Parallel()
-	rec := &recorder{}
-	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		rec.record(r, nil)
+	rec := &msapitest.Recorder{}
+	c, _, _ := newTestServer(t, rec.Handler(func(w http.ResponseWriter, r *http.Request) {
 		if strings.Contains(r.URL.Path, "'nosuch'") {
 			writeJSON(w, http.StatusNotFound, odataErr("0x80040217", "Could not find entity"))
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"EntitySetName": "accounts", "MetadataId": "x"})
-	})
+	}))
 	got, err := c.EntitySetName(context.Background(), "account")
 	if err != nil || got != "accounts" {
 		t.Fatalf("got %q, %v", got, err)
 	}
-	r := rec.reqs[0]
+	r := rec.Request(0)
 	if r.URL.Path != "/api/data/v9.2/EntityDefinitions(LogicalName='account')" || r.URL.RawQuery != "$select=EntitySetName" {
 		t.Errorf("request %s?%s", r.URL.Path, r.URL.RawQuery)
 	}
 	if _, err := c.EntitySetName(context.Background(), "nosuch"); !IsNotFound(err) {
 		t.Errorf("unknown table: %v", err)
 	}
-	if _, err := c.EntitySetName(context.Background(), "Bad Name"); err == nil || rec.count() != 2 {
-		t.Errorf("bad name: %v, %d requests", err, rec.count())
+	if _, err := c.EntitySetName(context.Background(), "Bad Name"); err == nil || rec.Count() != 2 {
+		t.Errorf("bad name: %v, %d requests", err, rec.Count())
 	}
 }
 

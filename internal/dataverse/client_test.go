@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi/msapitest"
 )
 
 // New refuses what it cannot call safely, naming the URL and the fix.
@@ -35,7 +37,7 @@ func TestClientTargetsEnvironment(t *testing.T) {
 	var path string
 	c, cred, srv := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
 		path = r.URL.Path
-		writeJSON(w, http.StatusOK, whoAmIBody())
+		writeJSON(w, http.StatusOK, msapitest.WhoAmIBody())
 	})
 	if _, err := c.WhoAmI(context.Background()); err != nil {
 		t.Fatal(err)

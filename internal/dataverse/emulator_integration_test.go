@@ -44,23 +44,32 @@ func emulatorClient(t *testing.T) (*emulator.Server, *dataverse.Client) {
 	return srv, c
 }
 
-// Streaming 100,000 audit rows takes at most 21 page requests, counted by
-// the emulator.
-func TestStreamAudits_100kRowsAgainstEmulator(t *testing.T) {
+// seededEmulator is emulatorClient with rows audit rows spread over months
+// from the start of 2025 (random with seed), and counters reset after
+// seeding. The volume tests that use it are skipped with -short.
+func seededEmulator(t *testing.T, rows, months int, seed int64) (*emulator.Server, *dataverse.Client) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("volume test")
 	}
-	t.Parallel()
 	srv, c := emulatorClient(t)
 	from := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	start := time.Now()
-	srv.SeedAuditHistory(100000, from, from.AddDate(1, 0, 0), 42)
-	t.Logf("seeded 100,000 rows in %s", time.Since(start))
+	srv.SeedAuditHistory(rows, from, from.AddDate(0, months, 0), seed)
+	t.Logf("seeded %d rows in %s", rows, time.Since(start))
 	srv.ResetCounters()
+	return srv, c
+}
+
+// Streaming 100,000 audit rows takes at most 21 page requests, counted by
+// the emulator.
+func TestStreamAudits_100kRowsAgainstEmulator(t *testing.T) {
+	t.Parallel()
+	srv, c := seededEmulator(t, 100000, 12, 42)
 
 	var n int
 	var last time.Time
-	start = time.Now()
+	start := time.Now()
 	truncated, pages, err := c.StreamAudits(context.Background(), dataverse.AuditQuery{Limit: 100000}, func(r dataverse.AuditRecord) error {
 		if n > 0 && r.CreatedOn.After(last) {
 			t.Fatalf("row %d is newer than the one before", n)
@@ -84,14 +93,8 @@ func TestStreamAudits_100kRowsAgainstEmulator(t *testing.T) {
 
 // 10,000 rows with their changes: 2 pages and 10 $batch requests.
 func TestRetrieveAuditDetails_10kRowsAgainstEmulator(t *testing.T) {
-	if testing.Short() {
-		t.Skip("volume test")
-	}
 	t.Parallel()
-	srv, c := emulatorClient(t)
-	from := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	srv.SeedAuditHistory(10000, from, from.AddDate(0, 1, 0), 43)
-	srv.ResetCounters()
+	srv, c := seededEmulator(t, 10000, 1, 43)
 
 	ctx := context.Background()
 	var ids []string

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi/msapitest"
 )
 
 const (
@@ -58,10 +60,9 @@ func attrRow(name, odataType string, audit bool, attributeOf any) map[string]any
 
 func TestListEntityAuditInfo(t *testing.T) {
 	t.Parallel()
-	rec := &recorder{}
+	rec := &msapitest.Recorder{}
 	var srvURL string
-	c, _, srv := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		rec.record(r, nil)
+	c, _, srv := newTestServer(t, rec.Handler(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/api/data/v9.2/EntityDefinitions" {
 			writeJSON(w, http.StatusNotFound, odataErr("0x8006088a", "Resource not found for the segment"))
 			return
@@ -88,24 +89,24 @@ func TestListEntityAuditInfo(t *testing.T) {
 			"value":           []any{entityRow("account", true, accountCols...), contact},
 			"@odata.nextLink": srvURL + "/api/data/v9.2/EntityDefinitions?$select=x&$skiptoken=2",
 		})
-	})
+	}))
 	srvURL = srv.URL
 
 	got, err := c.ListEntityAuditInfo(context.Background(), WithColumns)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.count() != 2 {
-		t.Fatalf("%d requests, want 2 (two pages)", rec.count())
+	if rec.Count() != 2 {
+		t.Fatalf("%d requests, want 2 (two pages)", rec.Count())
 	}
-	q := rec.reqs[0].URL.Query()
+	q := rec.Request(0).URL.Query()
 	if q.Get("$select") != wantEntitySelect || q.Get("$expand") != wantAttrExpand || len(q) != 2 {
 		t.Errorf("query = %v", q)
 	}
-	if raw := rec.reqs[0].URL.RawQuery; !strings.Contains(raw, "$expand=Attributes($select") {
+	if raw := rec.Request(0).URL.RawQuery; !strings.Contains(raw, "$expand=Attributes($select") {
 		t.Errorf("raw query not readable: %s", raw)
 	}
-	if q := rec.reqs[1].URL.RawQuery; q != "$select=x&$skiptoken=2" {
+	if q := rec.Request(1).URL.RawQuery; q != "$select=x&$skiptoken=2" {
 		t.Errorf("next link query = %s", q)
 	}
 	if len(got) != 3 {
@@ -141,7 +142,7 @@ func TestListEntityAuditInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q := rec.reqs[2].URL.Query(); q.Get("$expand") != "" || q.Get("$select") != wantEntitySelect {
+	if q := rec.Request(2).URL.Query(); q.Get("$expand") != "" || q.Get("$select") != wantEntitySelect {
 		t.Errorf("query = %v", q)
 	}
 	if got["account"].Attributes != nil {
@@ -173,16 +174,15 @@ func TestListEntityAuditInfoFollowsAttributePages(t *testing.T) {
 
 func TestGetEntityAuditInfo(t *testing.T) {
 	t.Parallel()
-	rec := &recorder{}
-	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		rec.record(r, nil)
+	rec := &msapitest.Recorder{}
+	c, _, _ := newTestServer(t, rec.Handler(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/api/data/v9.2/EntityDefinitions(LogicalName='account')":
 			writeJSON(w, http.StatusOK, entityRow("account", true, attrRow("name", "Microsoft.Dynamics.CRM.StringAttributeMetadata", true, nil)))
 		default:
 			writeJSON(w, http.StatusNotFound, odataErr("0x80040217", "Could not find entity"))
 		}
-	})
+	}))
 	ctx := context.Background()
 	got, err := c.GetEntityAuditInfo(ctx, "account", WithColumns)
 	if err != nil {
@@ -191,13 +191,13 @@ func TestGetEntityAuditInfo(t *testing.T) {
 	if got.LogicalName != "account" || !got.IsAuditEnabled.Value || got.Attributes["name"] == nil {
 		t.Errorf("got %+v", got)
 	}
-	if q := rec.reqs[0].URL.Query(); q.Get("$select") != wantEntitySelect || q.Get("$expand") != wantAttrExpand {
+	if q := rec.Request(0).URL.Query(); q.Get("$select") != wantEntitySelect || q.Get("$expand") != wantAttrExpand {
 		t.Errorf("query = %v", q)
 	}
 	if _, err := c.GetEntityAuditInfo(ctx, "account", WithoutColumns); err != nil {
 		t.Fatal(err)
 	}
-	if q := rec.reqs[1].URL.Query(); q.Has("$expand") {
+	if q := rec.Request(1).URL.Query(); q.Has("$expand") {
 		t.Errorf("query = %v", q)
 	}
 
@@ -205,14 +205,14 @@ func TestGetEntityAuditInfo(t *testing.T) {
 	if !IsNotFound(err) {
 		t.Errorf("unknown table: err = %v", err)
 	}
-	n := rec.count()
+	n := rec.Count()
 	for _, bad := range []string{"", "Account", "acc'ount", "a b", "a/b", "account)", "ä"} {
 		if _, err := c.GetEntityAuditInfo(ctx, bad, WithColumns); err == nil || !strings.Contains(err.Error(), "logical name") {
 			t.Errorf("%q: err = %v", bad, err)
 		}
 	}
-	if rec.count() != n {
-		t.Errorf("invalid names sent %d requests", rec.count()-n)
+	if rec.Count() != n {
+		t.Errorf("invalid names sent %d requests", rec.Count()-n)
 	}
 }
 
@@ -226,6 +226,25 @@ func TestKeyLiteralEscapesQuotes(t *testing.T) {
 // A full column definition as the cast GET returns it: no @odata.type, only
 // the context names the type.
 const sampleAttributeDef = `{"@odata.context":"https://org/api/data/v9.2/$metadata#EntityDefinitions('account')/Attributes/Microsoft.Dynamics.CRM.MoneyAttributeMetadata/$entity","MetadataId":"m","LogicalName":"revenue","MaxValue":100000000000000.0000000000,"MinValue":-100000000000000,"Precision":2,"IsAuditEnabled":{"Value":false,"CanBeChanged":true,"ManagedPropertyLogicalName":"canmodifyauditsettings"},"DisplayName":{"LocalizedLabels":[{"Label":"Chiffre d’affaires","LanguageCode":1036}],"UserLocalizedLabel":null}}` //nolint:misspell // "Chiffre d’affaires" is a French label.
+
+// auditEnabledCopy reads a definition with read, checks that it came back
+// byte for byte as the server sent it, and returns it with auditing turned
+// on (IsAuditEnabled.Value true), as the domain operations change it.
+func auditEnabledCopy(t *testing.T, sent string, read func() (json.RawMessage, error)) json.RawMessage {
+	t.Helper()
+	def, err := read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(def) != sent {
+		t.Fatalf("definition not returned as sent:\n%s", def)
+	}
+	changed, err := setJSONValue(def, true, "IsAuditEnabled", "Value")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return changed
+}
 
 func TestEntityDefinitionRoundTrip(t *testing.T) {
 	t.Parallel()
@@ -247,17 +266,7 @@ func TestEntityDefinitionRoundTrip(t *testing.T) {
 		}
 	})
 	ctx := context.Background()
-	def, err := c.getEntityDefinition(ctx, "account")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(def) != sampleEntityDef {
-		t.Fatalf("definition not returned as sent:\n%s", def)
-	}
-	changed, err := setJSONValue(def, true, "IsAuditEnabled", "Value")
-	if err != nil {
-		t.Fatal(err)
-	}
+	changed := auditEnabledCopy(t, sampleEntityDef, func() (json.RawMessage, error) { return c.getEntityDefinition(ctx, "account") })
 	if err := c.putEntityDefinition(ctx, "account", changed, "AuditBaseline"); err != nil {
 		t.Fatal(err)
 	}
@@ -311,10 +320,8 @@ func TestAttributeDefinitionRoundTrip(t *testing.T) {
 	t.Parallel()
 	const colPath = "/api/data/v9.2/EntityDefinitions(LogicalName='account')/Attributes(LogicalName='revenue')"
 	const odataType = "Microsoft.Dynamics.CRM.MoneyAttributeMetadata"
-	rec := &recorder{}
-	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		rec.record(r, body)
+	rec := &msapitest.Recorder{}
+	c, _, _ := newTestServer(t, rec.Handler(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.Method == http.MethodGet && r.URL.Path == colPath+"/"+odataType:
 			w.Header().Set("Content-Type", "application/json")
@@ -324,33 +331,25 @@ func TestAttributeDefinitionRoundTrip(t *testing.T) {
 		default:
 			writeJSON(w, http.StatusNotFound, odataErr("0x8006088a", fmt.Sprintf("no %s %s", r.Method, r.URL.Path)))
 		}
-	})
+	}))
 	ctx := context.Background()
-	def, err := c.getAttributeDefinition(ctx, "account", "revenue", "#"+odataType)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(def) != sampleAttributeDef {
-		t.Fatalf("definition = %s", def)
-	}
-	changed, err := setJSONValue(def, true, "IsAuditEnabled", "Value")
-	if err != nil {
-		t.Fatal(err)
-	}
+	changed := auditEnabledCopy(t, sampleAttributeDef, func() (json.RawMessage, error) {
+		return c.getAttributeDefinition(ctx, "account", "revenue", "#"+odataType)
+	})
 	if err := c.putAttributeDefinition(ctx, "account", "revenue", odataType, changed, ""); err != nil {
 		t.Fatal(err)
 	}
-	put := rec.body[1]
+	put := rec.Body(1)
 	want := `{"@odata.type":"#Microsoft.Dynamics.CRM.MoneyAttributeMetadata",` + strings.SplitN(sampleAttributeDef, `$entity",`, 2)[1]
 	want = strings.Replace(want, `{"Value":false`, `{"Value":true`, 1)
 	if string(put) != want {
 		t.Errorf("PUT body\n got %s\nwant %s", put, want)
 	}
-	if rec.reqs[1].Header.Get("MSCRM.MergeLabels") != "true" {
-		t.Errorf("headers = %v", rec.reqs[1].Header)
+	if rec.Request(1).Header.Get("MSCRM.MergeLabels") != "true" {
+		t.Errorf("headers = %v", rec.Request(1).Header)
 	}
 
-	n := rec.count()
+	n := rec.Count()
 	for _, tc := range [][3]string{
 		{"account", "revenue", "StringAttributeMetadata"},
 		{"account", "revenue", "Microsoft.Dynamics.CRM.X/../../y"},
@@ -365,42 +364,38 @@ func TestAttributeDefinitionRoundTrip(t *testing.T) {
 			t.Errorf("%v: PUT: no error", tc)
 		}
 	}
-	if rec.count() != n {
-		t.Errorf("invalid input sent %d requests", rec.count()-n)
+	if rec.Count() != n {
+		t.Errorf("invalid input sent %d requests", rec.Count()-n)
 	}
 }
 
 func TestPublishXML(t *testing.T) {
 	t.Parallel()
-	rec := &recorder{}
-	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		rec.record(r, body)
-		w.WriteHeader(http.StatusNoContent)
-	})
+	rec := &msapitest.Recorder{}
+	c, _, _ := newTestServer(t, rec.Handler(msapitest.NoContent))
 	ctx := context.Background()
 	if err := c.PublishXML(ctx, []string{"contact", "account", "contact", "a&b<c>"}); err != nil {
 		t.Fatal(err)
 	}
-	r := rec.reqs[0]
+	r := rec.Request(0)
 	if r.Method != http.MethodPost || r.URL.Path != "/api/data/v9.2/PublishXml" {
 		t.Errorf("request %s %s", r.Method, r.URL.Path)
 	}
 	var body struct{ ParameterXml string }
-	if err := json.Unmarshal(rec.body[0], &body); err != nil {
+	if err := json.Unmarshal(rec.Body(0), &body); err != nil {
 		t.Fatal(err)
 	}
 	const want = "<importexportxml><entities><entity>a&amp;b&lt;c&gt;</entity><entity>account</entity><entity>contact</entity></entities></importexportxml>"
 	if body.ParameterXml != want {
 		t.Errorf("ParameterXml = %s", body.ParameterXml)
 	}
-	if err := c.PublishXML(ctx, nil); err == nil || rec.count() != 1 {
-		t.Errorf("empty list: err = %v, requests = %d", err, rec.count())
+	if err := c.PublishXML(ctx, nil); err == nil || rec.Count() != 1 {
+		t.Errorf("empty list: err = %v, requests = %d", err, rec.Count())
 	}
 	if err := c.PublishAllXML(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if r := rec.reqs[1]; r.Method != http.MethodPost || r.URL.Path != "/api/data/v9.2/PublishAllXml" || string(rec.body[1]) != "{}" {
-		t.Errorf("request %s %s %s", r.Method, r.URL.Path, rec.body[1])
+	if r := rec.Request(1); r.Method != http.MethodPost || r.URL.Path != "/api/data/v9.2/PublishAllXml" || string(rec.Body(1)) != "{}" {
+		t.Errorf("request %s %s %s", r.Method, r.URL.Path, rec.Body(1))
 	}
 }

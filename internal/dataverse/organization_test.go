@@ -3,10 +3,11 @@ package dataverse
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi/msapitest"
 )
 
 const orgID = "0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9"
@@ -25,11 +26,10 @@ func orgRow() map[string]any {
 
 func TestGetOrganizationAuditSettings(t *testing.T) {
 	t.Parallel()
-	rec := &recorder{}
-	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		rec.record(r, nil)
+	rec := &msapitest.Recorder{}
+	c, _, _ := newTestServer(t, rec.Handler(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"@odata.context": "x", "value": []any{orgRow()}})
-	})
+	}))
 	got, err := c.GetOrganizationAuditSettings(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +41,7 @@ func TestGetOrganizationAuditSettings(t *testing.T) {
 	if *got != want {
 		t.Errorf("got %+v\nwant %+v", *got, want)
 	}
-	r := rec.reqs[0]
+	r := rec.Request(0)
 	if r.Method != http.MethodGet || r.URL.Path != "/api/data/v9.2/organizations" {
 		t.Errorf("request %s %s", r.Method, r.URL.Path)
 	}
@@ -69,15 +69,14 @@ func TestGetOrganizationAuditSettingsNeedsOneRow(t *testing.T) {
 
 func TestGetOrganizationAuditSettingsByID(t *testing.T) {
 	t.Parallel()
-	rec := &recorder{}
-	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		rec.record(r, nil)
+	rec := &msapitest.Recorder{}
+	c, _, _ := newTestServer(t, rec.Handler(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/api/data/v9.2/organizations("+orgID+")" {
 			writeJSON(w, http.StatusOK, orgRow())
 			return
 		}
 		writeJSON(w, http.StatusNotFound, odataErr("0x80040217", "organization With Id = ... Does Not Exist"))
-	})
+	}))
 	got, err := c.GetOrganizationAuditSettingsByID(context.Background(), strings.ToUpper(orgID))
 	if err != nil {
 		t.Fatal(err)
@@ -85,8 +84,8 @@ func TestGetOrganizationAuditSettingsByID(t *testing.T) {
 	if got.OrganizationID != orgID || !got.IsAuditEnabled || got.AuditRetentionPeriodV2 != -1 {
 		t.Errorf("got %+v", got)
 	}
-	if !strings.HasPrefix(rec.reqs[0].URL.RawQuery, "$select=organizationid,") {
-		t.Errorf("query = %q", rec.reqs[0].URL.RawQuery)
+	if !strings.HasPrefix(rec.Request(0).URL.RawQuery, "$select=organizationid,") {
+		t.Errorf("query = %q", rec.Request(0).URL.RawQuery)
 	}
 
 	_, err = c.GetOrganizationAuditSettingsByID(context.Background(), "11111111-2222-3333-4444-555555555555")
@@ -94,25 +93,21 @@ func TestGetOrganizationAuditSettingsByID(t *testing.T) {
 		t.Errorf("want not found, got %v", err)
 	}
 
-	before := rec.count()
+	before := rec.Count()
 	for _, bad := range []string{"", "not-a-guid", "{" + orgID + "}", orgID + ")", "0a1b2c3d4e5f607182 93a4b5c6d7e8f9"} {
 		if _, err := c.GetOrganizationAuditSettingsByID(context.Background(), bad); err == nil || !strings.Contains(err.Error(), "not a GUID") {
 			t.Errorf("id %q: err = %v", bad, err)
 		}
 	}
-	if rec.count() != before {
-		t.Errorf("bad ids sent %d requests", rec.count()-before)
+	if rec.Count() != before {
+		t.Errorf("bad ids sent %d requests", rec.Count()-before)
 	}
 }
 
 func TestUpdateOrganizationAuditSettings(t *testing.T) {
 	t.Parallel()
-	rec := &recorder{}
-	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		rec.record(r, body)
-		w.WriteHeader(http.StatusNoContent)
-	})
+	rec := &msapitest.Recorder{}
+	c, _, _ := newTestServer(t, rec.Handler(msapitest.NoContent))
 	on, days := true, int64(365)
 	err := c.UpdateOrganizationAuditSettings(context.Background(), orgID, OrganizationAuditSettingsPatch{
 		IsAuditEnabled:         &on,
@@ -121,10 +116,10 @@ func TestUpdateOrganizationAuditSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.count() != 1 {
-		t.Fatalf("requests = %d", rec.count())
+	if rec.Count() != 1 {
+		t.Fatalf("requests = %d", rec.Count())
 	}
-	r := rec.reqs[0]
+	r := rec.Request(0)
 	if r.Method != http.MethodPatch || r.URL.Path != "/api/data/v9.2/organizations("+orgID+")" || r.URL.RawQuery != "" {
 		t.Errorf("request %s %s?%s", r.Method, r.URL.Path, r.URL.RawQuery)
 	}
@@ -132,11 +127,11 @@ func TestUpdateOrganizationAuditSettings(t *testing.T) {
 		t.Errorf("headers %v", r.Header)
 	}
 	var sent map[string]any
-	if err := json.Unmarshal(rec.body[0], &sent); err != nil {
+	if err := json.Unmarshal(rec.Body(0), &sent); err != nil {
 		t.Fatal(err)
 	}
 	if len(sent) != 2 || sent["isauditenabled"] != true || sent["auditretentionperiodv2"] != float64(365) {
-		t.Errorf("body = %s", rec.body[0])
+		t.Errorf("body = %s", rec.Body(0))
 	}
 
 	// false and 0 are values, not "unset".
@@ -144,7 +139,7 @@ func TestUpdateOrganizationAuditSettings(t *testing.T) {
 	if err := c.UpdateOrganizationAuditSettings(context.Background(), orgID, OrganizationAuditSettingsPatch{IsReadAuditEnabled: &off, UserAccessAuditingInterval: &zero}); err != nil {
 		t.Fatal(err)
 	}
-	if got := string(rec.body[1]); got != `{"isreadauditenabled":false,"useraccessauditinginterval":0}` {
+	if got := string(rec.Body(1)); got != `{"isreadauditenabled":false,"useraccessauditinginterval":0}` {
 		// omitempty on a pointer omits only nil
 		t.Errorf("body = %s", got)
 	}
@@ -155,8 +150,8 @@ func TestUpdateOrganizationAuditSettings(t *testing.T) {
 	if err := c.UpdateOrganizationAuditSettings(context.Background(), "nope", OrganizationAuditSettingsPatch{IsAuditEnabled: &on}); err == nil {
 		t.Error("bad id accepted")
 	}
-	if rec.count() != 2 {
-		t.Errorf("requests = %d, want 2 (empty patch and bad id send nothing)", rec.count())
+	if rec.Count() != 2 {
+		t.Errorf("requests = %d, want 2 (empty patch and bad id send nothing)", rec.Count())
 	}
 }
 
@@ -179,11 +174,10 @@ func TestPatchIsEmpty(t *testing.T) {
 
 func TestWhoAmI(t *testing.T) {
 	t.Parallel()
-	rec := &recorder{}
-	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		rec.record(r, nil)
-		writeJSON(w, http.StatusOK, whoAmIBody())
-	})
+	rec := &msapitest.Recorder{}
+	c, _, _ := newTestServer(t, rec.Handler(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, msapitest.WhoAmIBody())
+	}))
 	got, err := c.WhoAmI(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +190,7 @@ func TestWhoAmI(t *testing.T) {
 	if *got != want {
 		t.Errorf("got %+v", *got)
 	}
-	if rec.reqs[0].Method != http.MethodGet || rec.reqs[0].URL.Path != "/api/data/v9.2/WhoAmI" {
-		t.Errorf("request %s %s", rec.reqs[0].Method, rec.reqs[0].URL)
+	if rec.Request(0).Method != http.MethodGet || rec.Request(0).URL.Path != "/api/data/v9.2/WhoAmI" {
+		t.Errorf("request %s %s", rec.Request(0).Method, rec.Request(0).URL)
 	}
 }

@@ -32,8 +32,8 @@ type fakePublishServer struct {
 	// onRefuse, when set, is called (without the lock held) with the number
 	// of calls refused so far.
 	onRefuse func(refused int)
-	calls       int
-	refused     int
+	calls    int
+	refused  int
 	// fail, when set, decides the answer of the n-th call (1-based) instead.
 	fail      func(n int) (status int, body any)
 	completed []fakePublish

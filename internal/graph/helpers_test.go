@@ -44,7 +44,7 @@ func (g *fakeGraph) requests() []seen {
 func newFake(t *testing.T, handle func(w http.ResponseWriter, r *http.Request, n int, body []byte), opts ...func(*Config)) (*Client, *fakeCredential, *fakeGraph) {
 	t.Helper()
 	g := &fakeGraph{handle: handle}
-	g.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	g.srv = msapitest.NewTLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		g.mu.Lock()
 		g.reqs = append(g.reqs, seen{
@@ -55,7 +55,6 @@ func newFake(t *testing.T, handle func(w http.ResponseWriter, r *http.Request, n
 		g.mu.Unlock()
 		g.handle(w, r, n, body)
 	}))
-	t.Cleanup(g.srv.Close)
 	cred := &fakeCredential{Scope: g.srv.URL + "/.default", Token: func(int, bool) string { return "graph-token" }}
 	cfg := Config{GraphURL: g.srv.URL, Settings: msapi.Settings{
 		Credential:   cred,
@@ -64,14 +63,7 @@ func newFake(t *testing.T, handle func(w http.ResponseWriter, r *http.Request, n
 		RetryWaitMin: time.Millisecond,
 		RetryWaitMax: 5 * time.Millisecond,
 	}}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	c, err := New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return c, cred, g
+	return msapitest.NewClient(t, New, cfg, opts...), cred, g
 }
 
 func graphError(code, msg string) map[string]any {

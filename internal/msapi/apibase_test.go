@@ -10,22 +10,12 @@ import (
 // Graph) share the transport.
 func TestAPIBaseAndScope(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[string]string{
+	checkNormalizer(t, "normalizeAPIPath", normalizeAPIPath, map[string]string{
 		"/beta/":          "/beta/",
 		"beta":            "/beta/",
 		" /v1.0 ":         "/v1.0/",
 		"/api/data/v9.1/": "/api/data/v9.1/",
-	} {
-		got, err := normalizeAPIPath(in)
-		if err != nil || got != want {
-			t.Errorf("normalizeAPIPath(%q) = %q, %v; want %q", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "/", "//", "/a//b/", "/../x/", "/./", "/a?b/", "/a#/", "/a%2F/", "/a b/", "/a\\b/"} {
-		if got, err := normalizeAPIPath(in); err == nil {
-			t.Errorf("normalizeAPIPath(%q) = %q, want an error", in, got)
-		}
-	}
+	}, []string{"", "/", "//", "/a//b/", "/../x/", "/./", "/a?b/", "/a#/", "/a%2F/", "/a b/", "/a\\b/"})
 
 	var path string
 	c, cred, srv := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {

@@ -11,12 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi/msapitest"
 	"github.com/hashicorp/terraform-plugin-log/tflogtest"
 )
 
 func TestScopeFor(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[string]string{
+	checkNormalizer(t, "ScopeFor", ScopeFor, map[string]string{
 		"https://contoso.crm.dynamics.com":         "https://contoso.crm.dynamics.com/.default",
 		"https://Contoso.CRM4.dynamics.com/":       "https://contoso.crm4.dynamics.com/.default",
 		" https://contoso.crm.dynamics.com ":       "https://contoso.crm.dynamics.com/.default",
@@ -25,21 +26,11 @@ func TestScopeFor(t *testing.T) {
 		"http://localhost:8080/":                   "http://localhost:8080/.default",
 		"http://[::1]:8080":                        "http://[::1]:8080/.default",
 		"https://contoso.crm.microsoftdynamics.us": "https://contoso.crm.microsoftdynamics.us/.default",
-	} {
-		got, err := ScopeFor(in)
-		if err != nil || got != want {
-			t.Errorf("ScopeFor(%q) = %q, %v; want %q", in, got, err, want)
-		}
-	}
-	for _, in := range []string{
+	}, []string{
 		"", "contoso.crm.dynamics.com", "http://contoso.crm.dynamics.com", "ftp://contoso",
 		"https://contoso.crm.dynamics.com/main.aspx", "https://contoso.crm.dynamics.com/api/data/v9.2",
 		"https://contoso.crm.dynamics.com?x=1", "https://user:pw@contoso.crm.dynamics.com", "https://",
-	} {
-		if got, err := ScopeFor(in); err == nil {
-			t.Errorf("ScopeFor(%q) = %q, want an error", in, got)
-		}
-	}
+	})
 }
 
 // New refuses a configuration it cannot call safely, and says why.
@@ -80,14 +71,13 @@ func TestNewRefusesBadConfig(t *testing.T) {
 func TestDefaultsBoundRetriesAndConcurrency(t *testing.T) {
 	t.Parallel()
 	for retries, wantAttempts := range map[int]int{0: DefaultMaxRetries + 1, -1: 1, 2: 3} {
-		rec := &recorder{}
-		c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-			rec.record(r, nil)
+		rec := &msapitest.Recorder{}
+		c, _, _ := newTestServer(t, rec.Handler(func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusServiceUnavailable)
-		}, fastRetries, func(cfg *Config) { cfg.MaxRetries = retries })
+		}), fastRetries, func(cfg *Config) { cfg.MaxRetries = retries })
 		_, err := c.Do(context.Background(), &Request{Path: "WhoAmI"})
-		if e, ok := AsError(err); !ok || e.Attempts != wantAttempts || rec.count() != wantAttempts {
-			t.Errorf("MaxRetries %d: %d requests, error %v; want %d attempts", retries, rec.count(), err, wantAttempts)
+		if e, ok := AsError(err); !ok || e.Attempts != wantAttempts || rec.Count() != wantAttempts {
+			t.Errorf("MaxRetries %d: %d requests, error %v; want %d attempts", retries, rec.Count(), err, wantAttempts)
 		}
 	}
 
@@ -99,7 +89,7 @@ func TestDefaultsBoundRetriesAndConcurrency(t *testing.T) {
 		}
 		<-release
 		inFlight.Add(-1)
-		writeJSON(w, http.StatusOK, whoAmIBody())
+		writeJSON(w, http.StatusOK, msapitest.WhoAmIBody())
 	})
 	var wg sync.WaitGroup
 	for range DefaultMaxConcurrentRequests + 4 {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,29 +34,6 @@ func testConfig(baseURL string, cred *fakeCredential) Config {
 	}
 }
 
-// recorder counts requests a handler received and when.
-type recorder struct {
-	mu    sync.Mutex
-	times []time.Time
-	reqs  []*http.Request
-	body  [][]byte
-}
-
-func (r *recorder) record(req *http.Request, body []byte) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.times = append(r.times, time.Now())
-	r.reqs = append(r.reqs, req)
-	r.body = append(r.body, body)
-	return len(r.times)
-}
-
-func (r *recorder) count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.times)
-}
-
 // fastRetries keeps retry waits tiny so tests do not sleep.
 func fastRetries(cfg *Config) {
 	cfg.RetryWaitMin = time.Millisecond
@@ -67,20 +43,12 @@ func fastRetries(cfg *Config) {
 // newTestServer starts a TLS server and a Client pointing at it.
 func newTestServer(t *testing.T, h http.HandlerFunc, opts ...func(*Config)) (*Client, *fakeCredential, *httptest.Server) {
 	t.Helper()
-	srv := httptest.NewTLSServer(h)
-	t.Cleanup(srv.Close)
+	srv := msapitest.NewTLSServer(t, h)
 	cred := &fakeCredential{}
 	cfg := testConfig(srv.URL, cred)
 	cfg.HTTPClient = srv.Client()
 	cfg.UserAgent = "dataverse-test/1.0"
-	for _, o := range opts {
-		o(&cfg)
-	}
-	c, err := New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return c, cred, srv
+	return msapitest.NewClient(t, New, cfg, opts...), cred, srv
 }
 
 type whoAmIResponse struct {
@@ -99,13 +67,21 @@ func whoAmI(ctx context.Context, c *Client) (*whoAmIResponse, error) {
 	return &out, nil
 }
 
-func whoAmIBody() map[string]any {
-	return map[string]any{
-		"@odata.context": "https://x/api/data/v9.2/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
-		"BusinessUnitId": "11111111-1111-1111-1111-111111111111",
-		"UserId":         "22222222-2222-2222-2222-222222222222",
-		"OrganizationId": "33333333-3333-3333-3333-333333333333",
+func countAtomic(p *atomic.Int64) int { return int(p.Load()) }
+
+// checkNormalizer checks that normalize maps every key of valid to its value
+// and refuses every input of invalid.
+func checkNormalizer(t *testing.T, name string, normalize func(string) (string, error), valid map[string]string, invalid []string) {
+	t.Helper()
+	for in, want := range valid {
+		got, err := normalize(in)
+		if err != nil || got != want {
+			t.Errorf("%s(%q) = %q, %v; want %q", name, in, got, err, want)
+		}
+	}
+	for _, in := range invalid {
+		if got, err := normalize(in); err == nil {
+			t.Errorf("%s(%q) = %q, want an error", name, in, got)
+		}
 	}
 }
-
-func countAtomic(p *atomic.Int64) int { return int(p.Load()) }
