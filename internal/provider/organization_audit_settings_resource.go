@@ -9,8 +9,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -43,25 +41,15 @@ type orgPrivateState struct {
 	Imported  bool     `json:"imported,omitempty"`
 }
 
-type organizationAuditSettingsResource struct {
-	data *providerData
-}
+type organizationAuditSettingsResource struct{ resourceBase }
 
 func newOrganizationAuditSettingsResource() resource.Resource {
-	return &organizationAuditSettingsResource{}
-}
-
-func (r *organizationAuditSettingsResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_organization_audit_settings"
+	return &organizationAuditSettingsResource{resourceBase{typeNameSuffix: "_organization_audit_settings"}}
 }
 
 func (r *organizationAuditSettingsResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	attributes := map[string]schema.Attribute{
-		"id": schema.StringAttribute{
-			Computed:            true,
-			MarkdownDescription: "The organization ID (`organizationid`) of the environment.",
-			PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
-		},
+		"id": stateKeptString("The organization ID (`organizationid`) of the environment."),
 		"on_destroy": onDestroyAttribute("`disable` turns off the audit switches this resource manages (retention " +
 			"and interval are left alone)."),
 	}
@@ -72,10 +60,6 @@ func (r *organizationAuditSettingsResource) Schema(_ context.Context, _ resource
 			"Only the attributes set in the configuration are managed; the others are read and reported, never overwritten.",
 		Attributes: withSettings(attributes, orgSetting.resourceAttribute),
 	}
-}
-
-func (r *organizationAuditSettingsResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.data = configuredData(req.ProviderData, &resp.Diagnostics)
 }
 
 // ValidateConfig refuses read auditing without auditing when both are in the
@@ -169,10 +153,8 @@ func (r *organizationAuditSettingsResource) Update(ctx context.Context, req reso
 // with the private state.
 func (r *organizationAuditSettingsResource) applyPlan(ctx context.Context, config tfsdk.Config, planned tfsdk.Plan,
 	prior privateGetter, state *tfsdk.State, private privateSetter, diags *diag.Diagnostics) {
-	var cfg, plan organizationAuditSettingsModel
-	diags.Append(config.Get(ctx, &cfg)...)
-	diags.Append(planned.Get(ctx, &plan)...)
-	if diags.HasError() {
+	cfg, plan, ok := configAndPlan[organizationAuditSettingsModel](ctx, config, planned, diags)
+	if !ok {
 		return
 	}
 	priv, loadDiags := loadPrivate[orgPrivateState](ctx, prior, orgPrivateKey)
