@@ -50,14 +50,9 @@ type entityAuditSettingsModel struct {
 	Timeouts                     timeouts.Value `tfsdk:"timeouts"`
 }
 
-// entityPrivateState: the values seen before this resource first changed
-// them, and which table-level attributes the configuration manages (Delete
-// sees no configuration; managed columns are the keys of `attributes`).
-type entityPrivateState struct {
-	Originals entityTarget `json:"originals"`
-	Managed   []string     `json:"managed"`
-	Imported  bool         `json:"imported,omitempty"`
-}
+// entityPrivateState: Managed lists the table-level attributes only;
+// managed columns are the keys of `attributes` in the state.
+type entityPrivateState = settingsPrivateState[entityTarget]
 
 type entityAuditSettingsResource struct{ resourceBase }
 

@@ -31,15 +31,7 @@ type organizationAuditSettingsModel struct {
 	OnDestroy types.String `tfsdk:"on_destroy"`
 }
 
-// orgPrivateState is kept in the resource's private state: the values seen
-// before this resource first changed each setting (for on_destroy = restore)
-// and which attributes the configuration manages (for restore and disable,
-// since Delete sees no configuration).
-type orgPrivateState struct {
-	Originals orgPatch `json:"originals"`
-	Managed   []string `json:"managed"`
-	Imported  bool     `json:"imported,omitempty"`
-}
+type orgPrivateState = settingsPrivateState[orgPatch]
 
 type organizationAuditSettingsResource struct{ resourceBase }
 
@@ -203,7 +195,7 @@ func (r *organizationAuditSettingsResource) applyConfiguration(ctx context.Conte
 	if patch.IsEmpty() {
 		return current
 	}
-	priv.rememberOriginals(patch, current)
+	rememberOriginals(&priv.Originals, patch, current)
 	tflog.Info(ctx, "updating organization audit settings", map[string]any{"organization_id": current.OrganizationID, "changes": patchAttributes(patch)})
 	if err := r.data.client.UpdateOrganizationAuditSettings(ctx, current.OrganizationID, patch); err != nil {
 		addAPIError(diags, "Cannot update the organization audit settings", err)
