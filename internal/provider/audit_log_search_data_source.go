@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/datasource/timeouts"
-	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
@@ -54,21 +53,14 @@ type auditLogRecord struct {
 	AuditData         types.String `tfsdk:"audit_data"`
 }
 
-type auditLogSearchDataSource struct {
-	data *providerData
-}
+type auditLogSearchDataSource struct{ dataSourceBase }
 
-func newAuditLogSearchDataSource() datasource.DataSource { return &auditLogSearchDataSource{} }
-
-func (d *auditLogSearchDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_audit_log_search"
+func newAuditLogSearchDataSource() datasource.DataSource {
+	return &auditLogSearchDataSource{dataSourceBase{typeNameSuffix: "_audit_log_search"}}
 }
 
 func (d *auditLogSearchDataSource) Schema(ctx context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
-	stringList := func(desc string) schema.ListAttribute {
-		return schema.ListAttribute{ElementType: types.StringType, Optional: true, MarkdownDescription: desc,
-			Validators: []validator.List{listvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1))}}
-	}
+	notEmpty := stringvalidator.LengthAtLeast(1)
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Searches the Microsoft Purview (compliance center) unified audit log for Dynamics 365 " +
 			"records, through the Microsoft Graph audit log query API: creates a query, waits until it has run, and " +
@@ -80,21 +72,21 @@ func (d *auditLogSearchDataSource) Schema(ctx context.Context, _ datasource.Sche
 			"permission `AuditLogsQuery-CRM.Read.All` (or `AuditLogsQuery.Read.All`) with admin consent. The API " +
 			"exists in the global cloud only.",
 		Attributes: map[string]schema.Attribute{
-			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "The audit log query ID."},
+			"id": computedString("The audit log query ID."),
 			"query_id": schema.StringAttribute{Optional: true,
 				MarkdownDescription: "Reuse this existing query (its own filters apply) instead of creating one.",
-				Validators:          []validator.String{stringvalidator.LengthAtLeast(1)}},
+				Validators:          []validator.String{notEmpty}},
 			"from": timestampAttribute("Start of the window (RFC 3339). With `to`, or alone (the window then ends now)."),
 			"to":   timestampAttribute("End of the window (RFC 3339); needs `from`, and must not be before it."),
 			"lookback": schema.StringAttribute{Optional: true, CustomType: positiveDurationType{},
 				MarkdownDescription: "A window ending now instead of `from`/`to`, as a duration such as `24h` or `90m`."},
-			"operations":           stringList("Only these operations, e.g. `Retrieve`, `RetrieveMultiple`, `ExportToExcel`."),
-			"user_principal_names": stringList("Only the activity of these users (UPNs)."),
-			"object_ids":           stringList("Only records about these objects."),
+			"operations":           stringListFilter("Only these operations, e.g. `Retrieve`, `RetrieveMultiple`, `ExportToExcel`.", notEmpty),
+			"user_principal_names": stringListFilter("Only the activity of these users (UPNs).", notEmpty),
+			"object_ids":           stringListFilter("Only records about these objects.", notEmpty),
 			"keyword": schema.StringAttribute{Optional: true, MarkdownDescription: "Free-text keyword filter.",
-				Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
+				Validators: []validator.String{notEmpty}},
 			"limit":     auditLimitAttribute(""),
-			"truncated": schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether the query found more records than `limit`."},
+			"truncated": computedBool("Whether the query found more records than `limit`."),
 			"records": schema.ListNestedAttribute{
 				Computed:            true,
 				MarkdownDescription: "The records, in the order the service returns them.",
@@ -114,10 +106,6 @@ func (d *auditLogSearchDataSource) Schema(ctx context.Context, _ datasource.Sche
 			"timeouts": timeouts.Block(ctx),
 		},
 	}
-}
-
-func (d *auditLogSearchDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	d.data = configuredData(req.ProviderData, &resp.Diagnostics)
 }
 
 func (d *auditLogSearchDataSource) ValidateConfig(ctx context.Context, req datasource.ValidateConfigRequest, resp *datasource.ValidateConfigResponse) {
@@ -192,13 +180,11 @@ func (d *auditLogSearchDataSource) Read(ctx context.Context, req datasource.Read
 				"configured for cloud %q. Search the audit log in the compliance portal of that cloud instead.", d.data.cloud.Name))
 		return
 	}
-	timeout, diags := m.Timeouts.Read(ctx, defaultAuditSearchTimeout)
-	resp.Diagnostics.Append(diags...)
+	ctx, cancel := withOperationTimeout(ctx, m.Timeouts.Read, defaultAuditSearchTimeout, &resp.Diagnostics)
+	defer cancel()
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	client := d.data.graph
 
 	queryID := m.QueryID.ValueString()

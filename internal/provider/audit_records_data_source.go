@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
@@ -60,14 +59,10 @@ type auditChange struct {
 	NewValue  types.String `tfsdk:"new_value"`
 }
 
-type auditRecordsDataSource struct {
-	data *providerData
-}
+type auditRecordsDataSource struct{ dataSourceBase }
 
-func newAuditRecordsDataSource() datasource.DataSource { return &auditRecordsDataSource{} }
-
-func (d *auditRecordsDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_audit_records"
+func newAuditRecordsDataSource() datasource.DataSource {
+	return &auditRecordsDataSource{dataSourceBase{typeNameSuffix: "_audit_records"}}
 }
 
 func (d *auditRecordsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
@@ -82,28 +77,24 @@ func (d *auditRecordsDataSource) Schema(_ context.Context, _ datasource.SchemaRe
 			"they land in Microsoft Purview (`dynamics365_audit_log_search`). Needs the `prvReadAuditSummary` privilege " +
 			"(and `prvReadRecordAuditHistory` with `record_id` and `include_changes`).",
 		Attributes: map[string]schema.Attribute{
-			"id":   schema.StringAttribute{Computed: true, MarkdownDescription: "The OData `$filter` of the search."},
+			"id":   computedString("The OData `$filter` of the search."),
 			"from": timestampAttribute("Earliest `createdon`, inclusive, as RFC 3339 (e.g. `2026-01-01T00:00:00Z`)."),
 			"to":   timestampAttribute("Latest `createdon`, inclusive, as RFC 3339. Must not be before `from`."),
 			"entity_logical_name": schema.StringAttribute{Optional: true,
 				MarkdownDescription: "Only rows about this table (`objecttypecode`), e.g. `account`.",
-				Validators:          []validator.String{stringvalidator.RegexMatches(logicalNamePattern, "must be a table logical name: "+logicalNameHint)}},
+				Validators:          []validator.String{tableLogicalNameValidator}},
 			"record_id": schema.StringAttribute{Optional: true, Validators: []validator.String{guidValidator},
 				MarkdownDescription: "Only rows about this record (GUID)."},
 			"user_id": schema.StringAttribute{Optional: true, Validators: []validator.String{guidValidator},
 				MarkdownDescription: "Only rows of this user (`systemuserid` GUID)."},
-			"operations": schema.ListAttribute{ElementType: types.StringType, Optional: true,
-				MarkdownDescription: "Only these operations: " + strings.Join(opNames, ", ") + ". `update` includes settings " +
-					"changes (action `audit_change_at_org_level`, …), whose `changes` are empty.",
-				Validators: []validator.List{listvalidator.ValueStringsAre(stringvalidator.OneOf(opNames...))}},
-			"actions": schema.ListAttribute{ElementType: types.StringType, Optional: true,
-				MarkdownDescription: "Only these actions, by snake_case name (`create`, `update`, `user_access_via_web`, " +
-					"`audit_change_at_org_level`, …) or numeric code (`104`).",
-				Validators: []validator.List{listvalidator.ValueStringsAre(auditActionValidator{})}},
+			"operations": stringListFilter("Only these operations: "+strings.Join(opNames, ", ")+". `update` includes settings "+
+				"changes (action `audit_change_at_org_level`, …), whose `changes` are empty.", stringvalidator.OneOf(opNames...)),
+			"actions": stringListFilter("Only these actions, by snake_case name (`create`, `update`, `user_access_via_web`, "+
+				"`audit_change_at_org_level`, …) or numeric code (`104`).", auditActionValidator{}),
 			"limit": auditLimitAttribute(" `truncated` tells whether more matched."),
 			"include_changes": schema.BoolAttribute{Optional: true,
 				MarkdownDescription: "Also fetch each record's old and new values (`changes`)."},
-			"truncated": schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether more records matched than `limit`."},
+			"truncated": computedBool("Whether more records matched than `limit`."),
 			"records": schema.ListNestedAttribute{
 				Computed:            true,
 				MarkdownDescription: "The matching audit records, newest first.",
@@ -133,10 +124,6 @@ func (d *auditRecordsDataSource) Schema(_ context.Context, _ datasource.SchemaRe
 			},
 		},
 	}
-}
-
-func (d *auditRecordsDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	d.data = configuredData(req.ProviderData, &resp.Diagnostics)
 }
 
 func (d *auditRecordsDataSource) ValidateConfig(ctx context.Context, req datasource.ValidateConfigRequest, resp *datasource.ValidateConfigResponse) {

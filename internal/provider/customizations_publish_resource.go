@@ -9,13 +9,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
-	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -36,14 +33,10 @@ type customizationsPublishModel struct {
 	Timeouts           timeouts.Value `tfsdk:"timeouts"`
 }
 
-type customizationsPublishResource struct {
-	data *providerData
-}
+type customizationsPublishResource struct{ resourceBase }
 
-func newCustomizationsPublishResource() resource.Resource { return &customizationsPublishResource{} }
-
-func (r *customizationsPublishResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_customizations_publish"
+func newCustomizationsPublishResource() resource.Resource {
+	return &customizationsPublishResource{resourceBase{typeNameSuffix: "_customizations_publish"}}
 }
 
 func (r *customizationsPublishResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -53,11 +46,7 @@ func (r *customizationsPublishResource) Schema(ctx context.Context, _ resource.S
 			"that a large rollout publishes exactly once, after every table is changed.\n\nDestroying it changes nothing " +
 			"in the environment: a publish cannot be undone.",
 		Attributes: map[string]schema.Attribute{
-			"id": schema.StringAttribute{
-				Computed:            true,
-				MarkdownDescription: "A random identifier of this publish resource.",
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
-			},
+			"id": stateKeptString("A random identifier of this publish resource."),
 			"entity_logical_names": schema.SetAttribute{
 				ElementType: types.StringType,
 				Required:    true,
@@ -65,7 +54,7 @@ func (r *customizationsPublishResource) Schema(ctx context.Context, _ resource.S
 					"`entity_logical_name` so that this publish runs after them.",
 				Validators: []validator.Set{
 					setvalidator.SizeAtLeast(1),
-					setvalidator.ValueStringsAre(stringvalidator.RegexMatches(logicalNamePattern, "must be a table logical name: "+logicalNameHint)),
+					setvalidator.ValueStringsAre(tableLogicalNameValidator),
 				},
 			},
 			"triggers": schema.MapAttribute{
@@ -73,20 +62,12 @@ func (r *customizationsPublishResource) Schema(ctx context.Context, _ resource.S
 				Optional:            true,
 				MarkdownDescription: "Arbitrary values; any change publishes again (for example a hash of the entity resources' settings).",
 			},
-			"published_at": schema.StringAttribute{
-				Computed:            true,
-				MarkdownDescription: "When the last publish finished (RFC 3339).",
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
-			},
+			"published_at": stateKeptString("When the last publish finished (RFC 3339)."),
 		},
 		Blocks: map[string]schema.Block{
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true}),
 		},
 	}
-}
-
-func (r *customizationsPublishResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.data = configuredData(req.ProviderData, &resp.Diagnostics)
 }
 
 // ModifyPlan refuses unknown tables at plan time, and plans a new
@@ -131,9 +112,7 @@ func (m *customizationsPublishModel) names() ([]string, diag.Diagnostics) {
 	return names, diags
 }
 
-func (r *customizationsPublishResource) publish(ctx context.Context, plan *customizationsPublishModel, timeout time.Duration, diags *diag.Diagnostics) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+func (r *customizationsPublishResource) publish(ctx context.Context, plan *customizationsPublishModel, diags *diag.Diagnostics) {
 	names, d := plan.names()
 	diags.Append(d...)
 	if diags.HasError() {
@@ -151,13 +130,13 @@ func (r *customizationsPublishResource) publish(ctx context.Context, plan *custo
 func (r *customizationsPublishResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var plan customizationsPublishModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	timeout, diags := plan.Timeouts.Create(ctx, defaultMetadataTimeout)
-	resp.Diagnostics.Append(diags...)
+	ctx, cancel := withOperationTimeout(ctx, plan.Timeouts.Create, defaultMetadataTimeout, &resp.Diagnostics)
+	defer cancel()
 	if resp.Diagnostics.HasError() {
 		return
 	}
 	plan.ID = types.StringValue(uuid.NewString())
-	r.publish(ctx, &plan, timeout, &resp.Diagnostics)
+	r.publish(ctx, &plan, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -172,13 +151,13 @@ func (r *customizationsPublishResource) Update(ctx context.Context, req resource
 	var plan, state customizationsPublishModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	timeout, diags := plan.Timeouts.Update(ctx, defaultMetadataTimeout)
-	resp.Diagnostics.Append(diags...)
+	ctx, cancel := withOperationTimeout(ctx, plan.Timeouts.Update, defaultMetadataTimeout, &resp.Diagnostics)
+	defer cancel()
 	if resp.Diagnostics.HasError() {
 		return
 	}
 	if plan.PublishedAt.IsUnknown() {
-		r.publish(ctx, &plan, timeout, &resp.Diagnostics)
+		r.publish(ctx, &plan, &resp.Diagnostics)
 		if resp.Diagnostics.HasError() {
 			return
 		}

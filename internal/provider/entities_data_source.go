@@ -51,14 +51,10 @@ type entityItem struct {
 	IsManaged                    types.Bool   `tfsdk:"is_managed"`
 }
 
-type entitiesDataSource struct {
-	data *providerData
-}
+type entitiesDataSource struct{ dataSourceBase }
 
-func newEntitiesDataSource() datasource.DataSource { return &entitiesDataSource{} }
-
-func (d *entitiesDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_entities"
+func newEntitiesDataSource() datasource.DataSource {
+	return &entitiesDataSource{dataSourceBase{typeNameSuffix: "_entities"}}
 }
 
 func (d *entitiesDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
@@ -66,19 +62,15 @@ func (d *entitiesDataSource) Schema(_ context.Context, _ datasource.SchemaReques
 	for _, a := range auditAreaNames() {
 		areaDoc = append(areaDoc, fmt.Sprintf("`%s` (%s)", a, strings.Join(auditAreas[a], ", ")))
 	}
-	boolAttr := func(desc string) schema.BoolAttribute {
-		return schema.BoolAttribute{Computed: true, MarkdownDescription: desc}
-	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Lists the environment's tables with their audit state, filtered. `names` feeds `for_each` of " +
 			"`dynamics365_entity_audit_settings`; `entities` feeds compliance `check` blocks.",
 		Attributes: map[string]schema.Attribute{
-			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "The environment URL."},
+			"id": computedString("The environment URL."),
 			"logical_names": schema.SetAttribute{
 				ElementType: types.StringType, Optional: true,
 				MarkdownDescription: "Only these tables (logical names). A name the environment does not have is an error.",
-				Validators: []validator.Set{setvalidator.ValueStringsAre(stringvalidator.RegexMatches(logicalNamePattern,
-					"must be a table logical name: "+logicalNameHint))},
+				Validators:          []validator.Set{setvalidator.ValueStringsAre(tableLogicalNameValidator)},
 			},
 			"audit_enabled": schema.BoolAttribute{Optional: true,
 				MarkdownDescription: "Only tables whose auditing is on (`true`) or off (`false`)."},
@@ -94,22 +86,18 @@ func (d *entitiesDataSource) Schema(_ context.Context, _ datasource.SchemaReques
 				Computed:            true,
 				MarkdownDescription: "The matching tables, sorted by logical name.",
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
-					"logical_name":                    schema.StringAttribute{Computed: true, MarkdownDescription: "Logical name."},
-					"display_name":                    schema.StringAttribute{Computed: true, MarkdownDescription: "Display name in the caller's language."},
-					"audit_enabled":                   boolAttr("Table auditing (`IsAuditEnabled`)."),
-					"audit_can_be_changed":            boolAttr("Whether table auditing can be changed in this environment."),
-					"retrieve_audit_enabled":          boolAttr("Single record auditing."),
-					"retrieve_multiple_audit_enabled": boolAttr("Multiple record auditing."),
-					"is_custom":                       boolAttr("Whether it is a custom table."),
-					"is_managed":                      boolAttr("Whether it belongs to a managed solution."),
+					"logical_name":                    computedString("Logical name."),
+					"display_name":                    computedString("Display name in the caller's language."),
+					"audit_enabled":                   computedBool("Table auditing (`IsAuditEnabled`)."),
+					"audit_can_be_changed":            computedBool("Whether table auditing can be changed in this environment."),
+					"retrieve_audit_enabled":          computedBool("Single record auditing."),
+					"retrieve_multiple_audit_enabled": computedBool("Multiple record auditing."),
+					"is_custom":                       computedBool("Whether it is a custom table."),
+					"is_managed":                      computedBool("Whether it belongs to a managed solution."),
 				}},
 			},
 		},
 	}
-}
-
-func (d *entitiesDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	d.data = configuredData(req.ProviderData, &resp.Diagnostics)
 }
 
 func (d *entitiesDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {

@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -37,10 +36,6 @@ const (
 	defaultMetadataTimeout = 30 * time.Minute
 )
 
-var logicalNamePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,127}$`)
-
-const logicalNameHint = "lowercase letters, digits and underscores, e.g. account or new_project (the logical name, not the display name)"
-
 type entityAuditSettingsModel struct {
 	ID                           types.String   `tfsdk:"id"`
 	EntityLogicalName            types.String   `tfsdk:"entity_logical_name"`
@@ -55,23 +50,14 @@ type entityAuditSettingsModel struct {
 	Timeouts                     timeouts.Value `tfsdk:"timeouts"`
 }
 
-// entityPrivateState: the values seen before this resource first changed
-// them, and which table-level attributes the configuration manages (Delete
-// sees no configuration; managed columns are the keys of `attributes`).
-type entityPrivateState struct {
-	Originals entityTarget `json:"originals"`
-	Managed   []string     `json:"managed"`
-	Imported  bool         `json:"imported,omitempty"`
-}
+// entityPrivateState: Managed lists the table-level attributes only;
+// managed columns are the keys of `attributes` in the state.
+type entityPrivateState = settingsPrivateState[entityTarget]
 
-type entityAuditSettingsResource struct {
-	data *providerData
-}
+type entityAuditSettingsResource struct{ resourceBase }
 
-func newEntityAuditSettingsResource() resource.Resource { return &entityAuditSettingsResource{} }
-
-func (r *entityAuditSettingsResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_entity_audit_settings"
+func newEntityAuditSettingsResource() resource.Resource {
+	return &entityAuditSettingsResource{resourceBase{typeNameSuffix: "_entity_audit_settings"}}
 }
 
 func (r *entityAuditSettingsResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -87,17 +73,12 @@ func entityAuditSettingsSchema(ctx context.Context) schema.Schema {
 			"the audit fields and writes the whole definition back with `MSCRM.MergeLabels: true`, so every other property " +
 			"and every label language is kept.",
 		Attributes: map[string]schema.Attribute{
-			"id": schema.StringAttribute{
-				Computed:            true,
-				MarkdownDescription: "The table's logical name.",
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
-			},
+			"id": stateKeptString("The table's logical name."),
 			"entity_logical_name": schema.StringAttribute{
 				Required:            true,
 				MarkdownDescription: "Logical name of the table, e.g. `account`. Changing it manages another table (replacement).",
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
-				Validators: []validator.String{stringvalidator.RegexMatches(logicalNamePattern,
-					"must be a table logical name: "+logicalNameHint)},
+				Validators:          []validator.String{tableLogicalNameValidator},
 			},
 			"attributes": schema.MapAttribute{
 				ElementType: types.BoolType,
@@ -139,10 +120,6 @@ func entityAuditSettingsSchema(ctx context.Context) schema.Schema {
 	return s
 }
 
-func (r *entityAuditSettingsResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.data = configuredData(req.ProviderData, &resp.Diagnostics)
-}
-
 // ModifyPlan checks the planned values against the table's metadata, so that
 // an unknown table or column, a column that cannot be audited or a locked
 // table fails the plan, before anything is written.
@@ -150,10 +127,8 @@ func (r *entityAuditSettingsResource) ModifyPlan(ctx context.Context, req resour
 	if req.Plan.Raw.IsNull() || r.data == nil {
 		return
 	}
-	var cfg, plan entityAuditSettingsModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
+	cfg, plan, ok := configAndPlan[entityAuditSettingsModel](ctx, req.Config, req.Plan, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	// A publish left undone by an earlier apply shows as a change, so the
@@ -193,15 +168,11 @@ func (r *entityAuditSettingsResource) entityInfo(ctx context.Context, name strin
 }
 
 func (r *entityAuditSettingsResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var cfg, plan entityAuditSettingsModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
+	cfg, plan, ok := configAndPlan[entityAuditSettingsModel](ctx, req.Config, req.Plan, &resp.Diagnostics)
+	if !ok {
 		return
 	}
-	timeout, diags := plan.Timeouts.Create(ctx, defaultMetadataTimeout)
-	resp.Diagnostics.Append(diags...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := withOperationTimeout(ctx, plan.Timeouts.Create, defaultMetadataTimeout, &resp.Diagnostics)
 	defer cancel()
 
 	// Adopting a table publishes it even when nothing needs writing: an
@@ -215,16 +186,13 @@ func (r *entityAuditSettingsResource) Create(ctx context.Context, req resource.C
 }
 
 func (r *entityAuditSettingsResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var cfg, plan, state entityAuditSettingsModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	cfg, plan, _ := configAndPlan[entityAuditSettingsModel](ctx, req.Config, req.Plan, &resp.Diagnostics)
+	var state entityAuditSettingsModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := plan.Timeouts.Update(ctx, defaultMetadataTimeout)
-	resp.Diagnostics.Append(diags...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := withOperationTimeout(ctx, plan.Timeouts.Update, defaultMetadataTimeout, &resp.Diagnostics)
 	defer cancel()
 
 	priv, diags := loadPrivate[entityPrivateState](ctx, req.Private, entityPrivateKey)
@@ -388,9 +356,7 @@ func (r *entityAuditSettingsResource) Delete(ctx context.Context, req resource.D
 				"managing them. Set on_destroy to \"restore\" or \"disable\" to change them on destroy.", name, r.data.environmentURL))
 		return
 	}
-	timeout, diags := state.Timeouts.Delete(ctx, defaultMetadataTimeout)
-	resp.Diagnostics.Append(diags...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := withOperationTimeout(ctx, state.Timeouts.Delete, defaultMetadataTimeout, &resp.Diagnostics)
 	defer cancel()
 
 	priv, diags := loadPrivate[entityPrivateState](ctx, req.Private, entityPrivateKey)

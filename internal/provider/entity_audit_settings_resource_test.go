@@ -69,12 +69,7 @@ func TestAccEntityAuditSettings_lifecycle(t *testing.T) {
 		t.Fatalf("unexpected starting state: %+v", before)
 	}
 
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{
-			{
-				Config: entityConfig(env, "new_project", `
+	created := entityConfig(env, "new_project", `
   audit_enabled          = true
   retrieve_audit_enabled = true
   attributes = {
@@ -82,7 +77,13 @@ func TestAccEntityAuditSettings_lifecycle(t *testing.T) {
     new_rating = true
     new_budget = false
   }
-`),
+`)
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testFactories(),
+		Steps: []resource.TestStep{
+			{
+				Config: created,
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue("dynamics365_entity_audit_settings.new_project", tfjsonpath.New("id"), knownvalue.StringExact("new_project")),
 					statecheck.ExpectKnownValue("dynamics365_entity_audit_settings.new_project", tfjsonpath.New("audit_enabled"), knownvalue.Bool(true)),
@@ -96,16 +97,8 @@ func TestAccEntityAuditSettings_lifecycle(t *testing.T) {
 					map[string]bool{"new_code": true, "new_rating": true, "new_budget": false}),
 			},
 			{
-				Config: entityConfig(env, "new_project", `
-  audit_enabled          = true
-  retrieve_audit_enabled = true
-  attributes = {
-    new_code   = true
-    new_rating = true
-    new_budget = false
-  }
-`),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				Config:           created,
+				ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan()),
 			},
 			{
 				// Update: another switch, a column turned off, a column added,
@@ -120,9 +113,9 @@ func TestAccEntityAuditSettings_lifecycle(t *testing.T) {
     new_isconfidential = true
   }
 `),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				ConfigPlanChecks: preApply(
 					plancheck.ExpectResourceAction("dynamics365_entity_audit_settings.new_project", plancheck.ResourceActionUpdate),
-				}},
+				),
 				Check: expectEntity(env, "new_project", true, true, true,
 					map[string]bool{"new_code": true, "new_rating": false, "new_isconfidential": true, "new_budget": false}),
 			},
@@ -173,10 +166,10 @@ func TestAccEntityAuditSettings_drift(t *testing.T) {
 					}
 				},
 				Config: cfg,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				ConfigPlanChecks: preApply(
 					plancheck.ExpectResourceAction("dynamics365_entity_audit_settings.contact", plancheck.ResourceActionUpdate),
 					plancheck.ExpectKnownValue("dynamics365_entity_audit_settings.contact", tfjsonpath.New("attributes").AtMapKey("emailaddress1"), knownvalue.Bool(true)),
-				}},
+				),
 				Check: func(s *terraform.State) error {
 					st := entityAudit(t, env, "contact")
 					if !st.IsAuditEnabled || !st.Attributes["emailaddress1"].IsAuditEnabled {
@@ -199,7 +192,7 @@ func TestAccEntityAuditSettings_drift(t *testing.T) {
 					}
 				},
 				Config:           cfg,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan()),
 			},
 		},
 	})

@@ -60,7 +60,7 @@ func TestAccEntityAuditSettings_rollout60(t *testing.T) {
 					refreshReads = env.Emulator.RequestCount("GET EntityDefinitions")
 				},
 				Config:           cfg,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan()),
 			},
 		},
 	})
@@ -113,7 +113,7 @@ resource "dynamics365_customizations_publish" "all" {
 				// Same configuration: nothing to publish.
 				PreConfig:        env.Emulator.ResetCounters,
 				Config:           cfg(""),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan()),
 				Check: func(*terraform.State) error {
 					if n := env.Emulator.RequestCount("POST PublishXml"); n != 0 {
 						return fmt.Errorf("%d PublishXml calls without a change, want 0", n)
@@ -202,10 +202,10 @@ func TestAccEntityAuditSettings_failedPublishRetriedNextApply(t *testing.T) {
 			},
 			{
 				Config: cfg(!acct.IsRetrieveMultipleAuditEnabled),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				ConfigPlanChecks: preApply(
 					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
 					plancheck.ExpectKnownValue(addr, tfjsonpath.New("published"), knownvalue.Bool(true)),
-				}},
+				),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(addr, tfjsonpath.New("published"), knownvalue.Bool(true)),
 				},

@@ -16,16 +16,10 @@ type organizationAuditSettingsDataSourceModel struct {
 	organizationAuditSettingsValues
 }
 
-type organizationAuditSettingsDataSource struct {
-	data *providerData
-}
+type organizationAuditSettingsDataSource struct{ dataSourceBase }
 
 func newOrganizationAuditSettingsDataSource() datasource.DataSource {
-	return &organizationAuditSettingsDataSource{}
-}
-
-func (d *organizationAuditSettingsDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_organization_audit_settings"
+	return &organizationAuditSettingsDataSource{dataSourceBase{typeNameSuffix: "_organization_audit_settings"}}
 }
 
 func (d *organizationAuditSettingsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
@@ -38,10 +32,6 @@ func (d *organizationAuditSettingsDataSource) Schema(_ context.Context, _ dataso
 			"across tenants (for example a `check` block that fails when auditing is off).",
 		Attributes: withSettings(attributes, orgSetting.dataSourceAttribute),
 	}
-}
-
-func (d *organizationAuditSettingsDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	d.data = configuredData(req.ProviderData, &resp.Diagnostics)
 }
 
 func (d *organizationAuditSettingsDataSource) Read(ctx context.Context, _ datasource.ReadRequest, resp *datasource.ReadResponse) {

@@ -270,12 +270,12 @@ func allSettings(current *orgSettings) orgPatch {
 	return p
 }
 
-// rememberOriginals records, for each setting about to change for the first
-// time, the value the environment had.
-func (p *orgPrivateState) rememberOriginals(change orgPatch, current *orgSettings) {
+// rememberOriginals records in originals, for each setting about to change
+// for the first time, the value the environment had.
+func rememberOriginals(originals *orgPatch, change orgPatch, current *orgSettings) {
 	for _, s := range organizationSettings {
-		if s.isInPatch(change) && !s.isInPatch(p.Originals) {
-			s.copyCurrent(&p.Originals, current)
+		if s.isInPatch(change) && !s.isInPatch(*originals) {
+			s.copyCurrent(originals, current)
 		}
 	}
 }

@@ -148,10 +148,10 @@ func TestOrganizationChangesFrom(t *testing.T) {
 func TestOrganizationRememberOriginals(t *testing.T) {
 	var priv orgPrivateState
 	on, days := true, int64(30)
-	priv.rememberOriginals(orgPatch{IsUserAccessAuditEnabled: &on}, environment())
+	rememberOriginals(&priv.Originals, orgPatch{IsUserAccessAuditEnabled: &on}, environment())
 	second := environment()
 	second.IsUserAccessAuditEnabled = true
-	priv.rememberOriginals(orgPatch{IsUserAccessAuditEnabled: &on, AuditRetentionPeriodV2: &days}, second)
+	rememberOriginals(&priv.Originals, orgPatch{IsUserAccessAuditEnabled: &on, AuditRetentionPeriodV2: &days}, second)
 	if got, want := patchJSON(t, priv.Originals), `{"isuseraccessauditenabled":false,"auditretentionperiodv2":90}`; got != want {
 		t.Errorf("originals = %s, want %s", got, want)
 	}

@@ -9,8 +9,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -33,35 +31,17 @@ type organizationAuditSettingsModel struct {
 	OnDestroy types.String `tfsdk:"on_destroy"`
 }
 
-// orgPrivateState is kept in the resource's private state: the values seen
-// before this resource first changed each setting (for on_destroy = restore)
-// and which attributes the configuration manages (for restore and disable,
-// since Delete sees no configuration).
-type orgPrivateState struct {
-	Originals orgPatch `json:"originals"`
-	Managed   []string `json:"managed"`
-	Imported  bool     `json:"imported,omitempty"`
-}
+type orgPrivateState = settingsPrivateState[orgPatch]
 
-type organizationAuditSettingsResource struct {
-	data *providerData
-}
+type organizationAuditSettingsResource struct{ resourceBase }
 
 func newOrganizationAuditSettingsResource() resource.Resource {
-	return &organizationAuditSettingsResource{}
-}
-
-func (r *organizationAuditSettingsResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_organization_audit_settings"
+	return &organizationAuditSettingsResource{resourceBase{typeNameSuffix: "_organization_audit_settings"}}
 }
 
 func (r *organizationAuditSettingsResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	attributes := map[string]schema.Attribute{
-		"id": schema.StringAttribute{
-			Computed:            true,
-			MarkdownDescription: "The organization ID (`organizationid`) of the environment.",
-			PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
-		},
+		"id": stateKeptString("The organization ID (`organizationid`) of the environment."),
 		"on_destroy": onDestroyAttribute("`disable` turns off the audit switches this resource manages (retention " +
 			"and interval are left alone)."),
 	}
@@ -72,10 +52,6 @@ func (r *organizationAuditSettingsResource) Schema(_ context.Context, _ resource
 			"Only the attributes set in the configuration are managed; the others are read and reported, never overwritten.",
 		Attributes: withSettings(attributes, orgSetting.resourceAttribute),
 	}
-}
-
-func (r *organizationAuditSettingsResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.data = configuredData(req.ProviderData, &resp.Diagnostics)
 }
 
 // ValidateConfig refuses read auditing without auditing when both are in the
@@ -169,10 +145,8 @@ func (r *organizationAuditSettingsResource) Update(ctx context.Context, req reso
 // with the private state.
 func (r *organizationAuditSettingsResource) applyPlan(ctx context.Context, config tfsdk.Config, planned tfsdk.Plan,
 	prior privateGetter, state *tfsdk.State, private privateSetter, diags *diag.Diagnostics) {
-	var cfg, plan organizationAuditSettingsModel
-	diags.Append(config.Get(ctx, &cfg)...)
-	diags.Append(planned.Get(ctx, &plan)...)
-	if diags.HasError() {
+	cfg, plan, ok := configAndPlan[organizationAuditSettingsModel](ctx, config, planned, diags)
+	if !ok {
 		return
 	}
 	priv, loadDiags := loadPrivate[orgPrivateState](ctx, prior, orgPrivateKey)
@@ -221,7 +195,7 @@ func (r *organizationAuditSettingsResource) applyConfiguration(ctx context.Conte
 	if patch.IsEmpty() {
 		return current
 	}
-	priv.rememberOriginals(patch, current)
+	rememberOriginals(&priv.Originals, patch, current)
 	tflog.Info(ctx, "updating organization audit settings", map[string]any{"organization_id": current.OrganizationID, "changes": patchAttributes(patch)})
 	if err := r.data.client.UpdateOrganizationAuditSettings(ctx, current.OrganizationID, patch); err != nil {
 		addAPIError(diags, "Cannot update the organization audit settings", err)

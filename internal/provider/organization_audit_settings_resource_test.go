@@ -61,9 +61,7 @@ func TestAccOrganizationAuditSettings_lifecycle(t *testing.T) {
   audit_enabled         = true
   retention_period_days = 90
 `),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(orgAddr, plancheck.ResourceActionCreate)},
-				},
+				ConfigPlanChecks: preApply(plancheck.ExpectResourceAction(orgAddr, plancheck.ResourceActionCreate)),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(orgAddr, tfjsonpath.New("id"), knownvalue.StringExact(orgID)),
 					statecheck.ExpectKnownValue(orgAddr, tfjsonpath.New("audit_enabled"), knownvalue.Bool(true)),
@@ -86,7 +84,7 @@ func TestAccOrganizationAuditSettings_lifecycle(t *testing.T) {
   audit_enabled         = true
   retention_period_days = 90
 `),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan()),
 			},
 			{
 				Config: orgConfig(env, `
@@ -96,9 +94,7 @@ func TestAccOrganizationAuditSettings_lifecycle(t *testing.T) {
   retention_period_days            = -1
   user_access_audit_interval_hours = 8
 `),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(orgAddr, plancheck.ResourceActionUpdate)},
-				},
+				ConfigPlanChecks: preApply(plancheck.ExpectResourceAction(orgAddr, plancheck.ResourceActionUpdate)),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(orgAddr, tfjsonpath.New("read_audit_enabled"), knownvalue.Bool(true)),
 					statecheck.ExpectKnownValue(orgAddr, tfjsonpath.New("retention_period_days"), knownvalue.Int64Exact(-1)),
@@ -146,12 +142,10 @@ func TestAccOrganizationAuditSettings_drift(t *testing.T) {
 					env.Emulator.UpdateOrganization(func(o *emulator.Organization) { o.IsAuditEnabled = false })
 				},
 				Config: cfg,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{
-						plancheck.ExpectResourceAction(orgAddr, plancheck.ResourceActionUpdate),
-						plancheck.ExpectKnownValue(orgAddr, tfjsonpath.New("audit_enabled"), knownvalue.Bool(true)),
-					},
-				},
+				ConfigPlanChecks: preApply(
+					plancheck.ExpectResourceAction(orgAddr, plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue(orgAddr, tfjsonpath.New("audit_enabled"), knownvalue.Bool(true)),
+				),
 				Check: expectOrg(env, func(o emulator.Organization) error {
 					if !o.IsAuditEnabled {
 						return fmt.Errorf("auditing was not turned back on: %+v", o)
@@ -166,7 +160,7 @@ func TestAccOrganizationAuditSettings_drift(t *testing.T) {
 					env.Emulator.UpdateOrganization(func(o *emulator.Organization) { o.AuditRetentionPeriodV2 = 2555 })
 				},
 				Config:           cfg,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan()),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(orgAddr, tfjsonpath.New("retention_period_days"), knownvalue.Int64Exact(2555)),
 				},

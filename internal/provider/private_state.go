@@ -7,6 +7,17 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 )
 
+// settingsPrivateState is what a settings resource keeps in its private
+// state: the values seen before this resource first changed each setting (for
+// on_destroy = restore), which attributes the configuration manages (for
+// restore and disable, since Delete sees no configuration), and whether the
+// resource was imported (its originals are then the values at import).
+type settingsPrivateState[Values any] struct {
+	Originals Values   `json:"originals"`
+	Managed   []string `json:"managed"`
+	Imported  bool     `json:"imported,omitempty"`
+}
+
 // privateGetter and privateSetter are the parts of the framework's private
 // state (request and response sides) that the resources use.
 type privateGetter interface {

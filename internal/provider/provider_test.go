@@ -5,6 +5,8 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/provider"
 )
@@ -22,4 +24,10 @@ func testFactories() map[string]func() (tfprotov6.ProviderServer, error) {
 		"dynamics365": providerserver.NewProtocol6WithError(provider.New("test", provider.WithGetenv(noEnv), provider.WithPublishWindow(testPublishWindow),
 			provider.WithAuditSearchPolling(50*time.Millisecond, 200*time.Millisecond))()),
 	}
+}
+
+// preApply is the plan checks of a test step: what the plan must show before
+// it is applied.
+func preApply(checks ...plancheck.PlanCheck) resource.ConfigPlanChecks {
+	return resource.ConfigPlanChecks{PreApply: checks}
 }

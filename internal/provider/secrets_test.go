@@ -186,44 +186,59 @@ data "dynamics365_audit_log_search" "reads" {
 		)
 	})
 
-	t.Run("client certificate with password", func(t *testing.T) {
-		client := env.AddCertificateClient(t, "scan")
-		password := "cert-pa55-" + uuid.NewString()
-		keep(password)
-		t.Setenv("AZURE_CLIENT_CERTIFICATE_PATH", client.PEMFile)
-		t.Setenv("AZURE_CLIENT_CERTIFICATE_PASSWORD", password)
-		run(t, client.ClientID, resource.TestStep{Config: readAll})
-	})
-
-	t.Run("workload identity token file", func(t *testing.T) {
-		client := env.AddFederatedClient(t, "system:serviceaccount:audit:terraform")
-		keep(client.Token)
-		t.Setenv("DYNAMICS365_USE_OIDC", "true")
-		t.Setenv("AZURE_FEDERATED_TOKEN_FILE", client.TokenFile)
-		run(t, client.ClientID, resource.TestStep{Config: readAll})
-	})
-
-	t.Run("GitHub Actions OIDC", func(t *testing.T) {
-		clientID := uuid.NewString()
-		subject := "repo:d365-audit/baseline:ref:refs/heads/main"
-		env.Emulator.AddFederatedClient(clientID, subject)
-		requestURL, requestToken := env.Emulator.GitHubActionsOIDC(subject)
-		keep(requestToken)
-		t.Setenv("DYNAMICS365_USE_OIDC", "true")
-		t.Setenv("ACTIONS_ID_TOKEN_REQUEST_URL", requestURL)
-		t.Setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", requestToken)
-		run(t, clientID, resource.TestStep{Config: readAll})
-	})
-
-	t.Run("managed identity", func(t *testing.T) {
-		clientID := uuid.NewString()
-		endpoint, header := env.Emulator.ManagedIdentity(clientID)
-		keep(header)
-		t.Setenv("DYNAMICS365_USE_MSI", "true")
-		t.Setenv("IDENTITY_ENDPOINT", endpoint)
-		t.Setenv("IDENTITY_HEADER", header)
-		run(t, clientID, resource.TestStep{Config: readAll})
-	})
+	// The other logins read the same data: each registers its client in the
+	// emulator and returns the secret it hands over and the environment
+	// variables that select it.
+	logins := []struct {
+		name  string
+		login func(t *testing.T) (clientID, secret string, vars map[string]string)
+	}{
+		{"client certificate with password", func(t *testing.T) (string, string, map[string]string) {
+			client := env.AddCertificateClient(t, "scan")
+			password := "cert-pa55-" + uuid.NewString()
+			return client.ClientID, password, map[string]string{
+				"AZURE_CLIENT_CERTIFICATE_PATH":     client.PEMFile,
+				"AZURE_CLIENT_CERTIFICATE_PASSWORD": password,
+			}
+		}},
+		{"workload identity token file", func(t *testing.T) (string, string, map[string]string) {
+			client := env.AddFederatedClient(t, "system:serviceaccount:audit:terraform")
+			return client.ClientID, client.Token, map[string]string{
+				"DYNAMICS365_USE_OIDC":       "true",
+				"AZURE_FEDERATED_TOKEN_FILE": client.TokenFile,
+			}
+		}},
+		{"GitHub Actions OIDC", func(*testing.T) (string, string, map[string]string) {
+			clientID := uuid.NewString()
+			subject := "repo:d365-audit/baseline:ref:refs/heads/main"
+			env.Emulator.AddFederatedClient(clientID, subject)
+			requestURL, requestToken := env.Emulator.GitHubActionsOIDC(subject)
+			return clientID, requestToken, map[string]string{
+				"DYNAMICS365_USE_OIDC":           "true",
+				"ACTIONS_ID_TOKEN_REQUEST_URL":   requestURL,
+				"ACTIONS_ID_TOKEN_REQUEST_TOKEN": requestToken,
+			}
+		}},
+		{"managed identity", func(*testing.T) (string, string, map[string]string) {
+			clientID := uuid.NewString()
+			endpoint, header := env.Emulator.ManagedIdentity(clientID)
+			return clientID, header, map[string]string{
+				"DYNAMICS365_USE_MSI": "true",
+				"IDENTITY_ENDPOINT":   endpoint,
+				"IDENTITY_HEADER":     header,
+			}
+		}},
+	}
+	for _, l := range logins {
+		t.Run(l.name, func(t *testing.T) {
+			clientID, secret, vars := l.login(t)
+			keep(secret)
+			for name, value := range vars {
+				t.Setenv(name, value)
+			}
+			run(t, clientID, resource.TestStep{Config: readAll})
+		})
+	}
 }
 
 // saveState writes the state terraform reports, for the scan.

@@ -1,24 +1,59 @@
 package provider
 
 import (
+	"context"
 	"fmt"
 	"regexp"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	dsschema "github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/boolplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 )
 
-// configuredData is the Configure of every resource and data source: the
-// provider hands over *providerData (nil before the provider is configured).
+// resourceBase is embedded by every resource: its type name and the
+// provider data that Configure hands over (nil before the provider is
+// configured).
+type resourceBase struct {
+	typeNameSuffix string // after the provider's name, e.g. "_entity_audit_settings"
+	data           *providerData
+}
+
+func (b *resourceBase) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + b.typeNameSuffix
+}
+
+func (b *resourceBase) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	b.data = configuredData(req.ProviderData, &resp.Diagnostics)
+}
+
+// dataSourceBase is resourceBase for a data source: the same fields, with
+// the data source's Metadata and Configure.
+type dataSourceBase resourceBase
+
+func (b *dataSourceBase) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + b.typeNameSuffix
+}
+
+func (b *dataSourceBase) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
+	b.data = configuredData(req.ProviderData, &resp.Diagnostics)
+}
+
+// configuredData is the provider data of a Configure request: the provider
+// hands over *providerData, or nil before it is configured.
 func configuredData(raw any, diags *diag.Diagnostics) *providerData {
 	if raw == nil {
 		return nil
@@ -29,6 +64,27 @@ func configuredData(raw any, diags *diag.Diagnostics) *providerData {
 		return nil
 	}
 	return data
+}
+
+// configAndPlan reads what an apply starts from: the configuration (which
+// tells the managed attributes from the reported ones) and the plan. It
+// reports whether both were read without error.
+func configAndPlan[M any](ctx context.Context, config tfsdk.Config, plan tfsdk.Plan, diags *diag.Diagnostics) (cfg, planned M, ok bool) {
+	diags.Append(config.Get(ctx, &cfg)...)
+	diags.Append(plan.Get(ctx, &planned)...)
+	return cfg, planned, !diags.HasError()
+}
+
+// timeoutReader is how a `timeouts` block value gives the timeout of one
+// operation, e.g. plan.Timeouts.Create.
+type timeoutReader func(ctx context.Context, defaultTimeout time.Duration) (time.Duration, diag.Diagnostics)
+
+// withOperationTimeout bounds ctx by the timeout the configuration sets for
+// the operation, or by defaultTimeout.
+func withOperationTimeout(ctx context.Context, timeout timeoutReader, defaultTimeout time.Duration, diags *diag.Diagnostics) (context.Context, context.CancelFunc) {
+	d, readDiags := timeout(ctx, defaultTimeout)
+	diags.Append(readDiags...)
+	return context.WithTimeout(ctx, d)
 }
 
 // nullableString is null for "" (an absent value in an API answer).
@@ -83,6 +139,12 @@ var guidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 
 var guidValidator = stringvalidator.RegexMatches(guidPattern, "must be a GUID such as 00000000-0000-0000-0000-000000000000")
 
+var logicalNamePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,127}$`)
+
+const logicalNameHint = "lowercase letters, digits and underscores, e.g. account or new_project (the logical name, not the display name)"
+
+var tableLogicalNameValidator = stringvalidator.RegexMatches(logicalNamePattern, "must be a table logical name: "+logicalNameHint)
+
 // known is a value set to something: neither null nor unknown.
 func known(v interface {
 	IsNull() bool
@@ -97,6 +159,28 @@ func isFalse(v types.Bool) bool { return known(v) && !v.ValueBool() }
 // computedString is a read-only string of a data source.
 func computedString(desc string) dsschema.StringAttribute {
 	return dsschema.StringAttribute{Computed: true, MarkdownDescription: desc}
+}
+
+// computedBool is a read-only bool of a data source.
+func computedBool(desc string) dsschema.BoolAttribute {
+	return dsschema.BoolAttribute{Computed: true, MarkdownDescription: desc}
+}
+
+// stringListFilter is an optional list of strings that narrows a data
+// source's search; valid checks each element.
+func stringListFilter(desc string, valid validator.String) dsschema.ListAttribute {
+	return dsschema.ListAttribute{ElementType: types.StringType, Optional: true, MarkdownDescription: desc,
+		Validators: []validator.List{listvalidator.ValueStringsAre(valid)}}
+}
+
+// stateKeptString is a read-only string of a resource that keeps its value
+// from the state until the resource computes a new one.
+func stateKeptString(desc string) schema.StringAttribute {
+	return schema.StringAttribute{
+		Computed:            true,
+		MarkdownDescription: desc,
+		PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+	}
 }
 
 // Record limits of the audit data sources.
