@@ -99,11 +99,11 @@ func (s *Server) serveEnvironment(w http.ResponseWriter, r *http.Request) {
 	case "WhoAmI":
 		s.serveWhoAmI(w, r, req)
 	case organizationsEntitySet:
-		s.serveOrganizations(w, r, req)
+		s.org.serveOrganizations(w, r, req)
 	case entityDefinitionsSet:
-		s.serveEntityDefinitions(w, r, req)
+		s.meta.serveEntityDefinitions(w, r, req)
 	case "PublishXml", "PublishAllXml":
-		s.servePublish(w, r, req)
+		s.publish.servePublish(w, r, req)
 	case auditsEntitySet:
 		s.serveAudits(w, r, req)
 	case retrieveRecordHistory:
@@ -152,15 +152,8 @@ func (s *Server) serveWhoAmI(w http.ResponseWriter, r *http.Request, req apiRequ
 		{"@odata.context", s.environment + apiPrefix + "$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse"},
 		{"BusinessUnitId", s.businessUnitID},
 		{"UserId", req.user.systemUserID},
-		{"OrganizationId", s.org.id},
+		{"OrganizationId", s.org.row.id},
 	})
-}
-
-// missingPrivilege writes Dataverse's 403 for a user without priv on table.
-func (s *Server) missingPrivilege(w http.ResponseWriter, user *principal, priv string, typeCode int, table string) {
-	writeODataError(w, http.StatusForbidden, codeMissingPrivilege, fmt.Sprintf(
-		"Principal user (Id=%s, type=%d, roleCount=1, privilegeCount=%d, accessMode=4), is missing %s privilege (Id=%s) on OTC=%d for entity '%s'. context.Caller=%s",
-		user.systemUserID, systemUserTypeCode, user.cfg.privilegeCount(), priv, privilegeID(priv), typeCode, table, user.systemUserID))
 }
 
 func writeMethodNotAllowed(w http.ResponseWriter, r *http.Request, allowed ...string) {

@@ -182,15 +182,15 @@ func (a *auditStore) insertMany(rows []*auditRow) {
 // auditWriter appends the rows of one operation, which share a transaction id
 // and time, as Dataverse writes them in one transaction.
 type auditWriter struct {
-	s           *Server
+	shared      *shared
 	user        *principal
 	transaction uuid.UUID
 	now         int64
 }
 
-// begin starts a transaction at the given (simulated) time. Caller holds s.mu.
-func (s *Server) beginAudit(user *principal, at time.Time) *auditWriter {
-	return &auditWriter{s: s, user: user, transaction: s.newUUID(), now: at.UTC().Unix()}
+// beginAudit starts a transaction at the given (simulated) time.
+func (sh *shared) beginAudit(user *principal, at time.Time) *auditWriter {
+	return &auditWriter{shared: sh, user: user, transaction: sh.newUUID(), now: at.UTC().Unix()}
 }
 
 // add writes a settings row: old/new values keyed by column, stored for
@@ -216,12 +216,12 @@ func (w *auditWriter) add(action, operation int, table, objectID string, oldValu
 }
 
 func (w *auditWriter) addRow(r *auditRow) {
-	r.id = w.s.newUUID()
+	r.id = w.shared.newUUID()
 	r.created = w.now
 	r.user = w.user
 	r.userID = parseUUID(w.user.systemUserID)
 	r.transaction = w.transaction
-	w.s.audits.insert(r)
+	w.shared.audits.insert(r)
 }
 
 // history returns the rows of one record, newest first.

@@ -251,7 +251,7 @@ func (s *Server) serveAudits(w http.ResponseWriter, r *http.Request, req apiRequ
 		return
 	}
 	if !req.user.cfg.has(PrivReadAuditSummary) {
-		s.missingMiscPrivilege(w, req.user, PrivReadAuditSummary)
+		missingMiscPrivilege(w, req.user, PrivReadAuditSummary)
 		return
 	}
 	ann := parsePreferences(r.Header)
@@ -280,7 +280,7 @@ func (s *Server) auditContext(q auditQuery, single bool) string {
 }
 
 // renderer builds a row renderer; with formatted values it looks up the
-// display names of the rows' tables. Caller holds s.mu.
+// display names of the rows' tables (under the metadata lock).
 func (s *Server) renderer(cols []int, ann annotations, rows []*auditRow) *rowRenderer {
 	if cols == nil {
 		cols = allAuditColumns
@@ -288,12 +288,14 @@ func (s *Server) renderer(cols []int, ann annotations, rows []*auditRow) *rowRen
 	rr := &rowRenderer{cols: cols, ann: ann}
 	if ann.formatted {
 		rr.displayNames = map[string]string{}
+		s.meta.mu.Lock()
+		defer s.meta.mu.Unlock()
 		for _, r := range rows {
 			if _, done := rr.displayNames[r.table]; done {
 				continue
 			}
 			name := ""
-			if e := s.meta.entities[r.table]; e != nil {
+			if e := s.meta.store.entities[r.table]; e != nil {
 				name = entityDisplayName(e)
 			}
 			rr.displayNames[r.table] = name
@@ -335,14 +337,11 @@ func writeRawOData(w http.ResponseWriter, status int, body []byte) {
 
 func (s *Server) getAudit(w http.ResponseWriter, r *http.Request, id uuid.UUID, q auditQuery, p preferences) {
 	row := s.audits.get(id)
-	s.mu.Lock()
 	if row == nil {
-		s.mu.Unlock()
 		writeODataError(w, http.StatusNotFound, codeRecordNotFound, fmt.Sprintf("%s With Id = %s Does Not Exist", auditTable, id))
 		return
 	}
 	rr := s.renderer(q.sel, p.annotations, []*auditRow{row})
-	s.mu.Unlock()
 	b := []byte(`{"@odata.context":`)
 	b = appendJSONString(b, s.auditContext(q, true))
 	b = append(b, ',')
@@ -361,7 +360,7 @@ func keyAfter(r *auditRow, created int64, seq int32) bool {
 }
 
 // collectAudits returns up to want rows matching q after its skip token,
-// in q's order. Caller holds s.mu.
+// in q's order.
 func (s *Server) collectAudits(q auditQuery, want int) []*auditRow {
 	a := s.audits
 	var out []*auditRow
@@ -429,7 +428,6 @@ func (s *Server) listAudits(w http.ResponseWriter, r *http.Request, q auditQuery
 	if q.top >= 0 && q.top-returned < limit {
 		limit = max(q.top-returned, 0)
 	}
-	s.mu.Lock()
 	rows := s.collectAudits(q, limit+1)
 	more := len(rows) > limit
 	if more {
@@ -439,7 +437,6 @@ func (s *Server) listAudits(w http.ResponseWriter, r *http.Request, q auditQuery
 		more = false
 	}
 	rr := s.renderer(q.sel, p.annotations, rows)
-	s.mu.Unlock()
 
 	b := make([]byte, 0, 256+len(rows)*(450+300*boolInt(p.annotations.any())))
 	b = append(b, `{"@odata.context":`...)
@@ -498,7 +495,7 @@ func (s *Server) serveRetrieveAuditDetails(w http.ResponseWriter, r *http.Reques
 		return
 	}
 	if !req.user.cfg.has(PrivReadAuditSummary) {
-		s.missingMiscPrivilege(w, req.user, PrivReadAuditSummary)
+		missingMiscPrivilege(w, req.user, PrivReadAuditSummary)
 		return
 	}
 	row := s.audits.get(id)

@@ -156,15 +156,15 @@ func (s *Server) serveRecordChangeHistory(w http.ResponseWriter, r *http.Request
 		}
 	}
 	if !req.user.cfg.has(PrivReadRecordAuditHistory) {
-		s.missingMiscPrivilege(w, req.user, PrivReadRecordAuditHistory)
+		missingMiscPrivilege(w, req.user, PrivReadRecordAuditHistory)
 		return
 	}
 	p := parsePreferences(r.Header)
 
-	s.mu.Lock()
+	s.meta.mu.Lock()
 	e, id, msg := s.resolveTarget(tgt)
+	s.meta.mu.Unlock()
 	if msg != "" {
-		s.mu.Unlock()
 		if e == nil {
 			writeODataError(w, http.StatusNotFound, codeSegmentNotFound, msg)
 		} else {
@@ -173,9 +173,7 @@ func (s *Server) serveRecordChangeHistory(w http.ResponseWriter, r *http.Request
 		return
 	}
 	rows := s.audits.history(e.logicalName, id)
-	_, live := s.records[e.logicalName][id]
-	if len(rows) == 0 && !live {
-		s.mu.Unlock()
+	if len(rows) == 0 && !s.sim.hasRecord(e.logicalName, id) {
 		writeODataError(w, http.StatusNotFound, codeRecordNotFound, fmt.Sprintf("%s With Id = %s Does Not Exist", e.logicalName, id))
 		return
 	}
@@ -184,7 +182,6 @@ func (s *Server) serveRecordChangeHistory(w http.ResponseWriter, r *http.Request
 	to := min(from+count, all)
 	rows = rows[from:to]
 	rr := s.renderer(nil, p.annotations, rows)
-	s.mu.Unlock()
 
 	b := []byte(`{"@odata.context":`)
 	b = appendJSONString(b, s.environment+apiPrefix+"$metadata#Microsoft.Dynamics.CRM.RetrieveRecordChangeHistoryResponse")
@@ -217,7 +214,7 @@ func (s *Server) serveRecordChangeHistory(w http.ResponseWriter, r *http.Request
 // resolveTarget finds the table and id of an entity reference:
 // {"@odata.id":"accounts(<id>)"} (relative or absolute) or
 // {"@odata.type":"Microsoft.Dynamics.CRM.account","accountid":"<id>"}.
-// Caller holds s.mu. A nil table with a message means an unknown entity set.
+// Caller holds s.meta.mu. A nil table with a message means an unknown entity set.
 func (s *Server) resolveTarget(tgt map[string]json.RawMessage) (*entityDef, uuid.UUID, string) {
 	var odataID, odataType string
 	_ = json.Unmarshal(tgt["@odata.id"], &odataID)
@@ -244,7 +241,7 @@ func (s *Server) resolveTarget(tgt map[string]json.RawMessage) (*entityDef, uuid
 		return e, id, ""
 	case odataType != "":
 		table := strings.TrimPrefix(strings.TrimPrefix(odataType, "#"), "Microsoft.Dynamics.CRM.")
-		e := s.meta.entities[table]
+		e := s.meta.store.entities[table]
 		if e == nil {
 			return nil, uuid.UUID{}, fmt.Sprintf("Resource not found for the segment '%s'.", table)
 		}
@@ -259,10 +256,10 @@ func (s *Server) resolveTarget(tgt map[string]json.RawMessage) (*entityDef, uuid
 	return &entityDef{}, uuid.UUID{}, "The parameter 'Target' must carry '@odata.id' (e.g. {'@odata.id':'accounts(<id>)'})."
 }
 
-// entityBySet finds a table by its EntitySetName. Caller holds s.mu.
+// entityBySet finds a table by its EntitySetName. Caller holds s.meta.mu.
 func (s *Server) entityBySet(set string) *entityDef {
-	for _, name := range s.meta.names {
-		e := s.meta.entities[name]
+	for _, name := range s.meta.store.names {
+		e := s.meta.store.entities[name]
 		if readString(e.props, "EntitySetName") == set {
 			return e
 		}

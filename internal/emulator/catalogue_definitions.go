@@ -471,7 +471,7 @@ func (b catalogueBuilder) addTables(out map[string]*entityDef, tables []catalogu
 			panic("catalogue: duplicate table " + t.LogicalName)
 		}
 		e := b.entity(t)
-		e.published = e.auditState()
+		e.published = e.snapshot()
 		out[t.LogicalName] = e
 	}
 }

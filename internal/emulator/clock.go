@@ -86,16 +86,3 @@ func (c *ManualClock) Waiters() int {
 	defer c.mu.Unlock()
 	return len(c.waiters)
 }
-
-// wait blocks for d on the server's clock, or until cancel is closed or
-// the server closes. It returns at once when d <= 0.
-func (s *Server) wait(d time.Duration, cancel <-chan struct{}) {
-	if d <= 0 {
-		return
-	}
-	select {
-	case <-s.timers.After(d):
-	case <-cancel:
-	case <-s.closed:
-	}
-}

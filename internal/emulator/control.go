@@ -96,10 +96,7 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, t := range req.Tables {
-		s.mu.Lock()
-		known := s.meta.entities[t] != nil
-		s.mu.Unlock()
-		if !known {
+		if s.meta.table(t) == nil {
 			controlError(w, http.StatusBadRequest, fmt.Sprintf("no table %q", t))
 			return
 		}

@@ -243,7 +243,7 @@ func (s *Server) writeFault(w http.ResponseWriter, r *http.Request, listener str
 		case f.Status >= 400:
 			code, msg = "BadRequest", "An injected fault."
 		}
-		s.writeGraphError(w, r, f.Status, code, msg)
+		writeGraphError(w, r, f.Status, code, msg)
 	case ListenerEnvironment:
 		w.Header().Set("OData-Version", "4.0")
 		switch f.Status {

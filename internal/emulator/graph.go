@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -75,19 +76,47 @@ type graphQuery struct {
 	results     []*unifiedRecord
 }
 
+// graphPart is Microsoft Graph's audit log: the Purview unified audit log
+// the simulations write (unified.go) and the audit log queries that search
+// it. Its handlers serve security/auditLog/queries once the Server has
+// authenticated the request.
+type graphPart struct {
+	*shared
+	delay    time.Duration // GraphQueryDelay
+	pageSize int           // GraphPageSize
+
+	mu          sync.Mutex
+	unified     []*unifiedRecord       // in write order
+	queries     map[string]*graphQuery // by id
+	failQueries bool                   // FailAuditQueries
+}
+
+func newGraphPart(sh *shared, opts Options) *graphPart {
+	g := &graphPart{
+		shared:   sh,
+		delay:    durationOption(opts.GraphQueryDelay, defaultGraphQueryDelay),
+		pageSize: opts.GraphPageSize,
+		queries:  map[string]*graphQuery{},
+	}
+	if g.pageSize <= 0 {
+		g.pageSize = defaultGraphPageSize
+	}
+	return g
+}
+
 // FailAuditQueries makes audit log queries created from now on end
 // "failed" instead of "succeeded" (on) or succeed again (off).
 func (s *Server) FailAuditQueries(on bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failQueries = on
+	s.graph.mu.Lock()
+	defer s.graph.mu.Unlock()
+	s.graph.failQueries = on
 }
 
 // AuditQueryCount is the number of audit log queries created.
 func (s *Server) AuditQueryCount() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.graphQueries)
+	s.graph.mu.Lock()
+	defer s.graph.mu.Unlock()
+	return len(s.graph.queries)
 }
 
 // status: notStarted for the first half of the delay, running for the
@@ -108,14 +137,14 @@ func (q *graphQuery) status(now time.Time, delay time.Duration) string {
 
 // evaluate fixes the result set: the records written before the query
 // completed that match its filters, oldest first (the real order is not
-// documented; clients must not rely on one). Caller holds s.mu.
-func (s *Server) evaluate(q *graphQuery) {
+// documented; clients must not rely on one). Caller holds g.mu.
+func (g *graphPart) evaluate(q *graphQuery) {
 	if q.evaluated {
 		return
 	}
 	q.evaluated = true
-	done := q.created.Add(s.graphDelay)
-	for _, r := range s.unified {
+	done := q.created.Add(g.delay)
+	for _, r := range g.unified {
 		if r.written.After(done) || !q.matches(r) {
 			continue
 		}
@@ -213,7 +242,7 @@ func (s *Server) routeGraph(r *http.Request) string {
 // writeGraphError writes Graph's error body. request-id is the response's
 // request-id header (set here when missing); client-request-id echoes the
 // caller's or repeats the request id.
-func (s *Server) writeGraphError(w http.ResponseWriter, r *http.Request, status int, code, message string) {
+func writeGraphError(w http.ResponseWriter, r *http.Request, status int, code, message string) {
 	reqID := w.Header().Get("request-id")
 	if reqID == "" {
 		reqID = uuid.NewString()
@@ -257,7 +286,7 @@ func writeGraphJSON(w http.ResponseWriter, status int, body object) {
 func (s *Server) authenticateGraph(w http.ResponseWriter, r *http.Request) bool {
 	unauthorized := func(msg string) bool {
 		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="", authorization_uri="%scommon/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"`, s.authorityHost))
-		s.writeGraphError(w, r, http.StatusUnauthorized, "InvalidAuthenticationToken", msg)
+		writeGraphError(w, r, http.StatusUnauthorized, "InvalidAuthenticationToken", msg)
 		return false
 	}
 	scheme, token, found := strings.Cut(r.Header.Get("Authorization"), " ")
@@ -283,7 +312,7 @@ func (s *Server) authenticateGraph(w http.ResponseWriter, r *http.Request) bool 
 		}
 	}
 	if !containsFoldAny(roles, GraphPermAuditLogsQueryCRM) && !containsFoldAny(roles, GraphPermAuditLogsQuery) {
-		s.writeGraphError(w, r, http.StatusForbidden, "Forbidden", "Insufficient privileges to complete the operation.")
+		writeGraphError(w, r, http.StatusForbidden, "Forbidden", "Insufficient privileges to complete the operation.")
 		return false
 	}
 	return true
@@ -302,11 +331,11 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 	}
 	gp := parseGraphPath(r.URL.Path)
 	if gp.version != "beta" && gp.version != "v1.0" {
-		s.writeGraphError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Invalid version: %s", gp.version))
+		writeGraphError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Invalid version: %s", gp.version))
 		return
 	}
 	if gp.route == routeGraphOther {
-		s.writeGraphError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Resource not found for the segment '%s'.", gp.segment))
+		writeGraphError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Resource not found for the segment '%s'.", gp.segment))
 		return
 	}
 	allowed := []string{http.MethodGet}
@@ -318,87 +347,87 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 		// (POST …/queries on v1.0, which now lists only get and list
 		// records) is not documented; 405 says it plainly.
 		w.Header().Set("Allow", strings.Join(allowed, ", "))
-		s.writeGraphError(w, r, http.StatusMethodNotAllowed, "BadRequest", fmt.Sprintf("The requested resource does not support http method '%s'.", r.Method))
+		writeGraphError(w, r, http.StatusMethodNotAllowed, "BadRequest", fmt.Sprintf("The requested resource does not support http method '%s'.", r.Method))
 		return
 	}
 	switch gp.route {
 	case routeAuditLogQueries:
 		if r.Method == http.MethodPost {
-			s.createAuditQuery(w, r, gp)
+			s.graph.createAuditQuery(w, r, gp)
 		} else {
-			s.listAuditQueries(w, gp)
+			s.graph.listAuditQueries(w, gp)
 		}
 	case routeAuditLogQuery:
-		s.getAuditQuery(w, r, gp)
+		s.graph.getAuditQuery(w, r, gp)
 	case routeAuditLogRecords:
-		s.listAuditRecords(w, r, gp)
+		s.graph.listAuditRecords(w, r, gp)
 	}
 }
 
-func (s *Server) graphBase(version string) string { return s.graphURL + "/" + version + "/" }
+func (sh *shared) graphBase(version string) string { return sh.graphURL + "/" + version + "/" }
 
-func (s *Server) createAuditQuery(w http.ResponseWriter, r *http.Request, gp graphPath) {
+func (g *graphPart) createAuditQuery(w http.ResponseWriter, r *http.Request, gp graphPath) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
 	if err != nil {
-		s.writeGraphError(w, r, http.StatusRequestEntityTooLarge, "BadRequest", "The request body is too large.")
+		writeGraphError(w, r, http.StatusRequestEntityTooLarge, "BadRequest", "The request body is too large.")
 		return
 	}
 	q, msg := parseQueryBody(body)
 	if q == nil {
-		s.writeGraphError(w, r, http.StatusBadRequest, "BadRequest", msg)
+		writeGraphError(w, r, http.StatusBadRequest, "BadRequest", msg)
 		return
 	}
-	now := s.timers.Now()
-	s.mu.Lock()
-	q.id = s.newUUID().String()
+	now := g.timers.Now()
+	g.mu.Lock()
+	q.id = g.newUUID().String()
 	q.created = now
-	q.fail = s.failQueries
-	s.graphQueries[q.id] = q
-	out := append(object{{"@odata.context", s.graphBase(gp.version) + "$metadata#security/auditLog/queries/$entity"}}, s.queryBody(q, now)...)
-	s.mu.Unlock()
-	w.Header().Set("Location", s.graphBase(gp.version)+"security/auditLog/queries/"+q.id)
+	q.fail = g.failQueries
+	g.queries[q.id] = q
+	out := append(object{{"@odata.context", g.graphBase(gp.version) + "$metadata#security/auditLog/queries/$entity"}}, g.queryBody(q, now)...)
+	g.mu.Unlock()
+	w.Header().Set("Location", g.graphBase(gp.version)+"security/auditLog/queries/"+q.id)
 	writeGraphJSON(w, http.StatusCreated, out)
 }
 
-func (s *Server) listAuditQueries(w http.ResponseWriter, gp graphPath) {
-	now := s.timers.Now()
-	s.mu.Lock()
-	qs := make([]*graphQuery, 0, len(s.graphQueries))
-	for _, q := range s.graphQueries {
+func (g *graphPart) listAuditQueries(w http.ResponseWriter, gp graphPath) {
+	now := g.timers.Now()
+	g.mu.Lock()
+	qs := make([]*graphQuery, 0, len(g.queries))
+	for _, q := range g.queries {
 		qs = append(qs, q)
 	}
 	slices.SortFunc(qs, func(a, b *graphQuery) int { return a.created.Compare(b.created) })
 	value := make([]object, len(qs))
 	for i, q := range qs {
-		value[i] = s.queryBody(q, now)
+		value[i] = g.queryBody(q, now)
 	}
-	s.mu.Unlock()
+	g.mu.Unlock()
 	writeGraphJSON(w, http.StatusOK, object{
-		{"@odata.context", s.graphBase(gp.version) + "$metadata#security/auditLog/queries"},
+		{"@odata.context", g.graphBase(gp.version) + "$metadata#security/auditLog/queries"},
 		{"value", value},
 	})
 }
 
-// lookupQuery finds a query or writes the 404. Caller holds s.mu.
-func (s *Server) lookupQuery(w http.ResponseWriter, r *http.Request, id string) *graphQuery {
-	q := s.graphQueries[strings.ToLower(id)]
+// lookupQuery finds a query or writes the 404. Caller holds g.mu.
+func (g *graphPart) lookupQuery(w http.ResponseWriter, r *http.Request, id string) *graphQuery {
+	q := g.queries[strings.ToLower(id)]
 	if q == nil {
 		// Guess: the wording of Graph's 404 for an unknown query id.
-		s.writeGraphError(w, r, http.StatusNotFound, "NotFound", fmt.Sprintf("The audit log query '%s' was not found.", id))
+		writeGraphError(w, r, http.StatusNotFound, "NotFound", fmt.Sprintf("The audit log query '%s' was not found.", id))
 	}
 	return q
 }
 
-func (s *Server) getAuditQuery(w http.ResponseWriter, r *http.Request, gp graphPath) {
-	now := s.timers.Now()
-	s.mu.Lock()
-	q := s.lookupQuery(w, r, gp.id)
+func (g *graphPart) getAuditQuery(w http.ResponseWriter, r *http.Request, gp graphPath) {
+	now := g.timers.Now()
+	g.mu.Lock()
+	q := g.lookupQuery(w, r, gp.id)
 	if q == nil {
-		s.mu.Unlock()
+		g.mu.Unlock()
 		return
 	}
-	out := append(object{{"@odata.context", s.graphBase(gp.version) + "$metadata#security/auditLog/queries/$entity"}}, s.queryBody(q, now)...)
-	s.mu.Unlock()
+	out := append(object{{"@odata.context", g.graphBase(gp.version) + "$metadata#security/auditLog/queries/$entity"}}, g.queryBody(q, now)...)
+	g.mu.Unlock()
 	writeGraphJSON(w, http.StatusOK, out)
 }
 
@@ -418,14 +447,14 @@ func decodeGraphSkipToken(tok string) (int, bool) {
 // listAuditRecords serves a page of a completed query's records. Pages
 // hold GraphPageSize records (or $top, if smaller); @odata.nextLink is an
 // absolute URL with an opaque $skiptoken (and the same $top).
-func (s *Server) listAuditRecords(w http.ResponseWriter, r *http.Request, gp graphPath) {
+func (g *graphPart) listAuditRecords(w http.ResponseWriter, r *http.Request, gp graphPath) {
 	query := r.URL.Query()
-	size := s.graphPageSize
+	size := g.pageSize
 	topGiven := query.Has("$top")
 	if topGiven {
 		n, err := strconv.Atoi(query.Get("$top"))
 		if err != nil || n < 1 {
-			s.writeGraphError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Invalid value '%s' for $top query option found. The $top query option requires a non-negative integer value.", query.Get("$top")))
+			writeGraphError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Invalid value '%s' for $top query option found. The $top query option requires a non-negative integer value.", query.Get("$top")))
 			return
 		}
 		size = min(size, n)
@@ -434,36 +463,36 @@ func (s *Server) listAuditRecords(w http.ResponseWriter, r *http.Request, gp gra
 	if query.Has("$skiptoken") {
 		var ok bool
 		if offset, ok = decodeGraphSkipToken(query.Get("$skiptoken")); !ok {
-			s.writeGraphError(w, r, http.StatusBadRequest, "BadRequest", "The $skiptoken is invalid.")
+			writeGraphError(w, r, http.StatusBadRequest, "BadRequest", "The $skiptoken is invalid.")
 			return
 		}
 	}
-	now := s.timers.Now()
-	s.mu.Lock()
-	q := s.lookupQuery(w, r, gp.id)
+	now := g.timers.Now()
+	g.mu.Lock()
+	q := g.lookupQuery(w, r, gp.id)
 	if q == nil {
-		s.mu.Unlock()
+		g.mu.Unlock()
 		return
 	}
-	if st := q.status(now, s.graphDelay); st != QuerySucceeded {
-		s.mu.Unlock()
+	if st := q.status(now, g.delay); st != QuerySucceeded {
+		g.mu.Unlock()
 		// Guess: Microsoft does not document listing the records of a
 		// query that has not succeeded.
-		s.writeGraphError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("The audit log query '%s' has status '%s': records are available once it has succeeded.", q.id, st))
+		writeGraphError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("The audit log query '%s' has status '%s': records are available once it has succeeded.", q.id, st))
 		return
 	}
-	s.evaluate(q)
+	g.evaluate(q)
 	end := min(offset+size, len(q.results))
 	page := make([]UnifiedAuditRecord, 0, max(end-offset, 0))
 	for i := offset; i < end; i++ {
 		page = append(page, q.results[i].UnifiedAuditRecord)
 	}
 	more := end < len(q.results)
-	s.mu.Unlock()
+	g.mu.Unlock()
 
-	out := object{{"@odata.context", s.graphBase(gp.version) + "$metadata#security/auditLog/queries('" + q.id + "')/records"}}
+	out := object{{"@odata.context", g.graphBase(gp.version) + "$metadata#security/auditLog/queries('" + q.id + "')/records"}}
 	if more {
-		next := s.graphBase(gp.version) + "security/auditLog/queries/" + q.id + "/records?"
+		next := g.graphBase(gp.version) + "security/auditLog/queries/" + q.id + "/records?"
 		if topGiven {
 			next += "$top=" + strconv.Itoa(size) + "&"
 		}

@@ -31,8 +31,8 @@ func nonNil(list []string) []string {
 	return list
 }
 
-// queryBody renders a query as Graph does. Caller holds s.mu.
-func (s *Server) queryBody(q *graphQuery, now time.Time) object {
+// queryBody renders a query as Graph does. Caller holds g.mu.
+func (g *graphPart) queryBody(q *graphQuery, now time.Time) object {
 	return object{
 		{"id", q.id},
 		{"displayName", strOrNull(q.displayName)},
@@ -46,7 +46,7 @@ func (s *Server) queryBody(q *graphQuery, now time.Time) object {
 		{"ipAddressFilters", nonNil(q.ips)},
 		{"objectIdFilters", nonNil(q.objectIDs)},
 		{"administrativeUnitIdFilters", nonNil(q.adminUnits)},
-		{"status", q.status(now, s.graphDelay)},
+		{"status", q.status(now, g.delay)},
 	}
 }
 

@@ -63,26 +63,26 @@ type metaPath struct {
 	cast       string   // type cast segment (full name, no '#'), "" if none
 }
 
-func (s *Server) serveEntityDefinitions(w http.ResponseWriter, r *http.Request, req apiRequest) {
+func (md *metadataPart) serveEntityDefinitions(w http.ResponseWriter, r *http.Request, req apiRequest) {
 	if r.Method == http.MethodPatch {
 		// Decided before the URL is resolved, as the service's router does.
 		writeODataError(w, http.StatusMethodNotAllowed, codeQuerySyntax,
 			"PATCH is not supported for metadata entities: metadata supports only full updates with PUT. Retrieve the full definition, change it and PUT it back.")
 		return
 	}
-	p, ok := s.parseMetaPath(w, req)
+	p, ok := md.parseMetaPath(w, req)
 	if !ok {
 		return
 	}
 	switch r.Method {
 	case http.MethodGet:
-		s.getMetadata(w, r, req, p)
+		md.getMetadata(w, r, req, p)
 	case http.MethodPut:
 		switch {
 		case p.entity != nil && !p.attributes && p.cast == "":
-			s.putEntity(w, r, req, p)
+			md.putEntity(w, r, req, p)
 		case p.attr != nil && p.cast == "":
-			s.putAttribute(w, r, req, p)
+			md.putAttribute(w, r, req, p)
 		default:
 			writeMethodNotAllowed(w, r, http.MethodGet)
 		}
@@ -95,7 +95,7 @@ func (s *Server) serveEntityDefinitions(w http.ResponseWriter, r *http.Request, 
 	}
 }
 
-func (s *Server) parseMetaPath(w http.ResponseWriter, req apiRequest) (metaPath, bool) {
+func (md *metadataPart) parseMetaPath(w http.ResponseWriter, req apiRequest) (metaPath, bool) {
 	var p metaPath
 	syntaxError := func() (metaPath, bool) {
 		writeODataError(w, http.StatusBadRequest, codeQuerySyntax, "Bad Request - Error in query syntax.")
@@ -148,8 +148,8 @@ func (s *Server) parseMetaPath(w http.ResponseWriter, req apiRequest) (metaPath,
 
 // --- GET ---
 
-func (s *Server) metadataContext(rest string) string {
-	return s.environment + apiPrefix + "$metadata#" + rest
+func (md *metadataPart) metadataContext(rest string) string {
+	return md.environment + apiPrefix + "$metadata#" + rest
 }
 
 func selectClause(sel []string, expand bool, attrSel []string) string {
@@ -202,7 +202,7 @@ func attributeItem(a *attrDef, sel []string, cast bool) rawObject {
 	return out
 }
 
-func (s *Server) entityItem(e *entityDef, q metaQuery) rawObject {
+func (md *metadataPart) entityItem(e *entityDef, q metaQuery) rawObject {
 	var out rawObject
 	if q.sel != nil {
 		out = selected(e.props, q.sel)
@@ -219,7 +219,7 @@ func (s *Server) entityItem(e *entityDef, q metaQuery) rawObject {
 	return out
 }
 
-func (s *Server) entityNotFound(w http.ResponseWriter, k metaKey) {
+func entityNotFound(w http.ResponseWriter, k metaKey) {
 	if k.byName {
 		writeODataError(w, http.StatusNotFound, codeRecordNotFound, fmt.Sprintf("Could not find entity with name '%s'.", k.value))
 		return
@@ -227,7 +227,7 @@ func (s *Server) entityNotFound(w http.ResponseWriter, k metaKey) {
 	writeODataError(w, http.StatusNotFound, codeRecordNotFound, fmt.Sprintf("Could not find entity with MetadataId '%s'.", k.value))
 }
 
-func (s *Server) attributeNotFound(w http.ResponseWriter, e *entityDef, k metaKey) {
+func attributeNotFound(w http.ResponseWriter, e *entityDef, k metaKey) {
 	if k.byName {
 		writeODataError(w, http.StatusNotFound, codeRecordNotFound, fmt.Sprintf("Could not find attribute with name '%s' on entity '%s'.", k.value, e.logicalName))
 		return
@@ -235,7 +235,7 @@ func (s *Server) attributeNotFound(w http.ResponseWriter, e *entityDef, k metaKe
 	writeODataError(w, http.StatusNotFound, codeRecordNotFound, fmt.Sprintf("Could not find attribute with MetadataId '%s' on entity '%s'.", k.value, e.logicalName))
 }
 
-func (s *Server) getMetadata(w http.ResponseWriter, r *http.Request, req apiRequest, p metaPath) {
+func (md *metadataPart) getMetadata(w http.ResponseWriter, r *http.Request, req apiRequest, p metaPath) {
 	q, msg := parseMetaQuery(r, p)
 	if msg != "" {
 		writeODataError(w, http.StatusBadRequest, codeNone, msg)
@@ -243,21 +243,21 @@ func (s *Server) getMetadata(w http.ResponseWriter, r *http.Request, req apiRequ
 	}
 	// The answer is built under the lock and written after it: member values
 	// are immutable, so the built object stays valid.
-	s.mu.Lock()
-	body, ok := s.buildMetadataResponse(w, req, p, q)
-	s.mu.Unlock()
+	md.mu.Lock()
+	body, ok := md.buildMetadataResponse(w, req, p, q)
+	md.mu.Unlock()
 	if ok {
 		writeOData(w, http.StatusOK, body)
 	}
 }
 
 // buildMetadataResponse returns the GET answer, or writes the error and
-// returns false. Caller holds s.mu.
-func (s *Server) buildMetadataResponse(w http.ResponseWriter, req apiRequest, p metaPath, q metaQuery) (object, bool) {
+// returns false. Caller holds md.mu.
+func (md *metadataPart) buildMetadataResponse(w http.ResponseWriter, req apiRequest, p metaPath, q metaQuery) (object, bool) {
 	var e *entityDef
 	if p.entity != nil {
-		if e = s.meta.entityByKey(p.entity.byName, p.entity.value); e == nil {
-			s.entityNotFound(w, *p.entity)
+		if e = md.store.entityByKey(p.entity.byName, p.entity.value); e == nil {
+			entityNotFound(w, *p.entity)
 			return nil, false
 		}
 	}
@@ -269,7 +269,7 @@ func (s *Server) buildMetadataResponse(w http.ResponseWriter, req apiRequest, p 
 			a = e.attrByID(p.attr.value)
 		}
 		if a == nil {
-			s.attributeNotFound(w, e, *p.attr)
+			attributeNotFound(w, e, *p.attr)
 			return nil, false
 		}
 		if p.cast != "" && p.cast != a.odataType {
@@ -279,30 +279,30 @@ func (s *Server) buildMetadataResponse(w http.ResponseWriter, req apiRequest, p 
 		}
 	}
 	if !req.user.cfg.has(PrivReadEntity) {
-		s.missingPrivilege(w, req.user, PrivReadEntity, entityTypeCode, entityTable)
+		missingPrivilege(w, req.user, PrivReadEntity, entityTypeCode, entityTable)
 		return nil, false
 	}
 	if (p.attributes || q.expandAttrs) && !req.user.cfg.has(PrivReadAttribute) {
-		s.missingPrivilege(w, req.user, PrivReadAttribute, attributeTypeCode, attributeTable)
+		missingPrivilege(w, req.user, PrivReadAttribute, attributeTypeCode, attributeTable)
 		return nil, false
 	}
 
 	switch {
 	case p.entity == nil:
 		items := []rawObject{}
-		for _, name := range s.meta.names {
-			ent := s.meta.entities[name]
+		for _, name := range md.store.names {
+			ent := md.store.entities[name]
 			if matchFilter(q.filter, ent.props) {
-				items = append(items, s.entityItem(ent, q))
+				items = append(items, md.entityItem(ent, q))
 			}
 		}
 		return object{
-			{"@odata.context", s.metadataContext(entityDefinitionsSet + selectClause(q.sel, q.expandAttrs, q.attrSel))},
+			{"@odata.context", md.metadataContext(entityDefinitionsSet + selectClause(q.sel, q.expandAttrs, q.attrSel))},
 			{"value", items},
 		}, true
 	case !p.attributes:
-		ctx := s.metadataContext(entityDefinitionsSet + selectClause(q.sel, q.expandAttrs, q.attrSel) + "/$entity")
-		return append(object{{"@odata.context", ctx}}, rawMembers(s.entityItem(e, q))...), true
+		ctx := md.metadataContext(entityDefinitionsSet + selectClause(q.sel, q.expandAttrs, q.attrSel) + "/$entity")
+		return append(object{{"@odata.context", ctx}}, rawMembers(md.entityItem(e, q))...), true
 	case p.attr == nil:
 		ctx := fmt.Sprintf("%s('%s')/Attributes", entityDefinitionsSet, e.metadataID)
 		if p.cast != "" {
@@ -318,7 +318,7 @@ func (s *Server) buildMetadataResponse(w http.ResponseWriter, req apiRequest, p 
 			}
 		}
 		return object{
-			{"@odata.context", s.metadataContext(ctx + selectClause(q.sel, false, nil))},
+			{"@odata.context", md.metadataContext(ctx + selectClause(q.sel, false, nil))},
 			{"value", items},
 		}, true
 	default:
@@ -327,7 +327,7 @@ func (s *Server) buildMetadataResponse(w http.ResponseWriter, req apiRequest, p 
 			ctx += "/" + p.cast
 		}
 		ctx += selectClause(q.sel, false, nil) + "/$entity"
-		return append(object{{"@odata.context", s.metadataContext(ctx)}}, rawMembers(attributeItem(a, q.sel, p.cast != ""))...), true
+		return append(object{{"@odata.context", md.metadataContext(ctx)}}, rawMembers(attributeItem(a, q.sel, p.cast != ""))...), true
 	}
 }
 

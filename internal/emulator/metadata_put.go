@@ -170,24 +170,24 @@ func lockedError(prop, logicalName, what string) *httpError {
 		"The managed property '%s' does not allow %s of %s to be changed in this environment (CanBeChanged is false).", logicalName, prop, what)}
 }
 
-func (s *Server) putEntity(w http.ResponseWriter, r *http.Request, req apiRequest, p metaPath) {
+func (md *metadataPart) putEntity(w http.ResponseWriter, r *http.Request, req apiRequest, p metaPath) {
 	sent, _, herr := readMetadataBody(w, r, false)
 	if herr != nil {
 		writeODataError(w, herr.status, herr.code, herr.msg)
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.meta.entityByKey(p.entity.byName, p.entity.value)
+	md.mu.Lock()
+	defer md.mu.Unlock()
+	e := md.store.entityByKey(p.entity.byName, p.entity.value)
 	if e == nil {
-		s.entityNotFound(w, *p.entity)
+		entityNotFound(w, *p.entity)
 		return
 	}
 	if !req.user.cfg.has(PrivWriteEntity) {
-		s.missingPrivilege(w, req.user, PrivWriteEntity, entityTypeCode, entityTable)
+		missingPrivilege(w, req.user, PrivWriteEntity, entityTypeCode, entityTable)
 		return
 	}
-	solution, herr := s.checkSolution(r)
+	solution, herr := md.checkSolution(r)
 	if herr == nil {
 		herr = identityError(sent, e.props, "entity")
 	}
@@ -202,25 +202,25 @@ func (s *Server) putEntity(w http.ResponseWriter, r *http.Request, req apiReques
 		writeODataError(w, herr.status, herr.code, herr.msg)
 		return
 	}
-	tx := s.beginAudit(req.user, s.now())
-	s.writeEntityAuditRows(tx, e, e.props, next)
+	tx := md.beginAudit(req.user, md.now())
+	writeEntityAuditRows(tx, e, e.props, next)
 	e.props = next
 	e.revision++
-	s.meta.addComponent(solution, "entity:"+e.logicalName)
+	md.store.addComponent(solution, "entity:"+e.logicalName)
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) putAttribute(w http.ResponseWriter, r *http.Request, req apiRequest, p metaPath) {
+func (md *metadataPart) putAttribute(w http.ResponseWriter, r *http.Request, req apiRequest, p metaPath) {
 	sent, odataType, herr := readMetadataBody(w, r, true)
 	if herr != nil {
 		writeODataError(w, herr.status, herr.code, herr.msg)
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.meta.entityByKey(p.entity.byName, p.entity.value)
+	md.mu.Lock()
+	defer md.mu.Unlock()
+	e := md.store.entityByKey(p.entity.byName, p.entity.value)
 	if e == nil {
-		s.entityNotFound(w, *p.entity)
+		entityNotFound(w, *p.entity)
 		return
 	}
 	var a *attrDef
@@ -230,14 +230,14 @@ func (s *Server) putAttribute(w http.ResponseWriter, r *http.Request, req apiReq
 		a = e.attrByID(p.attr.value)
 	}
 	if a == nil {
-		s.attributeNotFound(w, e, *p.attr)
+		attributeNotFound(w, e, *p.attr)
 		return
 	}
 	if !req.user.cfg.has(PrivWriteAttribute) {
-		s.missingPrivilege(w, req.user, PrivWriteAttribute, attributeTypeCode, attributeTable)
+		missingPrivilege(w, req.user, PrivWriteAttribute, attributeTypeCode, attributeTable)
 		return
 	}
-	solution, herr := s.checkSolution(r)
+	solution, herr := md.checkSolution(r)
 	if herr == nil && odataType != a.odataType {
 		herr = &httpError{http.StatusBadRequest, codeInvalidArgument, fmt.Sprintf(
 			"Cannot change attribute type: attribute '%s' of entity '%s' is of type '%s', the request body has '%s'.", a.logicalName, e.logicalName, a.odataType, odataType)}
@@ -264,11 +264,11 @@ func (s *Server) putAttribute(w http.ResponseWriter, r *http.Request, req apiReq
 		writeODataError(w, herr.status, herr.code, herr.msg)
 		return
 	}
-	tx := s.beginAudit(req.user, s.now())
-	s.writeAttributeAuditRows(tx, e, a, a.props, next)
+	tx := md.beginAudit(req.user, md.now())
+	writeAttributeAuditRows(tx, e, a, a.props, next)
 	a.props = next
 	e.revision++
-	s.meta.addComponent(solution, "attribute:"+e.logicalName+"."+a.logicalName)
+	md.store.addComponent(solution, "attribute:"+e.logicalName+"."+a.logicalName)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -276,9 +276,9 @@ func mergeLabels(r *http.Request) bool {
 	return strings.EqualFold(strings.TrimSpace(r.Header.Get(headerMergeLabels)), "true")
 }
 
-// checkSolution validates MSCRM.SolutionUniqueName. Caller holds s.mu.
-func (s *Server) checkSolution(r *http.Request) (string, *httpError) {
-	name, err := s.meta.solutionHeader(r.Header.Get(headerSolution))
+// checkSolution validates MSCRM.SolutionUniqueName. Caller holds md.mu.
+func (md *metadataPart) checkSolution(r *http.Request) (string, *httpError) {
+	name, err := md.store.solutionHeader(r.Header.Get(headerSolution))
 	if err != nil {
 		return "", &httpError{http.StatusNotFound, codeRecordNotFound, fmt.Sprintf("solution With UniqueName = %s Does Not Exist", strings.TrimSpace(r.Header.Get(headerSolution)))}
 	}

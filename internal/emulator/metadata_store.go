@@ -7,12 +7,14 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/google/uuid"
 )
 
 // entityDef is a table definition: its EntityMetadata properties (without
-// navigation properties) and its columns. Guarded by Server.mu.
+// navigation properties) and its columns, as saved, and the copy last
+// published. Guarded by metadataPart.mu.
 type entityDef struct {
 	logicalName string
 	metadataID  string
@@ -21,10 +23,32 @@ type entityDef struct {
 	attrByName  map[string]*attrDef
 
 	// revision counts successful metadata PUTs; the table has unpublished
-	// changes while it differs from publishedRevision.
-	revision          int64
-	publishedRevision int64
-	published         EntityAuditState
+	// changes while it differs from published.revision.
+	revision  int64
+	published publishedCopy
+}
+
+// publishedCopy is a table as last published, kept next to the saved
+// definition. What decides what the service audits is the published audit
+// state. Reads still serve the saved definition (entityDef.props,
+// attrDef.props); the published definition slots are there so that serving
+// published values where Dataverse does is a change to reads only. The
+// slices are shared with the saved definition, which is safe because
+// definitions are replaced, never edited in place.
+type publishedCopy struct {
+	revision  int64
+	props     rawObject   // the table's properties
+	attrProps []rawObject // each column's properties, by index in entityDef.attrs
+	audit     EntityAuditState
+}
+
+// snapshot is the table as it is now, for publishing.
+func (e *entityDef) snapshot() publishedCopy {
+	attrProps := make([]rawObject, len(e.attrs))
+	for i, a := range e.attrs {
+		attrProps[i] = a.props
+	}
+	return publishedCopy{revision: e.revision, props: e.props, attrProps: attrProps, audit: e.auditState()}
 }
 
 // attrDef is a column definition. odataType has no leading '#'.
@@ -35,18 +59,35 @@ type attrDef struct {
 	props       rawObject
 }
 
-// metaStore holds the metadata catalogue, solutions and publish state.
-// Guarded by Server.mu.
+// metaStore holds the metadata catalogue and the solutions. Guarded by
+// metadataPart.mu.
 type metaStore struct {
 	entities  map[string]*entityDef
 	byID      map[string]*entityDef
 	names     []string
 	solutions map[string][]string // unique name -> components, in order added
+}
 
-	running         string // the solution operation in progress ("Publish", "PublishAll") or ""
-	publishCount    int
-	lockConflicts   int
-	publishedTables [][]string
+// metadataPart is the environment's metadata: table and column definitions
+// (saved and published), solutions, and the EntityDefinitions routes
+// (metadata.go, metadata_query.go, metadata_put.go).
+type metadataPart struct {
+	*shared
+	mu    sync.Mutex
+	store *metaStore
+}
+
+func newMetadataPart(sh *shared, extraCustomTables int) *metadataPart {
+	return &metadataPart{shared: sh, store: newMetaStore(extraCustomTables)}
+}
+
+// table finds a table by logical name; nil if there is none. Tables are
+// never added or removed, so the pointer stays valid, but its fields are
+// guarded by md.mu.
+func (md *metadataPart) table(logicalName string) *entityDef {
+	md.mu.Lock()
+	defer md.mu.Unlock()
+	return md.store.entities[logicalName]
 }
 
 // defaultSolutions exist in every emulated environment.
@@ -76,7 +117,7 @@ func (m *metaStore) entityByKey(byName bool, key string) *entityDef {
 	return m.byID[strings.ToLower(key)]
 }
 
-func (e *entityDef) unpublished() bool { return e.revision != e.publishedRevision }
+func (e *entityDef) unpublished() bool { return e.revision != e.published.revision }
 
 func (e *entityDef) attrByID(id string) *attrDef {
 	id = strings.ToLower(id)
@@ -137,8 +178,8 @@ func (s EntityAuditState) clone() EntityAuditState {
 }
 
 // writeEntityAuditRows writes 102 (+105/108) when the table's audit settings
-// changed between before and after. Caller holds s.mu.
-func (s *Server) writeEntityAuditRows(tx *auditWriter, e *entityDef, before, after rawObject) {
+// changed between before and after.
+func writeEntityAuditRows(tx *auditWriter, e *entityDef, before, after rawObject) {
 	oldV, newV := map[string]any{}, map[string]any{}
 	oa, na := readManaged(before, "IsAuditEnabled").boolValue(), readManaged(after, "IsAuditEnabled").boolValue()
 	if oa != na {
@@ -159,8 +200,8 @@ func (s *Server) writeEntityAuditRows(tx *auditWriter, e *entityDef, before, aft
 }
 
 // writeAttributeAuditRows writes 103 (+106/109) when the column's audit
-// setting changed. Caller holds s.mu.
-func (s *Server) writeAttributeAuditRows(tx *auditWriter, e *entityDef, a *attrDef, before, after rawObject) {
+// setting changed.
+func writeAttributeAuditRows(tx *auditWriter, e *entityDef, a *attrDef, before, after rawObject) {
 	oa, na := readManaged(before, "IsAuditEnabled").boolValue(), readManaged(after, "IsAuditEnabled").boolValue()
 	if oa == na {
 		return
@@ -171,17 +212,23 @@ func (s *Server) writeAttributeAuditRows(tx *auditWriter, e *entityDef, a *attrD
 }
 
 // EntityNames returns the logical names of all tables, sorted.
-func (s *Server) EntityNames() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.meta.names)
+func (s *Server) EntityNames() []string { return s.meta.names() }
+
+func (md *metadataPart) names() []string {
+	md.mu.Lock()
+	defer md.mu.Unlock()
+	return slices.Clone(md.store.names)
 }
 
 // EntityAudit returns a table's latest (possibly unpublished) audit settings.
 func (s *Server) EntityAudit(logicalName string) (EntityAuditState, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.meta.entities[logicalName]
+	return s.meta.savedAudit(logicalName)
+}
+
+func (md *metadataPart) savedAudit(logicalName string) (EntityAuditState, bool) {
+	md.mu.Lock()
+	defer md.mu.Unlock()
+	e := md.store.entities[logicalName]
 	if e == nil {
 		return EntityAuditState{}, false
 	}
@@ -191,13 +238,17 @@ func (s *Server) EntityAudit(logicalName string) (EntityAuditState, bool) {
 // PublishedEntityAudit returns a table's audit settings as last published:
 // the ones that decide what the service audits.
 func (s *Server) PublishedEntityAudit(logicalName string) (EntityAuditState, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.meta.entities[logicalName]
+	return s.meta.publishedAudit(logicalName)
+}
+
+func (md *metadataPart) publishedAudit(logicalName string) (EntityAuditState, bool) {
+	md.mu.Lock()
+	defer md.mu.Unlock()
+	e := md.store.entities[logicalName]
 	if e == nil {
 		return EntityAuditState{}, false
 	}
-	return e.published.clone(), true
+	return e.published.audit.clone(), true
 }
 
 // UpdateEntityAudit changes a table's audit settings "outside Terraform", as
@@ -208,16 +259,20 @@ func (s *Server) PublishedEntityAudit(logicalName string) (EntityAuditState, boo
 // (attributed to AdminUserID), and the table is left published. Other
 // fields, and attributes fn adds, are ignored; an unknown table is an error.
 func (s *Server) UpdateEntityAudit(logicalName string, fn func(*EntityAuditState)) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.meta.entities[logicalName]
+	return s.meta.updateAudit(logicalName, fn)
+}
+
+func (md *metadataPart) updateAudit(logicalName string, fn func(*EntityAuditState)) error {
+	md.mu.Lock()
+	defer md.mu.Unlock()
+	e := md.store.entities[logicalName]
 	if e == nil {
 		return fmt.Errorf("emulator: no table %q", logicalName)
 	}
 	before := e.auditState()
 	next := before.clone()
 	fn(&next)
-	tx := s.beginAudit(s.entra.admin, s.now())
+	tx := md.beginAudit(md.entra.admin, md.now())
 
 	props := e.props
 	if next.IsAuditEnabled != before.IsAuditEnabled || next.CanBeChanged != before.CanBeChanged {
@@ -229,7 +284,7 @@ func (s *Server) UpdateEntityAudit(logicalName string, fn func(*EntityAuditState
 	if next.IsRetrieveMultipleAuditEnabled != before.IsRetrieveMultipleAuditEnabled {
 		props = props.with("IsRetrieveMultipleAuditEnabled", mustRaw(next.IsRetrieveMultipleAuditEnabled))
 	}
-	s.writeEntityAuditRows(tx, e, e.props, props)
+	writeEntityAuditRows(tx, e, e.props, props)
 	e.props = props
 	for _, a := range e.attrs {
 		want, ok := next.Attributes[a.logicalName]
@@ -238,21 +293,24 @@ func (s *Server) UpdateEntityAudit(logicalName string, fn func(*EntityAuditState
 			continue
 		}
 		ap := setManaged(a.props, "IsAuditEnabled", want.IsAuditEnabled, want.CanBeChanged, "canmodifyauditsettings")
-		s.writeAttributeAuditRows(tx, e, a, a.props, ap)
+		writeAttributeAuditRows(tx, e, a, a.props, ap)
 		a.props = ap
 	}
 	e.revision++
-	e.publishedRevision = e.revision
-	e.published = e.auditState()
+	e.published = e.snapshot()
 	return nil
 }
 
 // EntityDefinitionJSON returns a table's stored definition exactly as a full
 // GET returns it, without "@odata.context".
 func (s *Server) EntityDefinitionJSON(logicalName string) (json.RawMessage, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.meta.entities[logicalName]
+	return s.meta.entityJSON(logicalName)
+}
+
+func (md *metadataPart) entityJSON(logicalName string) (json.RawMessage, bool) {
+	md.mu.Lock()
+	defer md.mu.Unlock()
+	e := md.store.entities[logicalName]
 	if e == nil {
 		return nil, false
 	}
@@ -262,9 +320,13 @@ func (s *Server) EntityDefinitionJSON(logicalName string) (json.RawMessage, bool
 // AttributeDefinitionJSON returns a column's stored full definition,
 // starting with its "@odata.type".
 func (s *Server) AttributeDefinitionJSON(entity, attribute string) (json.RawMessage, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.meta.entities[entity]
+	return s.meta.attributeJSON(entity, attribute)
+}
+
+func (md *metadataPart) attributeJSON(entity, attribute string) (json.RawMessage, bool) {
+	md.mu.Lock()
+	defer md.mu.Unlock()
+	e := md.store.entities[entity]
 	if e == nil {
 		return nil, false
 	}
@@ -278,11 +340,13 @@ func (s *Server) AttributeDefinitionJSON(entity, attribute string) (json.RawMess
 // AddSolution creates an (empty) unmanaged solution that metadata PUTs can
 // name in MSCRM.SolutionUniqueName. "Default" and "new_auditbaseline" exist
 // from the start.
-func (s *Server) AddSolution(uniqueName string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.meta.solutions[uniqueName]; !ok {
-		s.meta.solutions[uniqueName] = nil
+func (s *Server) AddSolution(uniqueName string) { s.meta.addSolution(uniqueName) }
+
+func (md *metadataPart) addSolution(uniqueName string) {
+	md.mu.Lock()
+	defer md.mu.Unlock()
+	if _, ok := md.store.solutions[uniqueName]; !ok {
+		md.store.solutions[uniqueName] = nil
 	}
 }
 
@@ -290,9 +354,13 @@ func (s *Server) AddSolution(uniqueName string) {
 // MSCRM.SolutionUniqueName, in the order first added: "entity:account",
 // "attribute:account.name".
 func (s *Server) SolutionComponents(solution string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.meta.solutions[solution])
+	return s.meta.solutionComponents(solution)
+}
+
+func (md *metadataPart) solutionComponents(solution string) []string {
+	md.mu.Lock()
+	defer md.mu.Unlock()
+	return slices.Clone(md.store.solutions[solution])
 }
 
 func (m *metaStore) addComponent(solution, component string) {
@@ -305,7 +373,7 @@ func (m *metaStore) addComponent(solution, component string) {
 var errNoSolution = errors.New("no such solution")
 
 // solutionHeader returns the MSCRM.SolutionUniqueName of r, checked against
-// the environment's solutions. Caller holds s.mu.
+// the environment's solutions. Caller holds md.mu.
 func (m *metaStore) solutionHeader(name string) (string, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -100,19 +101,43 @@ func organizationColumn(name string) (column, bool) {
 }
 
 // orgRow holds the organizations row: values by column name, typed bool,
-// int, int64, string, time.Time or nil. Guarded by Server.mu (id is fixed).
+// int, int64, string, time.Time or nil. Guarded by orgPart.mu (id is fixed).
 type orgRow struct {
 	id     string
 	values map[string]any
 }
 
-func newOrgRow(s *Server) *orgRow {
+// orgPart is the Dataverse organization: the single organizations row and
+// the environment's row version sequence. Its handlers serve
+// organizations and organizations(<id>).
+type orgPart struct {
+	*shared
+	mu         sync.Mutex
+	versionSeq int64
+	row        *orgRow
+}
+
+// newOrgPart makes the row; the directory's administrator must exist.
+func newOrgPart(sh *shared) *orgPart {
+	org := &orgPart{shared: sh, versionSeq: 1_480_000 + time.Now().Unix()%100_000}
+	org.row = newOrgRow(sh.entra.admin, org.nextVersion())
+	return org
+}
+
+// nextVersion returns a new row version number; like Dataverse's, versions
+// are unique across the environment and only grow. Caller holds org.mu.
+func (org *orgPart) nextVersion() int64 {
+	org.versionSeq++
+	return org.versionSeq
+}
+
+func newOrgRow(admin *principal, version int64) *orgRow {
 	id := uuid.NewString()
 	created := time.Now().UTC().Add(-400 * 24 * time.Hour).Truncate(time.Second)
 	return &orgRow{id: id, values: map[string]any{
 		"_basecurrencyid_value":      uuid.NewString(),
-		"_createdby_value":           s.entra.admin.systemUserID,
-		"_modifiedby_value":          s.entra.admin.systemUserID,
+		"_createdby_value":           admin.systemUserID,
+		"_modifiedby_value":          admin.systemUserID,
 		"allowentityonlyaudit":       false,
 		"auditretentionperiod":       30,
 		"auditretentionperiodv2":     30,
@@ -133,7 +158,7 @@ func newOrgRow(s *Server) *orgRow {
 		"plugintracelogsetting":      0,
 		"timeformatstring":           "h:mm tt",
 		"useraccessauditinginterval": 4,
-		"versionnumber":              s.nextVersion(),
+		"versionnumber":              version,
 	}}
 }
 
@@ -155,10 +180,21 @@ func (o *orgRow) etag() string {
 }
 
 // Organization returns the current organization settings.
-func (s *Server) Organization() Organization {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.org.organization()
+func (s *Server) Organization() Organization { return s.org.settings() }
+
+// settings returns the current organization settings.
+func (org *orgPart) settings() Organization {
+	org.mu.Lock()
+	defer org.mu.Unlock()
+	return org.row.organization()
+}
+
+// uniqueName is the organization's name, as the unified log records it.
+func (org *orgPart) uniqueName() string {
+	org.mu.Lock()
+	defer org.mu.Unlock()
+	name, _ := org.row.values["name"].(string)
+	return name
 }
 
 // UpdateOrganization changes the organization as an administrator would in
@@ -166,10 +202,12 @@ func (s *Server) Organization() Organization {
 // is applied (without validation) with the same version bump and audit rows a
 // PATCH writes, attributed to the administrator (AdminUserID). The id cannot
 // be changed.
-func (s *Server) UpdateOrganization(fn func(o *Organization)) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	before := s.org.organization()
+func (s *Server) UpdateOrganization(fn func(o *Organization)) { s.org.update(fn) }
+
+func (org *orgPart) update(fn func(o *Organization)) {
+	org.mu.Lock()
+	defer org.mu.Unlock()
+	before := org.row.organization()
 	next := before
 	fn(&next)
 	changes := map[string]any{}
@@ -184,29 +222,29 @@ func (s *Server) UpdateOrganization(fn func(o *Organization)) {
 	set("isreadauditenabled", next.IsReadAuditEnabled != before.IsReadAuditEnabled, next.IsReadAuditEnabled)
 	set("auditretentionperiodv2", next.AuditRetentionPeriodV2 != before.AuditRetentionPeriodV2, next.AuditRetentionPeriodV2)
 	set("useraccessauditinginterval", next.UserAccessAuditingInterval != before.UserAccessAuditingInterval, next.UserAccessAuditingInterval)
-	s.applyOrganizationChanges(s.entra.admin, changes)
+	org.applyChanges(org.entra.admin, changes)
 }
 
-// applyOrganizationChanges writes the values that differ from the row's,
+// applyChanges writes the values that differ from the row's,
 // bumps the version and writes audit rows for changed audit settings. It
-// returns whether anything changed. Caller holds s.mu.
-func (s *Server) applyOrganizationChanges(user *principal, changes map[string]any) bool {
+// returns whether anything changed. Caller holds org.mu.
+func (org *orgPart) applyChanges(user *principal, changes map[string]any) bool {
 	oldValues, newValues := map[string]any{}, map[string]any{}
 	for name, v := range changes {
-		if cur := s.org.values[name]; cur != v {
+		if cur := org.row.values[name]; cur != v {
 			oldValues[name], newValues[name] = cur, v
 		}
 	}
 	if len(newValues) == 0 {
 		return false
 	}
-	now := s.now()
+	now := org.now()
 	for name, v := range newValues {
-		s.org.values[name] = v
+		org.row.values[name] = v
 	}
-	s.org.values["versionnumber"] = s.nextVersion()
-	s.org.values["modifiedon"] = now.Truncate(time.Second)
-	s.org.values["_modifiedby_value"] = user.systemUserID
+	org.row.values["versionnumber"] = org.nextVersion()
+	org.row.values["modifiedon"] = now.Truncate(time.Second)
+	org.row.values["_modifiedby_value"] = user.systemUserID
 
 	auditOld, auditNew := map[string]any{}, map[string]any{}
 	for name := range newValues {
@@ -217,13 +255,13 @@ func (s *Server) applyOrganizationChanges(user *principal, changes map[string]an
 	if len(auditNew) == 0 {
 		return true
 	}
-	tx := s.beginAudit(user, now)
-	tx.add(ActionAuditChangeAtOrgLevel, OperationUpdate, organizationTable, s.org.id, auditOld, auditNew)
+	tx := org.beginAudit(user, now)
+	tx.add(ActionAuditChangeAtOrgLevel, OperationUpdate, organizationTable, org.row.id, auditOld, auditNew)
 	if v, ok := auditNew["isauditenabled"]; ok {
-		tx.add(pick(v.(bool), ActionAuditEnabled, ActionAuditDisabled), OperationUpdate, organizationTable, s.org.id, nil, nil)
+		tx.add(pick(v.(bool), ActionAuditEnabled, ActionAuditDisabled), OperationUpdate, organizationTable, org.row.id, nil, nil)
 	}
 	if v, ok := auditNew["isuseraccessauditenabled"]; ok {
-		tx.add(pick(v.(bool), ActionUserAccessAuditStarted, ActionUserAccessAuditStopped), OperationUpdate, organizationTable, s.org.id, nil, nil)
+		tx.add(pick(v.(bool), ActionUserAccessAuditStarted, ActionUserAccessAuditStopped), OperationUpdate, organizationTable, org.row.id, nil, nil)
 	}
 	return true
 }
@@ -236,7 +274,7 @@ func pick(cond bool, ifTrue, ifFalse int) int {
 }
 
 // serveOrganizations handles organizations and organizations(<id>).
-func (s *Server) serveOrganizations(w http.ResponseWriter, r *http.Request, req apiRequest) {
+func (org *orgPart) serveOrganizations(w http.ResponseWriter, r *http.Request, req apiRequest) {
 	if len(req.rest) > 0 {
 		writeODataError(w, http.StatusNotFound, codeSegmentNotFound, fmt.Sprintf("Resource not found for the segment '%s'.", req.rest[0]))
 		return
@@ -252,9 +290,9 @@ func (s *Server) serveOrganizations(w http.ResponseWriter, r *http.Request, req 
 	}
 	switch {
 	case r.Method == http.MethodGet:
-		s.getOrganizations(w, r, req, id)
+		org.getOrganizations(w, r, req, id)
 	case r.Method == http.MethodPatch && req.hasKey:
-		s.patchOrganization(w, r, req, id)
+		org.patchOrganization(w, r, req, id)
 	case req.hasKey:
 		writeMethodNotAllowed(w, r, http.MethodGet, http.MethodPatch)
 	default:
@@ -297,25 +335,25 @@ func parseQueryOptions(r *http.Request, collection bool) (sel []string, top int,
 	return sel, top, ""
 }
 
-func (s *Server) organizationObject(sel []string) object {
-	obj := object{{"@odata.etag", s.org.etag()}}
+func (org *orgPart) organizationObject(sel []string) object {
+	obj := object{{"@odata.etag", org.row.etag()}}
 	if len(sel) == 0 {
 		for _, c := range organizationColumns {
-			obj = append(obj, member{c.name, s.org.values[c.name]})
+			obj = append(obj, member{c.name, org.row.values[c.name]})
 		}
 		return obj
 	}
 	for _, name := range sel {
-		obj = append(obj, member{name, s.org.values[name]})
+		obj = append(obj, member{name, org.row.values[name]})
 	}
 	if !slices.Contains(sel, "organizationid") {
-		obj = append(obj, member{"organizationid", s.org.id})
+		obj = append(obj, member{"organizationid", org.row.id})
 	}
 	return obj
 }
 
-func (s *Server) organizationContext(sel []string, single bool) string {
-	ctx := s.environment + apiPrefix + "$metadata#" + organizationsEntitySet
+func (org *orgPart) organizationContext(sel []string, single bool) string {
+	ctx := org.environment + apiPrefix + "$metadata#" + organizationsEntitySet
 	if len(sel) > 0 {
 		ctx += "(" + strings.Join(sel, ",") + ")"
 	}
@@ -325,33 +363,33 @@ func (s *Server) organizationContext(sel []string, single bool) string {
 	return ctx
 }
 
-func (s *Server) getOrganizations(w http.ResponseWriter, r *http.Request, req apiRequest, id string) {
+func (org *orgPart) getOrganizations(w http.ResponseWriter, r *http.Request, req apiRequest, id string) {
 	sel, top, msg := parseQueryOptions(r, !req.hasKey)
 	if msg != "" {
 		writeODataError(w, http.StatusBadRequest, codeNone, msg)
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if req.hasKey && id != s.org.id {
+	org.mu.Lock()
+	defer org.mu.Unlock()
+	if req.hasKey && id != org.row.id {
 		writeODataError(w, http.StatusNotFound, codeRecordNotFound, fmt.Sprintf("%s With Id = %s Does Not Exist", organizationTable, id))
 		return
 	}
 	if !req.user.cfg.has(PrivReadOrganization) {
-		s.missingPrivilege(w, req.user, PrivReadOrganization, organizationTypeCode, organizationTable)
+		missingPrivilege(w, req.user, PrivReadOrganization, organizationTypeCode, organizationTable)
 		return
 	}
 	if req.hasKey {
-		obj := append(object{{"@odata.context", s.organizationContext(sel, true)}}, s.organizationObject(sel)...)
+		obj := append(object{{"@odata.context", org.organizationContext(sel, true)}}, org.organizationObject(sel)...)
 		writeOData(w, http.StatusOK, obj)
 		return
 	}
-	rows := []object{s.organizationObject(sel)}
+	rows := []object{org.organizationObject(sel)}
 	if top >= 0 && top < len(rows) {
 		rows = rows[:top]
 	}
 	writeOData(w, http.StatusOK, object{
-		{"@odata.context", s.organizationContext(sel, false)},
+		{"@odata.context", org.organizationContext(sel, false)},
 		{"value", rows},
 	})
 }
@@ -362,7 +400,7 @@ func payloadError(inner string) string {
 		organizationsEntitySet, payloadErrorHelpLink, inner)
 }
 
-func (s *Server) patchOrganization(w http.ResponseWriter, r *http.Request, req apiRequest, id string) {
+func (org *orgPart) patchOrganization(w http.ResponseWriter, r *http.Request, req apiRequest, id string) {
 	changes, status, code, msg := decodeOrganizationPayload(w, r)
 	if msg != "" {
 		writeODataError(w, status, code, msg)
@@ -374,17 +412,17 @@ func (s *Server) patchOrganization(w http.ResponseWriter, r *http.Request, req a
 		return
 	}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if id != s.org.id {
+	org.mu.Lock()
+	defer org.mu.Unlock()
+	if id != org.row.id {
 		writeODataError(w, http.StatusNotFound, codeRecordNotFound, fmt.Sprintf("%s With Id = %s Does Not Exist", organizationTable, id))
 		return
 	}
 	if !req.user.cfg.has(PrivWriteOrganization) {
-		s.missingPrivilege(w, req.user, PrivWriteOrganization, organizationTypeCode, organizationTable)
+		missingPrivilege(w, req.user, PrivWriteOrganization, organizationTypeCode, organizationTable)
 		return
 	}
-	if m := r.Header.Get("If-Match"); m != "" && m != "*" && m != s.org.etag() {
+	if m := r.Header.Get("If-Match"); m != "" && m != "*" && m != org.row.etag() {
 		writeODataError(w, http.StatusPreconditionFailed, codeVersionMismatch, "The version of the existing record doesn't match the RowVersion property provided.")
 		return
 	}
@@ -403,13 +441,13 @@ func (s *Server) patchOrganization(w http.ResponseWriter, r *http.Request, req a
 	for _, ch := range changes {
 		values[ch.name] = ch.value
 	}
-	s.applyOrganizationChanges(req.user, values)
+	org.applyChanges(req.user, values)
 
-	entityID := fmt.Sprintf("%s%s%s(%s)", s.environment, apiPrefix, organizationsEntitySet, s.org.id)
+	entityID := fmt.Sprintf("%s%s%s(%s)", org.environment, apiPrefix, organizationsEntitySet, org.row.id)
 	w.Header().Set("OData-EntityId", entityID)
 	if preferRepresentation(r) {
 		w.Header().Set("Preference-Applied", "return=representation")
-		obj := append(object{{"@odata.context", s.organizationContext(sel, true)}}, s.organizationObject(sel)...)
+		obj := append(object{{"@odata.context", org.organizationContext(sel, true)}}, org.organizationObject(sel)...)
 		writeOData(w, http.StatusOK, obj)
 		return
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -29,7 +30,92 @@ type importExportXML struct {
 	} `xml:"entities"`
 }
 
-func (s *Server) servePublish(w http.ResponseWriter, r *http.Request, req apiRequest) {
+// publishPart is publishing (PublishXml, PublishAllXml) and the
+// environment's single solution-operation lock. It reads and updates the
+// metadata part's tables; lock order: publishPart.mu before metadataPart.mu.
+type publishPart struct {
+	*shared
+	meta     *metadataPart
+	base     time.Duration // PublishBaseDuration
+	perTable time.Duration // PublishPerTableDuration
+
+	mu              sync.Mutex
+	running         string        // the solution operation holding the lock ("Publish", "PublishAll", a test's) or ""
+	released        chan struct{} // closed when the running operation releases the lock
+	publishCount    int
+	lockConflicts   int
+	publishedTables [][]string
+}
+
+func newPublishPart(sh *shared, meta *metadataPart, opts Options) *publishPart {
+	return &publishPart{
+		shared:   sh,
+		meta:     meta,
+		base:     durationOption(opts.PublishBaseDuration, defaultPublishBase),
+		perTable: durationOption(opts.PublishPerTableDuration, defaultPublishPerTable),
+	}
+}
+
+// solutionLockRefusal decides whether the solution (customization) lock
+// refuses operation op: it returns the CustomizationLockException message,
+// or "" when op may run. Every operation that takes or respects the lock
+// asks here. Caller holds pub.mu.
+func (pub *publishPart) solutionLockRefusal(op string) string {
+	if pub.running == "" {
+		return ""
+	}
+	if op == opPublishAll {
+		return fmt.Sprintf("Cannot start the requested operation [%s] because there is another [%s] running at this moment. Try again later.", op, pub.running)
+	}
+	return fmt.Sprintf("Cannot start another [%s] because there is a previous [%s] running at this moment. Try again later.", op, pub.running)
+}
+
+// acquire takes the lock for op. Caller holds pub.mu and has checked
+// solutionLockRefusal.
+func (pub *publishPart) acquire(op string) {
+	pub.running = op
+	pub.released = make(chan struct{})
+}
+
+// release frees the lock. Caller holds pub.mu.
+func (pub *publishPart) release() {
+	pub.running = ""
+	close(pub.released)
+}
+
+// HoldCustomizationLock makes the environment's solution (customization)
+// lock busy with operation, as a long import or publish would, until
+// release is called: meanwhile PublishXml and PublishAllXml are refused
+// with the CustomizationLockException naming operation, counted by
+// LockConflictCount. It waits while another operation holds the lock.
+// Calling release more than once is harmless. For tests.
+func (s *Server) HoldCustomizationLock(operation string) (release func()) {
+	return s.publish.hold(operation)
+}
+
+func (pub *publishPart) hold(operation string) func() {
+	for {
+		pub.mu.Lock()
+		if pub.running == "" {
+			pub.acquire(operation)
+			pub.mu.Unlock()
+			break
+		}
+		released := pub.released
+		pub.mu.Unlock()
+		<-released
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			pub.mu.Lock()
+			defer pub.mu.Unlock()
+			pub.release()
+		})
+	}
+}
+
+func (pub *publishPart) servePublish(w http.ResponseWriter, r *http.Request, req apiRequest) {
 	if (req.hasKey && req.key != "") || len(req.rest) > 0 {
 		writeODataError(w, http.StatusNotFound, codeSegmentNotFound, fmt.Sprintf("Resource not found for the segment '%s'.", strings.TrimPrefix(r.URL.Path, apiPrefix)))
 		return
@@ -58,67 +144,62 @@ func (s *Server) servePublish(w http.ResponseWriter, r *http.Request, req apiReq
 		}
 	}
 	if !req.user.cfg.has(PrivPublishCustomizations) {
-		s.missingMiscPrivilege(w, req.user, PrivPublishCustomizations)
+		missingMiscPrivilege(w, req.user, PrivPublishCustomizations)
 		return
-	}
-
-	s.mu.Lock()
-	for _, t := range tables {
-		if s.meta.entities[t] == nil {
-			s.mu.Unlock()
-			s.entityNotFound(w, metaKey{byName: true, value: t})
-			return
-		}
 	}
 	op := opPublish
 	if all {
 		op = opPublishAll
 	}
-	if running := s.meta.running; running != "" {
-		s.meta.lockConflicts++
-		s.mu.Unlock()
-		msg := fmt.Sprintf("Cannot start another [%s] because there is a previous [%s] running at this moment. Try again later.", op, running)
-		if all {
-			msg = fmt.Sprintf("Cannot start the requested operation [%s] because there is another [%s] running at this moment. Try again later.", op, running)
+
+	pub.mu.Lock()
+	pub.meta.mu.Lock()
+	for _, t := range tables {
+		if pub.meta.store.entities[t] == nil {
+			pub.meta.mu.Unlock()
+			pub.mu.Unlock()
+			entityNotFound(w, metaKey{byName: true, value: t})
+			return
 		}
+	}
+	if msg := pub.solutionLockRefusal(op); msg != "" {
+		pub.lockConflicts++
+		pub.meta.mu.Unlock()
+		pub.mu.Unlock()
 		writeODataError(w, http.StatusTooManyRequests, codeCustomizationLock, msg)
 		return
 	}
-	s.meta.running = op
+	pub.acquire(op)
 	n := len(tables)
 	if all {
-		n = len(s.meta.names)
-		for _, name := range s.meta.names {
-			if s.meta.entities[name].unpublished() {
+		n = len(pub.meta.store.names)
+		for _, name := range pub.meta.store.names {
+			if pub.meta.store.entities[name].unpublished() {
 				tables = append(tables, name)
 			}
 		}
 	}
 	// What is published is the definition as it is now; a PUT arriving
 	// while the publish runs stays unpublished.
-	type snap struct {
-		revision int64
-		state    EntityAuditState
-	}
-	snaps := make(map[string]snap, len(tables))
+	snaps := make(map[string]publishedCopy, len(tables))
 	for _, t := range tables {
-		e := s.meta.entities[t]
-		snaps[t] = snap{e.revision, e.auditState()}
+		snaps[t] = pub.meta.store.entities[t].snapshot()
 	}
-	s.mu.Unlock()
+	pub.meta.mu.Unlock()
+	pub.mu.Unlock()
 
-	s.wait(s.publishBase+time.Duration(n)*s.publishPerTable, nil)
+	pub.wait(pub.base+time.Duration(n)*pub.perTable, nil)
 
-	s.mu.Lock()
-	for t, sn := range snaps {
-		e := s.meta.entities[t]
-		e.publishedRevision = sn.revision
-		e.published = sn.state
+	pub.mu.Lock()
+	pub.meta.mu.Lock()
+	for t, snap := range snaps {
+		pub.meta.store.entities[t].published = snap
 	}
-	s.meta.running = ""
-	s.meta.publishCount++
-	s.meta.publishedTables = append(s.meta.publishedTables, slices.Clone(tables))
-	s.mu.Unlock()
+	pub.meta.mu.Unlock()
+	pub.release()
+	pub.publishCount++
+	pub.publishedTables = append(pub.publishedTables, slices.Clone(tables))
+	pub.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -176,37 +257,30 @@ func parsePublishXML(body []byte) ([]string, string) {
 	return tables, ""
 }
 
-// missingMiscPrivilege is the 403 for a privilege that belongs to no table.
-func (s *Server) missingMiscPrivilege(w http.ResponseWriter, user *principal, priv string) {
-	writeODataError(w, http.StatusForbidden, codeMissingPrivilege, fmt.Sprintf(
-		"Principal user (Id=%s, type=%d, roleCount=1, privilegeCount=%d, accessMode=4), is missing %s privilege (Id=%s). context.Caller=%s",
-		user.systemUserID, systemUserTypeCode, user.cfg.privilegeCount(), priv, privilegeID(priv), user.systemUserID))
-}
-
 // PublishCount is the number of successful PublishXml and PublishAllXml
 // requests.
 func (s *Server) PublishCount() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.meta.publishCount
+	s.publish.mu.Lock()
+	defer s.publish.mu.Unlock()
+	return s.publish.publishCount
 }
 
 // LockConflictCount is the number of publish requests refused because
-// another publish was running.
+// another solution operation held the lock.
 func (s *Server) LockConflictCount() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.meta.lockConflicts
+	s.publish.mu.Lock()
+	defer s.publish.mu.Unlock()
+	return s.publish.lockConflicts
 }
 
 // PublishedTables returns the tables of each successful publish, in order:
 // a PublishXml's list as sent (without duplicates), a PublishAllXml's the
 // tables that had unpublished changes, sorted.
 func (s *Server) PublishedTables() [][]string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([][]string, len(s.meta.publishedTables))
-	for i, t := range s.meta.publishedTables {
+	s.publish.mu.Lock()
+	defer s.publish.mu.Unlock()
+	out := make([][]string, len(s.publish.publishedTables))
+	for i, t := range s.publish.publishedTables {
 		out[i] = slices.Clone(t)
 	}
 	return out
@@ -214,11 +288,11 @@ func (s *Server) PublishedTables() [][]string {
 
 // UnpublishedEntities returns the tables with unpublished changes, sorted.
 func (s *Server) UnpublishedEntities() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.meta.mu.Lock()
+	defer s.meta.mu.Unlock()
 	var out []string
-	for _, name := range s.meta.names {
-		if s.meta.entities[name].unpublished() {
+	for _, name := range s.meta.store.names {
+		if s.meta.store.entities[name].unpublished() {
 			out = append(out, name)
 		}
 	}
@@ -227,8 +301,8 @@ func (s *Server) UnpublishedEntities() []string {
 
 // IsPublished reports whether a table exists and has no unpublished changes.
 func (s *Server) IsPublished(entity string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.meta.entities[entity]
+	s.meta.mu.Lock()
+	defer s.meta.mu.Unlock()
+	e := s.meta.store.entities[entity]
 	return e != nil && !e.unpublished()
 }

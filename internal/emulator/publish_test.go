@@ -118,9 +118,9 @@ func waitRunning(t *testing.T, s *Server) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		s.mu.Lock()
-		running := s.meta.running
-		s.mu.Unlock()
+		s.publish.mu.Lock()
+		running := s.publish.running
+		s.publish.mu.Unlock()
 		if running != "" {
 			return
 		}

@@ -137,9 +137,11 @@ const (
 )
 
 // Server is a running emulator: one TLS listener for the login (authority)
-// host, one for the Dataverse environment and one for Microsoft Graph.
+// host, one for the Dataverse environment and one for Microsoft Graph. It
+// is a façade: the emulated state lives in its parts (see parts.go for the
+// parts and their lock order), and its exported methods delegate to them.
 type Server struct {
-	tenantID       string
+	*shared
 	tokenLifetime  time.Duration
 	advertisedLife time.Duration // expires_in / expires_on
 	onRequest      func(RequestInfo)
@@ -150,40 +152,22 @@ type Server struct {
 	pool   *x509.CertPool
 	client *http.Client
 
-	loginSrv      *http.Server
-	envSrv        *http.Server
-	graphSrv      *http.Server
-	environment   string // https://127.0.0.1:PORT
-	authorityHost string // https://127.0.0.1:PORT2/
-	graphURL      string // https://127.0.0.1:PORT3
+	loginSrv *http.Server
+	envSrv   *http.Server
+	graphSrv *http.Server
 
 	tokenKey     *signingKey
 	federatedKey *signingKey
 
-	// mu guards all emulated state below.
-	mu             sync.Mutex
-	entra          *entraDirectory
 	businessUnitID string
-	versionSeq     int64
-	org            *orgRow
-	audits         *auditStore
-	meta           *metaStore
-	ids            *idSource                           // audit, record, query and log ids
-	clock          func() time.Time                    // audit row stamps
-	timers         Clock                               // every timer and window
-	records        map[string]map[uuid.UUID]*simRecord // table -> id -> record
 	controlKey     string
-	envHandler     http.Handler           // the instrumented Dataverse handler ($batch parts run through it)
-	unified        []*unifiedRecord       // the Purview unified audit log, in write order
-	graphQueries   map[string]*graphQuery // by id
-	failQueries    bool                   // FailAuditQueries
-	graphDelay     time.Duration
-	graphPageSize  int
+	envHandler     http.Handler // the instrumented Dataverse handler ($batch parts run through it)
 
-	publishBase     time.Duration
-	publishPerTable time.Duration
-	closed          chan struct{} // closed by Close: ends publish waits
-
+	org      *orgPart
+	meta     *metadataPart
+	publish  *publishPart
+	graph    *graphPart
+	sim      *simulation
 	counters *requestCounters
 	faults   *faultInjector
 	limits   *serviceLimits
@@ -194,41 +178,37 @@ type Server struct {
 // Start generates keys and certificates and starts the three listeners on
 // 127.0.0.1 with random ports.
 func Start(opts Options) (*Server, error) {
+	sh := &shared{
+		tenantID: opts.TenantID,
+		entra:    newEntraDirectory(),
+		audits:   &auditStore{},
+		ids:      newIDSource(),
+		clock:    opts.Clock,
+		timers:   opts.TimeSource,
+		closed:   make(chan struct{}),
+	}
+	if sh.timers == nil {
+		sh.timers = realClock{}
+	}
+	if sh.clock == nil {
+		sh.clock = sh.timers.Now
+	}
+	if sh.tenantID == "" {
+		sh.tenantID = uuid.NewString()
+	}
+	meta := newMetadataPart(sh, opts.ExtraCustomTables)
 	s := &Server{
-		tenantID:        opts.TenantID,
-		tokenLifetime:   opts.TokenLifetime,
-		onRequest:       opts.OnRequest,
-		entra:           newEntraDirectory(),
-		audits:          &auditStore{},
-		ids:             newIDSource(),
-		counters:        newRequestCounters(),
-		businessUnitID:  uuid.NewString(),
-		versionSeq:      1_480_000 + time.Now().Unix()%100_000,
-		meta:            newMetaStore(opts.ExtraCustomTables),
-		publishBase:     durationOption(opts.PublishBaseDuration, defaultPublishBase),
-		publishPerTable: durationOption(opts.PublishPerTableDuration, defaultPublishPerTable),
-		closed:          make(chan struct{}),
-		clock:           opts.Clock,
-		records:         map[string]map[uuid.UUID]*simRecord{},
-		controlKey:      opts.ControlKey,
-		graphQueries:    map[string]*graphQuery{},
-		graphDelay:      durationOption(opts.GraphQueryDelay, defaultGraphQueryDelay),
-		graphPageSize:   opts.GraphPageSize,
-		faults:          newFaultInjector(),
-		limits:          newServiceLimits(opts),
-	}
-	if s.graphPageSize <= 0 {
-		s.graphPageSize = defaultGraphPageSize
-	}
-	s.timers = opts.TimeSource
-	if s.timers == nil {
-		s.timers = realClock{}
-	}
-	if s.clock == nil {
-		s.clock = s.timers.Now
-	}
-	if s.tenantID == "" {
-		s.tenantID = uuid.NewString()
+		shared:         sh,
+		tokenLifetime:  opts.TokenLifetime,
+		onRequest:      opts.OnRequest,
+		counters:       newRequestCounters(),
+		businessUnitID: uuid.NewString(),
+		meta:           meta,
+		publish:        newPublishPart(sh, meta, opts),
+		controlKey:     opts.ControlKey,
+		graph:          newGraphPart(sh, opts),
+		faults:         newFaultInjector(),
+		limits:         newServiceLimits(opts),
 	}
 	if s.tokenLifetime <= 0 {
 		s.tokenLifetime = time.Hour
@@ -295,7 +275,8 @@ func Start(opts Options) (*Server, error) {
 	s.entra.audiences[s.graphURL] = true
 
 	s.entra.admin = s.entra.newPrincipal("Emulator Administrator", clientConfig{})
-	s.org = newOrgRow(s)
+	s.org = newOrgPart(sh)
+	s.sim = newSimulation(sh, s.meta, s.org, s.graph)
 
 	tlsConfig := &tls.Config{
 		Certificates: []tls.Certificate{leaf},
@@ -384,20 +365,7 @@ func (s *Server) CertPool() *x509.CertPool { return s.pool.Clone() }
 func (s *Server) HTTPClient() *http.Client { return s.client }
 
 // OrganizationID is the id of the environment's single organizations row.
-func (s *Server) OrganizationID() string { return s.org.id }
+func (s *Server) OrganizationID() string { return s.org.row.id }
 
 // BusinessUnitID is the root business unit every user belongs to.
 func (s *Server) BusinessUnitID() string { return s.businessUnitID }
-
-// now is the (UTC) time API writes carry.
-func (s *Server) now() time.Time { return s.clock().UTC() }
-
-// newUUID returns a random (version 4) id.
-func (s *Server) newUUID() uuid.UUID { return s.ids.newUUID() }
-
-// nextVersion returns a new row version number; like Dataverse's, versions
-// are unique across the environment and only grow. Caller holds s.mu.
-func (s *Server) nextVersion() int64 {
-	s.versionSeq++
-	return s.versionSeq
-}

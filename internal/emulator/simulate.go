@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -32,8 +33,49 @@ func simUserOf(p *principal) SimUser {
 	return SimUser{ID: p.systemUserID, FullName: p.fullName, UserPrincipalName: p.upn, ClientIP: p.clientIP}
 }
 
+// simulation is the activity simulation (the Simulate* and Seed* methods):
+// simulated users create, change, delete and read records and sign in, and
+// what they do is written to the audit store and the unified log as the
+// organization's and the published table settings say. It owns the
+// simulated records; a simulated action holds its lock and the metadata
+// lock throughout (see lock), and reads the organization's settings and
+// writes the unified log through their parts.
+type simulation struct {
+	*shared
+	meta  *metadataPart
+	org   *orgPart
+	graph *graphPart
+
+	mu      sync.Mutex
+	records map[string]map[uuid.UUID]*simRecord // table -> id -> record
+}
+
+func newSimulation(sh *shared, meta *metadataPart, org *orgPart, graph *graphPart) *simulation {
+	return &simulation{shared: sh, meta: meta, org: org, graph: graph, records: map[string]map[uuid.UUID]*simRecord{}}
+}
+
+// lock takes the simulation's lock, then the metadata lock (lock order):
+// an action reads table definitions from start to end.
+func (sim *simulation) lock() {
+	sim.mu.Lock()
+	sim.meta.mu.Lock()
+}
+
+func (sim *simulation) unlock() {
+	sim.meta.mu.Unlock()
+	sim.mu.Unlock()
+}
+
+// hasRecord reports whether the simulation holds a record.
+func (sim *simulation) hasRecord(table string, id uuid.UUID) bool {
+	sim.mu.Lock()
+	defer sim.mu.Unlock()
+	_, ok := sim.records[table][id]
+	return ok
+}
+
 // simRecord is a record's current column values (typed as stored in audit
-// change data). Guarded by Server.mu.
+// change data). Guarded by simulation.mu.
 type simRecord struct {
 	values map[string]any
 }
@@ -83,8 +125,8 @@ func (s *Server) AddUser(fullName string) SimUser {
 
 // lookupUser finds a simulation user, an application user or the
 // administrator by systemuserid.
-func (s *Server) lookupUser(u SimUser) (*principal, error) {
-	if p := s.entra.user(u.ID); p != nil {
+func (sh *shared) lookupUser(u SimUser) (*principal, error) {
+	if p := sh.entra.user(u.ID); p != nil {
 		return p, nil
 	}
 	return nil, fmt.Errorf("emulator: no user with id %q (use AddUser)", u.ID)
@@ -92,20 +134,20 @@ func (s *Server) lookupUser(u SimUser) (*principal, error) {
 
 // simTarget finds what a simulated action needs first: the acting user
 // and the table. Caller holds s.mu.
-func (s *Server) simTarget(user SimUser, table string) (*principal, *entityDef, error) {
-	p, err := s.lookupUser(user)
+func (sim *simulation) simTarget(user SimUser, table string) (*principal, *entityDef, error) {
+	p, err := sim.lookupUser(user)
 	if err != nil {
 		return nil, nil, err
 	}
-	e, err := s.simEntity(table)
+	e, err := sim.simEntity(table)
 	if err != nil {
 		return nil, nil, err
 	}
 	return p, e, nil
 }
 
-func (s *Server) simEntity(table string) (*entityDef, error) {
-	e := s.meta.entities[table]
+func (sim *simulation) simEntity(table string) (*entityDef, error) {
+	e := sim.meta.store.entities[table]
 	if e == nil {
 		return nil, fmt.Errorf("emulator: no table %q", table)
 	}
@@ -204,7 +246,7 @@ func convertValue(c simColumn, v any) (any, error) {
 
 // convertValues checks and types values for a create or an update.
 // Caller holds s.mu.
-func (s *Server) convertValues(e *entityDef, values map[string]any, create bool) (map[string]any, error) {
+func (sim *simulation) convertValues(e *entityDef, values map[string]any, create bool) (map[string]any, error) {
 	out := make(map[string]any, len(values))
 	for name, v := range values {
 		a := e.attrByName[name]
@@ -225,24 +267,23 @@ func (s *Server) convertValues(e *entityDef, values map[string]any, create bool)
 }
 
 // auditing reports whether the organization audits changes to table e, as
-// published. Caller holds s.mu.
-func (s *Server) auditing(e *entityDef) bool {
-	on, _ := s.org.values["isauditenabled"].(bool)
-	return on && e.published.IsAuditEnabled
+// published. Caller holds sim.mu.
+func (sim *simulation) auditing(e *entityDef) bool {
+	return sim.org.settings().IsAuditEnabled && e.published.audit.IsAuditEnabled
 }
 
 // writeRecordAudit writes a create, update or delete row with the audited
 // columns among changes (sorted by name); an update without audited
 // changes writes nothing. It returns the number of rows written. Caller
-// holds s.mu.
-func (s *Server) writeRecordAudit(at time.Time, user *principal, e *entityDef, id uuid.UUID, name string, action, operation int, changes []auditChange) int {
-	if !s.auditing(e) {
+// holds sim.mu.
+func (sim *simulation) writeRecordAudit(at time.Time, user *principal, e *entityDef, id uuid.UUID, name string, action, operation int, changes []auditChange) int {
+	if !sim.auditing(e) {
 		return 0
 	}
 	audited := changes[:0:0]
 	var numbers []int
 	for _, c := range changes {
-		if !e.published.Attributes[c.name].IsAuditEnabled {
+		if !e.published.audit.Attributes[c.name].IsAuditEnabled {
 			continue
 		}
 		if a := e.attrByName[c.name]; a != nil {
@@ -257,7 +298,7 @@ func (s *Server) writeRecordAudit(at time.Time, user *principal, e *entityDef, i
 	if audited == nil {
 		audited = []auditChange{}
 	}
-	tx := s.beginAudit(user, at)
+	tx := sim.beginAudit(user, at)
 	tx.addRow(&auditRow{
 		action: int16(action), operation: int8(operation), table: e.logicalName,
 		objectID: id, objectName: name, mask: attributeMask(numbers), changes: audited,
@@ -308,21 +349,21 @@ func primaryNameOf(pn string, values map[string]any) string {
 // id; user-owned tables get ownerid = user unless values set it. Column
 // names and value types are checked against the catalogue.
 func (s *Server) SimulateCreate(at time.Time, user SimUser, table string, values map[string]any) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	id, _, err := s.simulateCreate(at, user, table, values)
+	s.sim.lock()
+	defer s.sim.unlock()
+	id, _, err := s.sim.simulateCreate(at, user, table, values)
 	if err != nil {
 		return "", err
 	}
 	return id.String(), nil
 }
 
-func (s *Server) simulateCreate(at time.Time, user SimUser, table string, values map[string]any) (uuid.UUID, int, error) {
-	p, e, err := s.simTarget(user, table)
+func (sim *simulation) simulateCreate(at time.Time, user SimUser, table string, values map[string]any) (uuid.UUID, int, error) {
+	p, e, err := sim.simTarget(user, table)
 	if err != nil {
 		return uuid.UUID{}, 0, err
 	}
-	conv, err := s.convertValues(e, values, true)
+	conv, err := sim.convertValues(e, values, true)
 	if err != nil {
 		return uuid.UUID{}, 0, err
 	}
@@ -332,34 +373,34 @@ func (s *Server) simulateCreate(at time.Time, user SimUser, table string, values
 		id = uuid.MustParse(v)
 		delete(conv, pk)
 	} else {
-		id = s.newUUID()
+		id = sim.newUUID()
 	}
-	if s.records[table] == nil {
-		s.records[table] = map[uuid.UUID]*simRecord{}
+	if sim.records[table] == nil {
+		sim.records[table] = map[uuid.UUID]*simRecord{}
 	}
-	if s.records[table][id] != nil {
+	if sim.records[table][id] != nil {
 		return uuid.UUID{}, 0, fmt.Errorf("emulator: a %s record with id %s exists", table, id)
 	}
 	if _, ok := conv["ownerid"]; !ok && e.attrByName["ownerid"] != nil {
 		conv["ownerid"] = p.systemUserID
 	}
-	s.records[table][id] = &simRecord{values: conv}
+	sim.records[table][id] = &simRecord{values: conv}
 	changes := make([]auditChange, 0, len(conv))
 	for name, v := range conv {
 		if v != nil {
 			changes = append(changes, lookupChange(e, name, nil, v))
 		}
 	}
-	n := s.writeRecordAudit(at, p, e, id, primaryName(e, conv), ActionCreate, OperationCreate, changes)
+	n := sim.writeRecordAudit(at, p, e, id, primaryName(e, conv), ActionCreate, OperationCreate, changes)
 	return id, n, nil
 }
 
-func (s *Server) simRecordOf(table, recordID string) (*simRecord, uuid.UUID, error) {
+func (sim *simulation) simRecordOf(table, recordID string) (*simRecord, uuid.UUID, error) {
 	id, err := uuid.Parse(recordID)
 	if err != nil {
 		return nil, uuid.UUID{}, fmt.Errorf("emulator: record id %q is not a GUID", recordID)
 	}
-	rec := s.records[table][id]
+	rec := sim.records[table][id]
 	if rec == nil {
 		return nil, uuid.UUID{}, fmt.Errorf("emulator: no %s record with id %s", table, id)
 	}
@@ -370,22 +411,22 @@ func (s *Server) simRecordOf(table, recordID string) (*simRecord, uuid.UUID, err
 // differ from the record's are changes; the audit row lists the audited
 // ones, and no row is written when none is audited.
 func (s *Server) SimulateUpdate(at time.Time, user SimUser, table, recordID string, values map[string]any) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, err := s.simulateUpdate(at, user, table, recordID, values)
+	s.sim.lock()
+	defer s.sim.unlock()
+	_, err := s.sim.simulateUpdate(at, user, table, recordID, values)
 	return err
 }
 
-func (s *Server) simulateUpdate(at time.Time, user SimUser, table, recordID string, values map[string]any) (int, error) {
-	p, e, err := s.simTarget(user, table)
+func (sim *simulation) simulateUpdate(at time.Time, user SimUser, table, recordID string, values map[string]any) (int, error) {
+	p, e, err := sim.simTarget(user, table)
 	if err != nil {
 		return 0, err
 	}
-	rec, id, err := s.simRecordOf(table, recordID)
+	rec, id, err := sim.simRecordOf(table, recordID)
 	if err != nil {
 		return 0, err
 	}
-	conv, err := s.convertValues(e, values, false)
+	conv, err := sim.convertValues(e, values, false)
 	if err != nil {
 		return 0, err
 	}
@@ -403,33 +444,33 @@ func (s *Server) simulateUpdate(at time.Time, user SimUser, table, recordID stri
 	if len(changes) == 0 {
 		return 0, nil
 	}
-	return s.writeRecordAudit(at, p, e, id, primaryName(e, rec.values), ActionUpdate, OperationUpdate, changes), nil
+	return sim.writeRecordAudit(at, p, e, id, primaryName(e, rec.values), ActionUpdate, OperationUpdate, changes), nil
 }
 
 // SimulateDelete deletes a record as user; the audit row carries the
 // audited columns' last values as old values.
 func (s *Server) SimulateDelete(at time.Time, user SimUser, table, recordID string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, err := s.simulateDelete(at, user, table, recordID)
+	s.sim.lock()
+	defer s.sim.unlock()
+	_, err := s.sim.simulateDelete(at, user, table, recordID)
 	return err
 }
 
-func (s *Server) simulateDelete(at time.Time, user SimUser, table, recordID string) (int, error) {
-	p, e, err := s.simTarget(user, table)
+func (sim *simulation) simulateDelete(at time.Time, user SimUser, table, recordID string) (int, error) {
+	p, e, err := sim.simTarget(user, table)
 	if err != nil {
 		return 0, err
 	}
-	rec, id, err := s.simRecordOf(table, recordID)
+	rec, id, err := sim.simRecordOf(table, recordID)
 	if err != nil {
 		return 0, err
 	}
-	delete(s.records[table], id)
+	delete(sim.records[table], id)
 	changes := make([]auditChange, 0, len(rec.values))
 	for name, v := range rec.values {
 		changes = append(changes, lookupChange(e, name, v, nil))
 	}
-	return s.writeRecordAudit(at, p, e, id, primaryName(e, rec.values), ActionDelete, OperationDelete, changes), nil
+	return sim.writeRecordAudit(at, p, e, id, primaryName(e, rec.values), ActionDelete, OperationDelete, changes), nil
 }
 
 // SimulateSignIn records that user accessed the environment (through the
@@ -440,30 +481,30 @@ func (s *Server) simulateDelete(at time.Time, user SimUser, table, recordID stri
 // of simulated time — and, for every sign-in, a unified audit log record
 // with operation "UserLoggedIn".
 func (s *Server) SimulateSignIn(at time.Time, user SimUser, webServices bool) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, _, err := s.simulateSignIn(at, user, webServices)
+	s.sim.lock()
+	defer s.sim.unlock()
+	_, _, err := s.sim.simulateSignIn(at, user, webServices)
 	return err
 }
 
 // simulateSignIn returns the numbers of audit rows and unified log records
 // written.
-func (s *Server) simulateSignIn(at time.Time, user SimUser, webServices bool) (int, int, error) {
-	p, err := s.lookupUser(user)
+func (sim *simulation) simulateSignIn(at time.Time, user SimUser, webServices bool) (int, int, error) {
+	p, err := sim.lookupUser(user)
 	if err != nil {
 		return 0, 0, err
 	}
-	o := s.org.organization()
+	o := sim.org.settings()
 	if !o.IsAuditEnabled || !o.IsUserAccessAuditEnabled {
 		return 0, 0, nil
 	}
-	purview := s.signInUnified(at, p, webServices)
+	purview := sim.signInUnified(at, p, webServices)
 	now := at.UTC().Unix()
 	interval := int64(o.UserAccessAuditingInterval) * 3600
-	if !s.audits.accessDue(p, now, interval) {
+	if !sim.audits.accessDue(p, now, interval) {
 		return 0, purview, nil
 	}
-	tx := s.beginAudit(p, at)
+	tx := sim.beginAudit(p, at)
 	tx.addRow(&auditRow{
 		action:    int16(pick(webServices, ActionUserAccessViaWebServices, ActionUserAccessViaWeb)),
 		operation: OperationAccess, table: "systemuser", objectID: parseUUID(p.systemUserID),

@@ -167,12 +167,14 @@ func sortedTimes(rng *rand.Rand, n int, from, to time.Time) []time.Time {
 // [From, To], as the simulation users, on the given tables. Values are typed per column type from the catalogue.
 // The same seed on the same state gives the same actions and values
 // (record and audit ids are random). Unknown tables are skipped.
-func (s *Server) SimulateActivity(opts ActivityOptions) ActivitySummary {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (s *Server) SimulateActivity(opts ActivityOptions) ActivitySummary { return s.sim.activity(opts) }
+
+func (sim *simulation) activity(opts ActivityOptions) ActivitySummary {
+	sim.lock()
+	defer sim.unlock()
 	var sum ActivitySummary
 	if opts.To.IsZero() {
-		opts.To = s.now()
+		opts.To = sim.now()
 	}
 	if opts.From.IsZero() {
 		opts.From = opts.To.Add(-24 * time.Hour)
@@ -186,7 +188,7 @@ func (s *Server) SimulateActivity(opts ActivityOptions) ActivitySummary {
 	}
 	var ents []*entityDef
 	for _, t := range tables {
-		if e := s.meta.entities[t]; e != nil {
+		if e := sim.meta.store.entities[t]; e != nil {
 			ents = append(ents, e)
 		}
 	}
@@ -195,7 +197,7 @@ func (s *Server) SimulateActivity(opts ActivityOptions) ActivitySummary {
 	}
 	users := make([]SimUser, opts.Users)
 	for i := range users {
-		users[i] = simUserOf(s.entra.simUserNamed(fmt.Sprintf("Simulated User %d", i+1)))
+		users[i] = simUserOf(sim.entra.simUserNamed(fmt.Sprintf("Simulated User %d", i+1)))
 	}
 	rng := rand.New(rand.NewPCG(uint64(opts.Seed), 0x5eed_ac71_7175))
 	createCols := map[string][]simColumn{}
@@ -205,7 +207,7 @@ func (s *Server) SimulateActivity(opts ActivityOptions) ActivitySummary {
 		createCols[e.logicalName] = generatedColumns(e, true)
 		updateCols[e.logicalName] = generatedColumns(e, false)
 		var ids []uuid.UUID
-		for id := range s.records[e.logicalName] {
+		for id := range sim.records[e.logicalName] {
 			ids = append(ids, id)
 		}
 		slices.SortFunc(ids, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
@@ -219,27 +221,27 @@ func (s *Server) SimulateActivity(opts ActivityOptions) ActivitySummary {
 		roll := rng.IntN(100)
 		switch {
 		case roll < 12:
-			n, m, _ := s.simulateSignIn(at, user, rng.IntN(3) == 0)
+			n, m, _ := sim.simulateSignIn(at, user, rng.IntN(3) == 0)
 			sum.SignIns++
 			sum.AuditRowsWritten += n
 			sum.PurviewRecordsWritten += m
 			continue
 		case roll < 22 && len(pools[t]) > 0:
-			m, err := s.simulateRetrieve(at, user, t, pools[t][rng.IntN(len(pools[t]))].String())
+			m, err := sim.simulateRetrieve(at, user, t, pools[t][rng.IntN(len(pools[t]))].String())
 			if err == nil {
 				sum.Reads++
 				sum.PurviewRecordsWritten += m
 			}
 			continue
 		case roll < 27:
-			m, err := s.simulateList(at, user, t, 1+rng.IntN(50), UnifiedOpRetrieveMultiple, rng)
+			m, err := sim.simulateList(at, user, t, 1+rng.IntN(50), UnifiedOpRetrieveMultiple, rng)
 			if err == nil {
 				sum.Reads++
 				sum.PurviewRecordsWritten += m
 			}
 			continue
 		case roll < 30:
-			m, err := s.simulateList(at, user, t, 1+rng.IntN(500), UnifiedOpExportToExcel, rng)
+			m, err := sim.simulateList(at, user, t, 1+rng.IntN(500), UnifiedOpExportToExcel, rng)
 			if err == nil {
 				sum.Exports++
 				sum.PurviewRecordsWritten += m
@@ -247,7 +249,7 @@ func (s *Server) SimulateActivity(opts ActivityOptions) ActivitySummary {
 			continue
 		case roll < 60 && len(pools[t]) > 0:
 			id := pools[t][rng.IntN(len(pools[t]))]
-			n, err := s.simulateUpdate(at, user, t, id.String(), randomValues(rng, e, updateCols[t], false, 1, 3, from, to))
+			n, err := sim.simulateUpdate(at, user, t, id.String(), randomValues(rng, e, updateCols[t], false, 1, 3, from, to))
 			if err == nil {
 				sum.Updates++
 				sum.AuditRowsWritten += n
@@ -255,7 +257,7 @@ func (s *Server) SimulateActivity(opts ActivityOptions) ActivitySummary {
 			continue
 		case roll < 70 && len(pools[t]) > 0:
 			i := rng.IntN(len(pools[t]))
-			n, err := s.simulateDelete(at, user, t, pools[t][i].String())
+			n, err := sim.simulateDelete(at, user, t, pools[t][i].String())
 			if err == nil {
 				sum.Deletes++
 				sum.AuditRowsWritten += n
@@ -263,7 +265,7 @@ func (s *Server) SimulateActivity(opts ActivityOptions) ActivitySummary {
 			pools[t] = slices.Delete(pools[t], i, i+1)
 			continue
 		}
-		id, n, err := s.simulateCreate(at, user, t, randomValues(rng, e, createCols[t], true, 1, 4, from, to))
+		id, n, err := sim.simulateCreate(at, user, t, randomValues(rng, e, createCols[t], true, 1, 4, from, to))
 		if err == nil {
 			sum.Creates++
 			sum.AuditRowsWritten += n
@@ -290,11 +292,15 @@ type seedRecord struct {
 // deterministic for a seed; ids are random. It returns the number of rows
 // written.
 func (s *Server) SeedAuditHistory(n int, from, to time.Time, seed int64) int {
+	return s.sim.seedAuditHistory(n, from, to, seed)
+}
+
+func (sim *simulation) seedAuditHistory(n int, from, to time.Time, seed int64) int {
 	if n <= 0 {
 		return 0
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	sim.lock()
+	defer sim.unlock()
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x5eed_a0d1))
 	type seedTable struct {
 		e         *entityDef
@@ -305,7 +311,7 @@ func (s *Server) SeedAuditHistory(n int, from, to time.Time, seed int64) int {
 	}
 	var tables []*seedTable
 	for _, name := range seedTables {
-		e := s.meta.entities[name]
+		e := sim.meta.store.entities[name]
 		if e == nil {
 			continue
 		}
@@ -320,7 +326,7 @@ func (s *Server) SeedAuditHistory(n int, from, to time.Time, seed int64) int {
 	}
 	users := make([]*principal, 8)
 	for i := range users {
-		users[i] = s.entra.simUserNamed(fmt.Sprintf("Seed User %d", i+1))
+		users[i] = sim.entra.simUserNamed(fmt.Sprintf("Seed User %d", i+1))
 	}
 	fromS, toS := from.Unix(), to.Unix()
 	times := sortedTimes(rng, n, from, to)
@@ -331,8 +337,8 @@ func (s *Server) SeedAuditHistory(n int, from, to time.Time, seed int64) int {
 		st := tables[rng.IntN(len(tables))]
 		user := users[rng.IntN(len(users))]
 		row := &block[i]
-		row.id = s.newUUID()
-		row.transaction = s.newUUID()
+		row.id = sim.newUUID()
+		row.transaction = sim.newUUID()
 		row.created = at.Unix()
 		row.user = user
 		row.userID = parseUUID(user.systemUserID)
@@ -366,7 +372,7 @@ func (s *Server) SeedAuditHistory(n int, from, to time.Time, seed int64) int {
 				}
 			}
 		default: // create
-			rec = &seedRecord{id: s.newUUID(), values: make(map[string]any, 4)}
+			rec = &seedRecord{id: sim.newUUID(), values: make(map[string]any, 4)}
 			row.action, row.operation = ActionCreate, OperationCreate
 			for _, c := range st.cols {
 				if c.name == st.pn || rng.IntN(len(st.cols)) < 2 {
@@ -402,12 +408,12 @@ func (s *Server) SeedAuditHistory(n int, from, to time.Time, seed int64) int {
 		}
 		rows[i] = row
 	}
-	s.audits.insertMany(rows)
+	sim.audits.insertMany(rows)
 	for _, st := range tables {
-		m := s.records[st.e.logicalName]
+		m := sim.records[st.e.logicalName]
 		if m == nil {
 			m = map[uuid.UUID]*simRecord{}
-			s.records[st.e.logicalName] = m
+			sim.records[st.e.logicalName] = m
 		}
 		for _, rec := range st.pool {
 			m[rec.id] = &simRecord{values: rec.values}

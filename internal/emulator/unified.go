@@ -2,15 +2,11 @@ package emulator
 
 import (
 	"encoding/json"
-	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/google/uuid"
 )
 
 // The Purview unified audit log. Dynamics 365 writes read activity
@@ -83,12 +79,19 @@ type unifiedEvent struct {
 	userAgent   string
 }
 
+// append writes one record (see appendUnified).
+func (g *graphPart) append(ev unifiedEvent, written time.Time, orgName string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.appendUnified(ev, written, orgName)
+}
+
 // appendUnified writes one record; written is when it enters the log (a
 // query's result set holds the records written before it completed).
-// Caller holds s.mu.
-func (s *Server) appendUnified(ev unifiedEvent, written time.Time, orgName string) *unifiedRecord {
-	id := s.newUUID().String()
-	correlation := s.newUUID().String()
+// Caller holds g.mu.
+func (g *graphPart) appendUnified(ev unifiedEvent, written time.Time, orgName string) *unifiedRecord {
+	id := g.newUUID().String()
+	correlation := g.newUUID().String()
 	at := ev.at.UTC().Truncate(time.Second)
 	b := make([]byte, 0, 1024+len(ev.query)+len(ev.itemURL)+len(ev.userAgent)+39*len(ev.results))
 	b = append(b, '{')
@@ -107,7 +110,7 @@ func (s *Server) appendUnified(ev unifiedEvent, written time.Time, orgName strin
 	str("CreationTime", at.Format(managementTimeFormat))
 	str("Id", id)
 	str("Operation", ev.operation)
-	str("OrganizationId", s.tenantID)
+	str("OrganizationId", g.tenantID)
 	field("RecordType")
 	b = strconv.AppendInt(b, crmRecordType, 10)
 	str("UserKey", ev.user.objectID)
@@ -125,7 +128,7 @@ func (s *Server) appendUnified(ev unifiedEvent, written time.Time, orgName strin
 	str("EntityName", ev.table)
 	field("Fields")
 	b = append(b, '[', ']')
-	str("InstanceUrl", s.environment)
+	str("InstanceUrl", g.environment)
 	str("ItemUrl", ev.itemURL)
 	str("Message", ev.operation)
 	str("PrimaryFieldValue", ev.primaryName)
@@ -150,7 +153,7 @@ func (s *Server) appendUnified(ev unifiedEvent, written time.Time, orgName strin
 			CreatedDateTime:     at,
 			AuditLogRecordType:  crmRecordTypeName,
 			Operation:           ev.operation,
-			OrganizationID:      s.tenantID,
+			OrganizationID:      g.tenantID,
 			UserType:            "regular",
 			UserID:              ev.user.upn,
 			Service:             crmWorkload,
@@ -162,7 +165,7 @@ func (s *Server) appendUnified(ev unifiedEvent, written time.Time, orgName strin
 		},
 		written: written,
 	}
-	s.unified = append(s.unified, rec)
+	g.unified = append(g.unified, rec)
 	return rec
 }
 
@@ -200,226 +203,18 @@ func appendJSONText(b []byte, v string) []byte {
 	return append(b, '"')
 }
 
-func (s *Server) orgUniqueName() string {
-	name, _ := s.org.values["name"].(string)
-	return name
-}
-
-func (s *Server) recordURL(table, id string) string {
-	return s.environment + "/main.aspx?etn=" + table + "&id=" + id + "&pagetype=entityrecord"
-}
-
-func (s *Server) listURL(table string) string {
-	return s.environment + "/main.aspx?etn=" + table + "&pagetype=entitylist"
-}
-
-func fetchXML(table string, count int) string {
-	return fmt.Sprintf(`<fetch mapping="logical" count="%d" returntotalrecordcount="true"><entity name="%s"><all-attributes /><order attribute="modifiedon" descending="true" /></entity></fetch>`, count, table)
-}
-
-// readAuditing reports whether the organization sends read activity to the
-// unified log at all. Caller holds s.mu.
-func (s *Server) readAuditing() bool {
-	o := s.org.organization()
-	return o.IsAuditEnabled && o.IsReadAuditEnabled
-}
-
 // UnifiedAuditRecords returns a copy of the unified audit log in the order
 // the records were written.
 func (s *Server) UnifiedAuditRecords() []UnifiedAuditRecord {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]UnifiedAuditRecord, len(s.unified))
-	for i, r := range s.unified {
+	s.graph.mu.Lock()
+	defer s.graph.mu.Unlock()
+	out := make([]UnifiedAuditRecord, len(s.graph.unified))
+	for i, r := range s.graph.unified {
 		out[i] = r.UnifiedAuditRecord
 		out[i].AdministrativeUnits = slices.Clone(r.AdministrativeUnits)
 		out[i].AuditData = slices.Clone(r.AuditData)
 	}
 	return out
-}
-
-// SimulateRetrieve records that user opened one record (operation
-// "Retrieve"). A unified audit log record is written only when organization
-// auditing and read auditing are on and the table's PUBLISHED
-// IsRetrieveAuditEnabled is true; nothing goes to `audits`. recordID must
-// be a GUID; the record need not be one the emulator holds (its primary
-// name, PrimaryFieldValue in auditData, is then empty).
-func (s *Server) SimulateRetrieve(at time.Time, user SimUser, table, recordID string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, err := s.simulateRetrieve(at, user, table, recordID)
-	return err
-}
-
-func (s *Server) simulateRetrieve(at time.Time, user SimUser, table, recordID string) (int, error) {
-	p, e, err := s.simTarget(user, table)
-	if err != nil {
-		return 0, err
-	}
-	id, err := uuid.Parse(recordID)
-	if err != nil {
-		return 0, fmt.Errorf("emulator: record id %q is not a GUID", recordID)
-	}
-	if !s.readAuditing() || !e.published.IsRetrieveAuditEnabled {
-		return 0, nil
-	}
-	var name string
-	if rec := s.records[table][id]; rec != nil {
-		name = primaryName(e, rec.values)
-	}
-	ids := id.String()
-	s.appendUnified(unifiedEvent{
-		at: at, user: p, operation: UnifiedOpRetrieve, table: table,
-		entityID: ids, primaryName: name, objectID: ids,
-		itemURL: s.recordURL(table, ids), results: []string{ids}, userAgent: browserUserAgent,
-	}, s.timers.Now(), s.orgUniqueName())
-	return 1, nil
-}
-
-// SimulateRetrieveMultiple records that user viewed a list of count
-// records of table (a grid or an Advanced Find): operation
-// "RetrieveMultiple", whose QueryResults lists the ids of the records seen
-// (the table's first count records in id order; fewer if it has fewer).
-// Written only when organization auditing and read auditing are on and
-// the table's PUBLISHED IsRetrieveMultipleAuditEnabled is true.
-func (s *Server) SimulateRetrieveMultiple(at time.Time, user SimUser, table string, count int) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, err := s.simulateList(at, user, table, count, UnifiedOpRetrieveMultiple, nil)
-	return err
-}
-
-// SimulateExportToExcel records that user exported count records of table
-// to Excel: operation "ExportToExcel", written under the same rule as
-// SimulateRetrieveMultiple.
-func (s *Server) SimulateExportToExcel(at time.Time, user SimUser, table string, count int) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, err := s.simulateList(at, user, table, count, UnifiedOpExportToExcel, nil)
-	return err
-}
-
-// simulateList writes a RetrieveMultiple or ExportToExcel record. With
-// rng, the records seen are a random run of the table's records instead of
-// the first ones. Caller holds s.mu.
-func (s *Server) simulateList(at time.Time, user SimUser, table string, count int, op string, rng *rand.Rand) (int, error) {
-	p, e, err := s.simTarget(user, table)
-	if err != nil {
-		return 0, err
-	}
-	if count < 0 {
-		return 0, fmt.Errorf("emulator: count %d is negative", count)
-	}
-	if !s.readAuditing() || !e.published.IsRetrieveMultipleAuditEnabled {
-		return 0, nil
-	}
-	ids := make([]string, 0, len(s.records[table]))
-	for id := range s.records[table] {
-		ids = append(ids, id.String())
-	}
-	slices.Sort(ids)
-	start := 0
-	if rng != nil && len(ids) > count {
-		start = rng.IntN(len(ids) - count + 1)
-	}
-	ids = ids[start:min(start+count, len(ids))]
-	s.appendUnified(unifiedEvent{
-		at: at, user: p, operation: op, table: table, objectID: table,
-		itemURL: s.listURL(table), query: fetchXML(table, max(count, 1)), results: ids, userAgent: browserUserAgent,
-	}, s.timers.Now(), s.orgUniqueName())
-	return 1, nil
-}
-
-// signInUnified writes the unified log record of a sign-in (operation
-// UserLoggedIn) when auditing and user access auditing are on. Unlike the
-// `audits` access rows it is written for every sign-in. Caller holds s.mu.
-func (s *Server) signInUnified(at time.Time, p *principal, webServices bool) int {
-	o := s.org.organization()
-	if !o.IsAuditEnabled || !o.IsUserAccessAuditEnabled {
-		return 0
-	}
-	agent, item := browserUserAgent, s.environment+"/main.aspx"
-	if webServices {
-		agent, item = webServicesUserAgent, ""
-	}
-	s.appendUnified(unifiedEvent{
-		at: at, user: p, operation: UnifiedOpUserLoggedIn, table: "systemuser",
-		entityID: p.systemUserID, primaryName: p.fullName, objectID: p.systemUserID,
-		itemURL: item, results: []string{}, userAgent: agent,
-	}, s.timers.Now(), s.orgUniqueName())
-	return 1
-}
-
-// SeedUnifiedAuditLog writes n unified audit log records (Retrieve,
-// RetrieveMultiple, ExportToExcel and UserLoggedIn, by eight "Seed User"
-// users on the seed tables) spread over [from, to], regardless of the
-// audit settings, for volume tests. Content is deterministic for a seed;
-// ids are random. It returns the number of records written.
-func (s *Server) SeedUnifiedAuditLog(n int, from, to time.Time, seed int64) int {
-	if n <= 0 {
-		return 0
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rng := rand.New(rand.NewPCG(uint64(seed), 0x5eed_9e71e3))
-	type seedTable struct {
-		name  string
-		ids   []string
-		names []string
-	}
-	var tables []*seedTable
-	for _, name := range seedTables {
-		if s.meta.entities[name] == nil {
-			continue
-		}
-		st := &seedTable{name: name}
-		for range 64 {
-			var id uuid.UUID
-			for i := range id {
-				id[i] = byte(rng.UintN(256))
-			}
-			id[6] = id[6]&0x0f | 0x40
-			id[8] = id[8]&0x3f | 0x80
-			st.ids = append(st.ids, id.String())
-			st.names = append(st.names, simCompanies[rng.IntN(len(simCompanies))]+" "+simWords[rng.IntN(len(simWords))]+" "+strconv.Itoa(rng.IntN(1000)))
-		}
-		slices.Sort(st.ids)
-		tables = append(tables, st)
-	}
-	if len(tables) == 0 {
-		panic(errNoSeedTables)
-	}
-	users := make([]*principal, 8)
-	for i := range users {
-		users[i] = s.entra.simUserNamed(fmt.Sprintf("Seed User %d", i+1))
-	}
-	written := s.timers.Now()
-	org := s.orgUniqueName()
-	s.unified = slices.Grow(s.unified, n)
-	for _, at := range sortedTimes(rng, n, from, to) {
-		st := tables[rng.IntN(len(tables))]
-		user := users[rng.IntN(len(users))]
-		ev := unifiedEvent{at: at, user: user, table: st.name, userAgent: browserUserAgent}
-		switch roll := rng.IntN(100); {
-		case roll < 55:
-			i := rng.IntN(len(st.ids))
-			ev.operation, ev.entityID, ev.objectID, ev.primaryName = UnifiedOpRetrieve, st.ids[i], st.ids[i], st.names[i]
-			ev.itemURL, ev.results = s.recordURL(st.name, st.ids[i]), []string{st.ids[i]}
-		case roll < 88:
-			ev.operation = UnifiedOpRetrieveMultiple
-			if roll >= 80 {
-				ev.operation = UnifiedOpExportToExcel
-			}
-			k := 1 + rng.IntN(20)
-			i := rng.IntN(len(st.ids) - k + 1)
-			ev.objectID, ev.itemURL, ev.query, ev.results = st.name, s.listURL(st.name), fetchXML(st.name, 50), st.ids[i:i+k]
-		default:
-			ev.operation, ev.table, ev.entityID, ev.objectID, ev.primaryName = UnifiedOpUserLoggedIn, "systemuser", user.systemUserID, user.systemUserID, user.fullName
-			ev.itemURL, ev.results = s.environment+"/main.aspx", []string{}
-		}
-		s.appendUnified(ev, written, org)
-	}
-	return n
 }
 
 // containsFold reports whether needle occurs in hay, ASCII letters
