@@ -45,17 +45,6 @@ const (
 	QueryFailed     = "failed"
 )
 
-// knownRecordTypes are the auditLogRecordType values the emulator accepts
-// in recordTypeFilters: a subset of Microsoft's long enumeration (records
-// exist only for crm). Others are refused like a bad enum literal.
-var knownRecordTypes = []string{
-	"exchangeAdmin", "exchangeItem", "exchangeItemGroup", "sharePoint", "sharePointFileOperation",
-	"oneDrive", "azureActiveDirectory", "azureActiveDirectoryAccountLogon", "azureActiveDirectoryStsLogon",
-	"sharePointSharingOperation", "powerBIAudit", "crm", "yammer", "microsoftTeams", "microsoftFlow",
-	"powerAppsApp", "powerAppsPlan", "powerPlatformAdminDlp", "powerPlatformAdminEnvironment",
-	"powerPlatformServiceActivity", "powerPagesSite", "powerAppsResource", "dataverse", "unknownFutureValue",
-}
-
 // graphQuery is a created audit log query. Its filters never change; its
 // status is a function of time.
 type graphQuery struct {
@@ -73,7 +62,8 @@ type graphQuery struct {
 	created     time.Time // wall clock, monotonic
 	fail        bool
 	evaluated   bool
-	results     []*unifiedRecord
+	results     []*unifiedRecord // at most the record count limit
+	matched     int              // records matched, before the limit
 }
 
 // graphPart is Microsoft Graph's audit log: the Purview unified audit log
@@ -82,8 +72,9 @@ type graphQuery struct {
 // authenticated the request.
 type graphPart struct {
 	*shared
-	delay    time.Duration // GraphQueryDelay
-	pageSize int           // GraphPageSize
+	delay       time.Duration // GraphQueryDelay
+	pageSize    int           // GraphPageSize
+	recordLimit int           // GraphRecordCountLimit
 
 	mu          sync.Mutex
 	unified     []*unifiedRecord       // in write order
@@ -100,6 +91,10 @@ func newGraphPart(sh *shared, opts Options) *graphPart {
 	}
 	if g.pageSize <= 0 {
 		g.pageSize = defaultGraphPageSize
+	}
+	g.recordLimit = opts.GraphRecordCountLimit
+	if g.recordLimit <= 0 {
+		g.recordLimit = defaultGraphRecordCountLimit
 	}
 	return g
 }
@@ -137,7 +132,9 @@ func (q *graphQuery) status(now time.Time, delay time.Duration) string {
 
 // evaluate fixes the result set: the records written before the query
 // completed that match its filters, oldest first (the real order is not
-// documented; clients must not rely on one). Caller holds g.mu.
+// documented; clients must not rely on one), cut at the record count limit
+// ("a query can complete successfully after exceeding its record-count
+// limit"; which records are kept then is not documented). Caller holds g.mu.
 func (g *graphPart) evaluate(q *graphQuery) {
 	if q.evaluated {
 		return
@@ -156,6 +153,10 @@ func (g *graphPart) evaluate(q *graphQuery) {
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
+	q.matched = len(q.results)
+	if len(q.results) > g.recordLimit {
+		q.results = q.results[:g.recordLimit]
+	}
 }
 
 func containsFoldAny(list []string, v string) bool {
@@ -383,7 +384,7 @@ func (g *graphPart) createAuditQuery(w http.ResponseWriter, r *http.Request, gp 
 	q.created = now
 	q.fail = g.failQueries
 	g.queries[q.id] = q
-	out := append(object{{"@odata.context", g.graphBase(gp.version) + "$metadata#security/auditLog/queries/$entity"}}, g.queryBody(q, now)...)
+	out := append(object{{"@odata.context", g.graphBase(gp.version) + "$metadata#security/auditLog/queries/$entity"}}, g.queryBody(q, now, gp.version)...)
 	g.mu.Unlock()
 	w.Header().Set("Location", g.graphBase(gp.version)+"security/auditLog/queries/"+q.id)
 	writeGraphJSON(w, http.StatusCreated, out)
@@ -399,7 +400,7 @@ func (g *graphPart) listAuditQueries(w http.ResponseWriter, gp graphPath) {
 	slices.SortFunc(qs, func(a, b *graphQuery) int { return a.created.Compare(b.created) })
 	value := make([]object, len(qs))
 	for i, q := range qs {
-		value[i] = g.queryBody(q, now)
+		value[i] = g.queryBody(q, now, gp.version)
 	}
 	g.mu.Unlock()
 	writeGraphJSON(w, http.StatusOK, object{
@@ -426,7 +427,7 @@ func (g *graphPart) getAuditQuery(w http.ResponseWriter, r *http.Request, gp gra
 		g.mu.Unlock()
 		return
 	}
-	out := append(object{{"@odata.context", g.graphBase(gp.version) + "$metadata#security/auditLog/queries/$entity"}}, g.queryBody(q, now)...)
+	out := append(object{{"@odata.context", g.graphBase(gp.version) + "$metadata#security/auditLog/queries/$entity"}}, g.queryBody(q, now, gp.version)...)
 	g.mu.Unlock()
 	writeGraphJSON(w, http.StatusOK, out)
 }

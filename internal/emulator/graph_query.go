@@ -31,23 +31,53 @@ func nonNil(list []string) []string {
 	return list
 }
 
-// queryBody renders a query as Graph does. Caller holds g.mu.
-func (g *graphPart) queryBody(q *graphQuery, now time.Time) object {
-	return object{
+// queryBody renders a query as Graph's version documents it ("auditLogQuery
+// resource type"): beta has serviceFilter, one string; v1.0 has
+// serviceFilters, a collection, and the record-count properties
+// approximateReturnedRecordCount, isRecordCountLimitExceeded and
+// recordCountLimit. Caller holds g.mu.
+func (g *graphPart) queryBody(q *graphQuery, now time.Time, version string) object {
+	status := q.status(now, g.delay)
+	body := object{
 		{"id", q.id},
 		{"displayName", strOrNull(q.displayName)},
 		{"filterStartDateTime", graphTime(q.start)},
 		{"filterEndDateTime", graphTime(q.end)},
 		{"recordTypeFilters", nonNil(q.recordTypes)},
 		{"keywordFilter", strOrNull(q.keyword)},
-		{"serviceFilter", strOrNull(q.service)},
-		{"operationFilters", nonNil(q.operations)},
-		{"userPrincipalNameFilters", nonNil(q.upns)},
-		{"ipAddressFilters", nonNil(q.ips)},
-		{"objectIdFilters", nonNil(q.objectIDs)},
-		{"administrativeUnitIdFilters", nonNil(q.adminUnits)},
-		{"status", q.status(now, g.delay)},
 	}
+	if version == "beta" {
+		body = append(body, member{"serviceFilter", strOrNull(q.service)})
+	} else {
+		services := []string{}
+		if q.service != nil && *q.service != "" {
+			services = append(services, *q.service)
+		}
+		body = append(body, member{"serviceFilters", services})
+	}
+	body = append(body,
+		member{"operationFilters", nonNil(q.operations)},
+		member{"userPrincipalNameFilters", nonNil(q.upns)},
+		member{"ipAddressFilters", nonNil(q.ips)},
+		member{"objectIdFilters", nonNil(q.objectIDs)},
+		member{"administrativeUnitIdFilters", nonNil(q.adminUnits)},
+		member{"status", status},
+	)
+	if version == "beta" {
+		return body
+	}
+	// The count is known once the query has run (chosen: null before;
+	// the default of isRecordCountLimitExceeded is documented as false).
+	var count any
+	if status == QuerySucceeded {
+		g.evaluate(q)
+		count = q.matched
+	}
+	return append(body,
+		member{"approximateReturnedRecordCount", count},
+		member{"isRecordCountLimitExceeded", q.evaluated && q.matched > g.recordLimit},
+		member{"recordCountLimit", g.recordLimit},
+	)
 }
 
 // queryProperties are the auditLogQuery properties a create body may carry.
@@ -117,7 +147,7 @@ func parseQueryBody(body []byte) (*graphQuery, string) {
 		case "recordTypeFilters":
 			q.recordTypes = list()
 			for _, rt := range q.recordTypes {
-				if !containsFoldAny(knownRecordTypes, rt) {
+				if !knownRecordType(rt) {
 					msg = fmt.Sprintf("Requested value '%s' was not found.", rt)
 				}
 			}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -66,6 +67,13 @@ type Query struct {
 	// not know yet, kept as sent).
 	Status   string
 	From, To time.Time
+	// The record-count properties v1.0 documents (beta does not): nil where
+	// the answer does not carry them. ApproximateRecordCount may be above
+	// or below RecordCountLimit ("distributed counting");
+	// RecordCountLimitExceeded is authoritative.
+	ApproximateRecordCount   *int64
+	RecordCountLimitExceeded *bool
+	RecordCountLimit         *int64
 }
 
 // createQueryBody is the POST body; field order is the wire order.
@@ -82,23 +90,54 @@ type createQueryBody struct {
 	KeywordFilter            string   `json:"keywordFilter,omitempty"`
 }
 
-// wireQuery is the auditLogQuery entity, leniently typed.
+// wireQuery is the auditLogQuery entity, leniently typed. Value holds the
+// entity where an answer wraps it in "value", as the example of "Get
+// auditLogQuery" shows.
 type wireQuery struct {
-	ID                  flexString `json:"id"`
-	DisplayName         flexString `json:"displayName"`
-	Status              flexString `json:"status"`
-	FilterStartDateTime flexString `json:"filterStartDateTime"`
-	FilterEndDateTime   flexString `json:"filterEndDateTime"`
+	ID                             flexString `json:"id"`
+	DisplayName                    flexString `json:"displayName"`
+	Status                         flexString `json:"status"`
+	FilterStartDateTime            flexString `json:"filterStartDateTime"`
+	FilterEndDateTime              flexString `json:"filterEndDateTime"`
+	ApproximateReturnedRecordCount flexString `json:"approximateReturnedRecordCount"`
+	IsRecordCountLimitExceeded     flexString `json:"isRecordCountLimitExceeded"`
+	RecordCountLimit               flexString `json:"recordCountLimit"`
+	Value                          *wireQuery `json:"value"`
 }
 
 func (w *wireQuery) query() *Query {
-	return &Query{
-		ID:          string(w.ID),
-		DisplayName: string(w.DisplayName),
-		Status:      canonicalStatus(string(w.Status)),
-		From:        parseTime(string(w.FilterStartDateTime)),
-		To:          parseTime(string(w.FilterEndDateTime)),
+	if w.ID == "" && w.Value != nil {
+		w = w.Value
 	}
+	return &Query{
+		ID:                       string(w.ID),
+		DisplayName:              string(w.DisplayName),
+		Status:                   canonicalStatus(string(w.Status)),
+		From:                     parseTime(string(w.FilterStartDateTime)),
+		To:                       parseTime(string(w.FilterEndDateTime)),
+		ApproximateRecordCount:   parseCount(string(w.ApproximateReturnedRecordCount)),
+		RecordCountLimitExceeded: parseFlag(string(w.IsRecordCountLimitExceeded)),
+		RecordCountLimit:         parseCount(string(w.RecordCountLimit)),
+	}
+}
+
+// parseCount reads an Int64 sent as a number or, with IEEE754Compatible,
+// as a string; absent, null or unreadable is nil.
+func parseCount(s string) *int64 {
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil {
+		return nil
+	}
+	return &n
+}
+
+// parseFlag reads a Boolean; absent, null or unreadable is nil.
+func parseFlag(s string) *bool {
+	b, err := strconv.ParseBool(strings.TrimSpace(s))
+	if err != nil {
+		return nil
+	}
+	return &b
 }
 
 // canonicalStatus returns a known status in its documented spelling.

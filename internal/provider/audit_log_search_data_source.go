@@ -23,6 +23,11 @@ var (
 	_ datasource.DataSourceWithValidateConfig = (*auditLogSearchDataSource)(nil)
 )
 
+// graphVersionThatCreates is the Graph version where Microsoft documents
+// creating an audit log query ("Create auditLogQuery"); v1.0 documents
+// reading one and listing its records only.
+const graphVersionThatCreates = "beta"
+
 // Audit log queries take seconds to minutes in production.
 const defaultAuditSearchTimeout = 15 * time.Minute
 
@@ -38,6 +43,7 @@ type auditLogSearchModel struct {
 	Keyword            types.String          `tfsdk:"keyword"`
 	Limit              types.Int64           `tfsdk:"limit"`
 	Truncated          types.Bool            `tfsdk:"truncated"`
+	LimitExceeded      types.Bool            `tfsdk:"record_count_limit_exceeded"`
 	Records            []auditLogRecord      `tfsdk:"records"`
 	Timeouts           timeouts.Value        `tfsdk:"timeouts"`
 }
@@ -68,7 +74,11 @@ func (d *auditLogSearchDataSource) Schema(ctx context.Context, _ datasource.Sche
 			"organization read auditing and single/multiple record auditing on).\n\n**Read on every plan:** without " +
 			"`query_id`, every plan and apply creates a new query and waits for it (seconds in the emulator, often " +
 			"minutes in production; Microsoft allows a limited number of queries per day). Set `query_id` to the `id` " +
-			"of an earlier search to read its results again without creating a query.\n\nNeeds the Graph application " +
+			"of an earlier search to read its results again without creating a query.\n\n**API version:** creating a query is " +
+			"documented on the Graph `beta` API only, the provider's default `graph_audit_api_version`. With " +
+			"`graph_audit_api_version = \"v1.0\"` this data source reads an existing query and needs `query_id`; v1.0 " +
+			"also reports whether the query hit Purview's per-query record limit (`record_count_limit_exceeded`).\n\n" +
+			"Needs the Graph application " +
 			"permission `AuditLogsQuery-CRM.Read.All` (or `AuditLogsQuery.Read.All`) with admin consent. The API " +
 			"exists in the global cloud only.",
 		Attributes: map[string]schema.Attribute{
@@ -87,6 +97,9 @@ func (d *auditLogSearchDataSource) Schema(ctx context.Context, _ datasource.Sche
 				Validators: []validator.String{notEmpty}},
 			"limit":     auditLimitAttribute(""),
 			"truncated": computedBool("Whether the query found more records than `limit`."),
+			"record_count_limit_exceeded": computedBool("Whether the query matched more records than Microsoft Purview " +
+				"keeps for one query (`isRecordCountLimitExceeded`): if true, `records` are incomplete; narrow the window " +
+				"or filters. Null where the API does not say (the `beta` API does not report it)."),
 			"records": schema.ListNestedAttribute{
 				Computed:            true,
 				MarkdownDescription: "The records, in the order the service returns them.",
@@ -188,6 +201,15 @@ func (d *auditLogSearchDataSource) Read(ctx context.Context, req datasource.Read
 	client := d.data.graph
 
 	queryID := m.QueryID.ValueString()
+	if queryID == "" && client.APIVersion() != graphVersionThatCreates {
+		resp.Diagnostics.AddAttributeError(path.Root("query_id"), "Creating an audit log query needs the beta Graph API",
+			fmt.Sprintf("The provider uses Microsoft Graph %s (graph_audit_api_version), where Microsoft documents reading "+
+				"an audit log query and its records but not creating one; creating a query is documented on beta. "+
+				"Either set graph_audit_api_version = %q in the provider block (the default), or set query_id to the id "+
+				"of an existing query (created in the Purview portal, or the id of an earlier search) to read it on %s.",
+				client.APIVersion(), graphVersionThatCreates, client.APIVersion()))
+		return
+	}
 	if queryID == "" {
 		r, err := m.request(time.Now())
 		if err != nil {
@@ -202,7 +224,7 @@ func (d *auditLogSearchDataSource) Read(ctx context.Context, req datasource.Read
 		queryID = q.ID
 		tflog.Info(ctx, "created audit log query", map[string]any{"query_id": queryID, "from": r.From, "to": r.To})
 	}
-	_, err := client.WaitForQuery(ctx, queryID, graph.WaitOptions{
+	query, err := client.WaitForQuery(ctx, queryID, graph.WaitOptions{
 		PollMin: d.data.auditSearchPollMin,
 		PollMax: d.data.auditSearchPollMax,
 		OnProgress: func(status string, polls int, elapsed time.Duration) {
@@ -249,5 +271,20 @@ func (d *auditLogSearchDataSource) Read(ctx context.Context, req datasource.Read
 	tflog.Info(ctx, "read audit log records", map[string]any{"query_id": queryID, "records": len(m.Records), "pages": pages, "truncated": truncated})
 	m.ID = types.StringValue(queryID)
 	m.Truncated = types.BoolValue(truncated)
+	m.LimitExceeded = types.BoolPointerValue(query.RecordCountLimitExceeded)
+	if query.RecordCountLimitExceeded != nil && *query.RecordCountLimitExceeded {
+		resp.Diagnostics.AddAttributeWarning(path.Root("record_count_limit_exceeded"), "The audit log query hit its record limit",
+			fmt.Sprintf("Query %s matched more records than Microsoft Purview keeps for one query (recordCountLimit %s), so "+
+				"records are incomplete. Narrow the time window or add filters (operations, user_principal_names, object_ids).",
+				queryID, countText(query.RecordCountLimit)))
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// countText prints an optional count, "not reported" when absent.
+func countText(n *int64) string {
+	if n == nil {
+		return "not reported"
+	}
+	return fmt.Sprint(*n)
 }

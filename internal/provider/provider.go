@@ -228,7 +228,7 @@ func (p *dynamics365Provider) Schema(_ context.Context, _ provider.SchemaRequest
 			"graph_url": str("Base URL of Microsoft Graph for the Purview audit search. Defaults to the Graph host of `cloud`.",
 				envGraphURL, false, stringvalidator.LengthAtLeast(1)),
 			"graph_audit_api_version": str("Graph API version of the audit log query API: `beta` (default; Microsoft moved the API back "+
-				"from v1.0 in April 2025) or `v1.0`.", envGraphAuditAPIVersion, false,
+				"from v1.0 in April 2025) or `v1.0` (reads existing queries only: `dynamics365_audit_log_search` then needs `query_id`).", envGraphAuditAPIVersion, false,
 				stringvalidator.OneOf(defaultGraphAuditAPIVersion, graphAuditAPIVersionV1)),
 			"request_timeout": str("Timeout of one HTTP attempt, as a Go duration such as `90s` or `2m`. Defaults to `2m`.",
 				envRequestTimeout, false),
