@@ -2,20 +2,18 @@ package dataverse
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
-	"regexp"
 	"sort"
 	"strings"
 )
 
 // The Web API exposes no change-data column on audits: old and new values
-// come from the RetrieveAuditDetails and RetrieveRecordChangeHistory
-// messages, as AttributeAuditDetail objects whose OldValue and NewValue are
-// partial entity objects.
+// come from the RetrieveAuditDetails message, as AttributeAuditDetail objects
+// whose OldValue and NewValue are partial entity objects. (Through the Web
+// API, RetrieveRecordChangeHistory returns details without AuditRecord, so
+// they cannot be matched to audit rows; it is not used.)
 
 // AuditChange is one changed column of an audit row, with values rendered by
 // RenderAuditValue; a nil value was absent (or null).
@@ -141,96 +139,4 @@ func ChangesFromDetail(detail json.RawMessage) ([]AuditChange, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Attribute < out[j].Attribute })
 	return out, nil
-}
-
-// recordChangeHistoryPageSize is the Count of each RetrieveRecordChangeHistory page.
-const recordChangeHistoryPageSize = 5000
-
-var entitySetNameRE = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
-
-// EntitySetName returns the Web API entity set name of a table (accounts for
-// account), read from its metadata. An unknown table is an *Error for which
-// IsNotFound is true.
-func (c *Client) EntitySetName(ctx context.Context, logicalName string) (string, error) {
-	path, err := entityPath(logicalName)
-	if err != nil {
-		return "", err
-	}
-	var out struct {
-		EntitySetName string `json:"EntitySetName"`
-	}
-	if err := c.getJSON(ctx, path, url.Values{"$select": {"EntitySetName"}}, &out); err != nil {
-		return "", err
-	}
-	if out.EntitySetName == "" {
-		return "", fmt.Errorf("dataverse: table %s has no entity set name (it cannot be reached through the Web API)", logicalName)
-	}
-	return out.EntitySetName, nil
-}
-
-// pagingInfo is the PagingInfo parameter of RetrieveRecordChangeHistory.
-type pagingInfo struct {
-	PageNumber             int    `json:"PageNumber"`
-	Count                  int    `json:"Count"`
-	ReturnTotalRecordCount bool   `json:"ReturnTotalRecordCount"`
-	PagingCookie           string `json:"PagingCookie,omitempty"`
-}
-
-// RetrieveRecordChangeHistory returns the changes of every audit row of one
-// record, keyed by auditid, through the RetrieveRecordChangeHistory function
-// (pages of 5000 details, following MoreRecords; the server's PagingCookie is
-// passed back when it sends one). entitySetName is e.g. "accounts" (see
-// EntitySetName). Rows that are not column changes (shares, associations)
-// have a key with no changes. Needs the prvReadRecordAuditHistory privilege.
-func (c *Client) RetrieveRecordChangeHistory(ctx context.Context, entitySetName, recordID string) (map[string][]AuditChange, error) {
-	if !entitySetNameRE.MatchString(entitySetName) {
-		return nil, fmt.Errorf("dataverse: %q is not an entity set name (expected e.g. accounts)", entitySetName)
-	}
-	if !IsGUID(recordID) {
-		return nil, fmt.Errorf("dataverse: record id %q is not a GUID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", recordID)
-	}
-	target := "{'@odata.id':'" + entitySetName + "(" + strings.ToLower(recordID) + ")'}"
-	out := map[string][]AuditChange{}
-	paging := pagingInfo{PageNumber: 1, Count: recordChangeHistoryPageSize}
-	for {
-		p, err := json.Marshal(paging)
-		if err != nil {
-			return nil, err
-		}
-		var page struct {
-			AuditDetailCollection struct {
-				MoreRecords  bool              `json:"MoreRecords"`
-				PagingCookie string            `json:"PagingCookie"`
-				AuditDetails []json.RawMessage `json:"AuditDetails"`
-			} `json:"AuditDetailCollection"`
-		}
-		const path = "RetrieveRecordChangeHistory(Target=@target,PagingInfo=@p)"
-		if err := c.getJSON(ctx, path, url.Values{"@target": {target}, "@p": {string(p)}}, &page); err != nil {
-			return nil, err
-		}
-		coll := &page.AuditDetailCollection
-		for i, d := range coll.AuditDetails {
-			var ref struct {
-				AuditRecord struct {
-					AuditID string `json:"auditid"`
-				} `json:"AuditRecord"`
-			}
-			if err := json.Unmarshal(d, &ref); err != nil || ref.AuditRecord.AuditID == "" {
-				return nil, fmt.Errorf("dataverse: GET %s: page %d, detail %d has no AuditRecord.auditid", path, paging.PageNumber, i+1)
-			}
-			changes, err := ChangesFromDetail(d)
-			if err != nil {
-				return nil, fmt.Errorf("dataverse: GET %s: audit %s: %w", path, ref.AuditRecord.AuditID, err)
-			}
-			out[ref.AuditRecord.AuditID] = changes
-		}
-		if !coll.MoreRecords {
-			return out, nil
-		}
-		if len(coll.AuditDetails) == 0 {
-			return nil, fmt.Errorf("dataverse: GET %s: page %d is empty but says more records follow", path, paging.PageNumber)
-		}
-		paging.PageNumber++
-		paging.PagingCookie = coll.PagingCookie
-	}
 }

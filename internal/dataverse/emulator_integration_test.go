@@ -2,6 +2,7 @@ package dataverse_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,4 +128,42 @@ func TestRetrieveAuditDetails_10kRowsAgainstEmulator(t *testing.T) {
 	if outer > 12 {
 		t.Errorf("%d HTTP requests for 10,000 rows with changes, want at most 12", outer)
 	}
+}
+
+// A value over Dataverse's cap (about 5,000 characters) reaches the client
+// as the emulator serves it: cut, ending in three dots; the client keeps it
+// as is rather than failing or trimming it further.
+func TestRetrieveAuditDetails_CappedValueAgainstEmulator(t *testing.T) {
+	srv, c := emulatorClient(t)
+	srv.UpdateOrganization(func(o *emulator.Organization) { o.IsAuditEnabled = true })
+	err := srv.UpdateEntityAudit("email", func(s *emulator.EntityAuditState) {
+		s.IsAuditEnabled = true
+		a := s.Attributes["description"]
+		a.IsAuditEnabled = true
+		s.Attributes["description"] = a
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := srv.AddUser("Nancy Anderson")
+	if _, err := srv.SimulateCreate(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC), user, "email",
+		map[string]any{"subject": "Report", "description": strings.Repeat("b", 7000)}); err != nil {
+		t.Fatal(err)
+	}
+	rows := srv.AuditRecords()
+	id := rows[len(rows)-1].AuditID
+	got, err := c.RetrieveAuditDetails(context.Background(), []string{id}, dataverse.BatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range got[id] {
+		if ch.Attribute != "description" {
+			continue
+		}
+		if want := strings.Repeat("b", 4997) + "..."; ch.NewValue == nil || *ch.NewValue != want {
+			t.Errorf("description = %d characters, want the capped %d", len(*ch.NewValue), len(want))
+		}
+		return
+	}
+	t.Errorf("no description change in %+v", got[id])
 }

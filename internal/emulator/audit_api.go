@@ -345,7 +345,7 @@ func (s *Server) getAudit(w http.ResponseWriter, r *http.Request, id uuid.UUID, 
 	b := []byte(`{"@odata.context":`)
 	b = appendJSONString(b, s.auditContext(q, true))
 	b = append(b, ',')
-	body := rr.appendRow(nil, row, "")
+	body := rr.appendRow(nil, row)
 	b = append(b, body[1:]...)
 	setPreferenceApplied(w, p, false)
 	writeRawOData(w, http.StatusOK, b)
@@ -446,7 +446,7 @@ func (s *Server) listAudits(w http.ResponseWriter, r *http.Request, q auditQuery
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = rr.appendRow(b, row, "")
+		b = rr.appendRow(b, row)
 	}
 	b = append(b, ']')
 	if more && len(rows) > 0 {
@@ -503,11 +503,10 @@ func (s *Server) serveRetrieveAuditDetails(w http.ResponseWriter, r *http.Reques
 		writeODataError(w, http.StatusNotFound, codeRecordNotFound, fmt.Sprintf("%s With Id = %s Does Not Exist", auditTable, id))
 		return
 	}
-	rr := &rowRenderer{cols: allAuditColumns}
 	b := []byte(`{"@odata.context":`)
 	b = appendJSONString(b, s.environment+apiPrefix+"$metadata#Microsoft.Dynamics.CRM.RetrieveAuditDetailsResponse")
 	b = append(b, `,"AuditDetail":`...)
-	b = rr.appendAuditDetail(b, row, false, false)
+	b = appendAuditDetail(b, row)
 	b = append(b, '}')
 	writeRawOData(w, http.StatusOK, b)
 }

@@ -168,25 +168,31 @@ func TestRetrieveRecordChangeHistory(t *testing.T) {
 		t.Fatalf("page 1: %d %s", r.status, r.body)
 	}
 	first := c.AuditDetails[0]
-	rec := first["AuditRecord"].(map[string]any)
-	if first["@odata.type"] != "#Microsoft.Dynamics.CRM.AttributeAuditDetail" || rec["action"] != 2.0 || rec["_objectid_value"] != id || rec["createdon"] != "2026-11-25T13:06:00Z" {
+	if first["@odata.type"] != "#Microsoft.Dynamics.CRM.AttributeAuditDetail" {
 		t.Errorf("newest first: %v", first)
 	}
-	if nv := first["NewValue"].(map[string]any); nv["name"] != "Contoso 5" || len(nv["description"].(string)) != 5000 {
-		t.Errorf("NewValue: name %v, description %d chars", nv["name"], len(nv["description"].(string)))
+	if nv := first["NewValue"].(map[string]any); nv["name"] != "Contoso 5" || nv["description"] != strings.Repeat("y", 4997)+"..." {
+		t.Errorf("NewValue: name %v, description %.20q (%d chars)", nv["name"], nv["description"], len(nv["description"].(string)))
 	}
 	h, _ = call(target, `{"PageNumber":2,"Count":5,"ReturnTotalRecordCount":false}`)
 	c = h.AuditDetailCollection
 	if c.MoreRecords || c.TotalRecordCount != -1 || len(c.AuditDetails) != 2 {
 		t.Errorf("page 2: %+v", c)
 	}
-	if last := c.AuditDetails[1]["AuditRecord"].(map[string]any); last["action"] != 1.0 {
+	if last := c.AuditDetails[1]; last["OldValue"].(map[string]any)["name"] != nil || last["NewValue"].(map[string]any)["name"] != "Contoso" {
 		t.Errorf("oldest last: %v", last)
 	}
 	// Without PagingInfo, and absolute @odata.id.
 	h, r = call("{'@odata.id':'"+s.EnvironmentURL()+"/api/data/v9.2/accounts("+id+")'}", "")
 	if len(h.AuditDetailCollection.AuditDetails) != 7 {
 		t.Errorf("all: %s", r.body)
+	}
+	// Through the Web API the details carry no AuditRecord ("Retrieve the
+	// history of audited data changes").
+	for i, d := range h.AuditDetailCollection.AuditDetails {
+		if b, _ := json.Marshal(d); strings.Contains(string(b), "AuditRecord") || strings.Contains(string(b), "auditid") {
+			t.Errorf("detail %d names its audit row: %.300s", i, b)
+		}
 	}
 
 	for _, tc := range []struct {
@@ -208,5 +214,50 @@ func TestRetrieveRecordChangeHistory(t *testing.T) {
 	}
 	if got := s.RequestCount("GET RetrieveRecordChangeHistory"); got != 9 {
 		t.Errorf("count = %d", got)
+	}
+}
+
+// Values over the documented cap ("5KB or ~5,000 characters", ending in
+// three dots) come back capped from both RetrieveAuditDetails and
+// RetrieveRecordChangeHistory; values at the cap come back whole.
+func TestAuditDetailValuesCapped(t *testing.T) {
+	t.Parallel()
+	s, token := auditServer(t)
+	mustNoErr(t, s.UpdateEntityAudit("email", func(st *EntityAuditState) {
+		a := st.Attributes["description"]
+		a.IsAuditEnabled = true
+		st.Attributes["description"] = a
+	}))
+	u := s.AddUser("Nancy Anderson")
+	long := strings.Repeat("ä", 4990) + strings.Repeat("z", 20) // 5010 characters, 9,998 bytes of ä
+	id, err := s.SimulateCreate(simStart, u, "email", map[string]any{"subject": "Report", "description": long})
+	mustNoErr(t, err)
+	create := lastRecord(s)
+	atCap := strings.Repeat("w", 5000)
+	mustNoErr(t, s.SimulateUpdate(simStart.Add(time.Minute), u, "email", id, map[string]any{"description": atCap}))
+	update := lastRecord(s)
+	if create.NewValues["description"] != long {
+		t.Fatalf("the audit trail keeps the whole value: %d chars", len(create.NewValues["description"].(string)))
+	}
+	capped := strings.Repeat("ä", 4990) + strings.Repeat("z", 7) + "..."
+
+	if got := details(t, s, token, create.AuditID, false)["NewValue"].(map[string]any)["description"]; got != capped {
+		t.Errorf("RetrieveAuditDetails create: %.20q…, %d characters", got, len([]rune(got.(string))))
+	}
+	d := details(t, s, token, update.AuditID, false)
+	if d["OldValue"].(map[string]any)["description"] != capped || d["NewValue"].(map[string]any)["description"] != atCap {
+		t.Errorf("RetrieveAuditDetails update: %v", d)
+	}
+
+	q := url.Values{"@target": {"{'@odata.id':'emails(" + id + ")'}"}}
+	r := callAPI(t, s, http.MethodGet, "RetrieveRecordChangeHistory(Target=@target)?"+q.Encode(), token, nil, nil)
+	var h historyAnswer
+	if err := json.Unmarshal(r.body, &h); err != nil || len(h.AuditDetailCollection.AuditDetails) != 2 {
+		t.Fatalf("history: %d %.300s", r.status, r.body)
+	}
+	upd, cre := h.AuditDetailCollection.AuditDetails[0], h.AuditDetailCollection.AuditDetails[1]
+	if upd["OldValue"].(map[string]any)["description"] != capped || upd["NewValue"].(map[string]any)["description"] != atCap ||
+		cre["NewValue"].(map[string]any)["description"] != capped {
+		t.Errorf("history values: %.300s", r.body)
 	}
 }

@@ -181,7 +181,6 @@ func (s *Server) serveRecordChangeHistory(w http.ResponseWriter, r *http.Request
 	from := min((page-1)*count, all)
 	to := min(from+count, all)
 	rows = rows[from:to]
-	rr := s.renderer(nil, p.annotations, rows)
 
 	b := []byte(`{"@odata.context":`)
 	b = appendJSONString(b, s.environment+apiPrefix+"$metadata#Microsoft.Dynamics.CRM.RetrieveRecordChangeHistoryResponse")
@@ -204,7 +203,7 @@ func (s *Server) serveRecordChangeHistory(w http.ResponseWriter, r *http.Request
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = rr.appendAuditDetail(b, row, true, true)
+		b = appendAuditDetail(b, row)
 	}
 	b = append(b, "]}}"...)
 	setPreferenceApplied(w, p, false)

@@ -60,8 +60,10 @@ const (
 	// formattedTimeLayout is how createdon is formatted for an en-US user
 	// (the emulator formats in UTC).
 	formattedTimeLayout = "1/2/2006 3:04 PM"
-	// maxHistoryValueLength: RetrieveRecordChangeHistory cuts longer values.
-	maxHistoryValueLength = 5000
+	// maxAuditValueLength caps the string values of an AttributeAuditDetail
+	// ("about 5,000 characters"); a capped value ends in cappedValueSuffix.
+	maxAuditValueLength = 5000
+	cappedValueSuffix   = "..."
 )
 
 // annotations says which instance annotations a request asked for with
@@ -155,20 +157,14 @@ func appendTime(b []byte, sec int64) []byte {
 	return append(b, '"')
 }
 
-// appendRow writes one row object. typeName, when set, is written first as
-// "@odata.type" (rows nested in other answers); otherwise "@odata.etag" is.
-func (rr *rowRenderer) appendRow(b []byte, r *auditRow, typeName string) []byte {
+// appendRow writes one row object, "@odata.etag" first.
+func (rr *rowRenderer) appendRow(b []byte, r *auditRow) []byte {
 	first := true
 	b = append(b, '{')
-	if typeName != "" {
-		b = appendKey(b, &first, "@odata.type")
-		b = appendJSONString(b, typeName)
-	} else {
-		b = appendKey(b, &first, "@odata.etag")
-		b = append(b, `"W/\"`...)
-		b = strconv.AppendInt(b, auditVersionBase+int64(r.seq), 10)
-		b = append(b, `\""`...)
-	}
+	b = appendKey(b, &first, "@odata.etag")
+	b = append(b, `"W/\"`...)
+	b = strconv.AppendInt(b, auditVersionBase+int64(r.seq), 10)
+	b = append(b, `\""`...)
 	hasID := false
 	for _, c := range rr.cols {
 		name := auditColumnNames[c]
@@ -286,10 +282,12 @@ func detailType(r *auditRow) string {
 	return detailAttribute
 }
 
-// appendAuditDetail writes the AuditDetail of a row; with record, the row
-// itself is nested as "AuditRecord" (RetrieveRecordChangeHistory). cut
-// shortens long string values.
-func (rr *rowRenderer) appendAuditDetail(b []byte, r *auditRow, record, cut bool) []byte {
+// appendAuditDetail writes the AuditDetail of a row as RetrieveAuditDetails
+// and RetrieveRecordChangeHistory answer it: through the Web API neither
+// carries "AuditRecord" (documented for RetrieveRecordChangeHistory; the
+// documented RetrieveAuditDetails answer has none either), and long string
+// values are capped.
+func appendAuditDetail(b []byte, r *auditRow) []byte {
 	first := true
 	typ := detailType(r)
 	b = append(b, '{')
@@ -298,9 +296,9 @@ func (rr *rowRenderer) appendAuditDetail(b []byte, r *auditRow, record, cut bool
 	switch typ {
 	case detailAttribute:
 		b = appendKey(b, &first, "OldValue")
-		b = appendValues(b, r, true, cut)
+		b = appendValues(b, r, oldValues)
 		b = appendKey(b, &first, "NewValue")
-		b = appendValues(b, r, false, cut)
+		b = appendValues(b, r, newValues)
 		b = appendKey(b, &first, "InvalidNewValueAttributes")
 		b = append(b, "[]"...)
 		b = appendKey(b, &first, "LocLabelLanguageCode")
@@ -313,23 +311,27 @@ func (rr *rowRenderer) appendAuditDetail(b []byte, r *auditRow, record, cut bool
 		b = appendKey(b, &first, "Interval")
 		b = strconv.AppendInt(b, int64(r.interval), 10)
 	}
-	if record {
-		b = appendKey(b, &first, "AuditRecord")
-		b = rr.appendRow(b, r, "#"+auditEntityType)
-	}
 	return append(b, '}')
 }
 
+// valueSide says which values of a change appendValues writes.
+type valueSide bool
+
+const (
+	oldValues valueSide = true
+	newValues valueSide = false
+)
+
 // appendValues writes the old or new values of a row as an entity of the
 // row's table; absent (null) values are left out.
-func appendValues(b []byte, r *auditRow, old, cut bool) []byte {
+func appendValues(b []byte, r *auditRow, side valueSide) []byte {
 	first := true
 	b = append(b, '{')
 	b = appendKey(b, &first, "@odata.type")
 	b = appendJSONString(b, "#Microsoft.Dynamics.CRM."+r.table)
 	for _, c := range r.changes {
 		v := c.new
-		if old {
+		if side == oldValues {
 			v = c.old
 		}
 		if v == nil {
@@ -340,25 +342,15 @@ func appendValues(b []byte, r *auditRow, old, cut bool) []byte {
 			name = "_" + name + "_value"
 		}
 		b = appendKey(b, &first, name)
-		b = appendValue(b, v, cut)
+		b = appendValue(b, v)
 	}
 	return append(b, '}')
 }
 
-func appendValue(b []byte, v any, cut bool) []byte {
+func appendValue(b []byte, v any) []byte {
 	switch x := v.(type) {
 	case string:
-		if cut && len(x) > maxHistoryValueLength && utf8.RuneCountInString(x) > maxHistoryValueLength {
-			n := 0
-			for i := range x {
-				if n == maxHistoryValueLength {
-					x = x[:i]
-					break
-				}
-				n++
-			}
-		}
-		return appendJSONString(b, x)
+		return appendJSONString(b, capAuditValue(x))
 	case int:
 		return strconv.AppendInt(b, int64(x), 10)
 	case int64:
@@ -377,4 +369,23 @@ func appendValue(b []byte, v any, cut bool) []byte {
 		return append(b, "null"...)
 	}
 	return append(b, m...)
+}
+
+// capAuditValue cuts a string over maxAuditValueLength characters to that
+// length, its last characters replaced by cappedValueSuffix. Microsoft
+// documents "5KB or ~5,000 characters" and "three dots at the end"; the
+// exact length is the emulator's choice.
+func capAuditValue(s string) string {
+	if len(s) <= maxAuditValueLength || utf8.RuneCountInString(s) <= maxAuditValueLength {
+		return s
+	}
+	keep := maxAuditValueLength - len(cappedValueSuffix)
+	n := 0
+	for i := range s {
+		if n == keep {
+			return s[:i] + cappedValueSuffix
+		}
+		n++
+	}
+	return s
 }

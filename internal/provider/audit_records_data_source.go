@@ -72,10 +72,10 @@ func (d *auditRecordsDataSource) Schema(_ context.Context, _ datasource.SchemaRe
 	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Searches the Dataverse audit trail (the `audits` table: Audit Summary View), newest first. " +
-			"Old and new values come from `RetrieveAuditDetails` (sent in `$batch` requests of up to 1000) or, with " +
-			"`record_id`, from `RetrieveRecordChangeHistory`. Reads, retrieve-multiple and export activity are not here: " +
-			"they land in Microsoft Purview (`dynamics365_audit_log_search`). Needs the `prvReadAuditSummary` privilege " +
-			"(and `prvReadRecordAuditHistory` with `record_id` and `include_changes`).",
+			"Old and new values come from `RetrieveAuditDetails`, sent in `$batch` requests of up to 1000, with or " +
+			"without `record_id`. Dataverse caps long values at about 5,000 characters: a capped value ends in three " +
+			"dots and cannot be used to restore the column. Reads, retrieve-multiple and export activity are not here: " +
+			"they land in Microsoft Purview (`dynamics365_audit_log_search`). Needs the `prvReadAuditSummary` privilege.",
 		Attributes: map[string]schema.Attribute{
 			"id":   computedString("The OData `$filter` of the search."),
 			"from": timestampAttribute("Earliest `createdon`, inclusive, as RFC 3339 (e.g. `2026-01-01T00:00:00Z`)."),
@@ -84,7 +84,7 @@ func (d *auditRecordsDataSource) Schema(_ context.Context, _ datasource.SchemaRe
 				MarkdownDescription: "Only rows about this table (`objecttypecode`), e.g. `account`.",
 				Validators:          []validator.String{tableLogicalNameValidator}},
 			"record_id": schema.StringAttribute{Optional: true, Validators: []validator.String{guidValidator},
-				MarkdownDescription: "Only rows about this record (GUID)."},
+				MarkdownDescription: "Only rows about this record (GUID, `_objectid_value`): its whole audit history, up to `limit`."},
 			"user_id": schema.StringAttribute{Optional: true, Validators: []validator.String{guidValidator},
 				MarkdownDescription: "Only rows of this user (`systemuserid` GUID)."},
 			"operations": stringListFilter("Only these operations: "+strings.Join(opNames, ", ")+". `update` includes settings "+
@@ -113,11 +113,12 @@ func (d *auditRecordsDataSource) Schema(_ context.Context, _ datasource.SchemaRe
 					"changes": schema.ListNestedAttribute{
 						Computed: true,
 						MarkdownDescription: "Changed columns with their raw values rendered as strings (`88800`, `1` for a " +
-							"choice, `true`, `1999-08-24T00:00:00Z`), null when absent. Only with `include_changes`.",
+							"choice, `true`, `1999-08-24T00:00:00Z`), null when absent. Only with `include_changes`. Values " +
+							"longer than about 5,000 characters (5 KB) come back from Dataverse truncated, ending in three dots.",
 						NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 							"attribute": computedString("Column logical name."),
-							"old_value": computedString("Value before."),
-							"new_value": computedString("Value after."),
+							"old_value": computedString("Value before; truncated with three dots when over about 5,000 characters."),
+							"new_value": computedString("Value after; truncated with three dots when over about 5,000 characters."),
 						}},
 					},
 				}},
@@ -199,7 +200,7 @@ func (d *auditRecordsDataSource) Read(ctx context.Context, req datasource.ReadRe
 
 	var changes map[string][]dataverse.AuditChange
 	if m.IncludeChanges.ValueBool() && len(rows) > 0 {
-		changes, err = d.changes(ctx, q, rows)
+		changes, err = d.changes(ctx, rows)
 		if err != nil {
 			addAPIError(&resp.Diagnostics, "Cannot read the old and new values of the audit records", err)
 			return
@@ -215,21 +216,11 @@ func (d *auditRecordsDataSource) Read(ctx context.Context, req datasource.ReadRe
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
-// changes fetches old and new values: the record's whole history in one
-// call when the search is about one record, otherwise RetrieveAuditDetails in
-// $batch requests.
-func (d *auditRecordsDataSource) changes(ctx context.Context, q dataverse.AuditQuery, rows []dataverse.AuditRecord) (map[string][]dataverse.AuditChange, error) {
-	if q.RecordID != "" {
-		table := q.EntityLogicalName
-		if table == "" {
-			table = rows[0].EntityLogicalName
-		}
-		set, err := d.data.client.EntitySetName(ctx, table)
-		if err != nil {
-			return nil, err
-		}
-		return d.data.client.RetrieveRecordChangeHistory(ctx, set, q.RecordID)
-	}
+// changes fetches the old and new values of the rows with RetrieveAuditDetails
+// in $batch requests. A search by record_id takes the same path: the record
+// history function (RetrieveRecordChangeHistory) returns its details without
+// AuditRecord through the Web API, so they cannot be matched to rows.
+func (d *auditRecordsDataSource) changes(ctx context.Context, rows []dataverse.AuditRecord) (map[string][]dataverse.AuditChange, error) {
 	ids := make([]string, len(rows))
 	for i, r := range rows {
 		ids[i] = r.ID

@@ -16,3 +16,9 @@ data "dynamics365_audit_records" "settings_changes" {
 output "settings_changed_by" {
   value = distinct([for r in data.dynamics365_audit_records.settings_changes.records : r.user_name])
 }
+
+# The whole history of one record, with old and new values.
+data "dynamics365_audit_records" "one_account" {
+  record_id       = "6a3f1e2d-1111-4222-8333-444455556666"
+  include_changes = true
+}
