@@ -117,10 +117,9 @@ type orgField[T comparable, V attr.Value] struct {
 	int64Validators []validator.Int64
 	onDisable       disableEffect
 	kind            settingKind[T, V]
-	model func(*organizationAuditSettingsValues) *V
-	// current points to the environment's value; nil where it reports null.
-	current func(*orgSettings) *T
-	patch   func(*orgPatch) **T
+	model           func(*organizationAuditSettingsValues) *V
+	current         func(*orgSettings) *T // nil where the environment reports null
+	patch           func(*orgPatch) **T
 }
 
 func (f *orgField[T, V]) attributeName() string { return f.attribute }
@@ -234,11 +233,11 @@ var organizationSettings = []orgSetting{
 		dataSourceDescription: "Days audit logs are kept (`auditretentionperiodv2`); `-1` is forever; null where " +
 			"the environment never had a retention set.",
 		int64Validators: []validator.Int64{retentionDaysValidator(), adminCenterRetentionWarning{}},
-		onDisable:             keptOnDisable,
-		kind:                  int64Setting,
-		model:                 func(m *organizationAuditSettingsValues) *types.Int64 { return &m.RetentionPeriodDays },
-		current:               func(s *orgSettings) *int64 { return s.AuditRetentionPeriodV2 },
-		patch:                 func(p *orgPatch) **int64 { return &p.AuditRetentionPeriodV2 },
+		onDisable:       keptOnDisable,
+		kind:            int64Setting,
+		model:           func(m *organizationAuditSettingsValues) *types.Int64 { return &m.RetentionPeriodDays },
+		current:         func(s *orgSettings) *int64 { return s.AuditRetentionPeriodV2 },
+		patch:           func(p *orgPatch) **int64 { return &p.AuditRetentionPeriodV2 },
 	},
 	&orgField[int64, types.Int64]{
 		attribute: "user_access_audit_interval_hours", column: "useraccessauditinginterval",
