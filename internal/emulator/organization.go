@@ -194,14 +194,6 @@ func (o *orgRow) organization() Organization {
 	}
 }
 
-// retentionValue is the column value of a retention: nil when not set.
-func retentionValue(o Organization) any {
-	if o.RetentionNotSet {
-		return nil
-	}
-	return o.AuditRetentionPeriodV2
-}
-
 func (o *orgRow) etag() string {
 	return fmt.Sprintf(`W/"%d"`, o.values["versionnumber"].(int64))
 }
@@ -482,15 +474,6 @@ func (org *orgPart) patchOrganization(w http.ResponseWriter, r *http.Request, re
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// defaultMaxRetentionDays is the developer documentation's upper bound
-// ("Configure auditing": 1 to 365,000 days, or -1).
-const defaultMaxRetentionDays = 365000
-
-// checkRetention is the valid range of auditretentionperiodv2.
-func (org *orgPart) checkRetention(v int) (string, bool) {
-	return fmt.Sprintf("-1 (keep forever) or 1 to %d", org.maxRetention), v == -1 || (v >= 1 && v <= org.maxRetention)
 }
 
 func preferRepresentation(r *http.Request) bool {
