@@ -152,11 +152,11 @@ func TestBaselineTwoTenants(t *testing.T) {
 		}
 		tablesBefore[name] = st
 	}
-	// Make the baseline do something: tenant A starts with auditing off,
-	// tenant B with contact's table auditing off.
+	// Make the baseline do something: tenant A starts with auditing off and
+	// no retention ever set (null), tenant B with contact's table auditing off.
 	a.env.Emulator.UpdateOrganization(func(o *emulator.Organization) {
 		o.IsAuditEnabled, o.IsReadAuditEnabled, o.IsUserAccessAuditEnabled = false, false, false
-		o.AuditRetentionPeriodV2 = 30
+		o.RetentionNotSet = true
 	})
 	if err := b.env.Emulator.UpdateEntityAudit("contact", func(st *emulator.EntityAuditState) { st.IsAuditEnabled = false }); err != nil {
 		t.Fatal(err)
@@ -180,8 +180,11 @@ func TestBaselineTwoTenants(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := run(t, module, env, "test", "-no-color")
-	if !strings.Contains(out, "6 passed, 0 failed") {
-		t.Errorf("module tests: want 6 passed, 0 failed")
+	if !strings.Contains(out, "7 passed, 0 failed") {
+		t.Errorf("module tests: want 7 passed, 0 failed")
+	}
+	if !strings.Contains(out, "retention_period_days had no value (null") {
+		t.Errorf("module tests: destroy did not warn that tenant A's null retention stays set")
 	}
 
 	// After the module tests (destroyed with on_destroy = "restore"): both
@@ -213,7 +216,11 @@ func TestBaselineTwoTenants(t *testing.T) {
 		t.Logf("%s: %d metadata PUTs, %d publishes %v, %d new audit rows, organization restored to %+v",
 			tn.name, e.RequestCount("PUT EntityDefinitions"), e.PublishCount(), e.PublishedTables(), len(e.AuditRecords())-rowsBefore, e.Organization())
 	}
-	checkTenant(a, beforeA, rowsA, true)
+	// Tenant A's retention was null: restore cannot write a null back and
+	// leaves the baseline's 2555 days.
+	restoredA := beforeA
+	restoredA.RetentionNotSet, restoredA.AuditRetentionPeriodV2 = false, 2555
+	checkTenant(a, restoredA, rowsA, true)
 	checkTenant(b, beforeB, rowsB, true)
 	if n := countActions(a.env.Emulator, emulator.ActionAuditEnabled, ""); n == 0 {
 		t.Error("tenant_a: auditing was never started")

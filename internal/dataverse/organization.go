@@ -13,13 +13,14 @@ import (
 const organizationAuditSelect = "organizationid,isauditenabled,isuseraccessauditenabled,isreadauditenabled,auditretentionperiodv2,useraccessauditinginterval"
 
 // OrganizationAuditSettings are the audit columns of the environment's single
-// organizations row.
+// organizations row. AuditRetentionPeriodV2 is nil where the environment
+// reports null: nobody ever set a retention there.
 type OrganizationAuditSettings struct {
 	OrganizationID             string `json:"organizationid"`
 	IsAuditEnabled             bool   `json:"isauditenabled"`
 	IsUserAccessAuditEnabled   bool   `json:"isuseraccessauditenabled"`
 	IsReadAuditEnabled         bool   `json:"isreadauditenabled"`
-	AuditRetentionPeriodV2     int64  `json:"auditretentionperiodv2"`
+	AuditRetentionPeriodV2     *int64 `json:"auditretentionperiodv2"`
 	UserAccessAuditingInterval int64  `json:"useraccessauditinginterval"`
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -34,11 +35,12 @@ func TestGetOrganizationAuditSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	forever := int64(-1)
 	want := OrganizationAuditSettings{
 		OrganizationID: orgID, IsAuditEnabled: true, IsReadAuditEnabled: true,
-		AuditRetentionPeriodV2: -1, UserAccessAuditingInterval: 4,
+		AuditRetentionPeriodV2: &forever, UserAccessAuditingInterval: 4,
 	}
-	if *got != want {
+	if !reflect.DeepEqual(*got, want) {
 		t.Errorf("got %+v\nwant %+v", *got, want)
 	}
 	r := rec.Request(0)
@@ -51,6 +53,24 @@ func TestGetOrganizationAuditSettings(t *testing.T) {
 	}
 	if q := r.URL.Query(); len(q) != 1 || q.Get("$select") != sel {
 		t.Errorf("query = %v", q)
+	}
+}
+
+// An environment where nobody ever set a retention reports null: it stays
+// nil, never 0.
+func TestGetOrganizationAuditSettingsNullRetention(t *testing.T) {
+	t.Parallel()
+	row := orgRow()
+	row["auditretentionperiodv2"] = nil
+	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"value": []any{row}})
+	})
+	got, err := c.GetOrganizationAuditSettings(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.AuditRetentionPeriodV2 != nil {
+		t.Errorf("retention = %d, want nil", *got.AuditRetentionPeriodV2)
 	}
 }
 
@@ -81,7 +101,7 @@ func TestGetOrganizationAuditSettingsByID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.OrganizationID != orgID || !got.IsAuditEnabled || got.AuditRetentionPeriodV2 != -1 {
+	if got.OrganizationID != orgID || !got.IsAuditEnabled || got.AuditRetentionPeriodV2 == nil || *got.AuditRetentionPeriodV2 != -1 {
 		t.Errorf("got %+v", got)
 	}
 	if !strings.HasPrefix(rec.Request(0).URL.RawQuery, "$select=organizationid,") {

@@ -25,6 +25,12 @@ type Organization struct {
 	IsReadAuditEnabled         bool
 	AuditRetentionPeriodV2     int
 	UserAccessAuditingInterval int
+
+	// RetentionNotSet reports auditretentionperiodv2 as null, as in
+	// environments where nobody ever set it (AuditRetentionPeriodV2 is then
+	// 0 and ignored). A bool rather than a pointer keeps Organization
+	// comparable with ==.
+	RetentionNotSet bool
 }
 
 type edmType int
@@ -65,9 +71,11 @@ var organizationColumns = []column{
 	{name: "_modifiedby_value", typ: edmGuid, nullable: true},
 	{name: "allowentityonlyaudit", typ: edmBoolean, declared: true, writable: true, auditSetting: true},
 	{name: "auditretentionperiod", typ: edmInt32, declared: true, writable: true, auditSetting: true},
-	{name: "auditretentionperiodv2", typ: edmInt32, declared: true, writable: true, auditSetting: true, validRange: func(v int) (string, bool) {
-		return "-1 (keep forever) or 1 to 365000", v == -1 || (v >= 1 && v <= 365000)
-	}},
+	// auditretentionperiodv2 is null where never set (reported from real
+	// environments); a PATCH may not set it back to null.
+	// Its range ("Configure auditing": -1, or 1 to 365,000 days) is
+	// checked by orgPart.checkRetention, since MaxRetentionDays may lower it.
+	{name: "auditretentionperiodv2", typ: edmInt32, declared: true, writable: true, auditSetting: true},
 	{name: "auditsettings", typ: edmString, declared: true, writable: true, nullable: true, auditSetting: true},
 	{name: "basecurrencysymbol", typ: edmString, declared: true, nullable: true},
 	{name: "createdon", typ: edmDateTimeOffset, declared: true, nullable: true},
@@ -87,7 +95,8 @@ var organizationColumns = []column{
 	}},
 	{name: "timeformatstring", typ: edmString, declared: true, writable: true, nullable: true},
 	{name: "useraccessauditinginterval", typ: edmInt32, declared: true, writable: true, auditSetting: true, validRange: func(v int) (string, bool) {
-		return "1 to 2147483647", v >= 1
+		// Organization table reference: MinValue 0, MaxValue 2147483647.
+		return "0 to 2147483647", v >= 0
 	}},
 	{name: "versionnumber", typ: edmInt64, declared: true, nullable: true},
 }
@@ -112,15 +121,23 @@ type orgRow struct {
 // organizations and organizations(<id>).
 type orgPart struct {
 	*shared
-	mu         sync.Mutex
-	versionSeq int64
-	row        *orgRow
+	// maxRetention is the largest auditretentionperiodv2 a PATCH accepts.
+	maxRetention int
+	mu           sync.Mutex
+	versionSeq   int64
+	row          *orgRow
 }
 
 // newOrgPart makes the row; the directory's administrator must exist.
-func newOrgPart(sh *shared) *orgPart {
-	org := &orgPart{shared: sh, versionSeq: 1_480_000 + time.Now().Unix()%100_000}
+func newOrgPart(sh *shared, opts Options) *orgPart {
+	org := &orgPart{shared: sh, maxRetention: opts.MaxRetentionDays, versionSeq: 1_480_000 + time.Now().Unix()%100_000}
+	if org.maxRetention <= 0 {
+		org.maxRetention = defaultMaxRetentionDays
+	}
 	org.row = newOrgRow(sh.entra.admin, org.nextVersion())
+	if opts.NullRetention {
+		org.row.values["auditretentionperiodv2"] = nil
+	}
 	return org
 }
 
@@ -164,13 +181,15 @@ func newOrgRow(admin *principal, version int64) *orgRow {
 
 func (o *orgRow) organization() Organization {
 	name, _ := o.values["name"].(string)
+	retention, set := o.values["auditretentionperiodv2"].(int)
 	return Organization{
 		OrganizationID:             o.id,
 		Name:                       name,
 		IsAuditEnabled:             o.values["isauditenabled"].(bool),
 		IsUserAccessAuditEnabled:   o.values["isuseraccessauditenabled"].(bool),
 		IsReadAuditEnabled:         o.values["isreadauditenabled"].(bool),
-		AuditRetentionPeriodV2:     o.values["auditretentionperiodv2"].(int),
+		AuditRetentionPeriodV2:     retention,
+		RetentionNotSet:            !set,
 		UserAccessAuditingInterval: o.values["useraccessauditinginterval"].(int),
 	}
 }
@@ -220,7 +239,7 @@ func (org *orgPart) update(fn func(o *Organization)) {
 	set("isauditenabled", next.IsAuditEnabled != before.IsAuditEnabled, next.IsAuditEnabled)
 	set("isuseraccessauditenabled", next.IsUserAccessAuditEnabled != before.IsUserAccessAuditEnabled, next.IsUserAccessAuditEnabled)
 	set("isreadauditenabled", next.IsReadAuditEnabled != before.IsReadAuditEnabled, next.IsReadAuditEnabled)
-	set("auditretentionperiodv2", next.AuditRetentionPeriodV2 != before.AuditRetentionPeriodV2, next.AuditRetentionPeriodV2)
+	set("auditretentionperiodv2", retentionValue(next) != retentionValue(before), retentionValue(next))
 	set("useraccessauditinginterval", next.UserAccessAuditingInterval != before.UserAccessAuditingInterval, next.UserAccessAuditingInterval)
 	org.applyChanges(org.entra.admin, changes)
 }
@@ -428,6 +447,9 @@ func (org *orgPart) patchOrganization(w http.ResponseWriter, r *http.Request, re
 	}
 	for _, ch := range changes {
 		c, _ := organizationColumn(ch.name)
+		if c.name == "auditretentionperiodv2" {
+			c.validRange = org.checkRetention
+		}
 		if n, ok := ch.value.(int); ok && c.validRange != nil {
 			if accepted, ok := c.validRange(n); !ok {
 				writeODataError(w, http.StatusBadRequest, codeInvalidArgument, fmt.Sprintf(

@@ -90,6 +90,14 @@ type Options struct {
 	// (new_bench0001, new_bench0002, …), each with ten auditable columns,
 	// to the catalogue, for benchmarks over hundreds of tables. Default 0.
 	ExtraCustomTables int
+	// NullRetention starts the organization row with auditretentionperiodv2
+	// null, as environments where nobody ever set a retention report it.
+	NullRetention bool
+	// MaxRetentionDays is the largest auditretentionperiodv2 a PATCH
+	// accepts. Default 365000 ("Configure auditing"). The admin center's
+	// maximum is 24855 ("Manage Dataverse auditing"); whether the Web API
+	// enforces it is not documented, so set 24855 to model a service that does.
+	MaxRetentionDays int
 
 	// Dataverse service protection limits, per user (the calling
 	// principal) on the environment listener; see dataverse-api.md and
@@ -283,7 +291,7 @@ func Start(opts Options) (*Server, error) {
 	s.entra.audiences[s.graphURL] = true
 
 	s.entra.admin = s.entra.newPrincipal("Emulator Administrator", clientConfig{})
-	s.org = newOrgPart(sh)
+	s.org = newOrgPart(sh, opts)
 	s.sim = newSimulation(sh, s.meta, s.org, s.graph)
 
 	tlsConfig := &tls.Config{

@@ -71,8 +71,12 @@ var badInputs = []badInput{
 		err: []string{"retention_period_days must be -1 (keep forever) or between 1 and 365000 days, got 0"}},
 	{name: "retention too long", plan: true, hcl: orgRes("retention_period_days = 365001"),
 		err: []string{"between 1 and 365000 days, got 365001", "Use -1 to keep audit logs forever"}},
-	{name: "interval zero", plan: true, hcl: orgRes("user_access_audit_interval_hours = 0"),
-		err: []string{"user_access_audit_interval_hours", "at least 1"}},
+	// 0 is the column's minimum (organization table reference): accepted, see
+	// TestAccOrganizationAuditSettings_intervalZero.
+	{name: "interval negative", plan: true, hcl: orgRes("user_access_audit_interval_hours = -1"),
+		err: []string{"user_access_audit_interval_hours must be between 0 and 2147483647 hours, got -1"}},
+	{name: "interval above Int32", plan: true, hcl: orgRes("user_access_audit_interval_hours = 99999999999"),
+		err: []string{"user_access_audit_interval_hours must be between 0 and 2147483647 hours, got 99999999999", "32-bit integer"}},
 	{name: "unknown destroy policy", plan: true, hcl: orgRes(`on_destroy = "delete"`),
 		err: []string{"on_destroy", `"retain"`, `"delete"`}},
 	{name: "read audit without audit", plan: true, hcl: orgRes("audit_enabled = false\n  read_audit_enabled = true"),

@@ -44,6 +44,7 @@ const (
 // organizationSettings.
 type orgSetting interface {
 	attributeName() string
+	columnName() string
 	resourceAttribute() schema.Attribute
 	dataSourceAttribute() dsschema.Attribute
 	// setFromEnvironment puts the environment's value into the model.
@@ -54,7 +55,11 @@ type orgSetting interface {
 	// addChange puts the configured value into p when it differs from current.
 	addChange(p *orgPatch, m *organizationAuditSettingsValues, current *orgSettings)
 	isInPatch(p orgPatch) bool
-	// copyCurrent puts the environment's value into p.
+	// patchedValue is the value p sets, for messages.
+	patchedValue(p orgPatch) string
+	// isNotSet reports that the environment has no value (null) for the setting.
+	isNotSet(current *orgSettings) bool
+	// copyCurrent puts the environment's value into p; a null value is left out.
 	copyCurrent(p *orgPatch, current *orgSettings)
 	removeFromPatch(p *orgPatch)
 	// removeIfCurrent drops the field from p when the environment has that value already.
@@ -67,6 +72,7 @@ type orgSetting interface {
 // and builds the schema attributes of that type.
 type settingKind[T comparable, V attr.Value] struct {
 	toValue             func(T) V
+	nullValue           V
 	fromValue           func(V) T
 	resourceAttribute   func(description string, validators []validator.Int64) schema.Attribute
 	dataSourceAttribute func(description string) dsschema.Attribute
@@ -74,6 +80,7 @@ type settingKind[T comparable, V attr.Value] struct {
 
 var boolSetting = settingKind[bool, types.Bool]{
 	toValue:   types.BoolValue,
+	nullValue: types.BoolNull(),
 	fromValue: types.Bool.ValueBool,
 	resourceAttribute: func(description string, _ []validator.Int64) schema.Attribute {
 		return managedBoolAttribute(description)
@@ -85,6 +92,7 @@ var boolSetting = settingKind[bool, types.Bool]{
 
 var int64Setting = settingKind[int64, types.Int64]{
 	toValue:           types.Int64Value,
+	nullValue:         types.Int64Null(),
 	fromValue:         types.Int64.ValueInt64,
 	resourceAttribute: managedInt64Attribute,
 	dataSourceAttribute: func(description string) dsschema.Attribute {
@@ -110,11 +118,13 @@ type orgField[T comparable, V attr.Value] struct {
 	onDisable       disableEffect
 	kind            settingKind[T, V]
 	model           func(*organizationAuditSettingsValues) *V
-	current         func(*orgSettings) *T
+	current         func(*orgSettings) *T // nil where the environment reports null
 	patch           func(*orgPatch) **T
 }
 
 func (f *orgField[T, V]) attributeName() string { return f.attribute }
+
+func (f *orgField[T, V]) columnName() string { return f.column }
 
 func (f *orgField[T, V]) resourceAttribute() schema.Attribute {
 	return f.kind.resourceAttribute(f.description, f.int64Validators)
@@ -125,7 +135,11 @@ func (f *orgField[T, V]) dataSourceAttribute() dsschema.Attribute {
 }
 
 func (f *orgField[T, V]) setFromEnvironment(m *organizationAuditSettingsValues, current *orgSettings) {
-	*f.model(m) = f.kind.toValue(*f.current(current))
+	if value := f.current(current); value != nil {
+		*f.model(m) = f.kind.toValue(*value)
+	} else {
+		*f.model(m) = f.kind.nullValue
+	}
 }
 
 func (f *orgField[T, V]) isConfigured(m *organizationAuditSettingsValues) bool {
@@ -137,22 +151,33 @@ func (f *orgField[T, V]) addChange(p *orgPatch, m *organizationAuditSettingsValu
 	if !known(configured) {
 		return
 	}
-	if want := f.kind.fromValue(configured); want != *f.current(current) {
+	if want, have := f.kind.fromValue(configured), f.current(current); have == nil || want != *have {
 		*f.patch(p) = &want
 	}
 }
 
 func (f *orgField[T, V]) isInPatch(p orgPatch) bool { return *f.patch(&p) != nil }
 
+func (f *orgField[T, V]) patchedValue(p orgPatch) string {
+	if value := *f.patch(&p); value != nil {
+		return fmt.Sprint(*value)
+	}
+	return "null"
+}
+
+func (f *orgField[T, V]) isNotSet(current *orgSettings) bool { return f.current(current) == nil }
+
 func (f *orgField[T, V]) copyCurrent(p *orgPatch, current *orgSettings) {
-	value := *f.current(current)
-	*f.patch(p) = &value
+	if have := f.current(current); have != nil {
+		value := *have
+		*f.patch(p) = &value
+	}
 }
 
 func (f *orgField[T, V]) removeFromPatch(p *orgPatch) { *f.patch(p) = nil }
 
 func (f *orgField[T, V]) removeIfCurrent(p *orgPatch, current *orgSettings) {
-	if target := *f.patch(p); target != nil && *target == *f.current(current) {
+	if target, have := *f.patch(p), f.current(current); target != nil && have != nil && *target == *have {
 		*f.patch(p) = nil
 	}
 }
@@ -202,21 +227,24 @@ var organizationSettings = []orgSetting{
 	&orgField[int64, types.Int64]{
 		attribute: "retention_period_days", column: "auditretentionperiodv2",
 		description: "How many days audit logs are kept (`auditretentionperiodv2`): `-1` keeps them forever, " +
-			"otherwise 1 to 365000. The admin center offers 30, 90, 180, 365, 730 and 2555.",
-		dataSourceDescription: "Days audit logs are kept (`auditretentionperiodv2`); `-1` is forever.",
-		int64Validators:       []validator.Int64{retentionDaysValidator()},
-		onDisable:             keptOnDisable,
-		kind:                  int64Setting,
-		model:                 func(m *organizationAuditSettingsValues) *types.Int64 { return &m.RetentionPeriodDays },
-		current:               func(s *orgSettings) *int64 { return &s.AuditRetentionPeriodV2 },
-		patch:                 func(p *orgPatch) **int64 { return &p.AuditRetentionPeriodV2 },
+			"otherwise 1 to 365000 (the Web API's range). The admin center offers 30, 90, 180, 365, 730 and 2555, " +
+			"and custom values up to 24855 days; the plan warns above that. Null where the environment never had a " +
+			"retention set; null is never written back.",
+		dataSourceDescription: "Days audit logs are kept (`auditretentionperiodv2`); `-1` is forever; null where " +
+			"the environment never had a retention set.",
+		int64Validators: []validator.Int64{retentionDaysValidator(), adminCenterRetentionWarning{}},
+		onDisable:       keptOnDisable,
+		kind:            int64Setting,
+		model:           func(m *organizationAuditSettingsValues) *types.Int64 { return &m.RetentionPeriodDays },
+		current:         func(s *orgSettings) *int64 { return s.AuditRetentionPeriodV2 },
+		patch:           func(p *orgPatch) **int64 { return &p.AuditRetentionPeriodV2 },
 	},
 	&orgField[int64, types.Int64]{
 		attribute: "user_access_audit_interval_hours", column: "useraccessauditinginterval",
 		description: "Hours between two user-access log entries for the same user (`useraccessauditinginterval`), " +
-			"at least 1.",
+			"0 to 2147483647 (the column's range in the organization table reference).",
 		dataSourceDescription: "Hours between user-access log entries (`useraccessauditinginterval`).",
-		int64Validators:       []validator.Int64{int64validator.AtLeast(1)},
+		int64Validators:       []validator.Int64{intervalHoursValidator()},
 		onDisable:             keptOnDisable,
 		kind:                  int64Setting,
 		model:                 func(m *organizationAuditSettingsValues) *types.Int64 { return &m.UserAccessAuditIntervalHours },
@@ -261,21 +289,32 @@ func (m *organizationAuditSettingsValues) changesFrom(current *orgSettings) orgP
 	return p
 }
 
-// allSettings is every current value, as kept at import for restore.
-func allSettings(current *orgSettings) orgPatch {
+// importOriginals keeps every current value at import, for restore: the
+// values, and the attributes the environment reports as null.
+func importOriginals(current *orgSettings) (orgPatch, []string) {
 	var p orgPatch
+	var notSet []string
 	for _, s := range organizationSettings {
 		s.copyCurrent(&p, current)
+		if s.isNotSet(current) {
+			notSet = append(notSet, s.attributeName())
+		}
 	}
-	return p
+	return p, notSet
 }
 
-// rememberOriginals records in originals, for each setting about to change
-// for the first time, the value the environment had.
-func rememberOriginals(originals *orgPatch, change orgPatch, current *orgSettings) {
+// rememberOriginals records in priv, for each setting about to change for
+// the first time, the value the environment had, or that it had none (null,
+// which restore cannot write back).
+func rememberOriginals(priv *orgPrivateState, change orgPatch, current *orgSettings) {
 	for _, s := range organizationSettings {
-		if s.isInPatch(change) && !s.isInPatch(*originals) {
-			s.copyCurrent(originals, current)
+		if !s.isInPatch(change) || s.isInPatch(priv.Originals) || slices.Contains(priv.NotSetOriginals, s.attributeName()) {
+			continue
+		}
+		if s.isNotSet(current) {
+			priv.NotSetOriginals = append(priv.NotSetOriginals, s.attributeName())
+		} else {
+			s.copyCurrent(&priv.Originals, current)
 		}
 	}
 }

@@ -16,11 +16,19 @@ import (
 
 // environment is an organization row with a distinct value in every setting.
 func environment() *orgSettings {
+	days := int64(90)
 	return &orgSettings{
 		OrganizationID: "00000000-0000-0000-0000-000000000001", IsAuditEnabled: true,
 		IsUserAccessAuditEnabled: false, IsReadAuditEnabled: true,
-		AuditRetentionPeriodV2: 90, UserAccessAuditingInterval: 4,
+		AuditRetentionPeriodV2: &days, UserAccessAuditingInterval: 4,
 	}
+}
+
+// neverSetRetention is environment() where nobody ever set a retention.
+func neverSetRetention() *orgSettings {
+	e := environment()
+	e.AuditRetentionPeriodV2 = nil
+	return e
 }
 
 func patchJSON(t *testing.T, p orgPatch) string {
@@ -43,6 +51,9 @@ func TestOrganizationSettingsTableIsConsistent(t *testing.T) {
 		name := s.attributeName()
 		names = append(names, name)
 		column := columnOf(t, s)
+		if s.columnName() != column {
+			t.Errorf("%s: columnName() = %q, want %q", name, s.columnName(), column)
+		}
 
 		// The model accessor returns the field tagged with the attribute name.
 		var m organizationAuditSettingsValues
@@ -148,17 +159,57 @@ func TestOrganizationChangesFrom(t *testing.T) {
 func TestOrganizationRememberOriginals(t *testing.T) {
 	var priv orgPrivateState
 	on, days := true, int64(30)
-	rememberOriginals(&priv.Originals, orgPatch{IsUserAccessAuditEnabled: &on}, environment())
+	rememberOriginals(&priv, orgPatch{IsUserAccessAuditEnabled: &on}, environment())
 	second := environment()
 	second.IsUserAccessAuditEnabled = true
-	rememberOriginals(&priv.Originals, orgPatch{IsUserAccessAuditEnabled: &on, AuditRetentionPeriodV2: &days}, second)
+	rememberOriginals(&priv, orgPatch{IsUserAccessAuditEnabled: &on, AuditRetentionPeriodV2: &days}, second)
 	if got, want := patchJSON(t, priv.Originals), `{"isuseraccessauditenabled":false,"auditretentionperiodv2":90}`; got != want {
 		t.Errorf("originals = %s, want %s", got, want)
+	}
+	if len(priv.NotSetOriginals) != 0 {
+		t.Errorf("not set originals = %v", priv.NotSetOriginals)
+	}
+}
+
+// A null original is remembered as not set, never as 0, and a later change
+// (after this resource set a value) does not replace it.
+func TestOrganizationRememberNotSetOriginal(t *testing.T) {
+	var priv orgPrivateState
+	days := int64(30)
+	rememberOriginals(&priv, orgPatch{AuditRetentionPeriodV2: &days}, neverSetRetention())
+	later := int64(60)
+	rememberOriginals(&priv, orgPatch{AuditRetentionPeriodV2: &later}, environment())
+	if got := patchJSON(t, priv.Originals); got != `{}` {
+		t.Errorf("originals = %s, want {}", got)
+	}
+	if !slices.Equal(priv.NotSetOriginals, []string{"retention_period_days"}) {
+		t.Errorf("not set originals = %v", priv.NotSetOriginals)
+	}
+	originals, notSet := importOriginals(neverSetRetention())
+	if strings.Contains(patchJSON(t, originals), "auditretentionperiodv2") || !slices.Equal(notSet, []string{"retention_period_days"}) {
+		t.Errorf("import originals = %s, not set %v", patchJSON(t, originals), notSet)
+	}
+}
+
+// A null retention is null in the model, and configuring one is a change.
+func TestOrganizationNotSetRetention(t *testing.T) {
+	var m organizationAuditSettingsValues
+	m.setFromEnvironment(neverSetRetention())
+	if !m.RetentionPeriodDays.IsNull() {
+		t.Errorf("retention = %v, want null", m.RetentionPeriodDays)
+	}
+	cfg := organizationAuditSettingsValues{RetentionPeriodDays: types.Int64Value(90)}
+	if got := patchJSON(t, cfg.changesFrom(neverSetRetention())); got != `{"auditretentionperiodv2":90}` {
+		t.Errorf("changes = %s", got)
+	}
+	days := int64(90)
+	if withoutCurrent(orgPatch{AuditRetentionPeriodV2: &days}, neverSetRetention()).IsEmpty() {
+		t.Error("a value over a null is not a change")
 	}
 }
 
 func TestOrganizationDestroyPatches(t *testing.T) {
-	all := allSettings(environment())
+	all, _ := importOriginals(environment())
 	if got, want := patchJSON(t, all), `{"isauditenabled":true,"isuseraccessauditenabled":false,"isreadauditenabled":true,"auditretentionperiodv2":90,"useraccessauditinginterval":4}`; got != want {
 		t.Errorf("allSettings = %s, want %s", got, want)
 	}
@@ -177,6 +228,28 @@ func TestOrganizationDestroyPatches(t *testing.T) {
 	}
 	if !withoutCurrent(all, environment()).IsEmpty() {
 		t.Error("the environment's own values are not a change")
+	}
+}
+
+func TestIntervalHoursValidator(t *testing.T) {
+	for hours, ok := range map[int64]bool{0: true, 4: true, 2147483647: true, -1: false, 2147483648: false, 99999999999: false} {
+		var resp validator.Int64Response
+		intervalHoursValidator().ValidateInt64(context.Background(), validator.Int64Request{
+			Path: path.Root("user_access_audit_interval_hours"), ConfigValue: types.Int64Value(hours)}, &resp)
+		if resp.Diagnostics.HasError() == ok {
+			t.Errorf("%d: errors %v, want ok = %v", hours, resp.Diagnostics, ok)
+		}
+	}
+}
+
+func TestAdminCenterRetentionWarning(t *testing.T) {
+	for days, warns := range map[int64]bool{-1: false, 2555: false, 24855: false, 24856: true, 365000: true} {
+		var resp validator.Int64Response
+		adminCenterRetentionWarning{}.ValidateInt64(context.Background(), validator.Int64Request{
+			Path: path.Root("retention_period_days"), ConfigValue: types.Int64Value(days)}, &resp)
+		if resp.Diagnostics.HasError() || (resp.Diagnostics.WarningsCount() == 1) != warns {
+			t.Errorf("%d: %v, want a warning: %v", days, resp.Diagnostics, warns)
+		}
 	}
 }
 

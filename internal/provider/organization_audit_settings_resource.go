@@ -195,10 +195,10 @@ func (r *organizationAuditSettingsResource) applyConfiguration(ctx context.Conte
 	if patch.IsEmpty() {
 		return current
 	}
-	rememberOriginals(&priv.Originals, patch, current)
+	rememberOriginals(priv, patch, current)
 	tflog.Info(ctx, "updating organization audit settings", map[string]any{"organization_id": current.OrganizationID, "changes": patchAttributes(patch)})
 	if err := r.data.client.UpdateOrganizationAuditSettings(ctx, current.OrganizationID, patch); err != nil {
-		addAPIError(diags, "Cannot update the organization audit settings", err)
+		addOrganizationUpdateError(diags, "Cannot update the organization audit settings", patch, err)
 		return nil
 	}
 	updated, err := r.data.client.GetOrganizationAuditSettingsByID(ctx, current.OrganizationID)
@@ -245,6 +245,7 @@ func (r *organizationAuditSettingsResource) Delete(ctx context.Context, req reso
 	switch policy {
 	case onDestroyRestore:
 		target = onlyManaged(priv.Originals, priv.Managed)
+		warnNotSetOriginals(&resp.Diagnostics, priv, current)
 		if priv.Imported {
 			resp.Diagnostics.AddWarning("Restoring values seen at import",
 				"This resource was imported, so the values restored are those the environment had at import time, "+
@@ -259,7 +260,7 @@ func (r *organizationAuditSettingsResource) Delete(ctx context.Context, req reso
 	}
 	tflog.Info(ctx, "reverting organization audit settings on destroy", map[string]any{"policy": policy, "changes": patchAttributes(patch)})
 	if err := r.data.client.UpdateOrganizationAuditSettings(ctx, current.OrganizationID, patch); err != nil {
-		addAPIError(&resp.Diagnostics, "Cannot "+policy+" the organization audit settings", err)
+		addOrganizationUpdateError(&resp.Diagnostics, "Cannot "+policy+" the organization audit settings", patch, err)
 	}
 }
 
@@ -289,7 +290,8 @@ func (r *organizationAuditSettingsResource) ImportState(ctx context.Context, req
 	state.setFromEnvironment(current)
 	state.OnDestroy = types.StringValue(onDestroyRetain)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
-	priv := orgPrivateState{Imported: true, Originals: allSettings(current)}
+	originals, notSet := importOriginals(current)
+	priv := orgPrivateState{Imported: true, Originals: originals, NotSetOriginals: notSet}
 	resp.Diagnostics.Append(savePrivate(ctx, resp.Private, orgPrivateKey, priv)...)
 }
 

@@ -12,10 +12,13 @@ import (
 // on_destroy = restore), which attributes the configuration manages (for
 // restore and disable, since Delete sees no configuration), and whether the
 // resource was imported (its originals are then the values at import).
+// NotSetOriginals names the attributes whose value was null before: restore
+// cannot write a null back.
 type settingsPrivateState[Values any] struct {
-	Originals Values   `json:"originals"`
-	Managed   []string `json:"managed"`
-	Imported  bool     `json:"imported,omitempty"`
+	Originals       Values   `json:"originals"`
+	Managed         []string `json:"managed"`
+	Imported        bool     `json:"imported,omitempty"`
+	NotSetOriginals []string `json:"not_set_originals,omitempty"`
 }
 
 // privateGetter and privateSetter are the parts of the framework's private

@@ -23,6 +23,6 @@ run "both_tenants" {
   }
   assert {
     condition     = output.coverage.tenant_a.organization.retention_period_days == 2555 && output.coverage.tenant_b.organization.retention_period_days == -1
-    error_message = "Retention: A ${output.coverage.tenant_a.organization.retention_period_days}, B ${output.coverage.tenant_b.organization.retention_period_days}."
+    error_message = "Retention: A ${jsonencode(output.coverage.tenant_a.organization.retention_period_days)}, B ${jsonencode(output.coverage.tenant_b.organization.retention_period_days)}."
   }
 }

@@ -15,7 +15,9 @@
 //
 // Service protection limits per user: -max-concurrent-per-user (52),
 // -requests-per-window (6000) over -limit-window (5m); 0 means no limit.
-// -token-lifetime sets how long access tokens are valid. For resilience
+// -token-lifetime sets how long access tokens are valid. -null-retention
+// starts the organization with auditretentionperiodv2 null (never set), and
+// -max-retention-days lowers the largest retention a PATCH accepts (365000). For resilience
 // drills, -fault-rate F fails that share of the Dataverse and Graph
 // requests (429, 500, 502, 503, 504 in turn, Retry-After 1 s) from a
 // generator seeded with -fault-seed, and -latency adds a delay to each.
@@ -81,6 +83,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	faultRate := fs.Float64("fault-rate", 0, "share (0..1) of Dataverse and Graph requests answered with an injected 429/500/502/503/504")
 	faultSeed := fs.Int64("fault-seed", 1, "seed of the -fault-rate generator")
 	latency := fs.Duration("latency", 0, "delay added to every Dataverse and Graph request")
+	nullRetention := fs.Bool("null-retention", false, "start with the organization's auditretentionperiodv2 null, as in environments where nobody ever set it")
+	maxRetention := fs.Int("max-retention-days", 365000, "largest auditretentionperiodv2 a PATCH accepts (the admin center's maximum is 24855)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -106,6 +110,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if *limitWindow <= 0 || *tokenLifetime < 2*time.Second {
 		return fmt.Errorf("-limit-window must be positive and -token-lifetime at least 2s")
 	}
+	if *maxRetention < 1 {
+		return fmt.Errorf("-max-retention-days must be at least 1")
+	}
 	if *faultRate < 0 || *faultRate > 1 || *latency < 0 {
 		return fmt.Errorf("-fault-rate must be between 0 and 1 and -latency not negative")
 	}
@@ -123,6 +130,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		RequestsPerWindow:       noLimit(*requestsPerWindow),
 		LimitWindow:             *limitWindow,
 		TokenLifetime:           *tokenLifetime,
+		NullRetention:           *nullRetention,
+		MaxRetentionDays:        *maxRetention,
 		OnRequest: func(ri emulator.RequestInfo) {
 			// Path only: never headers, query strings or bodies.
 			logger.Printf("%s %s %s %d %s", ri.Listener, ri.Method, ri.Path, ri.Status, ri.Duration.Round(100*time.Microsecond))

@@ -19,9 +19,11 @@ check "organization_baseline" {
     error_message = "The audit switches of ${data.dynamics365_organization_audit_settings.current.environment_url} differ from the baseline (auditing ${data.dynamics365_organization_audit_settings.current.audit_enabled}, user access ${data.dynamics365_organization_audit_settings.current.user_access_audit_enabled}, read ${data.dynamics365_organization_audit_settings.current.read_audit_enabled})."
   }
 
+  # The environment's retention is null where nobody ever set one: == is
+  # null-safe, a template is not.
   assert {
-    condition     = data.dynamics365_organization_audit_settings.current.retention_period_days == var.retention_period_days
-    error_message = "Audit logs of ${data.dynamics365_organization_audit_settings.current.environment_url} are kept ${data.dynamics365_organization_audit_settings.current.retention_period_days} days, the baseline says ${var.retention_period_days}."
+    condition     = var.retention_period_days == null || data.dynamics365_organization_audit_settings.current.retention_period_days == var.retention_period_days
+    error_message = "Audit logs of ${data.dynamics365_organization_audit_settings.current.environment_url} are kept ${data.dynamics365_organization_audit_settings.current.retention_period_days == null ? "for a retention that was never set (null)" : "${data.dynamics365_organization_audit_settings.current.retention_period_days} days"}, the baseline says ${jsonencode(var.retention_period_days)} days."
   }
 }
 

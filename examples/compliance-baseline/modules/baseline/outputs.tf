@@ -33,12 +33,12 @@ output "coverage" {
 }
 
 output "compliant" {
-  description = "Whether the environment matches the baseline: every switch as configured, every table audited."
+  description = "Whether the environment matches the baseline: every switch as configured (retention only where the baseline sets one), every table audited."
   value = (
     data.dynamics365_organization_audit_settings.applied.audit_enabled == var.audit_enabled &&
     data.dynamics365_organization_audit_settings.applied.user_access_audit_enabled == var.user_access_audit_enabled &&
     data.dynamics365_organization_audit_settings.applied.read_audit_enabled == var.read_audit_enabled &&
-    data.dynamics365_organization_audit_settings.applied.retention_period_days == var.retention_period_days &&
+    (var.retention_period_days == null || data.dynamics365_organization_audit_settings.applied.retention_period_days == var.retention_period_days) &&
     alltrue([for e in local.applied_entities : e.audit_enabled])
   )
 }

@@ -26,14 +26,15 @@ variable "read_audit_enabled" {
 }
 
 variable "retention_period_days" {
-  description = "Days audit logs are kept: -1 keeps them forever, otherwise 1 to 365000."
+  description = "Days audit logs are kept: -1 keeps them forever, otherwise 1 to 365000 (the admin center offers at most 24855). null leaves the environment's retention as it is, which may itself be null where nobody ever set one."
   type        = number
   default     = 2555 # seven years
-  nullable    = false
 
+  # || does not short-circuit in Terraform and null >= 1 is an error: the
+  # conditional keeps null away from the comparisons.
   validation {
-    condition     = var.retention_period_days == -1 || (var.retention_period_days >= 1 && var.retention_period_days <= 365000 && floor(var.retention_period_days) == var.retention_period_days)
-    error_message = "retention_period_days must be -1 (forever) or a whole number of days from 1 to 365000."
+    condition     = var.retention_period_days == null ? true : (var.retention_period_days == -1 || (var.retention_period_days >= 1 && var.retention_period_days <= 365000 && floor(var.retention_period_days) == var.retention_period_days))
+    error_message = "retention_period_days must be -1 (forever), a whole number of days from 1 to 365000, or null to leave it as it is."
   }
 }
 

@@ -42,7 +42,28 @@ variables {
   }
 }
 
-# Tenant A: listed tables, columns and read auditing.
+# Tenant A has never had a retention set (auditretentionperiodv2 is null, as
+# in real environments where nobody set one). A baseline that leaves
+# retention alone is compliant, and the outputs show null, not 0.
+run "tenant_a_retention_not_set" {
+  providers = { dynamics365 = dynamics365.tenant_a }
+
+  variables {
+    retention_period_days = null
+  }
+
+  assert {
+    condition     = output.coverage.organization.retention_period_days == null && dynamics365_organization_audit_settings.this.retention_period_days == null
+    error_message = "Retention should be null: ${jsonencode(output.coverage.organization)}."
+  }
+  assert {
+    condition     = output.compliant
+    error_message = "Tenant A does not match a baseline that leaves retention alone: ${jsonencode(output.coverage)}."
+  }
+}
+
+# Tenant A: listed tables, columns and read auditing; the retention is set
+# for the first time (destroy cannot restore the null: it warns and leaves it).
 run "tenant_a" {
   providers = { dynamics365 = dynamics365.tenant_a }
 
