@@ -84,8 +84,12 @@ output "retention" {
 				Check:             stillNull,
 			},
 			{
-				Config:            config("audit_enabled = true\n  user_access_audit_enabled = true"),
-				ConfigPlanChecks:  preApply(plancheck.ExpectResourceAction(orgAddr, plancheck.ResourceActionUpdate)),
+				Config: config("audit_enabled = true\n  user_access_audit_enabled = true"),
+				// The unset retention stays null in the plan, not "(known after apply)".
+				ConfigPlanChecks: preApply(
+					plancheck.ExpectResourceAction(orgAddr, plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue(orgAddr, tfjsonpath.New("retention_period_days"), knownvalue.Null()),
+				),
 				ConfigStateChecks: nullChecks,
 				Check:             stillNull,
 			},

@@ -15,7 +15,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/boolplanmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
@@ -123,9 +122,30 @@ func managedInt64Attribute(desc string, validators []validator.Int64) schema.Att
 	return schema.Int64Attribute{
 		Optional: true, Computed: true,
 		MarkdownDescription: desc + unmanagedNote,
-		PlanModifiers:       []planmodifier.Int64{int64planmodifier.UseStateForUnknown()},
+		PlanModifiers:       []planmodifier.Int64{unmanagedKeepsState{}},
 		Validators:          validators,
 	}
+}
+
+// unmanagedKeepsState plans the prior state for a setting left out of the
+// configuration, null included: UseStateForUnknown skips a null state value,
+// so a setting the environment never set (a null retention) would show as
+// "(known after apply)" in every plan that changes another setting.
+type unmanagedKeepsState struct{}
+
+func (unmanagedKeepsState) Description(context.Context) string {
+	return "Keeps the value from the state while the attribute is not configured."
+}
+
+func (m unmanagedKeepsState) MarkdownDescription(ctx context.Context) string {
+	return m.Description(ctx)
+}
+
+func (unmanagedKeepsState) PlanModifyInt64(_ context.Context, req planmodifier.Int64Request, resp *planmodifier.Int64Response) {
+	if req.State.Raw.IsNull() || !req.ConfigValue.IsNull() || !req.PlanValue.IsUnknown() {
+		return
+	}
+	resp.PlanValue = req.StateValue
 }
 
 // On-destroy policies shared by the settings resources.
