@@ -81,16 +81,7 @@ func (s *Server) instrument(listener string, route func(*http.Request) string, n
 			}
 			s.logRequest(rec)
 		}
-		answer := func(f Fault) {
-			s.counters.countInjected()
-			if f.Reset {
-				finish(0)
-				resetConnection(w)
-				return
-			}
-			s.writeFault(w, r, listener, f)
-			finish(f.Status)
-		}
+		answer := func(f Fault) { s.answerFault(w, r, listener, f, finish) }
 
 		f, exact := s.faults.next(key)
 		if exact && (f.Reset || f.Status != 0) {
@@ -163,14 +154,7 @@ func (s *Server) servePart(w http.ResponseWriter, r *http.Request, listener, nam
 		}
 	}
 	if f, ok := s.faults.next(key); ok && (f.Reset || f.Status != 0) {
-		s.counters.countInjected()
-		if f.Reset {
-			report(0)
-			resetConnection(w)
-			return
-		}
-		s.writeFault(w, r, listener, f)
-		report(f.Status)
+		s.answerFault(w, r, listener, f, report)
 		return
 	}
 	rec := &statusRecorder{ResponseWriter: w}
@@ -241,4 +225,17 @@ func (b *bufferedResponse) replay(w http.ResponseWriter) {
 	}
 	w.WriteHeader(b.status)
 	_, _ = w.Write(b.body.Bytes())
+}
+
+// answerFault answers with an injected fault (a reset connection or the
+// fault's status) and reports the status, 0 for a reset.
+func (s *Server) answerFault(w http.ResponseWriter, r *http.Request, listener string, f Fault, report func(status int)) {
+	s.counters.countInjected()
+	if f.Reset {
+		report(0)
+		resetConnection(w)
+		return
+	}
+	s.writeFault(w, r, listener, f)
+	report(f.Status)
 }

@@ -25,6 +25,8 @@ type httpError struct {
 	msg    string
 }
 
+func (e *httpError) write(w http.ResponseWriter) { writeODataError(w, e.status, e.code, e.msg) }
+
 func (e *httpError) Error() string { return e.msg }
 
 func badPayload(inner string) *httpError {
@@ -173,14 +175,13 @@ func lockedError(prop, logicalName, what string) *httpError {
 func (md *metadataPart) putEntity(w http.ResponseWriter, r *http.Request, req apiRequest, p metaPath) {
 	sent, _, herr := readMetadataBody(w, r, false)
 	if herr != nil {
-		writeODataError(w, herr.status, herr.code, herr.msg)
+		herr.write(w)
 		return
 	}
 	md.mu.Lock()
 	defer md.mu.Unlock()
-	e := md.store.entityByKey(p.entity.byName, p.entity.value)
+	e := md.store.findEntity(w, *p.entity)
 	if e == nil {
-		entityNotFound(w, *p.entity)
 		return
 	}
 	if !req.user.cfg.has(PrivWriteEntity) {
@@ -199,7 +200,7 @@ func (md *metadataPart) putEntity(w http.ResponseWriter, r *http.Request, req ap
 		herr = managedPropertyError(next, e.props, readBool(e.props, "IsManaged"), "entity '"+e.logicalName+"'")
 	}
 	if herr != nil {
-		writeODataError(w, herr.status, herr.code, herr.msg)
+		herr.write(w)
 		return
 	}
 	tx := md.beginAudit(req.user, md.now())
@@ -213,24 +214,17 @@ func (md *metadataPart) putEntity(w http.ResponseWriter, r *http.Request, req ap
 func (md *metadataPart) putAttribute(w http.ResponseWriter, r *http.Request, req apiRequest, p metaPath) {
 	sent, odataType, herr := readMetadataBody(w, r, true)
 	if herr != nil {
-		writeODataError(w, herr.status, herr.code, herr.msg)
+		herr.write(w)
 		return
 	}
 	md.mu.Lock()
 	defer md.mu.Unlock()
-	e := md.store.entityByKey(p.entity.byName, p.entity.value)
+	e := md.store.findEntity(w, *p.entity)
 	if e == nil {
-		entityNotFound(w, *p.entity)
 		return
 	}
-	var a *attrDef
-	if p.attr.byName {
-		a = e.attrByName[p.attr.value]
-	} else {
-		a = e.attrByID(p.attr.value)
-	}
+	a := findAttribute(w, e, *p.attr)
 	if a == nil {
-		attributeNotFound(w, e, *p.attr)
 		return
 	}
 	if !req.user.cfg.has(PrivWriteAttribute) {
@@ -261,7 +255,7 @@ func (md *metadataPart) putAttribute(w http.ResponseWriter, r *http.Request, req
 		herr = managedPropertyError(next, a.props, readBool(a.props, "IsManaged"), "attribute '"+e.logicalName+"."+a.logicalName+"'")
 	}
 	if herr != nil {
-		writeODataError(w, herr.status, herr.code, herr.msg)
+		herr.write(w)
 		return
 	}
 	tx := md.beginAudit(req.user, md.now())
