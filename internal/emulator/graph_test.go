@@ -1,7 +1,6 @@
 package emulator
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
@@ -46,15 +45,7 @@ func callGraphWith(t *testing.T, client *http.Client, s *Server, method, target,
 }
 
 func doGraph(client *http.Client, s *Server, method, target, token string, body any) (apiResponse, error) {
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		buf, _ := json.Marshal(b)
-		rd = bytes.NewReader(buf)
-	}
+	rd := requestBody(body)
 	if !strings.HasPrefix(target, "https://") {
 		target = s.GraphURL() + target
 	}

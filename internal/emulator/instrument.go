@@ -65,16 +65,7 @@ func (s *Server) instrument(listener string, route func(*http.Request) string, n
 		}
 		finish := func(status int) {
 			end := time.Now()
-			if s.onRequest != nil {
-				s.onRequest(RequestInfo{
-					Listener: listener,
-					Method:   r.Method,
-					Path:     r.URL.Path,
-					Route:    name,
-					Status:   status,
-					Duration: end.Sub(start),
-				})
-			}
+			s.reportRequest(listener, r, name, status, end.Sub(start))
 			rec := RequestRecord{Listener: listener, Method: r.Method, Route: name, Start: start, End: end, Status: status}
 			if user != nil {
 				rec.User, rec.ClientID = user.systemUserID, user.appID
@@ -141,18 +132,7 @@ func (s *Server) instrument(listener string, route func(*http.Request) string, n
 // reports, nothing else (the batch is one request for limits, fault rules
 // and the request log).
 func (s *Server) servePart(w http.ResponseWriter, r *http.Request, listener, name, key string, start time.Time, next http.HandlerFunc) {
-	report := func(status int) {
-		if s.onRequest != nil {
-			s.onRequest(RequestInfo{
-				Listener: listener,
-				Method:   r.Method,
-				Path:     r.URL.Path,
-				Route:    name,
-				Status:   status,
-				Duration: time.Since(start),
-			})
-		}
-	}
+	report := func(status int) { s.reportRequest(listener, r, name, status, time.Since(start)) }
 	if f, ok := s.faults.next(key); ok && (f.Reset || f.Status != 0) {
 		s.answerFault(w, r, listener, f, report)
 		return
@@ -238,4 +218,11 @@ func (s *Server) answerFault(w http.ResponseWriter, r *http.Request, listener st
 	}
 	s.writeFault(w, r, listener, f)
 	report(f.Status)
+}
+
+// reportRequest calls Options.OnRequest, if set, for a handled request.
+func (s *Server) reportRequest(listener string, r *http.Request, route string, status int, d time.Duration) {
+	if s.onRequest != nil {
+		s.onRequest(RequestInfo{Listener: listener, Method: r.Method, Path: r.URL.Path, Route: route, Status: status, Duration: d})
+	}
 }

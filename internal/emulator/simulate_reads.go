@@ -178,10 +178,7 @@ func (sim *simulation) seedUnifiedLog(n int, from, to time.Time, seed int64) int
 	if len(tables) == 0 {
 		panic(errNoSeedTables)
 	}
-	users := make([]*principal, 8)
-	for i := range users {
-		users[i] = sim.entra.simUserNamed(fmt.Sprintf("Seed User %d", i+1))
-	}
+	users := sim.seedUsers()
 	written := sim.timers.Now()
 	org := sim.org.uniqueName()
 	sim.graph.mu.Lock()
