@@ -172,18 +172,46 @@ func lockedError(prop, logicalName, what string) *httpError {
 		"The managed property '%s' does not allow %s of %s to be changed in this environment (CanBeChanged is false).", logicalName, prop, what)}
 }
 
-func (md *metadataPart) putEntity(w http.ResponseWriter, r *http.Request, req apiRequest, p metaPath) {
-	sent, _, herr := readMetadataBody(w, r, false)
-	if herr != nil {
+// putTarget is what a metadata PUT sent and the definitions it replaces.
+type putTarget struct {
+	sent      rawObject
+	odataType string // the body's "@odata.type", for a column
+	e         *entityDef
+	a         *attrDef // nil for a table PUT
+}
+
+// beginPut reads a PUT's body, takes md.mu and finds the table and, for a
+// column PUT, the column. When it has answered the request itself (a bad
+// body, an unknown table or column) it returns false with the lock
+// released; otherwise the caller holds md.mu.
+func (md *metadataPart) beginPut(w http.ResponseWriter, r *http.Request, p metaPath) (putTarget, bool) {
+	var t putTarget
+	var herr *httpError
+	if t.sent, t.odataType, herr = readMetadataBody(w, r, p.attr != nil); herr != nil {
 		herr.write(w)
-		return
+		return t, false
 	}
 	md.mu.Lock()
-	defer md.mu.Unlock()
-	e := md.store.findEntity(w, *p.entity)
-	if e == nil {
+	if t.e = md.store.findEntity(w, *p.entity); t.e == nil {
+		md.mu.Unlock()
+		return t, false
+	}
+	if p.attr != nil {
+		if t.a = findAttribute(w, t.e, *p.attr); t.a == nil {
+			md.mu.Unlock()
+			return t, false
+		}
+	}
+	return t, true
+}
+
+func (md *metadataPart) putEntity(w http.ResponseWriter, r *http.Request, req apiRequest, p metaPath) {
+	t, ok := md.beginPut(w, r, p)
+	if !ok {
 		return
 	}
+	defer md.mu.Unlock()
+	sent, e := t.sent, t.e
 	if !req.user.cfg.has(PrivWriteEntity) {
 		missingPrivilege(w, req.user, PrivWriteEntity, entityTypeCode, entityTable)
 		return
@@ -212,21 +240,12 @@ func (md *metadataPart) putEntity(w http.ResponseWriter, r *http.Request, req ap
 }
 
 func (md *metadataPart) putAttribute(w http.ResponseWriter, r *http.Request, req apiRequest, p metaPath) {
-	sent, odataType, herr := readMetadataBody(w, r, true)
-	if herr != nil {
-		herr.write(w)
+	t, ok := md.beginPut(w, r, p)
+	if !ok {
 		return
 	}
-	md.mu.Lock()
 	defer md.mu.Unlock()
-	e := md.store.findEntity(w, *p.entity)
-	if e == nil {
-		return
-	}
-	a := findAttribute(w, e, *p.attr)
-	if a == nil {
-		return
-	}
+	sent, odataType, e, a := t.sent, t.odataType, t.e, t.a
 	if !req.user.cfg.has(PrivWriteAttribute) {
 		missingPrivilege(w, req.user, PrivWriteAttribute, attributeTypeCode, attributeTable)
 		return
