@@ -139,13 +139,23 @@ func (s *Server) authenticate(r *http.Request) (*principal, bool) {
 	return p, true
 }
 
-func (s *Server) serveWhoAmI(w http.ResponseWriter, r *http.Request, req apiRequest) {
+// actionRequest checks that an unbound function or action is called
+// without key or further segments and with its method; otherwise it writes
+// the refusal and returns false.
+func actionRequest(w http.ResponseWriter, r *http.Request, req apiRequest, method string) bool {
 	if (req.hasKey && req.key != "") || len(req.rest) > 0 {
 		writeODataError(w, http.StatusNotFound, codeSegmentNotFound, fmt.Sprintf("Resource not found for the segment '%s'.", strings.TrimPrefix(r.URL.Path, apiPrefix)))
-		return
+		return false
 	}
-	if r.Method != http.MethodGet {
-		writeMethodNotAllowed(w, r, http.MethodGet)
+	if r.Method != method {
+		writeMethodNotAllowed(w, r, method)
+		return false
+	}
+	return true
+}
+
+func (s *Server) serveWhoAmI(w http.ResponseWriter, r *http.Request, req apiRequest) {
+	if !actionRequest(w, r, req, http.MethodGet) {
 		return
 	}
 	writeOData(w, http.StatusOK, object{
@@ -187,27 +197,36 @@ type member struct {
 }
 
 func (o object) MarshalJSON() ([]byte, error) {
+	return marshalMembers(len(o), func(i int) (string, []byte, error) {
+		v := o[i].value
+		if t, ok := v.(time.Time); ok {
+			v = t.UTC().Format(dataverseTimeFormat)
+		}
+		b, err := json.Marshal(v)
+		return o[i].name, b, err
+	})
+}
+
+// marshalMembers writes a JSON object of n members, in order; member
+// returns member i's name and JSON value.
+func marshalMembers(n int, member func(i int) (string, []byte, error)) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.WriteByte('{')
-	for i, m := range o {
+	for i := range n {
+		name, value, err := member(i)
+		if err != nil {
+			return nil, err
+		}
 		if i > 0 {
 			buf.WriteByte(',')
 		}
-		k, err := json.Marshal(m.name)
+		k, err := json.Marshal(name)
 		if err != nil {
 			return nil, err
 		}
 		buf.Write(k)
 		buf.WriteByte(':')
-		v := m.value
-		if t, ok := v.(time.Time); ok {
-			v = t.UTC().Format(dataverseTimeFormat)
-		}
-		b, err := json.Marshal(v)
-		if err != nil {
-			return nil, err
-		}
-		buf.Write(b)
+		buf.Write(value)
 	}
 	buf.WriteByte('}')
 	return buf.Bytes(), nil

@@ -207,14 +207,7 @@ func (rr *rowRenderer) appendRow(b []byte, r *auditRow) []byte {
 			b = appendKey(b, &first, name)
 			b = appendUUIDOrNull(b, r.userID)
 		case acAction:
-			if rr.ann.formatted {
-				if l, ok := ActionLabels[int(r.action)]; ok {
-					b = appendKey(b, &first, name+"@"+annFormatted)
-					b = appendJSONString(b, l)
-				}
-			}
-			b = appendKey(b, &first, name)
-			b = strconv.AppendInt(b, int64(r.action), 10)
+			b = rr.appendChoice(b, &first, name, int(r.action), ActionLabels)
 		case acAttributeMask:
 			b = appendKey(b, &first, name)
 			b = appendStringOrNull(b, r.mask)
@@ -239,14 +232,7 @@ func (rr *rowRenderer) appendRow(b []byte, r *auditRow) []byte {
 			b = appendKey(b, &first, name)
 			b = appendStringOrNull(b, r.table)
 		case acOperation:
-			if rr.ann.formatted {
-				if l, ok := operationLabels[int(r.operation)]; ok {
-					b = appendKey(b, &first, name+"@"+annFormatted)
-					b = appendJSONString(b, l)
-				}
-			}
-			b = appendKey(b, &first, name)
-			b = strconv.AppendInt(b, int64(r.operation), 10)
+			b = rr.appendChoice(b, &first, name, int(r.operation), operationLabels)
 		case acTransactionID:
 			b = appendKey(b, &first, name)
 			b = appendUUIDOrNull(b, r.transaction)
@@ -388,4 +374,17 @@ func capAuditValue(s string) string {
 		n++
 	}
 	return s
+}
+
+// appendChoice appends a choice column: its label as the formatted value
+// (when asked for and known), then its number.
+func (rr *rowRenderer) appendChoice(b []byte, first *bool, name string, v int, labels map[int]string) []byte {
+	if rr.ann.formatted {
+		if l, ok := labels[v]; ok {
+			b = appendKey(b, first, name+"@"+annFormatted)
+			b = appendJSONString(b, l)
+		}
+	}
+	b = appendKey(b, first, name)
+	return strconv.AppendInt(b, int64(v), 10)
 }

@@ -409,10 +409,13 @@ func (g *graphPart) listAuditQueries(w http.ResponseWriter, gp graphPath) {
 	})
 }
 
-// lookupQuery finds a query or writes the 404. Caller holds g.mu.
-func (g *graphPart) lookupQuery(w http.ResponseWriter, r *http.Request, id string) *graphQuery {
+// lockQuery takes g.mu and finds a query. If there is none it releases
+// the lock, writes the 404 and returns nil; otherwise the caller holds g.mu.
+func (g *graphPart) lockQuery(w http.ResponseWriter, r *http.Request, id string) *graphQuery {
+	g.mu.Lock()
 	q := g.queries[strings.ToLower(id)]
 	if q == nil {
+		g.mu.Unlock()
 		// Guess: the wording of Graph's 404 for an unknown query id.
 		writeGraphError(w, r, http.StatusNotFound, "NotFound", fmt.Sprintf("The audit log query '%s' was not found.", id))
 	}
@@ -421,10 +424,8 @@ func (g *graphPart) lookupQuery(w http.ResponseWriter, r *http.Request, id strin
 
 func (g *graphPart) getAuditQuery(w http.ResponseWriter, r *http.Request, gp graphPath) {
 	now := g.timers.Now()
-	g.mu.Lock()
-	q := g.lookupQuery(w, r, gp.id)
+	q := g.lockQuery(w, r, gp.id)
 	if q == nil {
-		g.mu.Unlock()
 		return
 	}
 	out := append(object{{"@odata.context", g.graphBase(gp.version) + "$metadata#security/auditLog/queries/$entity"}}, g.queryBody(q, now, gp.version)...)
@@ -469,10 +470,8 @@ func (g *graphPart) listAuditRecords(w http.ResponseWriter, r *http.Request, gp 
 		}
 	}
 	now := g.timers.Now()
-	g.mu.Lock()
-	q := g.lookupQuery(w, r, gp.id)
+	q := g.lockQuery(w, r, gp.id)
 	if q == nil {
-		g.mu.Unlock()
 		return
 	}
 	if st := q.status(now, g.delay); st != QuerySucceeded {

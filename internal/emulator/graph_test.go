@@ -1,7 +1,6 @@
 package emulator
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
@@ -46,15 +45,7 @@ func callGraphWith(t *testing.T, client *http.Client, s *Server, method, target,
 }
 
 func doGraph(client *http.Client, s *Server, method, target, token string, body any) (apiResponse, error) {
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		buf, _ := json.Marshal(b)
-		rd = bytes.NewReader(buf)
-	}
+	rd := requestBody(body)
 	if !strings.HasPrefix(target, "https://") {
 		target = s.GraphURL() + target
 	}
@@ -339,7 +330,7 @@ func TestGraphQueryLifecycle(t *testing.T) {
 			}
 			break
 		}
-		if elapsed > 5*time.Second {
+		if elapsed > time.Minute { // only catches a hang: the delay is 300 ms
 			t.Fatal("never succeeded")
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -835,12 +826,13 @@ func TestSeedUnifiedAuditLog(t *testing.T) {
 	if n := s.SeedUnifiedAuditLog(50_000, simStart, to, 7); n != 50_000 {
 		t.Fatalf("n = %d", n)
 	}
-	elapsed := time.Since(start)
-	t.Logf("SeedUnifiedAuditLog(50000): %s", elapsed)
-	if elapsed > 5*time.Second { // well under a second without -race
-		t.Errorf("seeding took %s", elapsed)
-	}
+	// No time limit: it flakes on a loaded machine (7 s under -race);
+	// the counts below check what seeding did.
+	t.Logf("SeedUnifiedAuditLog(50000): %s", time.Since(start))
 	recs := s.UnifiedAuditRecords()
+	if len(recs) != 50_000 {
+		t.Fatalf("%d records in the log, want 50000", len(recs))
+	}
 	ops := map[string]int{}
 	for _, r := range recs {
 		ops[r.Operation]++

@@ -85,19 +85,7 @@ func (r apiResponse) odataError(t *testing.T) (string, string) {
 
 func callAPI(t *testing.T, s *Server, method, path, token string, body any, headers map[string]string) apiResponse {
 	t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		buf, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(buf)
-	}
-	req, err := http.NewRequest(method, s.EnvironmentURL()+"/api/data/v9.2/"+path, rd)
+	req, err := http.NewRequest(method, s.EnvironmentURL()+"/api/data/v9.2/"+path, requestBody(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,4 +111,20 @@ func callAPI(t *testing.T, s *Server, method, path, token string, body any, head
 		t.Fatal(err)
 	}
 	return apiResponse{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// requestBody is a request body: none for nil, a string as it is, anything
+// else as JSON.
+func requestBody(body any) io.Reader {
+	switch b := body.(type) {
+	case nil:
+		return nil
+	case string:
+		return strings.NewReader(b)
+	}
+	buf, err := json.Marshal(body)
+	if err != nil {
+		panic(err)
+	}
+	return bytes.NewReader(buf)
 }

@@ -65,32 +65,14 @@ func (s *Server) instrument(listener string, route func(*http.Request) string, n
 		}
 		finish := func(status int) {
 			end := time.Now()
-			if s.onRequest != nil {
-				s.onRequest(RequestInfo{
-					Listener: listener,
-					Method:   r.Method,
-					Path:     r.URL.Path,
-					Route:    name,
-					Status:   status,
-					Duration: end.Sub(start),
-				})
-			}
+			s.reportRequest(listener, r, name, status, end.Sub(start))
 			rec := RequestRecord{Listener: listener, Method: r.Method, Route: name, Start: start, End: end, Status: status}
 			if user != nil {
 				rec.User, rec.ClientID = user.systemUserID, user.appID
 			}
 			s.logRequest(rec)
 		}
-		answer := func(f Fault) {
-			s.counters.countInjected()
-			if f.Reset {
-				finish(0)
-				resetConnection(w)
-				return
-			}
-			s.writeFault(w, r, listener, f)
-			finish(f.Status)
-		}
+		answer := func(f Fault) { s.answerFault(w, r, listener, f, finish) }
 
 		f, exact := s.faults.next(key)
 		if exact && (f.Reset || f.Status != 0) {
@@ -150,27 +132,9 @@ func (s *Server) instrument(listener string, route func(*http.Request) string, n
 // reports, nothing else (the batch is one request for limits, fault rules
 // and the request log).
 func (s *Server) servePart(w http.ResponseWriter, r *http.Request, listener, name, key string, start time.Time, next http.HandlerFunc) {
-	report := func(status int) {
-		if s.onRequest != nil {
-			s.onRequest(RequestInfo{
-				Listener: listener,
-				Method:   r.Method,
-				Path:     r.URL.Path,
-				Route:    name,
-				Status:   status,
-				Duration: time.Since(start),
-			})
-		}
-	}
+	report := func(status int) { s.reportRequest(listener, r, name, status, time.Since(start)) }
 	if f, ok := s.faults.next(key); ok && (f.Reset || f.Status != 0) {
-		s.counters.countInjected()
-		if f.Reset {
-			report(0)
-			resetConnection(w)
-			return
-		}
-		s.writeFault(w, r, listener, f)
-		report(f.Status)
+		s.answerFault(w, r, listener, f, report)
 		return
 	}
 	rec := &statusRecorder{ResponseWriter: w}
@@ -241,4 +205,24 @@ func (b *bufferedResponse) replay(w http.ResponseWriter) {
 	}
 	w.WriteHeader(b.status)
 	_, _ = w.Write(b.body.Bytes())
+}
+
+// answerFault answers with an injected fault (a reset connection or the
+// fault's status) and reports the status, 0 for a reset.
+func (s *Server) answerFault(w http.ResponseWriter, r *http.Request, listener string, f Fault, report func(status int)) {
+	s.counters.countInjected()
+	if f.Reset {
+		report(0)
+		resetConnection(w)
+		return
+	}
+	s.writeFault(w, r, listener, f)
+	report(f.Status)
+}
+
+// reportRequest calls Options.OnRequest, if set, for a handled request.
+func (s *Server) reportRequest(listener string, r *http.Request, route string, status int, d time.Duration) {
+	if s.onRequest != nil {
+		s.onRequest(RequestInfo{Listener: listener, Method: r.Method, Path: r.URL.Path, Route: route, Status: status, Duration: d})
+	}
 }

@@ -227,6 +227,31 @@ func entityNotFound(w http.ResponseWriter, k metaKey) {
 	writeODataError(w, http.StatusNotFound, codeRecordNotFound, fmt.Sprintf("Could not find entity with MetadataId '%s'.", k.value))
 }
 
+// findEntity finds the table a key names, or writes the 404 and returns
+// nil. Caller holds metadataPart.mu.
+func (m *metaStore) findEntity(w http.ResponseWriter, k metaKey) *entityDef {
+	e := m.entityByKey(k.byName, k.value)
+	if e == nil {
+		entityNotFound(w, k)
+	}
+	return e
+}
+
+// findAttribute finds the column of e a key names, or writes the 404 and
+// returns nil. Caller holds metadataPart.mu.
+func findAttribute(w http.ResponseWriter, e *entityDef, k metaKey) *attrDef {
+	var a *attrDef
+	if k.byName {
+		a = e.attrByName[k.value]
+	} else {
+		a = e.attrByID(k.value)
+	}
+	if a == nil {
+		attributeNotFound(w, e, k)
+	}
+	return a
+}
+
 func attributeNotFound(w http.ResponseWriter, e *entityDef, k metaKey) {
 	if k.byName {
 		writeODataError(w, http.StatusNotFound, codeRecordNotFound, fmt.Sprintf("Could not find attribute with name '%s' on entity '%s'.", k.value, e.logicalName))
@@ -256,20 +281,13 @@ func (md *metadataPart) getMetadata(w http.ResponseWriter, r *http.Request, req 
 func (md *metadataPart) buildMetadataResponse(w http.ResponseWriter, req apiRequest, p metaPath, q metaQuery) (object, bool) {
 	var e *entityDef
 	if p.entity != nil {
-		if e = md.store.entityByKey(p.entity.byName, p.entity.value); e == nil {
-			entityNotFound(w, *p.entity)
+		if e = md.store.findEntity(w, *p.entity); e == nil {
 			return nil, false
 		}
 	}
 	var a *attrDef
 	if p.attr != nil {
-		if p.attr.byName {
-			a = e.attrByName[p.attr.value]
-		} else {
-			a = e.attrByID(p.attr.value)
-		}
-		if a == nil {
-			attributeNotFound(w, e, *p.attr)
+		if a = findAttribute(w, e, *p.attr); a == nil {
 			return nil, false
 		}
 		if p.cast != "" && p.cast != a.odataType {

@@ -23,22 +23,7 @@ type rawMember struct {
 }
 
 func (o rawObject) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	buf.WriteByte('{')
-	for i, m := range o {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		k, err := json.Marshal(m.name)
-		if err != nil {
-			return nil, err
-		}
-		buf.Write(k)
-		buf.WriteByte(':')
-		buf.Write(m.value)
-	}
-	buf.WriteByte('}')
-	return buf.Bytes(), nil
+	return marshalMembers(len(o), func(i int) (string, []byte, error) { return o[i].name, o[i].value, nil })
 }
 
 func (o rawObject) index(name string) int {

@@ -25,6 +25,8 @@ type httpError struct {
 	msg    string
 }
 
+func (e *httpError) write(w http.ResponseWriter) { writeODataError(w, e.status, e.code, e.msg) }
+
 func (e *httpError) Error() string { return e.msg }
 
 func badPayload(inner string) *httpError {
@@ -170,19 +172,46 @@ func lockedError(prop, logicalName, what string) *httpError {
 		"The managed property '%s' does not allow %s of %s to be changed in this environment (CanBeChanged is false).", logicalName, prop, what)}
 }
 
-func (md *metadataPart) putEntity(w http.ResponseWriter, r *http.Request, req apiRequest, p metaPath) {
-	sent, _, herr := readMetadataBody(w, r, false)
-	if herr != nil {
-		writeODataError(w, herr.status, herr.code, herr.msg)
-		return
+// putTarget is what a metadata PUT sent and the definitions it replaces.
+type putTarget struct {
+	sent      rawObject
+	odataType string // the body's "@odata.type", for a column
+	e         *entityDef
+	a         *attrDef // nil for a table PUT
+}
+
+// beginPut reads a PUT's body, takes md.mu and finds the table and, for a
+// column PUT, the column. When it has answered the request itself (a bad
+// body, an unknown table or column) it returns false with the lock
+// released; otherwise the caller holds md.mu.
+func (md *metadataPart) beginPut(w http.ResponseWriter, r *http.Request, p metaPath) (putTarget, bool) {
+	var t putTarget
+	var herr *httpError
+	if t.sent, t.odataType, herr = readMetadataBody(w, r, p.attr != nil); herr != nil {
+		herr.write(w)
+		return t, false
 	}
 	md.mu.Lock()
-	defer md.mu.Unlock()
-	e := md.store.entityByKey(p.entity.byName, p.entity.value)
-	if e == nil {
-		entityNotFound(w, *p.entity)
+	if t.e = md.store.findEntity(w, *p.entity); t.e == nil {
+		md.mu.Unlock()
+		return t, false
+	}
+	if p.attr != nil {
+		if t.a = findAttribute(w, t.e, *p.attr); t.a == nil {
+			md.mu.Unlock()
+			return t, false
+		}
+	}
+	return t, true
+}
+
+func (md *metadataPart) putEntity(w http.ResponseWriter, r *http.Request, req apiRequest, p metaPath) {
+	t, ok := md.beginPut(w, r, p)
+	if !ok {
 		return
 	}
+	defer md.mu.Unlock()
+	sent, e := t.sent, t.e
 	if !req.user.cfg.has(PrivWriteEntity) {
 		missingPrivilege(w, req.user, PrivWriteEntity, entityTypeCode, entityTable)
 		return
@@ -199,7 +228,7 @@ func (md *metadataPart) putEntity(w http.ResponseWriter, r *http.Request, req ap
 		herr = managedPropertyError(next, e.props, readBool(e.props, "IsManaged"), "entity '"+e.logicalName+"'")
 	}
 	if herr != nil {
-		writeODataError(w, herr.status, herr.code, herr.msg)
+		herr.write(w)
 		return
 	}
 	tx := md.beginAudit(req.user, md.now())
@@ -211,28 +240,12 @@ func (md *metadataPart) putEntity(w http.ResponseWriter, r *http.Request, req ap
 }
 
 func (md *metadataPart) putAttribute(w http.ResponseWriter, r *http.Request, req apiRequest, p metaPath) {
-	sent, odataType, herr := readMetadataBody(w, r, true)
-	if herr != nil {
-		writeODataError(w, herr.status, herr.code, herr.msg)
+	t, ok := md.beginPut(w, r, p)
+	if !ok {
 		return
 	}
-	md.mu.Lock()
 	defer md.mu.Unlock()
-	e := md.store.entityByKey(p.entity.byName, p.entity.value)
-	if e == nil {
-		entityNotFound(w, *p.entity)
-		return
-	}
-	var a *attrDef
-	if p.attr.byName {
-		a = e.attrByName[p.attr.value]
-	} else {
-		a = e.attrByID(p.attr.value)
-	}
-	if a == nil {
-		attributeNotFound(w, e, *p.attr)
-		return
-	}
+	sent, odataType, e, a := t.sent, t.odataType, t.e, t.a
 	if !req.user.cfg.has(PrivWriteAttribute) {
 		missingPrivilege(w, req.user, PrivWriteAttribute, attributeTypeCode, attributeTable)
 		return
@@ -261,7 +274,7 @@ func (md *metadataPart) putAttribute(w http.ResponseWriter, r *http.Request, req
 		herr = managedPropertyError(next, a.props, readBool(a.props, "IsManaged"), "attribute '"+e.logicalName+"."+a.logicalName+"'")
 	}
 	if herr != nil {
-		writeODataError(w, herr.status, herr.code, herr.msg)
+		herr.write(w)
 		return
 	}
 	tx := md.beginAudit(req.user, md.now())

@@ -65,11 +65,7 @@ func parseMetaQuery(r *http.Request, p metaPath) (metaQuery, string) {
 			schema, typeName = attributeSchema(p.cast), p.cast
 		}
 	}
-	for name, vals := range r.URL.Query() {
-		if !strings.HasPrefix(name, "$") {
-			continue
-		}
-		v := vals[0]
+	for name, v := range systemQueryOptions(r) {
 		switch {
 		case name == "$select":
 			sel, msg := parseSelect(v, schema, typeName, nav)

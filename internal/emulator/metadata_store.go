@@ -222,15 +222,27 @@ func (md *metadataPart) names() []string {
 
 // EntityAudit returns a table's latest (possibly unpublished) audit settings.
 func (s *Server) EntityAudit(logicalName string) (EntityAuditState, bool) {
-	return s.meta.savedAudit(logicalName)
+	return s.meta.audit(logicalName, savedDefinition)
 }
 
-func (md *metadataPart) savedAudit(logicalName string) (EntityAuditState, bool) {
+// definitionVersion says which definition of a table to read.
+type definitionVersion int
+
+const (
+	savedDefinition     definitionVersion = iota // the latest, possibly unpublished
+	publishedDefinition                          // as last published
+)
+
+// audit returns a table's audit settings in the version asked for.
+func (md *metadataPart) audit(logicalName string, version definitionVersion) (EntityAuditState, bool) {
 	md.mu.Lock()
 	defer md.mu.Unlock()
 	e := md.store.entities[logicalName]
-	if e == nil {
+	switch {
+	case e == nil:
 		return EntityAuditState{}, false
+	case version == publishedDefinition:
+		return e.published.audit.clone(), true
 	}
 	return e.auditState(), true
 }
@@ -238,17 +250,7 @@ func (md *metadataPart) savedAudit(logicalName string) (EntityAuditState, bool) 
 // PublishedEntityAudit returns a table's audit settings as last published:
 // the ones that decide what the service audits.
 func (s *Server) PublishedEntityAudit(logicalName string) (EntityAuditState, bool) {
-	return s.meta.publishedAudit(logicalName)
-}
-
-func (md *metadataPart) publishedAudit(logicalName string) (EntityAuditState, bool) {
-	md.mu.Lock()
-	defer md.mu.Unlock()
-	e := md.store.entities[logicalName]
-	if e == nil {
-		return EntityAuditState{}, false
-	}
-	return e.published.audit.clone(), true
+	return s.meta.audit(logicalName, publishedDefinition)
 }
 
 // UpdateEntityAudit changes a table's audit settings "outside Terraform", as

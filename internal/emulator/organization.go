@@ -319,15 +319,23 @@ func (org *orgPart) serveOrganizations(w http.ResponseWriter, r *http.Request, r
 	}
 }
 
+// systemQueryOptions returns the system query options ($select, $top, …)
+// of r, each with its first value.
+func systemQueryOptions(r *http.Request) map[string]string {
+	out := map[string]string{}
+	for name, vals := range r.URL.Query() {
+		if strings.HasPrefix(name, "$") {
+			out[name] = vals[0]
+		}
+	}
+	return out
+}
+
 // parseQueryOptions parses the system query options the organizations set
 // supports; a collection request also takes $top.
 func parseQueryOptions(r *http.Request, collection bool) (sel []string, top int, errMsg string) {
 	top = -1
-	for name, vals := range r.URL.Query() {
-		if !strings.HasPrefix(name, "$") {
-			continue
-		}
-		v := vals[0]
+	for name, v := range systemQueryOptions(r) {
 		switch {
 		case name == "$select":
 			for _, f := range strings.Split(v, ",") {

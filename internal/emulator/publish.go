@@ -116,12 +116,7 @@ func (pub *publishPart) hold(operation string) func() {
 }
 
 func (pub *publishPart) servePublish(w http.ResponseWriter, r *http.Request, req apiRequest) {
-	if (req.hasKey && req.key != "") || len(req.rest) > 0 {
-		writeODataError(w, http.StatusNotFound, codeSegmentNotFound, fmt.Sprintf("Resource not found for the segment '%s'.", strings.TrimPrefix(r.URL.Path, apiPrefix)))
-		return
-	}
-	if r.Method != http.MethodPost {
-		writeMethodNotAllowed(w, r, http.MethodPost)
+	if !actionRequest(w, r, req, http.MethodPost) {
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 4<<20))

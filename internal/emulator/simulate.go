@@ -66,6 +66,26 @@ func (sim *simulation) unlock() {
 	sim.mu.Unlock()
 }
 
+// run runs a simulated action under the simulation's locks and returns
+// its error.
+func (sim *simulation) run(action func() (int, error)) error {
+	sim.lock()
+	defer sim.unlock()
+	_, err := action()
+	return err
+}
+
+// recordTarget finds the acting user, the table and one of its records.
+// Caller holds sim.mu and metadataPart.mu.
+func (sim *simulation) recordTarget(user SimUser, table, recordID string) (*principal, *entityDef, *simRecord, uuid.UUID, error) {
+	p, e, err := sim.simTarget(user, table)
+	if err != nil {
+		return nil, nil, nil, uuid.UUID{}, err
+	}
+	rec, id, err := sim.simRecordOf(table, recordID)
+	return p, e, rec, id, err
+}
+
 // hasRecord reports whether the simulation holds a record.
 func (sim *simulation) hasRecord(table string, id uuid.UUID) bool {
 	sim.mu.Lock()
@@ -411,18 +431,11 @@ func (sim *simulation) simRecordOf(table, recordID string) (*simRecord, uuid.UUI
 // differ from the record's are changes; the audit row lists the audited
 // ones, and no row is written when none is audited.
 func (s *Server) SimulateUpdate(at time.Time, user SimUser, table, recordID string, values map[string]any) error {
-	s.sim.lock()
-	defer s.sim.unlock()
-	_, err := s.sim.simulateUpdate(at, user, table, recordID, values)
-	return err
+	return s.sim.run(func() (int, error) { return s.sim.simulateUpdate(at, user, table, recordID, values) })
 }
 
 func (sim *simulation) simulateUpdate(at time.Time, user SimUser, table, recordID string, values map[string]any) (int, error) {
-	p, e, err := sim.simTarget(user, table)
-	if err != nil {
-		return 0, err
-	}
-	rec, id, err := sim.simRecordOf(table, recordID)
+	p, e, rec, id, err := sim.recordTarget(user, table, recordID)
 	if err != nil {
 		return 0, err
 	}
@@ -450,18 +463,11 @@ func (sim *simulation) simulateUpdate(at time.Time, user SimUser, table, recordI
 // SimulateDelete deletes a record as user; the audit row carries the
 // audited columns' last values as old values.
 func (s *Server) SimulateDelete(at time.Time, user SimUser, table, recordID string) error {
-	s.sim.lock()
-	defer s.sim.unlock()
-	_, err := s.sim.simulateDelete(at, user, table, recordID)
-	return err
+	return s.sim.run(func() (int, error) { return s.sim.simulateDelete(at, user, table, recordID) })
 }
 
 func (sim *simulation) simulateDelete(at time.Time, user SimUser, table, recordID string) (int, error) {
-	p, e, err := sim.simTarget(user, table)
-	if err != nil {
-		return 0, err
-	}
-	rec, id, err := sim.simRecordOf(table, recordID)
+	p, e, rec, id, err := sim.recordTarget(user, table, recordID)
 	if err != nil {
 		return 0, err
 	}

@@ -324,10 +324,7 @@ func (sim *simulation) seedAuditHistory(n int, from, to time.Time, seed int64) i
 	if len(tables) == 0 {
 		panic(errNoSeedTables)
 	}
-	users := make([]*principal, 8)
-	for i := range users {
-		users[i] = sim.entra.simUserNamed(fmt.Sprintf("Seed User %d", i+1))
-	}
+	users := sim.seedUsers()
 	fromS, toS := from.Unix(), to.Unix()
 	times := sortedTimes(rng, n, from, to)
 	rows := make([]*auditRow, n)
@@ -420,4 +417,13 @@ func (sim *simulation) seedAuditHistory(n int, from, to time.Time, seed int64) i
 		}
 	}
 	return n
+}
+
+// seedUsers are the eight "Seed User" users the Seed* methods act as.
+func (sim *simulation) seedUsers() []*principal {
+	users := make([]*principal, 8)
+	for i := range users {
+		users[i] = sim.entra.simUserNamed(fmt.Sprintf("Seed User %d", i+1))
+	}
+	return users
 }

@@ -39,10 +39,7 @@ func (sim *simulation) readAuditing() bool {
 // be a GUID; the record need not be one the emulator holds (its primary
 // name, PrimaryFieldValue in auditData, is then empty).
 func (s *Server) SimulateRetrieve(at time.Time, user SimUser, table, recordID string) error {
-	s.sim.lock()
-	defer s.sim.unlock()
-	_, err := s.sim.simulateRetrieve(at, user, table, recordID)
-	return err
+	return s.sim.run(func() (int, error) { return s.sim.simulateRetrieve(at, user, table, recordID) })
 }
 
 func (sim *simulation) simulateRetrieve(at time.Time, user SimUser, table, recordID string) (int, error) {
@@ -77,20 +74,14 @@ func (sim *simulation) simulateRetrieve(at time.Time, user SimUser, table, recor
 // Written only when organization auditing and read auditing are on and
 // the table's PUBLISHED IsRetrieveMultipleAuditEnabled is true.
 func (s *Server) SimulateRetrieveMultiple(at time.Time, user SimUser, table string, count int) error {
-	s.sim.lock()
-	defer s.sim.unlock()
-	_, err := s.sim.simulateList(at, user, table, count, UnifiedOpRetrieveMultiple, nil)
-	return err
+	return s.sim.run(func() (int, error) { return s.sim.simulateList(at, user, table, count, UnifiedOpRetrieveMultiple, nil) })
 }
 
 // SimulateExportToExcel records that user exported count records of table
 // to Excel: operation "ExportToExcel", written under the same rule as
 // SimulateRetrieveMultiple.
 func (s *Server) SimulateExportToExcel(at time.Time, user SimUser, table string, count int) error {
-	s.sim.lock()
-	defer s.sim.unlock()
-	_, err := s.sim.simulateList(at, user, table, count, UnifiedOpExportToExcel, nil)
-	return err
+	return s.sim.run(func() (int, error) { return s.sim.simulateList(at, user, table, count, UnifiedOpExportToExcel, nil) })
 }
 
 // simulateList writes a RetrieveMultiple or ExportToExcel record. With
@@ -153,12 +144,12 @@ func (s *Server) SeedUnifiedAuditLog(n int, from, to time.Time, seed int64) int 
 	return s.sim.seedUnifiedLog(n, from, to, seed)
 }
 
+// seedUnifiedLog takes no simulation lock: it reads only which seed
+// tables exist, and writes the unified log under the Graph part's lock.
 func (sim *simulation) seedUnifiedLog(n int, from, to time.Time, seed int64) int {
 	if n <= 0 {
 		return 0
 	}
-	sim.lock()
-	defer sim.unlock()
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x5eed_9e71e3))
 	type seedTable struct {
 		name  string
@@ -167,7 +158,7 @@ func (sim *simulation) seedUnifiedLog(n int, from, to time.Time, seed int64) int
 	}
 	var tables []*seedTable
 	for _, name := range seedTables {
-		if sim.meta.store.entities[name] == nil {
+		if sim.meta.table(name) == nil {
 			continue
 		}
 		st := &seedTable{name: name}
@@ -187,10 +178,7 @@ func (sim *simulation) seedUnifiedLog(n int, from, to time.Time, seed int64) int
 	if len(tables) == 0 {
 		panic(errNoSeedTables)
 	}
-	users := make([]*principal, 8)
-	for i := range users {
-		users[i] = sim.entra.simUserNamed(fmt.Sprintf("Seed User %d", i+1))
-	}
+	users := sim.seedUsers()
 	written := sim.timers.Now()
 	org := sim.org.uniqueName()
 	sim.graph.mu.Lock()
