@@ -3,7 +3,6 @@ package provider_test
 import (
 	"fmt"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -128,22 +127,29 @@ resource "dynamics365_customizations_publish" "all" {
 // Another tool's publish holds the customization lock while Terraform
 // publishes: the lock conflict is retried and never reaches the user.
 func TestAccEntityAuditSettings_publishLockRetried(t *testing.T) {
-	env := acctest.NewEnvWithOptions(t, emulator.Options{PublishBaseDuration: 1500 * time.Millisecond})
-	outside := make(chan error, 1)
+	env := acctest.NewEnv(t)
+	released := make(chan struct{})
 	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: testFactories(),
 		Steps: []resource.TestStep{{
 			PreConfig: func() {
-				// An admin's "Publish all customizations", started just before the apply.
-				go func() { outside <- outsidePublishAll(env) }()
-				time.Sleep(100 * time.Millisecond)
+				// An admin's "Publish all customizations" holds the lock until
+				// the provider's publish has been refused at least once, however
+				// slowly this machine gets there.
+				release := env.Emulator.HoldCustomizationLock("PublishAll")
+				go func() {
+					defer close(released)
+					defer release()
+					deadline := time.Now().Add(2 * time.Minute)
+					for env.Emulator.LockConflictCount() < 1 && time.Now().Before(deadline) {
+						time.Sleep(20 * time.Millisecond)
+					}
+				}()
 			},
 			Config: entityConfig(env, "account", "retrieve_audit_enabled = true"),
 			Check: func(*terraform.State) error {
-				if err := <-outside; err != nil {
-					return fmt.Errorf("outside publish: %v", err)
-				}
+				<-released
 				if n := env.Emulator.LockConflictCount(); n < 1 {
 					return fmt.Errorf("no lock conflict happened (%d); the test did not exercise the retry", n)
 				}
@@ -154,28 +160,6 @@ func TestAccEntityAuditSettings_publishLockRetried(t *testing.T) {
 			},
 		}},
 	})
-}
-
-func outsidePublishAll(env *acctest.Env) error {
-	token, err := env.Emulator.IssueAccessToken(env.ClientID, env.Emulator.EnvironmentURL(), time.Hour)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequest(http.MethodPost, env.Emulator.EnvironmentURL()+"/api/data/v9.2/PublishAllXml", strings.NewReader("{}"))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := env.Emulator.HTTPClient().Do(req)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusNoContent {
-		return fmt.Errorf("PublishAllXml: HTTP %d", resp.StatusCode)
-	}
-	return nil
 }
 
 // A publish that fails after the metadata was written leaves published =
