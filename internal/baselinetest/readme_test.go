@@ -1,7 +1,6 @@
 package baselinetest
 
 import (
-	"bufio"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,17 +21,15 @@ const (
 // blank lines and shell comments.
 func readmeBlock(t *testing.T, name string) []string {
 	t.Helper()
-	f, err := os.Open(filepath.Join(exampleDir(t), "README.md"))
+	readme, err := os.ReadFile(filepath.Join(exampleDir(t), "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	marker := "<!-- baselinetest:" + name
 	var lines []string
 	found, inBlock := false, false
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
+	for _, line := range strings.Split(string(readme), "\n") {
+		line = strings.TrimSpace(line)
 		switch {
 		case !found:
 			found = strings.HasPrefix(line, marker+":") || strings.HasPrefix(line, marker+" ")
@@ -46,9 +43,6 @@ func readmeBlock(t *testing.T, name string) []string {
 		case line != "" && !strings.HasPrefix(line, "#"):
 			lines = append(lines, line)
 		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
 	}
 	t.Fatalf("README.md has no complete fenced block after %q", marker)
 	return nil
