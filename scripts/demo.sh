@@ -43,11 +43,31 @@ provider_installation {
 }
 RC
 export TF_CLI_CONFIG_FILE="$work/terraformrc"
+
+# Terraform prints the "Provider development overrides are in effect" warning
+# on stdout (1.11), as a title and two paragraphs ending in "published
+# releases.": drop that block and the blank lines before it, keep the rest.
+# Should the wording change, the buffered lines are printed after 20 lines.
+without_dev_overrides_warning() {
+  awk '
+    skip {
+      held = held $0 "\n"
+      if ($0 ~ /releases\.$/) { skip = 0; held = "" }
+      else if (++n > 20) { printf "%s", held; skip = 0; held = "" }
+      next
+    }
+    /^Warning: Provider development overrides are in effect$/ { skip = 1; n = 0; held = $0 "\n"; blanks = ""; next }
+    /^$/ { blanks = blanks "\n"; next }
+    { printf "%s", blanks; blanks = ""; print }
+    END { printf "%s%s", held, blanks }
+  '
+}
+
 cp -R examples/demo "$work/config"
 cd "$work/config"
 
 echo "==> terraform apply"
-"$TERRAFORM" apply -auto-approve -input=false -no-color 2> >(grep -v -e 'Provider development overrides' >&2)
+"$TERRAFORM" apply -auto-approve -input=false -no-color | without_dev_overrides_warning
 
 echo "==> terraform plan (must be empty)"
 set +e
@@ -81,26 +101,25 @@ for _ in $(seq 1 100); do
 done
 [ -s "$work/emulator_b.env" ] || { echo "emulator did not start in 10 s" >&2; exit 1; }
 
-# tenant A is the first emulator, tenant B the second; the variables file
-# holds the client secrets, so only this user may read it.
+# tenant A is the first emulator, tenant B the second, each in its own
+# variables file in the shape of examples/compliance-baseline/README.md; the
+# files hold the client secrets, so only this user may read them.
 tenant_vars() { # $1 tenant name, $2 emulator env file
   (
     # shellcheck disable=SC1090
     . "$2"
     cat <<VARS
-$1 = {
-  environment_url     = "$DYNAMICS365_ENVIRONMENT_URL"
-  tenant_id           = "$AZURE_TENANT_ID"
-  client_id           = "$AZURE_CLIENT_ID"
-  authority_host      = "$AZURE_AUTHORITY_HOST"
-  ca_certificate_file = "$DYNAMICS365_CA_CERTIFICATE_FILE"
-  graph_url           = "$DYNAMICS365_GRAPH_URL"
-}
-$1_client_secret = "$AZURE_CLIENT_SECRET"
+$1_environment_url     = "$DYNAMICS365_ENVIRONMENT_URL"
+$1_tenant_id           = "$AZURE_TENANT_ID"
+$1_client_id           = "$AZURE_CLIENT_ID"
+$1_client_secret       = "$AZURE_CLIENT_SECRET"
+$1_authority_host      = "$AZURE_AUTHORITY_HOST"
+$1_ca_certificate_file = "$DYNAMICS365_CA_CERTIFICATE_FILE"
+$1_graph_url           = "$DYNAMICS365_GRAPH_URL"
 VARS
   )
 }
-(umask 077 && { tenant_vars tenant_a "$work/emulator.env"; tenant_vars tenant_b "$work/emulator_b.env"; } >"$work/tenants.tfvars")
+(umask 077 && tenant_vars tenant_a "$work/emulator.env" >"$work/tenant_a.tfvars" && tenant_vars tenant_b "$work/emulator_b.env" >"$work/tenant_b.tfvars")
 (. "$work/emulator_b.env" && echo "    tenant A: $(. "$work/emulator.env" && echo "$DYNAMICS365_ENVIRONMENT_URL"), tenant B: $DYNAMICS365_ENVIRONMENT_URL")
 
 cp -R "$root/examples/compliance-baseline" "$work/baseline"
@@ -108,13 +127,13 @@ cd "$work/baseline"
 # Offline, terraform get installs the local module (init would fail with dev_overrides).
 "$TERRAFORM" get -no-color >/dev/null
 echo "==> terraform apply (both tenants)"
-"$TERRAFORM" apply -auto-approve -input=false -no-color -var-file="$work/tenants.tfvars" >"$work/baseline_apply.txt" 2>&1 || { cat "$work/baseline_apply.txt"; exit 1; }
+"$TERRAFORM" apply -auto-approve -input=false -no-color -var-file="$work/tenant_a.tfvars" -var-file="$work/tenant_b.tfvars" >"$work/baseline_apply.txt" 2>&1 || { cat "$work/baseline_apply.txt"; exit 1; }
 grep -E "^Apply complete|Warning: Check block" "$work/baseline_apply.txt" || true
 
 # The check blocks' data sources are re-read at every apply, so the plan
 # lists those reads and -detailed-exitcode would say 2: no resource may change.
 echo "==> terraform plan (no resource changes)"
-"$TERRAFORM" plan -input=false -no-color -var-file="$work/tenants.tfvars" >"$work/baseline_plan.txt" 2>&1 || { cat "$work/baseline_plan.txt"; exit 1; }
+"$TERRAFORM" plan -input=false -no-color -var-file="$work/tenant_a.tfvars" -var-file="$work/tenant_b.tfvars" >"$work/baseline_plan.txt" 2>&1 || { cat "$work/baseline_plan.txt"; exit 1; }
 if ! grep -qE "^(No changes|Plan: 0 to add, 0 to change, 0 to destroy)" "$work/baseline_plan.txt"; then
   cat "$work/baseline_plan.txt"
   echo "error: the second plan of the baseline changes resources" >&2

@@ -13,24 +13,24 @@ terraform {
 
 provider "dynamics365" {
   alias               = "tenant_a"
-  environment_url     = var.tenant_a.environment_url
-  tenant_id           = var.tenant_a.tenant_id
-  client_id           = var.tenant_a.client_id
+  environment_url     = var.tenant_a_environment_url
+  tenant_id           = var.tenant_a_tenant_id
+  client_id           = var.tenant_a_client_id
   client_secret       = var.tenant_a_client_secret
-  authority_host      = var.tenant_a.authority_host
-  ca_certificate_file = var.tenant_a.ca_certificate_file
-  graph_url           = var.tenant_a.graph_url
+  authority_host      = var.tenant_a_authority_host
+  ca_certificate_file = var.tenant_a_ca_certificate_file
+  graph_url           = var.tenant_a_graph_url
 }
 
 provider "dynamics365" {
   alias               = "tenant_b"
-  environment_url     = var.tenant_b.environment_url
-  tenant_id           = var.tenant_b.tenant_id
-  client_id           = var.tenant_b.client_id
+  environment_url     = var.tenant_b_environment_url
+  tenant_id           = var.tenant_b_tenant_id
+  client_id           = var.tenant_b_client_id
   client_secret       = var.tenant_b_client_secret
-  authority_host      = var.tenant_b.authority_host
-  ca_certificate_file = var.tenant_b.ca_certificate_file
-  graph_url           = var.tenant_b.graph_url
+  authority_host      = var.tenant_b_authority_host
+  ca_certificate_file = var.tenant_b_ca_certificate_file
+  graph_url           = var.tenant_b_graph_url
 }
 
 # What every tenant must have.

@@ -1,7 +1,8 @@
 // Package baselinetest runs the terraform test files of
 // examples/compliance-baseline against two emulated tenants with the built
-// provider binary through dev_overrides: an in-process test server shares
-// one Configure between aliased providers, so it cannot test two tenants.
+// provider binary through dev_overrides, with the commands the example's
+// README.md gives: an in-process test server shares one Configure between
+// aliased providers, so it cannot test two tenants.
 package baselinetest
 
 import (
@@ -78,30 +79,25 @@ func (tn tenant) fields() [][2]string {
 	}
 }
 
-// flatTFVars is the module test's tenants.auto.tfvars: tenant_a_environment_url = "…", ….
-func flatTFVars(tenants ...tenant) string {
+// tenantTFVars is a tenant's tfvars file as the emulator's -tfvars-file
+// writes it: tenant_a_environment_url = "…", …, tenant_a_client_secret = "…".
+func tenantTFVars(tn tenant) string {
 	var b strings.Builder
-	for _, tn := range tenants {
-		for _, f := range append(tn.fields(), [2]string{"client_secret", tn.env.ClientSecret}) {
-			fmt.Fprintf(&b, "%s_%s = %q\n", tn.name, f[0], f[1])
-		}
+	for _, f := range append(tn.fields(), [2]string{"client_secret", tn.env.ClientSecret}) {
+		fmt.Fprintf(&b, "%s_%s = %q\n", tn.name, f[0], f[1])
 	}
 	return b.String()
 }
 
-// objectEnv is TF_VAR_ environment for the root example's object variables.
-func objectEnv(tenants ...tenant) []string {
-	var env []string
-	for _, tn := range tenants {
-		var parts []string
-		for _, f := range tn.fields() {
-			parts = append(parts, fmt.Sprintf("%s = %q", f[0], f[1]))
-		}
-		env = append(env,
-			"TF_VAR_"+tn.name+"={ "+strings.Join(parts, ", ")+" }",
-			"TF_VAR_"+tn.name+"_client_secret="+tn.env.ClientSecret)
+// runREADME runs the terraform commands of the README block called block in
+// dir and returns their output.
+func runREADME(t *testing.T, dir string, env []string, block string) string {
+	t.Helper()
+	var out strings.Builder
+	for _, args := range readmeTerraformCommands(t, block) {
+		out.WriteString(run(t, dir, env, args...))
 	}
-	return env
+	return out.String()
 }
 
 func run(t *testing.T, dir string, env []string, args ...string) string {
@@ -170,16 +166,19 @@ func TestBaselineTwoTenants(t *testing.T) {
 	rc := acctest.DevOverridesCLIConfig(t, work, providerDir)
 	example := filepath.Join(work, "compliance-baseline")
 	copyExample(t, example)
-	env := []string{"TF_CLI_CONFIG_FILE=" + rc, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1"}
+	// The README's commands without colours, so that the output can be checked.
+	env := []string{"TF_CLI_CONFIG_FILE=" + rc, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1",
+		"TF_CLI_ARGS_test=-no-color", "TF_CLI_ARGS_get=-no-color"}
+	// One tfvars file per tenant, where the README's emulators write them.
+	for _, tn := range []tenant{a, b} {
+		if err := os.WriteFile(filepath.Join(example, tfvarsFile(tn.name)), []byte(tenantTFVars(tn)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	// The module's tests: tenant A and tenant B through two aliased
-	// providers of the test file, plus the refused inputs. Terraform 1.11
-	// gives test-file provider blocks only variables from tfvars files.
-	module := filepath.Join(example, "modules", "baseline")
-	if err := os.WriteFile(filepath.Join(module, "tests", "tenants.auto.tfvars"), []byte(flatTFVars(a, b)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out := run(t, module, env, "test", "-no-color")
+	// providers of the test file, plus the refused inputs.
+	out := runREADME(t, example, env, moduleBlock)
 	if !strings.Contains(out, "7 passed, 0 failed") {
 		t.Errorf("module tests: want 7 passed, 0 failed")
 	}
@@ -239,8 +238,7 @@ func TestBaselineTwoTenants(t *testing.T) {
 	// providers. terraform get installs the local module offline.
 	a.env.Emulator.ResetCounters()
 	b.env.Emulator.ResetCounters()
-	run(t, example, env, "get", "-no-color")
-	out = run(t, example, append(env, objectEnv(a, b)...), "test", "-no-color")
+	out = runREADME(t, example, env, rootBlock)
 	if !strings.Contains(out, "1 passed, 0 failed") {
 		t.Errorf("root example tests: want 1 passed, 0 failed")
 	}

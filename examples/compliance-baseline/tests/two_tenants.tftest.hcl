@@ -1,12 +1,12 @@
 # terraform test for the root example: both tenants from one configuration
-# with aliased providers. The tenants come from TF_VAR_tenant_a,
-# TF_VAR_tenant_a_client_secret, TF_VAR_tenant_b and TF_VAR_tenant_b_client_secret
-# (internal/baselinetest sets them for two emulators). Needs `terraform get`
+# with aliased providers. The tenants' connections come from tenant_a.tfvars
+# and tenant_b.tfvars (-var-file; the emulator writes them, see README.md),
+# the same files and variables as the module's tests. Needs `terraform get`
 # first for the local module.
 
 run "both_tenants" {
   assert {
-    condition     = module.tenant_a.coverage.environment_url == var.tenant_a.environment_url && module.tenant_b.coverage.environment_url == var.tenant_b.environment_url
+    condition     = module.tenant_a.coverage.environment_url == var.tenant_a_environment_url && module.tenant_b.coverage.environment_url == var.tenant_b_environment_url
     error_message = "The tenants' baselines went to the wrong environments: ${module.tenant_a.coverage.environment_url}, ${module.tenant_b.coverage.environment_url}."
   }
   assert {

@@ -1,12 +1,12 @@
 # terraform test for the baseline module against two environments (two
 # emulators in internal/baselinetest, run by make test). Each tenant's
-# connection comes from tests/tenants.auto.tfvars (not committed):
-# tenant_a_environment_url, tenant_a_tenant_id, tenant_a_client_id,
-# tenant_a_client_secret, tenant_a_authority_host,
-# tenant_a_ca_certificate_file, tenant_a_graph_url and the same for tenant_b.
-# (Terraform 1.11 gives provider blocks of test files only variables from
-# tfvars files, not from -var or TF_VAR_ for variables the module does not
-# declare.)
+# connection comes from a tfvars file given with -var-file (see the example's
+# README.md: the emulator writes it): tenant_a_environment_url,
+# tenant_a_tenant_id, tenant_a_client_id, tenant_a_client_secret,
+# tenant_a_authority_host, tenant_a_ca_certificate_file, tenant_a_graph_url
+# and the same for tenant_b. (Terraform 1.11 gives provider blocks of test
+# files only variables from tfvars files, not from -var or TF_VAR_ for
+# variables the module does not declare.)
 
 provider "dynamics365" {
   alias               = "tenant_a"
