@@ -73,6 +73,11 @@ type Settings struct {
 	// MaxRetryAfter: a Retry-After longer than this fails at once with a
 	// throttling *Error instead of sleeping.
 	MaxRetryAfter time.Duration
+	// MaxResponseBytes caps the body of a 2xx answer, counted after
+	// decompression, buffered (Do) or streamed (DoStream); 0 means
+	// DefaultMaxResponseBytes. A larger body fails the call with a
+	// *ResponseTooLargeError.
+	MaxResponseBytes int64
 }
 
 // Config configures a Client for one API.
@@ -110,6 +115,7 @@ type Client struct {
 	retryWaitMin  time.Duration
 	retryWaitMax  time.Duration
 	maxRetryAfter time.Duration
+	maxBody       int64 // Settings.MaxResponseBytes
 
 	// now is the clock used to evaluate Retry-After dates; tests replace it.
 	now func() time.Time
@@ -150,6 +156,7 @@ func New(cfg Config) (*Client, error) {
 		retryWaitMin:  s.RetryWaitMin,
 		retryWaitMax:  s.RetryWaitMax,
 		maxRetryAfter: s.MaxRetryAfter,
+		maxBody:       s.MaxResponseBytes,
 		now:           time.Now,
 	}, nil
 }
@@ -181,6 +188,9 @@ func (s Settings) withDefaults() Settings {
 	}
 	if s.MaxConcurrentRequests <= 0 {
 		s.MaxConcurrentRequests = DefaultMaxConcurrentRequests
+	}
+	if s.MaxResponseBytes <= 0 {
+		s.MaxResponseBytes = DefaultMaxResponseBytes
 	}
 	if s.HTTPClient == nil {
 		s.HTTPClient = cleanhttp.DefaultPooledClient()
@@ -256,7 +266,10 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 // fn's error (a read error mid-stream included) is returned as is. The body
 // is closed when fn returns, also when fn stops early, which releases the
 // request's concurrency slot. RequestTimeout bounds the attempt including
-// fn's reading. req.Out must be nil.
+// fn's reading. The body fn reads is capped at MaxResponseBytes; a JSON
+// decoder made with NewStreamDecoder also caps each value. An over-limit
+// *ResponseTooLargeError that fn returns (wrapped or not) is completed with
+// the request's API, method and path. req.Out must be nil.
 func (c *Client) DoStream(ctx context.Context, req *Request, fn func(body io.Reader) error) (*Response, error) {
 	if fn == nil {
 		return nil, fmt.Errorf("%s: DoStream needs a body function", c.api)
@@ -264,7 +277,11 @@ func (c *Client) DoStream(ctx context.Context, req *Request, fn func(body io.Rea
 	if req != nil && req.Out != nil {
 		return nil, fmt.Errorf("%s: DoStream does not decode into Request.Out", c.api)
 	}
-	resp, _, err := c.do(ctx, req, fn)
+	resp, call, err := c.do(ctx, req, fn)
+	var tooLarge *ResponseTooLargeError
+	if call != nil && errors.As(err, &tooLarge) {
+		tooLarge.named(call)
+	}
 	return resp, err
 }
 
@@ -299,7 +316,7 @@ func (c *Client) do(ctx context.Context, req *Request, stream func(io.Reader) er
 		stream: stream,
 	}
 	if body != nil && tflog.IsTrace(ctx) {
-		tflog.Trace(ctx, c.api+" request body", map[string]any{"method": method, "url": u, "body": string(body)})
+		tflog.Trace(ctx, c.api+" request body", map[string]any{"method": method, "url": u, "body": loggedBody(body, int64(len(body)))})
 	}
 
 	tok, err := c.token(ctx, tokenFromCache)
