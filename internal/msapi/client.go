@@ -266,28 +266,33 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 // fn's error (a read error mid-stream included) is returned as is. The body
 // is closed when fn returns, also when fn stops early, which releases the
 // request's concurrency slot. RequestTimeout bounds the attempt including
-// fn's reading. The body fn reads is capped at MaxResponseBytes; a JSON
-// decoder made with NewStreamDecoder also caps each value. An over-limit
-// *ResponseTooLargeError that fn returns (wrapped or not) is completed with
-// the request's API, method and path. req.Out must be nil.
+// fn's reading. The body fn reads is capped at MaxResponseBytes, and a
+// decoder made with NewStreamDecoder(body) caps each JSON value; both fail
+// with a *ResponseTooLargeError naming the request. req.Out must be nil.
 func (c *Client) DoStream(ctx context.Context, req *Request, fn func(body io.Reader) error) (*Response, error) {
+	if fn == nil {
+		return nil, fmt.Errorf("%s: DoStream needs a body function", c.api)
+	}
+	return c.DoStreamWithHeader(ctx, req, func(_ http.Header, body io.Reader) error { return fn(body) })
+}
+
+// DoStreamWithHeader is DoStream for answers that are read according to
+// their headers (a $batch answer's boundary is in its Content-Type): fn
+// also gets the answer's headers.
+func (c *Client) DoStreamWithHeader(ctx context.Context, req *Request, fn func(header http.Header, body io.Reader) error) (*Response, error) {
 	if fn == nil {
 		return nil, fmt.Errorf("%s: DoStream needs a body function", c.api)
 	}
 	if req != nil && req.Out != nil {
 		return nil, fmt.Errorf("%s: DoStream does not decode into Request.Out", c.api)
 	}
-	resp, call, err := c.do(ctx, req, fn)
-	var tooLarge *ResponseTooLargeError
-	if call != nil && errors.As(err, &tooLarge) {
-		tooLarge.named(call)
-	}
+	resp, _, err := c.do(ctx, req, fn)
 	return resp, err
 }
 
 // do runs a call: one pass of retries, and a second with a fresh token if the
 // first was rejected with 401. With stream set, a 2xx body goes to stream.
-func (c *Client) do(ctx context.Context, req *Request, stream func(io.Reader) error) (*Response, *apiCall, error) {
+func (c *Client) do(ctx context.Context, req *Request, stream func(http.Header, io.Reader) error) (*Response, *apiCall, error) {
 	if req == nil {
 		return nil, nil, fmt.Errorf("%s: nil request", c.api)
 	}

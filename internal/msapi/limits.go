@@ -68,13 +68,15 @@ func (e *ResponseTooLargeError) Error() string {
 	return b.String()
 }
 
-// named fills in the request of an error created where it was not known
-// (a StreamDecoder inside a DoStream function).
-func (e *ResponseTooLargeError) named(call *apiCall) {
-	if e.API == "" {
-		e.API, e.Method, e.Path = call.c.api, call.method, pathWithoutQuery(call.path)
-	}
+// streamBody is the body a DoStream function reads: capped, and knowing
+// its request, so that a StreamDecoder over it names the request in its
+// errors.
+type streamBody struct {
+	r    io.Reader
+	call *apiCall
 }
+
+func (b *streamBody) Read(p []byte) (int, error) { return b.r.Read(p) }
 
 // pathWithoutQuery drops the query of a request path: error messages name
 // the request, and a query may carry values that do not belong in a diagnostic.
@@ -150,12 +152,17 @@ type StreamDecoder struct {
 	capped *cappedReader
 }
 
-// NewStreamDecoder reads JSON from body. Inside a DoStream function, an
-// over-limit value is returned as a *ResponseTooLargeError that names the
-// request once DoStream returns.
+// NewStreamDecoder reads JSON from body. An over-limit value is a
+// *ResponseTooLargeError, which names the request when body is the one a
+// DoStream function was given.
 func NewStreamDecoder(body io.Reader) *StreamDecoder {
+	tooLarge := ResponseTooLargeError{What: "one JSON value of the answer", Limit: MaxJSONValueBytes}
+	if sb, ok := body.(*streamBody); ok {
+		tooLarge.API, tooLarge.Method, tooLarge.Path = sb.call.c.api, sb.call.method, pathWithoutQuery(sb.call.path)
+	}
 	capped := newCappedReader(body, MaxJSONValueBytes, func() error {
-		return &ResponseTooLargeError{What: "one JSON value of the answer", Limit: MaxJSONValueBytes}
+		e := tooLarge
+		return &e
 	})
 	dec := json.NewDecoder(capped)
 	dec.UseNumber()

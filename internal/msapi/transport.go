@@ -143,7 +143,7 @@ type apiCall struct {
 	header http.Header
 	// stream, when set, receives the body of a 2xx answer (DoStream);
 	// streamed records that it was called, so nothing is sent again.
-	stream   func(io.Reader) error
+	stream   func(http.Header, io.Reader) error
 	streamed bool
 
 	token        azcore.AccessToken
@@ -258,10 +258,10 @@ func (call *apiCall) streamBody(resp *http.Response) error {
 		return err
 	}
 	if !tflog.IsTrace(call.ctx) {
-		return call.stream(body)
+		return call.stream(resp.Header, &streamBody{r: body, call: call})
 	}
 	head := &bodyHead{}
-	err = call.stream(io.TeeReader(body, head))
+	err = call.stream(resp.Header, &streamBody{r: io.TeeReader(body, head), call: call})
 	if head.total > 0 {
 		tflog.Trace(call.ctx, call.c.api+" response body (streamed)", call.fields(map[string]any{
 			"status": resp.StatusCode, "body": loggedBody(head.head, head.total),
