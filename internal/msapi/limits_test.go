@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -199,12 +200,22 @@ func TestTraceLogTruncatesBodies(t *testing.T) {
 	if _, err := c.Do(ctx, &Request{Path: "organizations"}); err != nil {
 		t.Fatal(err)
 	}
-	logs := buf.String()
-	if !strings.Contains(logs, "(truncated, 307212 bytes)") {
-		t.Errorf("log does not mark the truncated body:\n%.300s", logs)
+	// A streamed body is logged the same way, from what the function read.
+	if _, err := c.DoStream(ctx, &Request{Path: "audits"}, func(r io.Reader) error {
+		_, err := io.Copy(io.Discard, r)
+		return err
+	}); err != nil {
+		t.Fatal(err)
 	}
-	if len(logs) > 100<<10 {
-		t.Errorf("log is %d bytes long for a 300 KiB body", len(logs))
+	logs := buf.String()
+	if n := strings.Count(logs, "(truncated, 307212 bytes)"); n != 2 {
+		t.Errorf("log marks %d truncated bodies, want 2 (buffered and streamed):\n%.300s", n, logs)
+	}
+	if !strings.Contains(logs, "Dataverse response body (streamed)") {
+		t.Error("the streamed body is not logged")
+	}
+	if len(logs) > 200<<10 {
+		t.Errorf("log is %d bytes long for two 300 KiB bodies", len(logs))
 	}
 }
 
@@ -250,5 +261,23 @@ func TestSlowBodyEndsWithTimeout(t *testing.T) {
 		if !strings.HasSuffix(msg, "timed out after 300ms") || strings.Contains(msg, "closed network connection") {
 			t.Errorf("%s: error = %q; want it to end with %q", name, msg, "timed out after 300ms")
 		}
+	}
+}
+
+// A token that straddles the cut of a logged body is masked whole: the cut
+// cannot leave a fragment that no longer looks like a token.
+func TestLoggedBodyMasksBeforeCutting(t *testing.T) {
+	t.Parallel()
+	const jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXNlY3JldA"
+	body := []byte(strings.Repeat("a", maxLoggedBodyBytes-20) + " " + jwt + " " + strings.Repeat("b", 1000))
+	got := loggedBody(body, int64(len(body)))
+	if strings.Contains(got, "eyJhbGci") || !strings.Contains(got, "***") {
+		t.Errorf("token fragment in the log: …%s", got[len(got)-80:])
+	}
+	if !strings.HasSuffix(got, "… (truncated, "+strconv.Itoa(len(body))+" bytes)") {
+		t.Errorf("no truncation note: …%s", got[len(got)-80:])
+	}
+	if small := loggedBody([]byte(`{"a":1}`), 7); small != `{"a":1}` {
+		t.Errorf("small body logged as %q", small)
 	}
 }
