@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi"
 )
 
 // auditSelect is the $select of every audit trail read.
@@ -115,9 +117,13 @@ func (c *Client) StreamAudits(ctx context.Context, q AuditQuery, fn func(AuditRe
 			})
 			return decErr
 		})
+		var tooLarge *msapi.ResponseTooLargeError
 		switch {
 		case fnErr != nil:
 			return false, pages, fnErr
+		case errors.As(err, &tooLarge):
+			// It names the request and the limit: no need for the decoder's context.
+			return false, pages, fmt.Errorf("dataverse: reading page %d of the audit trail: %w", pages, tooLarge)
 		case err != nil && errors.Is(err, decErr):
 			return false, pages, fmt.Errorf("dataverse: GET audits: reading page %d: %w", pages, err)
 		case err != nil:
@@ -136,12 +142,13 @@ func (c *Client) StreamAudits(ctx context.Context, q AuditQuery, fn func(AuditRe
 }
 
 // decodeAuditPage reads one page ({"value":[rows…],"@odata.nextLink":…}, in
-// any member order) token by token, handing each row to deliver. After
+// any member order) token by token, handing each row to deliver; each
+// token and row is capped at msapi.MaxJSONValueBytes. After
 // remaining rows it stops reading: more then reports a further row in the
 // page. When the rows end within remaining, the rest of the page is read for
 // the next link.
 func decodeAuditPage(r io.Reader, remaining int, deliver func(*auditRowWire) error) (next string, more bool, err error) {
-	dec := json.NewDecoder(r)
+	dec := msapi.NewStreamDecoder(r)
 	if err := expectDelim(dec, '{'); err != nil {
 		return "", false, err
 	}
@@ -194,7 +201,7 @@ func decodeAuditPage(r io.Reader, remaining int, deliver func(*auditRowWire) err
 }
 
 // expectDelim reads the next token and checks that it is the delimiter d.
-func expectDelim(dec *json.Decoder, d json.Delim) error {
+func expectDelim(dec *msapi.StreamDecoder, d json.Delim) error {
 	tok, err := dec.Token()
 	if err != nil {
 		return err
@@ -206,7 +213,7 @@ func expectDelim(dec *json.Decoder, d json.Delim) error {
 }
 
 // objectKey reads an object member's name.
-func objectKey(dec *json.Decoder) (string, error) {
+func objectKey(dec *msapi.StreamDecoder) (string, error) {
 	tok, err := dec.Token()
 	if err != nil {
 		return "", err
@@ -219,7 +226,7 @@ func objectKey(dec *json.Decoder) (string, error) {
 }
 
 // skipJSONValue reads past one value without keeping it.
-func skipJSONValue(dec *json.Decoder) error {
+func skipJSONValue(dec *msapi.StreamDecoder) error {
 	depth := 0
 	for {
 		tok, err := dec.Token()

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi"
 	"github.com/google/uuid"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 )
@@ -193,7 +194,11 @@ func (c *Client) retrieveAuditDetailsBatch(ctx context.Context, ids []string) ([
 		paths[i] = auditDetailsPath(id)
 	}
 	body := buildBatchGets(boundary, c.apiBase, paths)
-	resp, err := c.Do(ctx, &Request{
+	// The answer is parsed as it arrives: at most one part per request is
+	// read, so an answer with endless parts stops at the first extra one.
+	var parts []batchPartResponse
+	var parseErr error
+	resp, err := c.api.DoStreamWithHeader(ctx, &Request{
 		Method: http.MethodPost,
 		Path:   "$batch",
 		Body:   body,
@@ -201,13 +206,18 @@ func (c *Client) retrieveAuditDetailsBatch(ctx context.Context, ids []string) ([
 			"Content-Type": {"multipart/mixed;boundary=" + boundary},
 			"Prefer":       {"odata.continue-on-error"},
 		},
+	}, func(header http.Header, answer io.Reader) error {
+		parts, parseErr = parseBatchResponse(header.Get("Content-Type"), answer, len(ids))
+		return parseErr
 	})
-	if err != nil {
-		return nil, err
-	}
-	parts, err := parseBatchResponse(resp.Header.Get("Content-Type"), bytes.NewReader(resp.Body))
-	if err != nil {
+	var tooLarge *msapi.ResponseTooLargeError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, fmt.Errorf("dataverse: reading the answer to %d RetrieveAuditDetails calls: %w", len(ids), tooLarge)
+	case err != nil && parseErr != nil:
 		return nil, fmt.Errorf("dataverse: POST $batch (%d RetrieveAuditDetails calls): reading the answer: %w", len(ids), err)
+	case err != nil:
+		return nil, err
 	}
 	if len(parts) > len(ids) || (len(parts) == 0 && len(ids) > 0) {
 		return nil, fmt.Errorf("dataverse: POST $batch: %d answers for %d requests", len(parts), len(ids))
@@ -264,8 +274,10 @@ type batchPartResponse struct {
 // readable HTTP response is returned with Err; a broken multipart structure
 // (a part cut short) or a nested changeset is an error. A body without the
 // boundary has no parts; mime/multipart ends without an error when the body
-// stops inside a part's headers, so the caller checks the part count.
-func parseBatchResponse(contentType string, body io.Reader) ([]batchPartResponse, error) {
+// stops inside a part's headers, so the caller checks the part count. More
+// than maxParts parts (one per request sent) is an error, found as soon as
+// the extra part begins.
+func parseBatchResponse(contentType string, body io.Reader, maxParts int) ([]batchPartResponse, error) {
 	mediaType, params, err := mime.ParseMediaType(contentType)
 	if err != nil {
 		return nil, fmt.Errorf("content type %q: %w", contentType, err)
@@ -282,6 +294,9 @@ func parseBatchResponse(contentType string, body io.Reader) ([]batchPartResponse
 		}
 		if err != nil {
 			return nil, fmt.Errorf("part %d: %w", len(parts)+1, err)
+		}
+		if len(parts) == maxParts {
+			return nil, fmt.Errorf("the answer has more parts than the %d requests sent (one answer each)", maxParts)
 		}
 		if pt, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type")); strings.HasPrefix(strings.ToLower(pt), "multipart/") {
 			return nil, fmt.Errorf("part %d is a changeset (%s); only single requests were sent", len(parts)+1, pt)

@@ -176,7 +176,7 @@ func TestBatchBodyRoundTrip(t *testing.T) {
 		"--batchresponse_1\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n" +
 		"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n\r\n{\"error\":{\"code\":\"0x80040217\",\"message\":\"gone\"}}\r\n" +
 		"--batchresponse_1--\r\n"
-	parts, err := parseBatchResponse("multipart/mixed; boundary=batchresponse_1", strings.NewReader(resp))
+	parts, err := parseBatchResponse("multipart/mixed; boundary=batchresponse_1", strings.NewReader(resp), MaxBatchSize)
 	if err != nil || len(parts) != 2 {
 		t.Fatalf("%d parts, err %v", len(parts), err)
 	}
@@ -222,7 +222,7 @@ func TestParseBatchResponse(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			parts, err := parseBatchResponse(tt.ct, strings.NewReader(tt.body))
+			parts, err := parseBatchResponse(tt.ct, strings.NewReader(tt.body), MaxBatchSize)
 			if tt.errorHas != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.errorHas) {
 					t.Fatalf("parts %+v err %v, want error %q", parts, err, tt.errorHas)
@@ -263,7 +263,7 @@ func FuzzParseBatchResponse(f *testing.F) {
 	f.Add("multipart/mixed; boundary=b", []byte("--b\r\nContent-Type: multipart/mixed; boundary=c\r\n\r\n--c\r\n\r\nHTTP/1.1 200 OK\r\n\r\n--c--\r\n--b--\r\n"))
 	f.Add("text/plain", []byte(""))
 	f.Fuzz(func(t *testing.T, ct string, body []byte) {
-		parts, err := parseBatchResponse(ct, bytes.NewReader(body))
+		parts, err := parseBatchResponse(ct, bytes.NewReader(body), 3)
 		if err != nil {
 			return
 		}

@@ -150,7 +150,8 @@ func canonicalStatus(s string) string {
 	if strings.EqualFold(s, "canceled") {
 		return StatusCancelled
 	}
-	return s
+	// An unknown status is shown in diagnostics as the server sent it.
+	return msapi.SanitizeServerText(s)
 }
 
 // formatTime writes t as RFC 3339 in UTC, with fractional seconds only when set.

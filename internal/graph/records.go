@@ -125,11 +125,15 @@ func (c *Client) ListRecords(ctx context.Context, id string, limit int, fn func(
 				})
 			})
 		var cbErr *callbackError
+		var tooLarge *msapi.ResponseTooLargeError
 		switch {
 		case errors.Is(err, errLimitReached):
 			return true, pages, nil
 		case errors.As(err, &cbErr):
 			return false, pages, cbErr.err
+		case errors.As(err, &tooLarge):
+			// It names the request and the limit: the decoder's context adds nothing.
+			return false, pages, fmt.Errorf("microsoft graph: %s: page %d: %w", what, pages, tooLarge)
 		case err != nil:
 			var te *msapi.TransportError
 			if _, ok := msapi.AsError(err); ok || errors.As(err, &te) {
@@ -161,11 +165,12 @@ type pageState struct {
 }
 
 // decodePage reads one page ({"value":[…],"@odata.nextLink":"…"}, keys in
-// any order) from body. take is called for each record: it returns false
+// any order) from body, each record and member value capped at
+// msapi.MaxJSONValueBytes. take is called for each record: it returns false
 // when no more records are wanted (the page then ends with
 // errLimitReached), or an error from the caller (wrapped in callbackError).
 func decodePage(body io.Reader, page *pageState, take func(Record) (bool, error)) error {
-	dec := json.NewDecoder(body)
+	dec := msapi.NewStreamDecoder(body)
 	if err := expectDelim(dec, '{'); err != nil {
 		return fmt.Errorf("decoding page: %w", err)
 	}
@@ -202,7 +207,7 @@ func decodePage(body io.Reader, page *pageState, take func(Record) (bool, error)
 }
 
 // decodeRecords reads the "value" array one record at a time.
-func decodeRecords(dec *json.Decoder, take func(Record) (bool, error)) error {
+func decodeRecords(dec *msapi.StreamDecoder, take func(Record) (bool, error)) error {
 	tok, err := dec.Token()
 	if err != nil {
 		return fmt.Errorf("decoding page: value: %w", err)
@@ -235,7 +240,7 @@ func decodeRecords(dec *json.Decoder, take func(Record) (bool, error)) error {
 	return nil
 }
 
-func expectDelim(dec *json.Decoder, want json.Delim) error {
+func expectDelim(dec *msapi.StreamDecoder, want json.Delim) error {
 	tok, err := dec.Token()
 	if err != nil {
 		return err

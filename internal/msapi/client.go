@@ -73,6 +73,11 @@ type Settings struct {
 	// MaxRetryAfter: a Retry-After longer than this fails at once with a
 	// throttling *Error instead of sleeping.
 	MaxRetryAfter time.Duration
+	// MaxResponseBytes caps the body of a 2xx answer, counted after
+	// decompression, buffered (Do) or streamed (DoStream); 0 means
+	// DefaultMaxResponseBytes. A larger body fails the call with a
+	// *ResponseTooLargeError.
+	MaxResponseBytes int64
 }
 
 // Config configures a Client for one API.
@@ -110,6 +115,7 @@ type Client struct {
 	retryWaitMin  time.Duration
 	retryWaitMax  time.Duration
 	maxRetryAfter time.Duration
+	maxBody       int64 // Settings.MaxResponseBytes
 
 	// now is the clock used to evaluate Retry-After dates; tests replace it.
 	now func() time.Time
@@ -150,6 +156,7 @@ func New(cfg Config) (*Client, error) {
 		retryWaitMin:  s.RetryWaitMin,
 		retryWaitMax:  s.RetryWaitMax,
 		maxRetryAfter: s.MaxRetryAfter,
+		maxBody:       s.MaxResponseBytes,
 		now:           time.Now,
 	}, nil
 }
@@ -181,6 +188,9 @@ func (s Settings) withDefaults() Settings {
 	}
 	if s.MaxConcurrentRequests <= 0 {
 		s.MaxConcurrentRequests = DefaultMaxConcurrentRequests
+	}
+	if s.MaxResponseBytes <= 0 {
+		s.MaxResponseBytes = DefaultMaxResponseBytes
 	}
 	if s.HTTPClient == nil {
 		s.HTTPClient = cleanhttp.DefaultPooledClient()
@@ -256,8 +266,20 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 // fn's error (a read error mid-stream included) is returned as is. The body
 // is closed when fn returns, also when fn stops early, which releases the
 // request's concurrency slot. RequestTimeout bounds the attempt including
-// fn's reading. req.Out must be nil.
+// fn's reading. The body fn reads is capped at MaxResponseBytes, and a
+// decoder made with NewStreamDecoder(body) caps each JSON value; both fail
+// with a *ResponseTooLargeError naming the request. req.Out must be nil.
 func (c *Client) DoStream(ctx context.Context, req *Request, fn func(body io.Reader) error) (*Response, error) {
+	if fn == nil {
+		return nil, fmt.Errorf("%s: DoStream needs a body function", c.api)
+	}
+	return c.DoStreamWithHeader(ctx, req, func(_ http.Header, body io.Reader) error { return fn(body) })
+}
+
+// DoStreamWithHeader is DoStream for answers that are read according to
+// their headers (a $batch answer's boundary is in its Content-Type): fn
+// also gets the answer's headers.
+func (c *Client) DoStreamWithHeader(ctx context.Context, req *Request, fn func(header http.Header, body io.Reader) error) (*Response, error) {
 	if fn == nil {
 		return nil, fmt.Errorf("%s: DoStream needs a body function", c.api)
 	}
@@ -270,7 +292,7 @@ func (c *Client) DoStream(ctx context.Context, req *Request, fn func(body io.Rea
 
 // do runs a call: one pass of retries, and a second with a fresh token if the
 // first was rejected with 401. With stream set, a 2xx body goes to stream.
-func (c *Client) do(ctx context.Context, req *Request, stream func(io.Reader) error) (*Response, *apiCall, error) {
+func (c *Client) do(ctx context.Context, req *Request, stream func(http.Header, io.Reader) error) (*Response, *apiCall, error) {
 	if req == nil {
 		return nil, nil, fmt.Errorf("%s: nil request", c.api)
 	}
@@ -299,7 +321,7 @@ func (c *Client) do(ctx context.Context, req *Request, stream func(io.Reader) er
 		stream: stream,
 	}
 	if body != nil && tflog.IsTrace(ctx) {
-		tflog.Trace(ctx, c.api+" request body", map[string]any{"method": method, "url": u, "body": string(body)})
+		tflog.Trace(ctx, c.api+" request body", map[string]any{"method": method, "url": u, "body": loggedBody(body, int64(len(body)))})
 	}
 
 	tok, err := c.token(ctx, tokenFromCache)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Error is an API answer with a non-2xx status, after retries.
@@ -112,7 +113,7 @@ func attemptsText(n int) string {
 // bodySnippet makes a short one-line excerpt of a non-JSON body (an HTML page
 // from a gateway, plain text).
 func bodySnippet(body []byte) string {
-	s := strings.TrimSpace(string(body))
+	s := strings.TrimSpace(SanitizeServerText(string(body)))
 	if s == "" || json.Valid(body) {
 		return ""
 	}
@@ -122,6 +123,34 @@ func bodySnippet(body []byte) string {
 		s = string(r[:max]) + "…"
 	}
 	return s
+}
+
+// SanitizeServerText removes from text a server sent what could act on a
+// terminal or reorder what a reader sees, before the text reaches a
+// diagnostic or an error: C0 controls except newline and tab (ESC starts
+// terminal escape sequences, CR overwrites a line), DEL, C1 controls, and
+// the Unicode bidirectional controls (U+061C, U+200E, U+200F,
+// U+202A–U+202E, U+2066–U+2069), which can make "allowed" read as
+// "denied". Invalid UTF-8 becomes U+FFFD.
+func SanitizeServerText(s string) string {
+	clean := func(r rune) bool {
+		switch {
+		case r == '\n' || r == '\t':
+			return true
+		case r < 0x20 || (r >= 0x7f && r <= 0x9f):
+			return false
+		}
+		return !unicode.Is(unicode.Bidi_Control, r)
+	}
+	if strings.IndexFunc(s, func(r rune) bool { return !clean(r) }) < 0 && utf8.ValidString(s) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if clean(r) {
+			return r
+		}
+		return -1
+	}, strings.ToValidUTF8(s, "\uFFFD"))
 }
 
 // TransportError is a call that got no HTTP answer: connection errors after the
@@ -214,13 +243,13 @@ func NewError(answer Error) *Error {
 	e := answer
 	e.Body = maskSecretsBytes(e.Body)
 	if code, msg, ok := parseODataError(e.Body); ok {
-		e.Code, e.Message = code, msg
+		e.Code, e.Message = SanitizeServerText(code), SanitizeServerText(msg)
 	}
 	if e.Message == "" && e.StatusCode == http.StatusUnauthorized {
 		// Dataverse answers 401 with an empty body; its challenge names the
 		// expected resource, which is the useful part.
 		if wa := e.Header.Get("WWW-Authenticate"); wa != "" {
-			e.Message = "WWW-Authenticate: " + wa
+			e.Message = "WWW-Authenticate: " + SanitizeServerText(wa)
 		}
 	}
 	e.Throttled = e.StatusCode == http.StatusTooManyRequests || throttleCodes[strings.ToLower(e.Code)]

@@ -145,3 +145,39 @@ func TestErrorBodyIsMasked(t *testing.T) {
 		t.Errorf("token leaked: %s / %s", e.Body, e.Message)
 	}
 }
+
+// Text the server wrote reaches errors (and so Terraform's diagnostics)
+// without terminal controls or bidirectional overrides: an error message
+// cannot recolour the terminal, rewrite a line or read backwards.
+func TestServerTextLosesControlCharacters(t *testing.T) {
+	t.Parallel()
+	const hostile = "Principal user\x1b[2J\x1b[31m is missing\r prvRead\u202Eetirw\u202C privilege\u2066\u2069\u0085\u009b\x07\nsee\tdocs\x00"
+	c, _, _ := newTestServer(t, func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusForbidden, odataErr("0x80040220\x1b]0;pwned\x07", hostile))
+	})
+	_, err := c.Do(context.Background(), &Request{Path: "organizations"})
+	e, ok := AsError(err)
+	if !ok {
+		t.Fatalf("want *Error, got %T %v", err, err)
+	}
+	const want = "Principal user[2J[31m is missing prvReadetirw privilege\nsee\tdocs"
+	if e.Message != want {
+		t.Errorf("Message = %q, want %q", e.Message, want)
+	}
+	for _, s := range []string{e.Error(), e.Code} {
+		if strings.ContainsFunc(s, func(r rune) bool {
+			return (r < 0x20 && r != '\n' && r != '\t') || (r >= 0x7f && r <= 0x9f) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
+		}) {
+			t.Errorf("control character left in %q", s)
+		}
+	}
+
+	// A body that is not an OData error is quoted in the message: cleaned too.
+	snippet := NewError(Error{Method: "GET", Path: "p", StatusCode: 502, Header: http.Header{}, Body: []byte("<html>\x1b[5mbad\u202Egateway\xff</html>")})
+	if got := snippet.Error(); !strings.Contains(got, "<html>[5mbadgateway\uFFFD</html>") {
+		t.Errorf("Error() = %q", got)
+	}
+	if got := SanitizeServerText("plain text, ünïcode\n\tand tabs"); got != "plain text, ünïcode\n\tand tabs" {
+		t.Errorf("clean text changed: %q", got)
+	}
+}

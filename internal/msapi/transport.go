@@ -70,14 +70,32 @@ func (t *limitedTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		}
 		return nil, err
 	}
-	resp.Body = &releasingBody{ReadCloser: resp.Body, done: done}
+	resp.Body = &releasingBody{ReadCloser: resp.Body, done: done, attempt: ctx, caller: req.Context(), timeout: t.timeout}
 	return resp, nil
 }
 
 // releasingBody frees the attempt's slot and timer when the body is closed.
+// A read cut short by the attempt's timeout says so, instead of passing on
+// what the timeout caused: a connection error ("use of closed network
+// connection") or, at times, a clean io.EOF on a body that was not complete.
 type releasingBody struct {
 	io.ReadCloser
-	done func()
+	done            func()
+	attempt, caller context.Context
+	timeout         time.Duration
+	read            int64
+}
+
+func (b *releasingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.read += int64(n)
+	if err != nil && b.caller.Err() == nil {
+		var timedOut *attemptTimeoutError
+		if errors.As(context.Cause(b.attempt), &timedOut) {
+			err = &attemptTimeoutError{timeout: b.timeout, bodyBytes: b.read, inBody: true}
+		}
+	}
+	return n, err
 }
 
 func (b *releasingBody) Close() error {
@@ -92,9 +110,15 @@ func (b *releasingBody) Close() error {
 type attemptTimeoutError struct {
 	timeout time.Duration
 	err     error
+	// inBody: the answer had begun (bodyBytes of its body had arrived).
+	inBody    bool
+	bodyBytes int64
 }
 
 func (e *attemptTimeoutError) Error() string {
+	if e.inBody {
+		return fmt.Sprintf("the response body was still arriving (%d bytes read) when the request timeout of the attempt ran out: timed out after %s", e.bodyBytes, e.timeout)
+	}
 	if e.err != nil {
 		return fmt.Sprintf("attempt timed out after %s (request timeout): %v", e.timeout, e.err)
 	}
@@ -119,7 +143,7 @@ type apiCall struct {
 	header http.Header
 	// stream, when set, receives the body of a 2xx answer (DoStream);
 	// streamed records that it was called, so nothing is sent again.
-	stream   func(io.Reader) error
+	stream   func(http.Header, io.Reader) error
 	streamed bool
 
 	token        azcore.AccessToken
@@ -188,12 +212,17 @@ func (call *apiCall) send(tok azcore.AccessToken) (*Response, error) {
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if call.stream != nil {
 			call.streamed = true
-			if err := call.stream(resp.Body); err != nil {
+			if err := call.streamBody(resp); err != nil {
 				return nil, err
 			}
 			return &Response{StatusCode: resp.StatusCode, Header: resp.Header, Attempts: call.attempts}, nil
 		}
 		data, err := call.readBody(resp)
+		var tooLarge *ResponseTooLargeError
+		if errors.As(err, &tooLarge) {
+			tflog.Debug(call.ctx, call.c.api+" response too large", call.fields(map[string]any{"error": err.Error()}))
+			return nil, err
+		}
 		if err != nil {
 			return nil, call.transportError(fmt.Errorf("reading response body: %w", err))
 		}
@@ -203,19 +232,57 @@ func (call *apiCall) send(tok azcore.AccessToken) (*Response, error) {
 	return nil, call.errorFromResponse(resp, nil)
 }
 
-// readBody reads the body of a successful answer: the one place where a
-// cap on the size of answers belongs.
+// readBody reads the body of a successful answer, capped at MaxResponseBytes.
 func (call *apiCall) readBody(resp *http.Response) ([]byte, error) {
-	data, err := io.ReadAll(resp.Body)
+	body, err := call.cappedBody(resp)
+	if err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(body)
 	if err != nil {
 		return nil, err
 	}
 	if tflog.IsTrace(call.ctx) && len(data) > 0 {
 		tflog.Trace(call.ctx, call.c.api+" response body", call.fields(map[string]any{
-			"status": resp.StatusCode, "body": string(data),
+			"status": resp.StatusCode, "body": loggedBody(data, int64(len(data))),
 		}))
 	}
 	return data, nil
+}
+
+// streamBody hands the capped body of a successful answer to the DoStream
+// function; at TRACE the start of what it read is logged afterwards.
+func (call *apiCall) streamBody(resp *http.Response) error {
+	body, err := call.cappedBody(resp)
+	if err != nil {
+		return err
+	}
+	if !tflog.IsTrace(call.ctx) {
+		return call.stream(resp.Header, &streamBody{r: body, call: call})
+	}
+	head := &bodyHead{}
+	err = call.stream(resp.Header, &streamBody{r: io.TeeReader(body, head), call: call})
+	if head.total > 0 {
+		tflog.Trace(call.ctx, call.c.api+" response body (streamed)", call.fields(map[string]any{
+			"status": resp.StatusCode, "body": loggedBody(head.head, head.total),
+		}))
+	}
+	return err
+}
+
+// cappedBody returns resp's body capped at MaxResponseBytes, counted after
+// the decompression Go's transport does when it asked for gzip itself; a
+// Content-Length over the limit fails before anything is read.
+func (call *apiCall) cappedBody(resp *http.Response) (io.Reader, error) {
+	tooLarge := &ResponseTooLargeError{
+		API: call.c.api, Method: call.method, Path: pathWithoutQuery(call.path),
+		What: "the response body", Limit: call.c.maxBody, Decompressed: resp.Uncompressed,
+	}
+	if resp.ContentLength > call.c.maxBody {
+		tooLarge.Announced = resp.ContentLength
+		return nil, tooLarge
+	}
+	return newCappedReader(resp.Body, call.c.maxBody, func() error { return tooLarge }), nil
 }
 
 // errorFromResponse reads and closes resp's body and builds the *Error.
@@ -241,7 +308,7 @@ func (call *apiCall) errorFromResponse(resp *http.Response, cause error) error {
 	}
 	tflog.Debug(call.ctx, call.c.api+" request failed", call.fields(fields))
 	if tflog.IsTrace(call.ctx) && len(e.Body) > 0 {
-		tflog.Trace(call.ctx, call.c.api+" error body", call.fields(map[string]any{"status": e.StatusCode, "body": string(e.Body)}))
+		tflog.Trace(call.ctx, call.c.api+" error body", call.fields(map[string]any{"status": e.StatusCode, "body": loggedBody(e.Body, int64(len(e.Body)))}))
 	}
 	return e
 }

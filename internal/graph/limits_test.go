@@ -1,0 +1,67 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi"
+)
+
+// One audit log record whose auditData never ends stops the read at
+// msapi.MaxJSONValueBytes, with an error that names the request; the server
+// offers 4 GiB, generated as it is sent.
+func TestListRecordsGiantRecordIsCapped(t *testing.T) {
+	t.Parallel()
+	var written atomic.Int64
+	c, _, _ := newFake(t, func(w http.ResponseWriter, r *http.Request, _ int, _ []byte) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		n, err := io.WriteString(w, `{"value":[{"id":"rec-1","auditData":{"EntityName":"`)
+		written.Add(int64(n))
+		chunk := bytes.Repeat([]byte("a"), 32<<10)
+		for err == nil && written.Load() < 4<<30 {
+			n, err = w.Write(chunk)
+			written.Add(int64(n))
+		}
+	})
+	start := time.Now()
+	_, _, err := c.ListRecords(context.Background(), queryID, 0, func(Record) error { return nil })
+	var tooLarge *msapi.ResponseTooLargeError
+	if !errors.As(err, &tooLarge) {
+		t.Fatalf("want *msapi.ResponseTooLargeError, got %T %v", err, err)
+	}
+	for _, want := range []string{"Microsoft Graph GET security/auditLog/queries/" + queryID + "/records:", "16 MiB"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if w := written.Load(); w > msapi.MaxJSONValueBytes+32<<20 {
+		t.Errorf("the server wrote %d bytes before the client stopped", w)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("the error came after %s", d)
+	}
+}
+
+// A query status the client does not know is shown as sent, without
+// terminal controls or bidirectional overrides.
+func TestUnknownQueryStatusIsCleaned(t *testing.T) {
+	t.Parallel()
+	c, _, _ := newFake(t, func(w http.ResponseWriter, _ *http.Request, _ int, _ []byte) {
+		writeJSON(w, http.StatusOK, queryBody(queryID, "pend\x1b[8ming\u202E"))
+	})
+	q, err := c.GetQuery(context.Background(), queryID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Status != "pend[8ming" {
+		t.Errorf("Status = %q", q.Status)
+	}
+}
