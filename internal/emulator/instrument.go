@@ -83,6 +83,7 @@ func (s *Server) instrument(listener string, route func(*http.Request) string, n
 		}
 		answer := func(f Fault) {
 			s.counters.countInjected()
+			s.hang(f, r)
 			if f.Reset {
 				finish(0)
 				resetConnection(w)
@@ -164,6 +165,7 @@ func (s *Server) servePart(w http.ResponseWriter, r *http.Request, listener, nam
 	}
 	if f, ok := s.faults.next(key); ok && (f.Reset || f.Status != 0) {
 		s.counters.countInjected()
+		s.hang(f, r)
 		if f.Reset {
 			report(0)
 			resetConnection(w)
