@@ -11,12 +11,16 @@ import (
 )
 
 // The control endpoint lets a separate process (the standalone command's
-// "simulate" sub-command) drive a running emulator. It lives outside the
+// "simulate" and "set" sub-commands) drive a running emulator. It lives outside the
 // Web API root under /_emulator/, which no Dataverse URL uses, is enabled
 // only with Options.ControlKey, and is not counted in the request counters.
 
 // ControlPath is the test-only endpoint that runs SimulateActivity.
 const ControlPath = "/_emulator/simulate"
+
+// ControlSetPath is the test-only endpoint that changes audit settings
+// behind the client's back (see SetRequest).
+const ControlSetPath = "/_emulator/set"
 
 // ControlKeyHeader carries Options.ControlKey on control requests.
 const ControlKeyHeader = "X-Emulator-Control-Key"
@@ -72,7 +76,7 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		controlError(w, http.StatusUnauthorized, "missing or wrong "+ControlKeyHeader)
 		return
 	}
-	if r.URL.Path != ControlPath {
+	if r.URL.Path != ControlPath && r.URL.Path != ControlSetPath {
 		controlError(w, http.StatusNotFound, "unknown control endpoint "+r.URL.Path)
 		return
 	}
@@ -84,6 +88,10 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
 	if err != nil {
 		controlError(w, http.StatusRequestEntityTooLarge, "body too large")
+		return
+	}
+	if r.URL.Path == ControlSetPath {
+		s.serveControlSet(w, body)
 		return
 	}
 	var req SimulateRequest
