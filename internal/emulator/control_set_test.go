@@ -116,7 +116,7 @@ func TestControlSetRefusals(t *testing.T) {
 		{SetRequest{Target: SetTargetOrganization, Settings: map[string]string{"retention_period_days": "0"}}, "want -1 (forever), 1 to 365000 days, or null"},
 		{SetRequest{Target: SetTargetOrganization, Publish: true, Settings: map[string]string{"audit_enabled": "true"}}, "-publish applies to tables and columns only"},
 		{SetRequest{Target: SetTargetTable, Table: "acount", Settings: map[string]string{"audit_enabled": "true"}}, `no table "acount" in the emulated environment (did you mean account?)`},
-		{SetRequest{Target: SetTargetColumn, Table: "account", Column: "nmae", Settings: map[string]string{"audit_enabled": "true"}}, `table "account" has no column "nmae" (did you mean name?)`},
+		{SetRequest{Target: SetTargetColumn, Table: "account", Column: "nme", Settings: map[string]string{"audit_enabled": "true"}}, `table "account" has no column "nme" (did you mean name?)`},
 		{SetRequest{Target: SetTargetTable, Table: "account", Settings: map[string]string{"read_audit_enabled": "true"}}, `unknown table setting "read_audit_enabled"`},
 	} {
 		status, _, raw := postSet(t, s, "k", tc.req)

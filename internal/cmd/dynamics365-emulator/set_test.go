@@ -102,7 +102,7 @@ func TestSetRefusals(t *testing.T) {
 		{[]string{"-env-file", envFile, "org", "audit_enabled=true", "audit_enabled=false"}, "audit_enabled is given twice"},
 		{[]string{"-env-file", envFile, "org", "audit_enabled=maybe"}, "audit_enabled=maybe: want true or false"},
 		{[]string{"-env-file", envFile, "table", "acount", "audit_enabled=true"}, "did you mean account?"},
-		{[]string{"-env-file", envFile, "column", "account.nmae", "audit_enabled=true"}, "did you mean name?"},
+		{[]string{"-env-file", envFile, "column", "account.nme", "audit_enabled=true"}, "did you mean name?"},
 		{[]string{"org", "audit_enabled=true"}, "set needs -env-file"},
 		{[]string{"-env-file", envFile + ".missing", "org", "audit_enabled=true"}, "is the emulator running?"},
 	} {
