@@ -11,16 +11,12 @@ import (
 )
 
 // The control endpoint lets a separate process (the standalone command's
-// "simulate" and "set" sub-commands) drive a running emulator. It lives outside the
+// "simulate" sub-command) drive a running emulator. It lives outside the
 // Web API root under /_emulator/, which no Dataverse URL uses, is enabled
 // only with Options.ControlKey, and is not counted in the request counters.
 
 // ControlPath is the test-only endpoint that runs SimulateActivity.
 const ControlPath = "/_emulator/simulate"
-
-// ControlSetPath is the test-only endpoint that changes audit settings
-// behind the client's back (see SetRequest).
-const ControlSetPath = "/_emulator/set"
 
 // ControlKeyHeader carries Options.ControlKey on control requests.
 const ControlKeyHeader = "X-Emulator-Control-Key"
@@ -54,7 +50,7 @@ func (s *Server) serveEnvironmentListener(w http.ResponseWriter, r *http.Request
 	if s.controlKey != "" && strings.HasPrefix(r.URL.Path, "/_emulator/") {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
-		s.serveControl(rec, r)
+		s.serveControlRequest(rec, r)
 		if s.onRequest != nil {
 			status := rec.status
 			if status == 0 {
@@ -76,7 +72,7 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		controlError(w, http.StatusUnauthorized, "missing or wrong "+ControlKeyHeader)
 		return
 	}
-	if r.URL.Path != ControlPath && r.URL.Path != ControlSetPath {
+	if r.URL.Path != ControlPath {
 		controlError(w, http.StatusNotFound, "unknown control endpoint "+r.URL.Path)
 		return
 	}
@@ -88,10 +84,6 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
 	if err != nil {
 		controlError(w, http.StatusRequestEntityTooLarge, "body too large")
-		return
-	}
-	if r.URL.Path == ControlSetPath {
-		s.serveControlSet(w, body)
 		return
 	}
 	var req SimulateRequest

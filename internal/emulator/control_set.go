@@ -1,8 +1,10 @@
 package emulator
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"sort"
@@ -16,6 +18,34 @@ import (
 // are attributed to AdminUserID and no request counter, fault rule or
 // service protection limit sees it. It exists for drift demos and tests
 // run against the standalone emulator ("dynamics365-emulator set").
+
+// ControlSetPath is the test-only endpoint that changes audit settings
+// behind the client's back (see SetRequest).
+const ControlSetPath = "/_emulator/set"
+
+// serveControlRequest routes a control request: POST ControlSetPath here,
+// the others to serveControl.
+func (s *Server) serveControlRequest(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != ControlSetPath {
+		s.serveControl(w, r)
+		return
+	}
+	if subtle.ConstantTimeCompare([]byte(r.Header.Get(ControlKeyHeader)), []byte(s.controlKey)) != 1 {
+		controlError(w, http.StatusUnauthorized, "missing or wrong "+ControlKeyHeader)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		controlError(w, http.StatusMethodNotAllowed, "use POST")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil {
+		controlError(w, http.StatusRequestEntityTooLarge, "body too large")
+		return
+	}
+	s.serveControlSet(w, body)
+}
 
 // Control set targets (SetRequest.Target).
 const (

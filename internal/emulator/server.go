@@ -99,17 +99,6 @@ type Options struct {
 	// maximum is 24855 ("Manage Dataverse auditing"); whether the Web API
 	// enforces it is not documented, so set 24855 to model a service that does.
 	MaxRetentionDays int
-	// LoginPort, EnvironmentPort and GraphPort are the loopback ports of
-	// the three listeners (login, Dataverse, Graph). Zero means a random
-	// free port, which is what parallel tests want.
-	LoginPort, EnvironmentPort, GraphPort int
-	// FederatedIssuer is the issuer (iss) of the emulator's federated
-	// tokens (IssueFederatedToken, GitHubActionsOIDC) and the issuer its
-	// federated identity credentials trust, e.g.
-	// "https://token.actions.githubusercontent.com" to mirror a real
-	// credential. The tokens are still signed by the emulator's key.
-	// Default: FederatedIssuer() on the login listener.
-	FederatedIssuer string
 
 	// Dataverse service protection limits, per user (the calling
 	// principal) on the environment listener; see dataverse-api.md and
@@ -125,6 +114,18 @@ type Options struct {
 	RequestsPerWindow      int
 	LimitWindow            time.Duration
 	ExecutionTimePerWindow time.Duration
+
+	// LoginPort, EnvironmentPort and GraphPort are the loopback ports of
+	// the three listeners (login, Dataverse, Graph). Zero means a random
+	// free port, which is what parallel tests want.
+	LoginPort, EnvironmentPort, GraphPort int
+	// FederatedIssuer is the issuer (iss) of the emulator's federated
+	// tokens (IssueFederatedToken, GitHubActionsOIDC) and the issuer its
+	// federated identity credentials trust, e.g.
+	// "https://token.actions.githubusercontent.com" to mirror a real
+	// credential. The tokens are still signed by the emulator's key.
+	// Default: FederatedIssuer() on the login listener.
+	FederatedIssuer string
 }
 
 const (
