@@ -50,7 +50,7 @@ func (s *Server) serveEnvironmentListener(w http.ResponseWriter, r *http.Request
 	if s.controlKey != "" && strings.HasPrefix(r.URL.Path, "/_emulator/") {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
-		s.serveControl(rec, r)
+		s.serveControlRequest(rec, r)
 		if s.onRequest != nil {
 			status := rec.status
 			if status == 0 {

@@ -25,10 +25,17 @@ import (
 // is a new request: it counts and may consume the next fault). Over
 // HTTP/2, which the emulator's HTTPClient uses, the caller sees the stream
 // error.
+//
+// A Fault with Hang > 0 first holds the request that long on the emulator's
+// clock (Options.TimeSource) without a byte of answer, like a service that
+// stops responding, then answers as above; Hang with Reset is a hang that
+// ends in a reset. The hang ends early when the client gives up or the
+// server closes.
 type Fault struct {
 	Status     int
 	RetryAfter time.Duration
 	Reset      bool
+	Hang       time.Duration
 }
 
 // InjectFaults queues faults for route, a request counter key such as
@@ -78,6 +85,10 @@ type FaultRule struct {
 	// latencies of all matching rules add up). Service protection limits
 	// count it as execution time.
 	Latency time.Duration
+	// Hang makes this rule's resets (status 0) hang first: the request is
+	// held that long on the emulator's clock, then reset (see Fault.Hang).
+	// It does not apply to status answers.
+	Hang time.Duration
 	// AfterHandler makes failures happen after the request was handled:
 	// its change is applied (and audited) but the client gets the fault
 	// instead of the answer, like a service that fails to answer a write it
@@ -181,6 +192,9 @@ func (fi *faultInjector) plan(listener, key string) faultPlan {
 			fr.turn[i]++
 		}
 		f := Fault{Status: status, Reset: status == 0}
+		if f.Reset {
+			f.Hang = rule.Hang
+		}
 		if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
 			f.RetryAfter = rule.RetryAfter
 		}
@@ -204,6 +218,12 @@ func (fi *faultInjector) next(key string) (Fault, bool) {
 		fi.pending[key] = q[1:]
 	}
 	return f, true
+}
+
+// hang holds a faulted request for f.Hang on the server's clock before its
+// answer, or less if the client goes away or the server closes.
+func (s *Server) hang(f Fault, r *http.Request) {
+	s.wait(f.Hang, r.Context().Done())
 }
 
 // resetConnection drops the request without a response.

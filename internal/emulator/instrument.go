@@ -211,6 +211,7 @@ func (b *bufferedResponse) replay(w http.ResponseWriter) {
 // fault's status) and reports the status, 0 for a reset.
 func (s *Server) answerFault(w http.ResponseWriter, r *http.Request, listener string, f Fault, report func(status int)) {
 	s.counters.countInjected()
+	s.hang(f, r)
 	if f.Reset {
 		report(0)
 		resetConnection(w)

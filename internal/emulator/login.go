@@ -74,8 +74,9 @@ func (k *signingKey) jwks(issuer string) map[string]any {
 }
 
 // FederatedIssuer is the issuer URL of the tokens IssueFederatedToken makes
-// (an OIDC issuer on the login listener, with its own discovery document).
-func (s *Server) FederatedIssuer() string { return s.authorityHost + "federated" }
+// (an OIDC issuer on the login listener, with its own discovery document),
+// or Options.FederatedIssuer.
+func (s *Server) FederatedIssuer() string { return s.federatedIssuer }
 
 // IssueFederatedToken returns a JWT from the emulator's federated issuer
 // (like a GitHub Actions or Kubernetes OIDC token) for subject, with audience
@@ -238,7 +239,7 @@ func (s *Server) serveLogin(w http.ResponseWriter, r *http.Request) {
 	case "federated-openid-configuration":
 		writeJSON(w, http.StatusOK, map[string]any{
 			"issuer":                                s.FederatedIssuer(),
-			"jwks_uri":                              s.FederatedIssuer() + "/keys",
+			"jwks_uri":                              s.authorityHost + "federated/keys",
 			"response_types_supported":              []string{"id_token"},
 			"subject_types_supported":               []string{"public", "pairwise"},
 			"id_token_signing_alg_values_supported": []string{"RS256"},

@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -113,6 +114,18 @@ type Options struct {
 	RequestsPerWindow      int
 	LimitWindow            time.Duration
 	ExecutionTimePerWindow time.Duration
+
+	// LoginPort, EnvironmentPort and GraphPort are the loopback ports of
+	// the three listeners (login, Dataverse, Graph). Zero means a random
+	// free port, which is what parallel tests want.
+	LoginPort, EnvironmentPort, GraphPort int
+	// FederatedIssuer is the issuer (iss) of the emulator's federated
+	// tokens (IssueFederatedToken, GitHubActionsOIDC) and the issuer its
+	// federated identity credentials trust, e.g.
+	// "https://token.actions.githubusercontent.com" to mirror a real
+	// credential. The tokens are still signed by the emulator's key.
+	// Default: FederatedIssuer() on the login listener.
+	FederatedIssuer string
 }
 
 const (
@@ -178,6 +191,8 @@ type Server struct {
 	businessUnitID string
 	controlKey     string
 	envHandler     http.Handler // the instrumented Dataverse handler ($batch parts run through it)
+
+	federatedIssuer string // see Options.FederatedIssuer
 
 	org      *orgPart
 	meta     *metadataPart
@@ -266,18 +281,18 @@ func Start(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("write CA file: %w", err)
 	}
 
-	loginLn, err := net.Listen("tcp", "127.0.0.1:0")
+	loginLn, err := listenLoopback(opts.LoginPort)
 	if err != nil {
 		_ = os.RemoveAll(s.caDir)
 		return nil, err
 	}
-	envLn, err := net.Listen("tcp", "127.0.0.1:0")
+	envLn, err := listenLoopback(opts.EnvironmentPort)
 	if err != nil {
 		_ = loginLn.Close()
 		_ = os.RemoveAll(s.caDir)
 		return nil, err
 	}
-	graphLn, err := net.Listen("tcp", "127.0.0.1:0")
+	graphLn, err := listenLoopback(opts.GraphPort)
 	if err != nil {
 		_ = loginLn.Close()
 		_ = envLn.Close()
@@ -287,6 +302,10 @@ func Start(opts Options) (*Server, error) {
 	s.authorityHost = fmt.Sprintf("https://%s/", loginLn.Addr().String())
 	s.environment = fmt.Sprintf("https://%s", envLn.Addr().String())
 	s.graphURL = fmt.Sprintf("https://%s", graphLn.Addr().String())
+	s.federatedIssuer = opts.FederatedIssuer
+	if s.federatedIssuer == "" {
+		s.federatedIssuer = s.authorityHost + "federated"
+	}
 	s.entra.audiences[s.environment] = true
 	s.entra.audiences[s.graphURL] = true
 
@@ -323,6 +342,15 @@ func Start(opts Options) (*Server, error) {
 	go serve(s.envSrv, envLn)
 	go serve(s.graphSrv, graphLn)
 	return s, nil
+}
+
+// listenLoopback listens on 127.0.0.1:port (port 0: a free one).
+func listenLoopback(port int) (net.Listener, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return nil, fmt.Errorf("listen on 127.0.0.1 port %d: %w", port, err)
+	}
+	return ln, nil
 }
 
 func serve(srv *http.Server, ln net.Listener) {

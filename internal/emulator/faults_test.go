@@ -1,0 +1,129 @@
+package emulator
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestFaultHangThenReset: a hang holds the request on the emulator's clock,
+// without an answer, for exactly its duration, then resets it.
+func TestFaultHangThenReset(t *testing.T) {
+	t.Parallel()
+	clock := NewManualClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	s := startServer(t, Options{TimeSource: clock})
+	s.AddSecretClient("app", "secret")
+	token := login(t, s, "app", "secret")
+	s.InjectFaults("GET WhoAmI", Fault{Reset: true, Hang: 30 * time.Second})
+
+	done := make(chan int, 1)
+	go func() {
+		status, _, _ := tryWhoAmI(t, s, token)
+		done <- status
+	}()
+	waitForWaiters(t, clock, 1)
+	clock.Advance(29 * time.Second)
+	select {
+	case status := <-done:
+		t.Fatalf("answered (%d) before the hang was over", status)
+	case <-time.After(50 * time.Millisecond):
+	}
+	clock.Advance(time.Second)
+	select {
+	case status := <-done:
+		if status != 0 {
+			t.Errorf("after the hang: status %d, want a reset", status)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("still hanging after its duration")
+	}
+	if got := s.InjectedFaultCount(); got != 1 {
+		t.Errorf("InjectedFaultCount = %d", got)
+	}
+	// The next request goes through.
+	if status, _, _ := tryWhoAmI(t, s, token); status != http.StatusOK {
+		t.Errorf("next WhoAmI: %d", status)
+	}
+}
+
+// TestFaultRuleHangAfterHandler: a rule's hang applies to its resets; after
+// the handler it is a write applied whose answer never comes.
+func TestFaultRuleHangAfterHandler(t *testing.T) {
+	t.Parallel()
+	clock := NewManualClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	s := startServer(t, Options{TimeSource: clock})
+	s.AddSecretClient("app", "secret")
+	token := login(t, s, "app", "secret")
+	s.SetFaultRules(1, FaultRule{Route: "PATCH organizations", Fraction: 1, Statuses: []int{0}, Hang: time.Minute, AfterHandler: true})
+
+	done := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPatch, s.EnvironmentURL()+apiPrefix+"organizations("+s.OrganizationID()+")", strings.NewReader(`{"auditretentionperiodv2":90}`))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := s.HTTPClient().Do(req)
+		if err == nil {
+			_ = resp.Body.Close()
+		}
+		done <- err
+	}()
+	waitForWaiters(t, clock, 1)
+	if got := s.Organization().AuditRetentionPeriodV2; got != 90 {
+		t.Errorf("during the hang the write is already applied: retention %d, want 90", got)
+	}
+	clock.Advance(time.Minute)
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("an answer came; want a reset")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("still hanging after its duration")
+	}
+}
+
+// TestFaultRuleHangOnlyForResets: Hang does not delay status answers.
+func TestFaultRuleHangOnlyForResets(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, Options{})
+	s.AddSecretClient("app", "secret")
+	token := login(t, s, "app", "secret")
+	s.SetFaultRules(1, FaultRule{Route: "GET WhoAmI", Fraction: 1, Statuses: []int{http.StatusBadGateway}, Hang: time.Hour})
+	start := time.Now()
+	if status, _, _ := tryWhoAmI(t, s, token); status != http.StatusBadGateway {
+		t.Errorf("status %d", status)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("a status answer waited %s", d)
+	}
+}
+
+// TestFaultHangEndsWhenServerCloses: Close does not wait for a long hang.
+func TestFaultHangEndsWhenServerCloses(t *testing.T) {
+	t.Parallel()
+	clock := NewManualClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	s := startServer(t, Options{TimeSource: clock})
+	s.AddSecretClient("app", "secret")
+	token := login(t, s, "app", "secret")
+	s.InjectFaults("GET WhoAmI", Fault{Reset: true, Hang: 24 * time.Hour})
+	done := make(chan int, 1)
+	go func() {
+		status, _, _ := tryWhoAmI(t, s, token)
+		done <- status
+	}()
+	waitForWaiters(t, clock, 1)
+	start := time.Now()
+	s.Close()
+	select {
+	case status := <-done:
+		if status != 0 {
+			t.Errorf("status %d, want a reset", status)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the hang outlived Close")
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Close took %s", d)
+	}
+}
