@@ -82,8 +82,8 @@ func newMetadataPart(sh *shared, extraCustomTables int) *metadataPart {
 }
 
 // table finds a table by logical name; nil if there is none. Tables are
-// never added or removed, so the pointer stays valid, but its fields are
-// guarded by md.mu.
+// never added, and DeleteTable only drops them from the maps, so the pointer
+// stays valid, but its fields are guarded by md.mu.
 func (md *metadataPart) table(logicalName string) *entityDef {
 	md.mu.Lock()
 	defer md.mu.Unlock()
