@@ -77,12 +77,17 @@ func (d *auditRecordsDataSource) Schema(_ context.Context, _ datasource.SchemaRe
 			"dots and cannot be used to restore the column. Reads, retrieve-multiple and export activity are not here: " +
 			"they land in Microsoft Purview (`dynamics365_audit_log_search`). Needs the `prvReadAuditSummary` privilege.",
 		Attributes: map[string]schema.Attribute{
-			"id":   computedString("The OData `$filter` of the search."),
+			"id": computedString("The search's arguments in a canonical form, the same for the same arguments: `audits?` " +
+				"followed by the set arguments as a sorted query string, with `limit` always present, e.g. `audits?limit=1000` " +
+				"without filters or `audits?entity_logical_name=account&limit=1000&operations=update`. Times are in UTC and " +
+				"actions are numeric codes."),
 			"from": timestampAttribute("Earliest `createdon`, inclusive, as RFC 3339 (e.g. `2026-01-01T00:00:00Z`)."),
 			"to":   timestampAttribute("Latest `createdon`, inclusive, as RFC 3339. Must not be before `from`."),
 			"entity_logical_name": schema.StringAttribute{Optional: true,
-				MarkdownDescription: "Only rows about this table (`objecttypecode`), e.g. `account`.",
-				Validators:          []validator.String{tableLogicalNameValidator}},
+				MarkdownDescription: "Only rows about this table (`objecttypecode`), e.g. `account`. A table the environment " +
+					"does not have is an error that names the closest tables, unless the audit trail has rows about it (a " +
+					"deleted table keeps its history): then they are returned with a warning.",
+				Validators: []validator.String{tableLogicalNameValidator}},
 			"record_id": schema.StringAttribute{Optional: true, Validators: []validator.String{guidValidator},
 				MarkdownDescription: "Only rows about this record (GUID, `_objectid_value`): its whole audit history, up to `limit`."},
 			"user_id": schema.StringAttribute{Optional: true, Validators: []validator.String{guidValidator},
@@ -180,9 +185,13 @@ func (d *auditRecordsDataSource) Read(ctx context.Context, req datasource.ReadRe
 		resp.Diagnostics.AddError("Invalid audit search", err.Error())
 		return
 	}
-	filter, err := dataverse.BuildAuditFilter(q)
-	if err != nil {
+	if _, err := dataverse.BuildAuditFilter(q); err != nil {
 		resp.Diagnostics.AddError("Invalid audit search", err.Error())
+		return
+	}
+	tableMissing, err := d.tableMissing(ctx, q.EntityLogicalName)
+	if err != nil {
+		addAPIError(&resp.Diagnostics, "Cannot check that the table "+q.EntityLogicalName+" exists", err)
 		return
 	}
 	start := time.Now()
@@ -197,6 +206,12 @@ func (d *auditRecordsDataSource) Read(ctx context.Context, req datasource.ReadRe
 	}
 	tflog.Info(ctx, "read audit records", map[string]any{"records": len(rows), "pages": pages, "truncated": truncated,
 		"duration_ms": time.Since(start).Milliseconds()})
+	if tableMissing {
+		d.reportMissingTable(q.EntityLogicalName, len(rows), &resp.Diagnostics)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
 
 	var changes map[string][]dataverse.AuditChange
 	if m.IncludeChanges.ValueBool() && len(rows) > 0 {
@@ -207,7 +222,7 @@ func (d *auditRecordsDataSource) Read(ctx context.Context, req datasource.ReadRe
 		}
 	}
 
-	m.ID = types.StringValue(filter)
+	m.ID = types.StringValue(auditSearchID(q, m.IncludeChanges.ValueBool()))
 	m.Truncated = types.BoolValue(truncated)
 	m.Records = make([]auditRecord, len(rows))
 	for i, r := range rows {

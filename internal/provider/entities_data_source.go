@@ -125,8 +125,12 @@ func (d *entitiesDataSource) Read(ctx context.Context, req datasource.ReadReques
 		}
 		if len(missing) > 0 {
 			sort.Strings(missing)
+			detail := fmt.Sprintf("%s has no tables named %s.", d.data.environmentURL, quoteAll(missing))
+			if hint := suggestionsFor(missing, sortedKeys(all)); hint != "" {
+				detail += " " + hint
+			}
 			resp.Diagnostics.AddAttributeError(path.Root("logical_names"), "Unknown tables",
-				fmt.Sprintf("%s has no tables named %s. Use table logical names: %s.", d.data.environmentURL, quoteAll(missing), logicalNameHint))
+				fmt.Sprintf("%s Use table logical names: %s.", detail, logicalNameHint))
 			return
 		}
 	}

@@ -90,3 +90,24 @@ func absInt(n int) int {
 	}
 	return n
 }
+
+// maxSuggestedNames is how many unknown names of one error get suggestions:
+// the error stays readable when a whole list is wrong.
+const maxSuggestedNames = 10
+
+// suggestionsFor is the sentence an error about several unknown names ends
+// with: "Did you mean account?" for one, `For "acount", did you mean
+// account? For "contcat", did you mean contact or contract?` for several
+// (the first maxSuggestedNames of them), or "" when no known name is near.
+func suggestionsFor(unknown, known []string) string {
+	if len(unknown) == 1 {
+		return didYouMean(unknown[0], known)
+	}
+	var parts []string
+	for _, name := range unknown[:min(len(unknown), maxSuggestedNames)] {
+		if hint := didYouMean(name, known); hint != "" {
+			parts = append(parts, fmt.Sprintf("For %q, d%s", name, hint[1:]))
+		}
+	}
+	return strings.Join(parts, " ")
+}

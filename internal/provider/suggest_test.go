@@ -2,6 +2,7 @@ package provider
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -63,5 +64,28 @@ func TestEditDistance(t *testing.T) {
 		if got := editDistance(c.a, c.b); got != c.want {
 			t.Errorf("editDistance(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
 		}
+	}
+}
+
+func TestSuggestionsFor(t *testing.T) {
+	cases := []struct {
+		unknown []string
+		want    string
+	}{
+		{[]string{"acount"}, "Did you mean account?"},
+		{[]string{"acount", "xyz", "contcat"}, `For "acount", did you mean account? For "contcat", did you mean contact or contract?`},
+		{[]string{"xyz", "qqq"}, ""},
+	}
+	for _, c := range cases {
+		if got := suggestionsFor(c.unknown, someTables); got != c.want {
+			t.Errorf("suggestionsFor(%q) = %q, want %q", c.unknown, got, c.want)
+		}
+	}
+	many := make([]string, 0, 2*maxSuggestedNames)
+	for range 2 * maxSuggestedNames {
+		many = append(many, "acount")
+	}
+	if got := strings.Count(suggestionsFor(many, someTables), "did you mean"); got != maxSuggestedNames {
+		t.Errorf("suggestions for %d unknown names: %d, want %d", len(many), got, maxSuggestedNames)
 	}
 }
