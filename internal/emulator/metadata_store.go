@@ -75,6 +75,8 @@ type metadataPart struct {
 	*shared
 	mu    sync.Mutex
 	store *metaStore
+	// plainGetServesSaved: Options.PlainMetadataGetServesSaved.
+	plainGetServesSaved bool
 }
 
 func newMetadataPart(sh *shared, extraCustomTables int) *metadataPart {
@@ -259,10 +261,26 @@ func (md *metadataPart) publishedAudit(logicalName string) (EntityAuditState, bo
 // (attributed to AdminUserID), and the table is left published. Other
 // fields, and attributes fn adds, are ignored; an unknown table is an error.
 func (s *Server) UpdateEntityAudit(logicalName string, fn func(*EntityAuditState)) error {
-	return s.meta.updateAudit(logicalName, fn)
+	return s.meta.updateAudit(logicalName, fn, saveAndPublish)
 }
 
-func (md *metadataPart) updateAudit(logicalName string, fn func(*EntityAuditState)) error {
+// SaveEntityAudit is UpdateEntityAudit with Save but without Publish, as a
+// portal user who forgets to publish (or an apply killed between its write
+// and its publish): the saved definition changes, the published one — which
+// decides what is audited — does not.
+func (s *Server) SaveEntityAudit(logicalName string, fn func(*EntityAuditState)) error {
+	return s.meta.updateAudit(logicalName, fn, saveOnly)
+}
+
+// auditSaveMode says whether an out-of-band audit change is published.
+type auditSaveMode int
+
+const (
+	saveAndPublish auditSaveMode = iota
+	saveOnly
+)
+
+func (md *metadataPart) updateAudit(logicalName string, fn func(*EntityAuditState), mode auditSaveMode) error {
 	md.mu.Lock()
 	defer md.mu.Unlock()
 	e := md.store.entities[logicalName]
@@ -297,7 +315,9 @@ func (md *metadataPart) updateAudit(logicalName string, fn func(*EntityAuditStat
 		a.props = ap
 	}
 	e.revision++
-	e.published = e.snapshot()
+	if mode == saveAndPublish {
+		e.published = e.snapshot()
+	}
 	return nil
 }
 

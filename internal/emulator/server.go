@@ -85,6 +85,13 @@ type Options struct {
 	// (new_bench0001, new_bench0002, …), each with ten auditable columns,
 	// to the catalogue, for benchmarks over hundreds of tables. Default 0.
 	ExtraCustomTables int
+	// PlainMetadataGetServesSaved makes a plain GET of EntityDefinitions
+	// (and its Attributes) return the saved definitions, unpublished
+	// changes included. Default false: it returns the published
+	// definitions, as "Retrieve published metadata" says the metadata cache
+	// does unless RetrieveAsIfPublished is true. Microsoft does not say which
+	// a plain GET returns; clients must work either way.
+	PlainMetadataGetServesSaved bool
 
 	// Dataverse service protection limits, per user (the calling
 	// principal) on the environment listener; see dataverse-api.md and
@@ -197,6 +204,7 @@ func Start(opts Options) (*Server, error) {
 		sh.tenantID = uuid.NewString()
 	}
 	meta := newMetadataPart(sh, opts.ExtraCustomTables)
+	meta.plainGetServesSaved = opts.PlainMetadataGetServesSaved
 	s := &Server{
 		shared:         sh,
 		tokenLifetime:  opts.TokenLifetime,
