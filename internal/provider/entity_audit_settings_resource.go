@@ -131,13 +131,9 @@ func (r *entityAuditSettingsResource) ModifyPlan(ctx context.Context, req resour
 	if !ok {
 		return
 	}
-	// A publish left undone by an earlier apply shows as a change, so the
-	// next apply publishes.
-	published := types.BoolUnknown()
-	if known(plan.Publish) {
-		published = plan.Publish
-	}
-	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("published"), published)...)
+	// A publish left undone (by an earlier apply, or a Save without
+	// Publish) shows as a change, so the next apply publishes.
+	planPublished(ctx, req, resp, &cfg, &plan)
 	if !known(cfg.EntityLogicalName) {
 		return
 	}
@@ -149,6 +145,7 @@ func (r *entityAuditSettingsResource) ModifyPlan(ctx context.Context, req resour
 	target, diags := cfg.target()
 	resp.Diagnostics.Append(diags...)
 	resp.Diagnostics.Append(checkEntityTarget(r.data.environmentURL, info, target)...)
+	warnUnpublished(&resp.Diagnostics, r.data.environmentURL, &cfg, info, target)
 }
 
 // entityInfo reads the table's audit state (from the bulk read when
@@ -182,7 +179,7 @@ func (r *entityAuditSettingsResource) Create(ctx context.Context, req resource.C
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	resp.Diagnostics.Append(storeApplied(ctx, &resp.State, resp.Private, &plan, info, plan.Publish, priv)...)
+	resp.Diagnostics.Append(storeApplied(ctx, &resp.State, resp.Private, &plan, info, publishedAfterApply(&plan, &cfg, info), priv)...)
 }
 
 func (r *entityAuditSettingsResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -207,7 +204,7 @@ func (r *entityAuditSettingsResource) Update(ctx context.Context, req resource.U
 		// next plan shows published = false -> true and publishes.
 		resp.Diagnostics.Append(storeApplied(ctx, &resp.State, resp.Private, &plan, info, types.BoolValue(false), priv)...)
 	case !resp.Diagnostics.HasError():
-		resp.Diagnostics.Append(storeApplied(ctx, &resp.State, resp.Private, &plan, info, plan.Publish, priv)...)
+		resp.Diagnostics.Append(storeApplied(ctx, &resp.State, resp.Private, &plan, info, publishedAfterApply(&plan, &cfg, info), priv)...)
 	}
 }
 
@@ -339,6 +336,9 @@ func (r *entityAuditSettingsResource) Read(ctx context.Context, req resource.Rea
 		return
 	}
 	state.refreshFrom(info)
+	priv, diags := loadPrivate[entityPrivateState](ctx, req.Private, entityPrivateKey)
+	resp.Diagnostics.Append(diags...)
+	state.Published = state.publishedTruth(info, priv.Managed)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 

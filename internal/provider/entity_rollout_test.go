@@ -20,7 +20,8 @@ import (
 
 // Sixty tables in one apply with Terraform's default parallelism: publishes
 // are batched and serialised (no lock error reaches Terraform), every table
-// ends published, and a refresh of all sixty costs at most 3 metadata reads.
+// ends published, and a refresh of all sixty costs at most 3 metadata reads
+// (of two requests each: saved and published definitions).
 func TestAccEntityAuditSettings_rollout60(t *testing.T) {
 	env := acctest.NewEnv(t)
 	tables := env.ChangeableTables(t, 60)
@@ -57,15 +58,18 @@ func TestAccEntityAuditSettings_rollout60(t *testing.T) {
 			},
 			{
 				PreConfig: func() {
-					refreshReads = env.Emulator.RequestCount("GET EntityDefinitions")
+					// Each metadata read is two requests: the saved
+					// definitions and the published ones.
+					refreshReads = env.Emulator.RequestCount("GET RetrieveAllEntities") + env.Emulator.RequestCount("GET RetrieveEntity") +
+						env.Emulator.RequestCount("GET EntityDefinitions")
 				},
 				Config:           cfg,
 				ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan()),
 			},
 		},
 	})
-	if refreshReads < 1 || refreshReads > 3 {
-		t.Errorf("a refresh of 60 tables made %d metadata read requests, want 1 to 3", refreshReads)
+	if refreshReads < 2 || refreshReads > 6 {
+		t.Errorf("a refresh of 60 tables made %d metadata read requests, want 2 to 6", refreshReads)
 	}
 	t.Logf("refresh of 60 tables: %d metadata read requests", refreshReads)
 }
@@ -128,7 +132,10 @@ resource "dynamics365_customizations_publish" "all" {
 // Another tool's publish holds the customization lock while Terraform
 // publishes: the lock conflict is retried and never reaches the user.
 func TestAccEntityAuditSettings_publishLockRetried(t *testing.T) {
-	env := acctest.NewEnvWithOptions(t, emulator.Options{PublishBaseDuration: 1500 * time.Millisecond})
+	// Long enough for the plan and the apply to read the metadata (saved and
+	// published definitions of every table) and reach their publish while
+	// the outside one still runs.
+	env := acctest.NewEnvWithOptions(t, emulator.Options{PublishBaseDuration: 5 * time.Second})
 	outside := make(chan error, 1)
 	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
