@@ -258,19 +258,6 @@ func definitionReadRequest(path string) *Request {
 	return &Request{Method: http.MethodGet, Path: path}
 }
 
-// readDefinition GETs a full metadata definition, checked to be a JSON
-// object, exactly as the server sent it (every property, numbers as written).
-func (c *Client) readDefinition(ctx context.Context, path string) (json.RawMessage, error) {
-	resp, err := c.Do(ctx, definitionReadRequest(path))
-	if err != nil {
-		return nil, err
-	}
-	if _, err := parseJSONObjectChecked(resp.Body); err != nil {
-		return nil, fmt.Errorf("dataverse: GET %s: the answer is not a metadata definition: %w", path, err)
-	}
-	return json.RawMessage(resp.Body), nil
-}
-
 func parseJSONObjectChecked(b []byte) ([]jsonMember, error) {
 	if !json.Valid(b) {
 		return nil, fmt.Errorf("invalid JSON")

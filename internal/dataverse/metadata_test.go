@@ -13,8 +13,6 @@ import (
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi/msapitest"
 )
 
-const ()
-
 func managed(v, canChange bool) map[string]any {
 	return map[string]any{"Value": v, "CanBeChanged": canChange, "ManagedPropertyLogicalName": "canmodifyauditsettings"}
 }

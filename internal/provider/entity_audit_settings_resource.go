@@ -97,9 +97,11 @@ func entityAuditSettingsSchema(ctx context.Context) schema.Schema {
 			},
 			"published": schema.BoolAttribute{
 				Computed: true,
-				MarkdownDescription: "Whether every change this resource made has been published by it. `false` after a " +
-					"publish that did not finish (cancelled, timed out, failed) — the next apply publishes again — and " +
-					"while `publish = false`.",
+				MarkdownDescription: "Whether the published audit settings of what this resource manages equal the saved " +
+					"ones, as read from Dataverse (`RetrieveEntity` with `RetrieveAsIfPublished` false and true). `false` after " +
+					"a publish that did not finish, an apply interrupted before its publish, or a Save without Publish in the " +
+					"portal: with `publish = true` the next plan shows `published: false -> true` and the apply publishes; with " +
+					"`publish = false` it reports the truth and the plan warns that the change stays unpublished.",
 			},
 			"solution_unique_name": schema.StringAttribute{
 				Optional: true,

@@ -27,6 +27,7 @@ func TestAccEntityAuditSettings_rollout60(t *testing.T) {
 	tables := env.ChangeableTables(t, 60)
 	cfg := env.ProviderConfig() + acctest.TablesConfig(tables, "audit_enabled = true\n  retrieve_multiple_audit_enabled = true")
 	var refreshReads int
+	var refreshRequests map[string]int
 	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: testFactories(),
@@ -60,6 +61,7 @@ func TestAccEntityAuditSettings_rollout60(t *testing.T) {
 				PreConfig: func() {
 					// Each metadata read is two requests: the saved
 					// definitions and the published ones.
+					refreshRequests = env.Emulator.Requests()
 					refreshReads = env.Emulator.RequestCount("GET RetrieveAllEntities") + env.Emulator.RequestCount("GET RetrieveEntity") +
 						env.Emulator.RequestCount("GET EntityDefinitions")
 				},
@@ -72,6 +74,7 @@ func TestAccEntityAuditSettings_rollout60(t *testing.T) {
 		t.Errorf("a refresh of 60 tables made %d metadata read requests, want 2 to 6", refreshReads)
 	}
 	t.Logf("refresh of 60 tables: %d metadata read requests", refreshReads)
+	t.Logf("requests of the refresh step: %v", refreshRequests)
 }
 
 // publish = false on every table and one dynamics365_customizations_publish:
