@@ -150,7 +150,10 @@ type AuditWriteError struct {
 	Step   AuditWriteStep
 	// Path is the property being edited, for EditingDefinition.
 	Path []string
-	Err  error
+	// SentDespiteLock: the write changed IsAuditEnabled although its
+	// CanBeChanged is false, because the component is unmanaged here.
+	SentDespiteLock bool
+	Err             error
 }
 
 func (e *AuditWriteError) Error() string {
@@ -169,7 +172,7 @@ func (e *AuditWriteError) Unwrap() error { return e.Err }
 // cache once something was written.
 func (m *MetadataCache) ApplyTableAudit(ctx context.Context, change TableAuditChange) (TableAuditResult, error) {
 	res := TableAuditResult{Originals: map[TableAuditField]bool{}, Written: map[TableAuditField]bool{}}
-	def, err := m.c.getEntityDefinition(ctx, change.Table)
+	def, err := m.c.readSavedDefinition(ctx, change.Table, WithoutColumns)
 	if err != nil {
 		return res, &AuditWriteError{Table: change.Table, Step: ReadingDefinition, Err: err}
 	}
@@ -185,7 +188,7 @@ func (m *MetadataCache) ApplyTableAudit(ctx context.Context, change TableAuditCh
 		if !asked || want == cur.Value {
 			continue
 		}
-		if !cur.CanBeChanged {
+		if lockedHere(cur, current.IsManaged) {
 			return res, &AuditLockedError{Table: change.Table, Field: f, Current: cur, Wanted: want}
 		}
 		if def, err = setJSONValue(def, want, f.jsonPath()...); err != nil {
@@ -198,7 +201,7 @@ func (m *MetadataCache) ApplyTableAudit(ctx context.Context, change TableAuditCh
 	}
 	tflog.Info(ctx, "updating table audit settings", map[string]any{"entity": change.Table})
 	if err := m.c.putEntityDefinition(ctx, change.Table, def, change.Solution); err != nil {
-		return res, &AuditWriteError{Table: change.Table, Step: WritingDefinition, Err: err}
+		return res, &AuditWriteError{Table: change.Table, Step: WritingDefinition, Err: err, SentDespiteLock: sentDespiteLock(current, change.Values)}
 	}
 	m.Invalidate(change.Table)
 	res.Originals, res.Written = originals, written
@@ -222,6 +225,9 @@ func (m *MetadataCache) ApplyColumnAudit(ctx context.Context, change ColumnAudit
 		names = append(names, col)
 	}
 	sort.Strings(names)
+	// The saved definitions of the table's columns, read once when the
+	// first column needs writing.
+	var saved map[string]json.RawMessage
 	for _, col := range names {
 		want := change.Columns[col]
 		known := change.Current.Attributes[col]
@@ -232,7 +238,13 @@ func (m *MetadataCache) ApplyColumnAudit(ctx context.Context, change ColumnAudit
 		if known.IsAuditEnabled.Value == want {
 			continue
 		}
-		written, err := m.applyOneColumn(ctx, change, known, want)
+		if saved == nil {
+			var err error
+			if saved, err = m.savedColumns(ctx, change.Table); err != nil {
+				return res, &AuditWriteError{Table: change.Table, Column: col, Step: ReadingDefinition, Err: err}
+			}
+		}
+		written, err := m.applyOneColumn(ctx, change, known, saved[col], want)
 		if err != nil {
 			return res, err
 		}
@@ -246,13 +258,12 @@ func (m *MetadataCache) ApplyColumnAudit(ctx context.Context, change ColumnAudit
 
 // applyOneColumn writes one column's audit setting; it reports whether a PUT
 // was sent (not when the definition already has the wanted value).
-func (m *MetadataCache) applyOneColumn(ctx context.Context, change ColumnAuditChange, col *AttributeAuditInfo, want bool) (bool, error) {
+func (m *MetadataCache) applyOneColumn(ctx context.Context, change ColumnAuditChange, col *AttributeAuditInfo, def json.RawMessage, want bool) (bool, error) {
 	fail := func(step AuditWriteStep, err error) (bool, error) {
 		return false, &AuditWriteError{Table: change.Table, Column: col.LogicalName, Step: step, Err: err}
 	}
-	def, err := m.c.getAttributeDefinition(ctx, change.Table, col.LogicalName, col.ODataType)
-	if err != nil {
-		return fail(ReadingDefinition, err)
+	if def == nil {
+		return fail(ReadingDefinition, fmt.Errorf("dataverse: the saved definition of table %q has no column %q", change.Table, col.LogicalName))
 	}
 	var wire attributeAuditWire
 	if err := json.Unmarshal(def, &wire); err != nil {
@@ -265,16 +276,42 @@ func (m *MetadataCache) applyOneColumn(ctx context.Context, change ColumnAuditCh
 	if cur.Value == want {
 		return false, nil
 	}
-	if !cur.CanBeChanged {
+	if lockedHere(cur, boolOf(wire.IsManaged)) {
 		return false, &AuditLockedError{Table: change.Table, Column: col.LogicalName, Field: TableAuditEnabled, Current: cur, Wanted: want}
 	}
 	path := TableAuditEnabled.jsonPath()
-	if def, err = setJSONValue(def, want, path...); err != nil {
+	def, err := setJSONValue(def, want, path...)
+	if err != nil {
 		return false, &AuditWriteError{Table: change.Table, Column: col.LogicalName, Step: EditingDefinition, Path: path, Err: err}
 	}
 	tflog.Info(ctx, "updating column audit setting", map[string]any{"entity": change.Table, "attribute": col.LogicalName, "audit_enabled": want})
 	if err := m.c.putAttributeDefinition(ctx, change.Table, col.LogicalName, col.ODataType, def, change.Solution); err != nil {
-		return fail(WritingDefinition, err)
+		return false, &AuditWriteError{Table: change.Table, Column: col.LogicalName, Step: WritingDefinition, Err: err, SentDespiteLock: !cur.CanBeChanged}
 	}
 	return true, nil
+}
+
+// savedColumns reads the saved definitions of a table's columns (one
+// request for all of them).
+func (m *MetadataCache) savedColumns(ctx context.Context, table string) (map[string]json.RawMessage, error) {
+	def, err := m.c.readSavedDefinition(ctx, table, WithColumns)
+	if err != nil {
+		return nil, err
+	}
+	return savedColumnDefinitions(def)
+}
+
+// lockedHere is whether a managed property stops a change in this
+// environment: managed properties constrain managed components only ("Use
+// managed properties"); an unmanaged component with CanBeChanged = false is
+// still changed, and a refusal by the service is reported as a write error.
+func lockedHere(p BooleanManagedProperty, isManaged bool) bool {
+	return !p.CanBeChanged && isManaged
+}
+
+// sentDespiteLock is whether a table change touched IsAuditEnabled while it
+// had CanBeChanged = false (on an unmanaged table).
+func sentDespiteLock(current *EntityAuditInfo, values map[TableAuditField]bool) bool {
+	want, asked := values[TableAuditEnabled]
+	return asked && want != current.IsAuditEnabled.Value && !current.IsAuditEnabled.CanBeChanged
 }

@@ -53,6 +53,16 @@ func (f *fakeDefinitions) auditRow() map[string]any {
 	return row
 }
 
+// fullTable is the table with every column's full definition, as
+// RetrieveEntity(EntityFilters Attributes) returns it.
+func (f *fakeDefinitions) fullTable() string {
+	cols := make([]string, 0, len(f.columns))
+	for name, def := range f.columns {
+		cols = append(cols, `{"@odata.type":"#Microsoft.Dynamics.CRM.Complex`+strings.TrimPrefix(f.types[name], "Microsoft.Dynamics.CRM.")+`",`+strings.TrimPrefix(def, "{"))
+	}
+	return strings.TrimSuffix(f.table, "}") + `,"Attributes":[` + strings.Join(cols, ",") + `]}`
+}
+
 func (f *fakeDefinitions) handler(w http.ResponseWriter, r *http.Request) {
 	f.rec.Record(r)
 	body, _ := io.ReadAll(r.Body) // Record left it readable
@@ -60,13 +70,18 @@ func (f *fakeDefinitions) handler(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	col, cast, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, auditChangeBase), "/Attributes(LogicalName='"), "')")
 	cast = strings.TrimPrefix(cast, "/")
+	call, isCall := parseMetadataCall(r)
 	switch {
-	case r.URL.Path == "/api/data/v9.2/EntityDefinitions" && r.Method == http.MethodGet:
-		writeJSON(w, http.StatusOK, map[string]any{"value": []any{f.auditRow()}})
-	case r.URL.Path == auditChangeBase && r.Method == http.MethodGet && r.URL.Query().Has("$select"):
-		writeJSON(w, http.StatusOK, f.auditRow())
-	case r.URL.Path == auditChangeBase && r.Method == http.MethodGet:
-		_, _ = io.WriteString(w, f.table)
+	case isCall && !call.all && call.table != "account":
+		writeJSON(w, http.StatusNotFound, odataErr("0x80040217", "Could not find entity "+call.table))
+	case isCall && call.all:
+		writeJSON(w, http.StatusOK, map[string]any{"EntityMetadata": []any{f.auditRow()}})
+	case isCall && call.withColumns && call.saved:
+		_, _ = io.WriteString(w, `{"EntityMetadata":`+f.fullTable()+`}`)
+	case isCall && call.withColumns:
+		writeJSON(w, http.StatusOK, map[string]any{"EntityMetadata": f.auditRow()})
+	case isCall:
+		_, _ = io.WriteString(w, `{"EntityMetadata":`+f.table+`}`)
 	case r.URL.Path == auditChangeBase && r.Method == http.MethodPut:
 		f.table = string(body)
 		w.WriteHeader(http.StatusNoContent)
@@ -86,7 +101,15 @@ func (f *fakeDefinitions) requests() []string {
 	reqs := f.rec.Requests()
 	out := make([]string, len(reqs))
 	for i, r := range reqs {
-		out[i] = r.Method + " " + strings.TrimPrefix(r.URL.Path, auditChangeBase)
+		call, isCall := parseMetadataCall(r)
+		switch {
+		case isCall && call.saved && call.withColumns:
+			out[i] = r.Method + " saved columns"
+		case isCall && call.saved:
+			out[i] = r.Method + " saved table"
+		default:
+			out[i] = r.Method + " " + strings.TrimPrefix(r.URL.Path, auditChangeBase)
+		}
 	}
 	return out
 }
@@ -121,7 +144,7 @@ func TestApplyTableAuditWritesOnlyTheAuditFields(t *testing.T) {
 	if want := (map[TableAuditField]bool{TableAuditEnabled: true, TableRetrieveMultipleAuditEnabled: false}); !reflect.DeepEqual(res.Written, want) {
 		t.Errorf("Written = %v, want %v", res.Written, want)
 	}
-	if got := strings.Join(f.requests(), ", "); got != "GET , PUT " {
+	if got := strings.Join(f.requests(), ", "); got != "GET saved table, PUT " {
 		t.Fatalf("requests: %s", got)
 	}
 	put := f.rec.Request(1)
@@ -155,7 +178,7 @@ func TestApplyTableAuditNothingToWrite(t *testing.T) {
 	if err != nil || len(res.Written) != 0 || len(res.Originals) != 0 {
 		t.Fatalf("res = %+v, err = %v", res, err)
 	}
-	if got := strings.Join(f.requests(), ", "); got != "GET " {
+	if got := strings.Join(f.requests(), ", "); got != "GET saved table" {
 		t.Errorf("requests: %s; want the definition read and no PUT", got)
 	}
 	if _, err := m.Entity(ctx, "account"); err != nil {
@@ -169,7 +192,7 @@ func TestApplyTableAuditNothingToWrite(t *testing.T) {
 func TestApplyTableAuditLocked(t *testing.T) {
 	t.Parallel()
 	locked := strings.Replace(auditChangeTableDef, `"CanBeChanged":true`, `"CanBeChanged":false`, 1)
-	f := newFakeDefinitions(locked)
+	f := newFakeDefinitions(strings.Replace(locked, `"LogicalName":"account",`, `"LogicalName":"account","IsManaged":true,`, 1))
 	m := newAuditChangeTest(t, f)
 	ctx := context.Background()
 	_, err := m.ApplyTableAudit(ctx, TableAuditChange{Table: "account", Values: map[TableAuditField]bool{
@@ -179,7 +202,7 @@ func TestApplyTableAuditLocked(t *testing.T) {
 	if !errors.As(err, &le) || le.Table != "account" || le.Column != "" || le.Field != TableAuditEnabled || le.Current.Value || !le.Wanted {
 		t.Fatalf("err = %#v", err)
 	}
-	if got := strings.Join(f.requests(), ", "); got != "GET " {
+	if got := strings.Join(f.requests(), ", "); got != "GET saved table" {
 		t.Errorf("requests: %s; a lock must stop before the PUT", got)
 	}
 	// Locked but already as wanted: no error, the other field is written.
@@ -233,9 +256,10 @@ func TestApplyColumnAudit(t *testing.T) {
 	if !reflect.DeepEqual(res.Written, map[string]bool{"revenue": true}) || !reflect.DeepEqual(res.Originals, map[string]bool{"revenue": false}) {
 		t.Errorf("res = %+v", res)
 	}
-	// name matches the bulk read: no request. fax: read, already on, not written.
+	// name matches the bulk read: no request. fax: read (with every column,
+	// once), already on, not written.
 	got := strings.Join(f.requests()[n:], ", ")
-	want := "GET /Attributes(LogicalName='fax')/" + str + ", GET /Attributes(LogicalName='revenue')/" + money + ", PUT /Attributes(LogicalName='revenue')"
+	want := "GET saved columns, PUT /Attributes(LogicalName='revenue')"
 	if got != want {
 		t.Errorf("requests\n got %s\nwant %s", got, want)
 	}
@@ -264,6 +288,7 @@ func TestApplyColumnAuditStopsAtTheFirstFailure(t *testing.T) {
 	f.addColumn("b", str, false, true)
 	f.addColumn("c", str, false, true)
 	f.addColumn("locked", str, false, false)
+	f.columns["locked"] = strings.Replace(f.columns["locked"], `{`, `{"IsManaged":true,`, 1)
 	f.failPut["b"] = true
 	m := newAuditChangeTest(t, f)
 	ctx := context.Background()
@@ -291,6 +316,29 @@ func TestApplyColumnAuditStopsAtTheFirstFailure(t *testing.T) {
 	_, err = m.ApplyColumnAudit(ctx, ColumnAuditChange{Table: "account", Current: current, Columns: map[string]bool{"locked": true}})
 	var le *AuditLockedError
 	if !errors.As(err, &le) || le.Column != "locked" || le.Field != TableAuditEnabled || !le.Wanted {
+		t.Fatalf("err = %#v", err)
+	}
+}
+
+// Managed properties lock managed components only: an unmanaged table or
+// column whose IsAuditEnabled has CanBeChanged = false is still written, and
+// a refusal by the service says so.
+func TestApplyAuditUnmanagedLockedIsSent(t *testing.T) {
+	t.Parallel()
+	locked := strings.Replace(auditChangeTableDef, `"CanBeChanged":true`, `"CanBeChanged":false`, 1)
+	f := newFakeDefinitions(locked)
+	const str = "Microsoft.Dynamics.CRM.StringAttributeMetadata"
+	f.addColumn("pk", str, false, false)
+	f.failPut["pk"] = true
+	m := newAuditChangeTest(t, f)
+	ctx := context.Background()
+	res, err := m.ApplyTableAudit(ctx, TableAuditChange{Table: "account", Values: map[TableAuditField]bool{TableAuditEnabled: true}})
+	if err != nil || !res.Written[TableAuditEnabled] {
+		t.Fatalf("unmanaged locked table: res = %+v, err = %v", res, err)
+	}
+	_, err = m.ApplyColumnAudit(ctx, ColumnAuditChange{Table: "account", Current: auditInfoOfFake(t, m), Columns: map[string]bool{"pk": true}})
+	var we *AuditWriteError
+	if !errors.As(err, &we) || we.Step != WritingDefinition || we.Column != "pk" || !we.SentDespiteLock {
 		t.Fatalf("err = %#v", err)
 	}
 }

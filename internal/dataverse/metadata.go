@@ -11,13 +11,9 @@ import (
 )
 
 // Table and column audit settings live in the metadata (EntityDefinitions and
-// their Attributes). Reads select only the audit fields; writes GET the full
-// definition and PUT it back whole (metadata cannot be PATCHed).
-
-const (
-	entityAuditSelect    = "LogicalName,MetadataId,DisplayName,IsCustomEntity,IsManaged,IsAuditEnabled,IsRetrieveAuditEnabled,IsRetrieveMultipleAuditEnabled"
-	attributeAuditExpand = "Attributes($select=LogicalName,MetadataId,AttributeOf,IsAuditEnabled)"
-)
+// their Attributes). Reads go through RetrieveEntity / RetrieveAllEntities
+// (metadata_published.go); writes read the saved full definition and PUT it
+// back whole (metadata cannot be PATCHed).
 
 // BooleanManagedProperty is a metadata flag that a managed solution can lock:
 // when CanBeChanged is false, Value cannot be changed in this environment.
@@ -39,6 +35,9 @@ type EntityAuditInfo struct {
 	IsRetrieveMultipleAuditEnabled bool
 	// Attributes by column logical name; nil when columns were not read.
 	Attributes map[string]*AttributeAuditInfo
+	// Published is the table as last published; the fields above are the
+	// saved values. Nil when not read.
+	Published *PublishedAudit
 }
 
 // AttributeAuditInfo is the audit view of one column's metadata.
@@ -53,6 +52,9 @@ type AttributeAuditInfo struct {
 	// (e.g. a lookup's name); such columns cannot be audited.
 	AttributeOf    string
 	IsAuditEnabled BooleanManagedProperty
+	// IsManaged: the column comes from a managed solution, so a managed
+	// property with CanBeChanged = false locks it.
+	IsManaged bool
 }
 
 // Clone returns a deep copy of e.
@@ -61,6 +63,7 @@ func (e *EntityAuditInfo) Clone() *EntityAuditInfo {
 		return nil
 	}
 	out := *e
+	out.Published = e.Published.clone()
 	if e.Attributes != nil {
 		out.Attributes = make(map[string]*AttributeAuditInfo, len(e.Attributes))
 		for k, a := range e.Attributes {
@@ -90,6 +93,7 @@ type attributeAuditWire struct {
 	MetadataID     string                  `json:"MetadataId"`
 	AttributeOf    *string                 `json:"AttributeOf"`
 	IsAuditEnabled *BooleanManagedProperty `json:"IsAuditEnabled"`
+	IsManaged      *bool                   `json:"IsManaged"`
 }
 
 type entityAuditWire struct {
@@ -134,7 +138,8 @@ func addAttributes(e *EntityAuditInfo, attrs []attributeAuditWire) {
 		ai := &AttributeAuditInfo{
 			LogicalName: a.LogicalName,
 			MetadataID:  a.MetadataID,
-			ODataType:   strings.TrimPrefix(a.ODataType, "#"),
+			ODataType:   metadataTypeOf(a.ODataType),
+			IsManaged:   boolOf(a.IsManaged),
 		}
 		if a.AttributeOf != nil {
 			ai.AttributeOf = *a.AttributeOf
@@ -221,80 +226,6 @@ func auditReadRequest(path string, query url.Values, out any) *Request {
 	return &Request{Method: http.MethodGet, Path: path, Query: query, Out: out}
 }
 
-func entityAuditQuery(columns ColumnsOption) url.Values {
-	q := url.Values{"$select": {entityAuditSelect}}
-	if columns == WithColumns {
-		q.Set("$expand", attributeAuditExpand)
-	}
-	return q
-}
-
-// readEntityAudit is the one entry point for reading audit metadata: the
-// public reads and the MetadataCache go through it. It returns the tables
-// read; reading one unknown table is an *Error for which IsNotFound is true.
-func (c *Client) readEntityAudit(ctx context.Context, scope auditReadScope, columns ColumnsOption) ([]*EntityAuditInfo, error) {
-	if scope.everyTable {
-		return c.readAllEntityAudit(ctx, columns)
-	}
-	path, err := entityPath(scope.table)
-	if err != nil {
-		return nil, err
-	}
-	var w entityAuditWire
-	if _, err := c.Do(ctx, auditReadRequest(path, entityAuditQuery(columns), &w)); err != nil {
-		return nil, err
-	}
-	e, err := c.auditInfoOf(ctx, &w, columns)
-	if err != nil {
-		return nil, err
-	}
-	return []*EntityAuditInfo{e}, nil
-}
-
-func (c *Client) readAllEntityAudit(ctx context.Context, columns ColumnsOption) ([]*EntityAuditInfo, error) {
-	var out []*EntityAuditInfo
-	path, query := "EntityDefinitions", entityAuditQuery(columns)
-	for {
-		var page struct {
-			Value    []entityAuditWire `json:"value"`
-			NextLink string            `json:"@odata.nextLink"`
-		}
-		if _, err := c.Do(ctx, auditReadRequest(path, query, &page)); err != nil {
-			return nil, err
-		}
-		for i := range page.Value {
-			e, err := c.auditInfoOf(ctx, &page.Value[i], columns)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, e)
-		}
-		if page.NextLink == "" {
-			return out, nil
-		}
-		// The next link carries the whole query, $skiptoken included.
-		path, query = page.NextLink, nil
-	}
-}
-
-// auditInfoOf converts one table of an audit read, reading the remaining
-// pages of its columns should the server page them.
-func (c *Client) auditInfoOf(ctx context.Context, w *entityAuditWire, columns ColumnsOption) (*EntityAuditInfo, error) {
-	e := w.info(columns == WithColumns)
-	for next := w.AttributesNextLink; columns == WithColumns && next != ""; {
-		var page struct {
-			Value    []attributeAuditWire `json:"value"`
-			NextLink string               `json:"@odata.nextLink"`
-		}
-		if _, err := c.Do(ctx, auditReadRequest(next, nil, &page)); err != nil {
-			return nil, err
-		}
-		addAttributes(e, page.Value)
-		next = page.NextLink
-	}
-	return e, nil
-}
-
 // ListEntityAuditInfo reads the audit fields of every table (and of their
 // columns WithColumns), following @odata.nextLink. The map is keyed by table
 // logical name.
@@ -327,19 +258,6 @@ func definitionReadRequest(path string) *Request {
 	return &Request{Method: http.MethodGet, Path: path}
 }
 
-// readDefinition GETs a full metadata definition, checked to be a JSON
-// object, exactly as the server sent it (every property, numbers as written).
-func (c *Client) readDefinition(ctx context.Context, path string) (json.RawMessage, error) {
-	resp, err := c.Do(ctx, definitionReadRequest(path))
-	if err != nil {
-		return nil, err
-	}
-	if _, err := parseJSONObjectChecked(resp.Body); err != nil {
-		return nil, fmt.Errorf("dataverse: GET %s: the answer is not a metadata definition: %w", path, err)
-	}
-	return json.RawMessage(resp.Body), nil
-}
-
 func parseJSONObjectChecked(b []byte) ([]jsonMember, error) {
 	if !json.Valid(b) {
 		return nil, fmt.Errorf("invalid JSON")
@@ -366,15 +284,6 @@ func (c *Client) writeDefinition(ctx context.Context, path string, def json.RawM
 	return err
 }
 
-// getEntityDefinition returns a table's full definition.
-func (c *Client) getEntityDefinition(ctx context.Context, logicalName string) (json.RawMessage, error) {
-	path, err := entityPath(logicalName)
-	if err != nil {
-		return nil, err
-	}
-	return c.readDefinition(ctx, path)
-}
-
 // putEntityDefinition replaces a table's definition with def.
 func (c *Client) putEntityDefinition(ctx context.Context, logicalName string, def json.RawMessage, solution string) error {
 	path, err := entityPath(logicalName)
@@ -382,22 +291,6 @@ func (c *Client) putEntityDefinition(ctx context.Context, logicalName string, de
 		return err
 	}
 	return c.writeDefinition(ctx, path, def, "", solution)
-}
-
-// getAttributeDefinition returns a column's full definition, read with its
-// type cast (…/Attributes(LogicalName='a')/<odataType>) as Microsoft's update
-// sample does: without the cast only the common AttributeMetadata properties
-// come back, and a PUT of those would reset the others.
-func (c *Client) getAttributeDefinition(ctx context.Context, entity, attribute, odataType string) (json.RawMessage, error) {
-	path, err := attributePath(entity, attribute)
-	if err != nil {
-		return nil, err
-	}
-	t, err := normalizeODataType(odataType)
-	if err != nil {
-		return nil, err
-	}
-	return c.readDefinition(ctx, path+"/"+t)
 }
 
 // putAttributeDefinition replaces a column's definition with def, PUT to the

@@ -42,14 +42,18 @@ func (f *fakeMetadataServer) row(name string) map[string]any {
 }
 
 func (f *fakeMetadataServer) handler(w http.ResponseWriter, r *http.Request) {
-	const base = "/api/data/v9.2/EntityDefinitions"
-	if r.URL.Query().Get("$expand") != wantAttrExpand {
-		writeJSON(w, http.StatusBadRequest, odataErr("0x80040203", "the cache must read columns"))
-		return
-	}
+	call, ok := parseMetadataCall(r)
 	switch {
-	case r.URL.Path == base:
-		f.bulk.Add(1)
+	case !ok:
+		writeJSON(w, http.StatusNotFound, odataErr("0x8006088a", "no such segment"))
+	case !call.withColumns:
+		writeJSON(w, http.StatusBadRequest, odataErr("0x80040203", "the cache must read columns"))
+	case call.all:
+		// Each read asks for the saved and the published definitions;
+		// count it once.
+		if call.saved {
+			f.bulk.Add(1)
+		}
 		f.bulkStartedOnce.Do(func() { close(f.bulkStarted) })
 		time.Sleep(f.delay)
 		f.mu.Lock()
@@ -63,20 +67,19 @@ func (f *fakeMetadataServer) handler(w http.ResponseWriter, r *http.Request) {
 		for name := range f.audit {
 			rows = append(rows, f.row(name))
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"value": rows})
-	case strings.HasPrefix(r.URL.Path, base+"(LogicalName='"):
-		f.single.Add(1)
+		writeJSON(w, http.StatusOK, map[string]any{"EntityMetadata": rows})
+	default:
+		if call.saved {
+			f.single.Add(1)
+		}
 		time.Sleep(f.delay)
-		name := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, base+"(LogicalName='"), "')")
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		if _, ok := f.audit[name]; !ok {
-			writeJSON(w, http.StatusNotFound, odataErr("0x80040217", "Could not find an entity with name "+name))
+		if _, ok := f.audit[call.table]; !ok {
+			writeJSON(w, http.StatusNotFound, odataErr("0x80040217", "Could not find an entity with name "+call.table))
 			return
 		}
-		writeJSON(w, http.StatusOK, f.row(name))
-	default:
-		writeJSON(w, http.StatusNotFound, odataErr("0x8006088a", "no such segment"))
+		writeJSON(w, http.StatusOK, map[string]any{"EntityMetadata": f.row(call.table)})
 	}
 }
 

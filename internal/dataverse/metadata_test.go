@@ -13,11 +13,6 @@ import (
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi/msapitest"
 )
 
-const (
-	wantEntitySelect = "LogicalName,MetadataId,DisplayName,IsCustomEntity,IsManaged,IsAuditEnabled,IsRetrieveAuditEnabled,IsRetrieveMultipleAuditEnabled"
-	wantAttrExpand   = "Attributes($select=LogicalName,MetadataId,AttributeOf,IsAuditEnabled)"
-)
-
 func managed(v, canChange bool) map[string]any {
 	return map[string]any{"Value": v, "CanBeChanged": canChange, "ManagedPropertyLogicalName": "canmodifyauditsettings"}
 }
@@ -58,56 +53,69 @@ func attrRow(name, odataType string, audit bool, attributeOf any) map[string]any
 	}
 }
 
+// metadataCall is a parsed RetrieveEntity / RetrieveAllEntities request.
+type metadataCall struct {
+	all, withColumns, saved bool
+	table                   string
+}
+
+func parseMetadataCall(r *http.Request) (metadataCall, bool) {
+	p := strings.TrimPrefix(r.URL.Path, "/api/data/v9.2/")
+	var c metadataCall
+	switch {
+	case strings.HasPrefix(p, "RetrieveAllEntities("):
+		c.all = true
+	case strings.HasPrefix(p, "RetrieveEntity("):
+		_, rest, _ := strings.Cut(p, "LogicalName='")
+		c.table, _, _ = strings.Cut(rest, "'")
+	default:
+		return c, false
+	}
+	c.withColumns = strings.Contains(p, "EntityFilters'Attributes'")
+	c.saved = strings.Contains(p, "RetrieveAsIfPublished=true")
+	return c, true
+}
+
 func TestListEntityAuditInfo(t *testing.T) {
 	t.Parallel()
 	rec := &msapitest.Recorder{}
-	var srvURL string
-	c, _, srv := newTestServer(t, rec.Handler(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api/data/v9.2/EntityDefinitions" {
+	c, _, _ := newTestServer(t, rec.Handler(func(w http.ResponseWriter, r *http.Request) {
+		call, ok := parseMetadataCall(r)
+		if !ok || !call.all {
 			writeJSON(w, http.StatusNotFound, odataErr("0x8006088a", "Resource not found for the segment"))
 			return
 		}
-		if r.URL.Query().Get("$skiptoken") == "2" {
-			writeJSON(w, http.StatusOK, map[string]any{"value": []any{
-				entityRow("new_widget", false, attrRow("new_name", "Microsoft.Dynamics.CRM.StringAttributeMetadata", false, nil)),
-			}})
-			return
-		}
 		accountCols := []map[string]any{
-			attrRow("name", "Microsoft.Dynamics.CRM.StringAttributeMetadata", true, nil),
-			attrRow("createdbyname", "Microsoft.Dynamics.CRM.StringAttributeMetadata", false, "createdby"),
-			attrRow("revenue", "Microsoft.Dynamics.CRM.MoneyAttributeMetadata", true, nil),
+			attrRow("name", "Microsoft.Dynamics.CRM.ComplexStringAttributeMetadata", call.saved, nil),
+			attrRow("createdbyname", "Microsoft.Dynamics.CRM.ComplexStringAttributeMetadata", false, "createdby"),
+			attrRow("revenue", "Microsoft.Dynamics.CRM.ComplexMoneyAttributeMetadata", true, nil),
 		}
 		contact := entityRow("contact", false)
 		contact["DisplayName"] = map[string]any{"LocalizedLabels": []any{}, "UserLocalizedLabel": nil}
 		contact["IsCustomEntity"] = nil
-		if r.URL.Query().Get("$expand") != "" {
+		if call.withColumns {
 			contact["Attributes"] = []any{}
+		} else {
+			accountCols = nil
 		}
 		writeJSON(w, http.StatusOK, map[string]any{
-			"@odata.context":  "x",
-			"value":           []any{entityRow("account", true, accountCols...), contact},
-			"@odata.nextLink": srvURL + "/api/data/v9.2/EntityDefinitions?$select=x&$skiptoken=2",
+			"@odata.context": "x", "Timestamp": "t",
+			"EntityMetadata": []any{entityRow("account", true, accountCols...), contact,
+				entityRow("new_widget", false, attrRow("new_name", "Microsoft.Dynamics.CRM.ComplexStringAttributeMetadata", false, nil))},
 		})
 	}))
-	srvURL = srv.URL
 
 	got, err := c.ListEntityAuditInfo(context.Background(), WithColumns)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rec.Count() != 2 {
-		t.Fatalf("%d requests, want 2 (two pages)", rec.Count())
+		t.Fatalf("%d requests, want 2 (saved and published)", rec.Count())
 	}
-	q := rec.Request(0).URL.Query()
-	if q.Get("$select") != wantEntitySelect || q.Get("$expand") != wantAttrExpand || len(q) != 2 {
-		t.Errorf("query = %v", q)
-	}
-	if raw := rec.Request(0).URL.RawQuery; !strings.Contains(raw, "$expand=Attributes($select") {
-		t.Errorf("raw query not readable: %s", raw)
-	}
-	if q := rec.Request(1).URL.RawQuery; q != "$select=x&$skiptoken=2" {
-		t.Errorf("next link query = %s", q)
+	for i, want := range []string{"true", "false"} {
+		if p := rec.Request(i).URL.Path; p != "/api/data/v9.2/RetrieveAllEntities(EntityFilters=Microsoft.Dynamics.CRM.EntityFilters'Attributes',RetrieveAsIfPublished="+want+")" {
+			t.Errorf("request %d: %s", i, p)
+		}
 	}
 	if len(got) != 3 {
 		t.Fatalf("got %d tables: %v", len(got), got)
@@ -129,46 +137,31 @@ func TestListEntityAuditInfo(t *testing.T) {
 	if a := acc.Attributes["createdbyname"]; a.AttributeOf != "createdby" || a.IsAuditEnabled.Value {
 		t.Errorf("createdbyname = %+v", a)
 	}
+	// name is audited as saved, not as published.
+	if !acc.Attributes["name"].IsAuditEnabled.Value || acc.Published == nil || acc.Published.Attributes["name"] {
+		t.Errorf("name saved/published = %+v / %+v", acc.Attributes["name"], acc.Published)
+	}
+	if got := acc.UnpublishedAuditChanges(); len(got) != 1 || got[0] != "name" || !acc.HasUnpublishedAuditChanges() {
+		t.Errorf("unpublished = %v", got)
+	}
 	con := got["contact"]
-	if con.DisplayName != "" || con.IsCustomEntity || con.Attributes == nil || len(con.Attributes) != 0 {
+	if con.DisplayName != "" || con.IsCustomEntity || con.Attributes == nil || len(con.Attributes) != 0 || con.HasUnpublishedAuditChanges() {
 		t.Errorf("contact = %+v", con)
 	}
 	if w := got["new_widget"]; !w.IsCustomEntity || w.Attributes["new_name"] == nil {
 		t.Errorf("new_widget = %+v", w)
 	}
 
-	// Without columns: no $expand, Attributes nil.
+	// Without columns: EntityFilters Entity, Attributes nil.
 	got, err = c.ListEntityAuditInfo(context.Background(), WithoutColumns)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q := rec.Request(2).URL.Query(); q.Get("$expand") != "" || q.Get("$select") != wantEntitySelect {
-		t.Errorf("query = %v", q)
+	if p := rec.Request(2).URL.Path; !strings.Contains(p, "EntityFilters'Entity'") {
+		t.Errorf("path = %v", p)
 	}
 	if got["account"].Attributes != nil {
 		t.Errorf("Attributes = %v, want nil", got["account"].Attributes)
-	}
-}
-
-func TestListEntityAuditInfoFollowsAttributePages(t *testing.T) {
-	t.Parallel()
-	var base string
-	c, _, srv := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		if strings.Contains(r.URL.Path, "/Attributes") {
-			writeJSON(w, http.StatusOK, map[string]any{"value": []any{attrRow("b", "Microsoft.Dynamics.CRM.BooleanAttributeMetadata", true, nil)}})
-			return
-		}
-		row := entityRow("account", true, attrRow("a", "Microsoft.Dynamics.CRM.StringAttributeMetadata", true, nil))
-		row["Attributes@odata.nextLink"] = base + "/api/data/v9.2/EntityDefinitions(LogicalName='account')/Attributes?$skiptoken=1"
-		writeJSON(w, http.StatusOK, map[string]any{"value": []any{row}})
-	})
-	base = srv.URL
-	got, err := c.ListEntityAuditInfo(context.Background(), WithColumns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a := got["account"].Attributes; len(a) != 2 || a["b"].ODataType != "Microsoft.Dynamics.CRM.BooleanAttributeMetadata" {
-		t.Errorf("attributes = %v", a)
 	}
 }
 
@@ -176,29 +169,34 @@ func TestGetEntityAuditInfo(t *testing.T) {
 	t.Parallel()
 	rec := &msapitest.Recorder{}
 	c, _, _ := newTestServer(t, rec.Handler(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/api/data/v9.2/EntityDefinitions(LogicalName='account')":
-			writeJSON(w, http.StatusOK, entityRow("account", true, attrRow("name", "Microsoft.Dynamics.CRM.StringAttributeMetadata", true, nil)))
-		default:
+		call, ok := parseMetadataCall(r)
+		if !ok || call.table != "account" {
 			writeJSON(w, http.StatusNotFound, odataErr("0x80040217", "Could not find entity"))
+			return
 		}
+		// Saved: auditing off, not yet published.
+		writeJSON(w, http.StatusOK, map[string]any{"EntityMetadata": entityRow("account", !call.saved,
+			attrRow("name", "Microsoft.Dynamics.CRM.ComplexStringAttributeMetadata", true, nil))})
 	}))
 	ctx := context.Background()
 	got, err := c.GetEntityAuditInfo(ctx, "account", WithColumns)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.LogicalName != "account" || !got.IsAuditEnabled.Value || got.Attributes["name"] == nil {
+	if got.LogicalName != "account" || got.IsAuditEnabled.Value || got.Attributes["name"] == nil || !got.Published.IsAuditEnabled {
 		t.Errorf("got %+v", got)
 	}
-	if q := rec.Request(0).URL.Query(); q.Get("$select") != wantEntitySelect || q.Get("$expand") != wantAttrExpand {
-		t.Errorf("query = %v", q)
+	if u := got.UnpublishedAuditChanges(); len(u) != 1 || u[0] != "IsAuditEnabled" {
+		t.Errorf("unpublished = %v", u)
+	}
+	if p := rec.Request(0).URL.Path; p != "/api/data/v9.2/RetrieveEntity(EntityFilters=Microsoft.Dynamics.CRM.EntityFilters'Attributes',LogicalName='account',MetadataId=00000000-0000-0000-0000-000000000000,RetrieveAsIfPublished=true)" {
+		t.Errorf("path = %v", p)
 	}
 	if _, err := c.GetEntityAuditInfo(ctx, "account", WithoutColumns); err != nil {
 		t.Fatal(err)
 	}
-	if q := rec.Request(1).URL.Query(); q.Has("$expand") {
-		t.Errorf("query = %v", q)
+	if p := rec.Request(2).URL.Path; !strings.Contains(p, "EntityFilters'Entity'") {
+		t.Errorf("path = %v", p)
 	}
 
 	_, err = c.GetEntityAuditInfo(ctx, "nosuchtable", WithoutColumns)
@@ -251,22 +249,23 @@ func TestEntityDefinitionRoundTrip(t *testing.T) {
 	var putBody []byte
 	var putReq *http.Request
 	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api/data/v9.2/EntityDefinitions(LogicalName='account')" || r.URL.RawQuery != "" {
-			writeJSON(w, http.StatusNotFound, odataErr("0x8006088a", "no"))
-			return
-		}
-		switch r.Method {
-		case http.MethodGet:
+		const saved = "/api/data/v9.2/RetrieveEntity(EntityFilters=Microsoft.Dynamics.CRM.EntityFilters'Entity',LogicalName='account',MetadataId=00000000-0000-0000-0000-000000000000,RetrieveAsIfPublished=true)"
+		switch {
+		case r.Method == http.MethodGet && r.URL.Path == saved:
 			w.Header().Set("Content-Type", "application/json")
-			_, _ = io.WriteString(w, sampleEntityDef)
-		case http.MethodPut:
+			_, _ = io.WriteString(w, `{"EntityMetadata":`+sampleEntityDef+`}`)
+		case r.Method == http.MethodPut && r.URL.Path == "/api/data/v9.2/EntityDefinitions(LogicalName='account')":
 			putReq = r
 			putBody, _ = io.ReadAll(r.Body)
 			w.WriteHeader(http.StatusNoContent)
+		default:
+			writeJSON(w, http.StatusNotFound, odataErr("0x8006088a", "no"))
 		}
 	})
 	ctx := context.Background()
-	changed := auditEnabledCopy(t, sampleEntityDef, func() (json.RawMessage, error) { return c.getEntityDefinition(ctx, "account") })
+	changed := auditEnabledCopy(t, sampleEntityDef, func() (json.RawMessage, error) {
+		return c.readSavedDefinition(ctx, "account", WithoutColumns)
+	})
 	if err := c.putEntityDefinition(ctx, "account", changed, "AuditBaseline"); err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +310,7 @@ func TestEntityDefinitionReadRejectsNonObject(t *testing.T) {
 	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, []int{1})
 	})
-	if _, err := c.getEntityDefinition(context.Background(), "account"); err == nil {
+	if _, err := c.readSavedDefinition(context.Background(), "account", WithoutColumns); err == nil {
 		t.Error("no error")
 	}
 }
@@ -323,9 +322,9 @@ func TestAttributeDefinitionRoundTrip(t *testing.T) {
 	rec := &msapitest.Recorder{}
 	c, _, _ := newTestServer(t, rec.Handler(func(w http.ResponseWriter, r *http.Request) {
 		switch {
-		case r.Method == http.MethodGet && r.URL.Path == colPath+"/"+odataType:
+		case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/api/data/v9.2/RetrieveEntity("):
 			w.Header().Set("Content-Type", "application/json")
-			_, _ = io.WriteString(w, sampleAttributeDef)
+			_, _ = io.WriteString(w, `{"EntityMetadata":{"LogicalName":"account","Attributes":[`+sampleAttributeDef+`]}}`)
 		case r.Method == http.MethodPut && r.URL.Path == colPath:
 			w.WriteHeader(http.StatusNoContent)
 		default:
@@ -334,7 +333,12 @@ func TestAttributeDefinitionRoundTrip(t *testing.T) {
 	}))
 	ctx := context.Background()
 	changed := auditEnabledCopy(t, sampleAttributeDef, func() (json.RawMessage, error) {
-		return c.getAttributeDefinition(ctx, "account", "revenue", "#"+odataType)
+		def, err := c.readSavedDefinition(ctx, "account", WithColumns)
+		if err != nil {
+			return nil, err
+		}
+		cols, err := savedColumnDefinitions(def)
+		return cols["revenue"], err
 	})
 	if err := c.putAttributeDefinition(ctx, "account", "revenue", odataType, changed, ""); err != nil {
 		t.Fatal(err)
@@ -357,9 +361,6 @@ func TestAttributeDefinitionRoundTrip(t *testing.T) {
 		{"account", "Revenue", odataType},
 		{"acc ount", "revenue", odataType},
 	} {
-		if _, err := c.getAttributeDefinition(ctx, tc[0], tc[1], tc[2]); err == nil {
-			t.Errorf("%v: GET: no error", tc)
-		}
 		if err := c.putAttributeDefinition(ctx, tc[0], tc[1], tc[2], changed, ""); err == nil {
 			t.Errorf("%v: PUT: no error", tc)
 		}

@@ -65,7 +65,8 @@ func (s *Server) routeEnvironment(r *http.Request) string {
 		return "other"
 	}
 	switch req.name {
-	case "WhoAmI", organizationsEntitySet, entityDefinitionsSet, "PublishXml", "PublishAllXml", retrieveRecordHistory, batchRoute:
+	case "WhoAmI", organizationsEntitySet, entityDefinitionsSet, "PublishXml", "PublishAllXml", retrieveRecordHistory, batchRoute,
+		retrieveEntityFunction, retrieveAllEntitiesFunction:
 		return req.name
 	case auditsEntitySet:
 		if req.hasKey && len(req.rest) == 1 && strings.HasPrefix(req.rest[0], retrieveAuditDetails) {
@@ -102,6 +103,8 @@ func (s *Server) serveEnvironment(w http.ResponseWriter, r *http.Request) {
 		s.org.serveOrganizations(w, r, req)
 	case entityDefinitionsSet:
 		s.meta.serveEntityDefinitions(w, r, req)
+	case retrieveEntityFunction, retrieveAllEntitiesFunction:
+		s.meta.serveMetadataFunction(w, r, req)
 	case "PublishXml", "PublishAllXml":
 		s.publish.servePublish(w, r, req)
 	case auditsEntitySet:

@@ -184,15 +184,15 @@ func selected(props rawObject, sel []string) rawObject {
 
 // attributeItem renders a column: uncast items carry their @odata.type and
 // only the AttributeMetadata properties; cast items carry all properties.
-func attributeItem(a *attrDef, sel []string, cast bool) rawObject {
+func attributeItem(a *attrDef, props rawObject, sel []string, cast bool) rawObject {
 	var out rawObject
 	if !cast {
 		out = rawObject{{"@odata.type", mustRaw("#" + a.odataType)}}
 	}
 	if sel != nil {
-		return append(out, selected(a.props, sel)...)
+		return append(out, selected(props, sel)...)
 	}
-	for _, m := range a.props {
+	for _, m := range props {
 		if cast {
 			out = append(out, m)
 		} else if _, common := findProp(attributeCommonSchema, m.name); common {
@@ -202,17 +202,17 @@ func attributeItem(a *attrDef, sel []string, cast bool) rawObject {
 	return out
 }
 
-func (md *metadataPart) entityItem(e *entityDef, q metaQuery) rawObject {
+func (md *metadataPart) entityItem(e *entityDef, v definitionView, q metaQuery) rawObject {
 	var out rawObject
 	if q.sel != nil {
-		out = selected(e.props, q.sel)
+		out = selected(v.entityProps(e), q.sel)
 	} else {
-		out = e.props.clone()
+		out = v.entityProps(e).clone()
 	}
 	if q.expandAttrs {
 		items := make([]rawObject, 0, len(e.attrs))
-		for _, a := range e.attrs {
-			items = append(items, attributeItem(a, q.attrSel, false))
+		for i, a := range e.attrs {
+			items = append(items, attributeItem(a, v.attrProps(e, i), q.attrSel, false))
 		}
 		out = append(out, rawMember{"Attributes", mustRaw(items)})
 	}
@@ -305,13 +305,14 @@ func (md *metadataPart) buildMetadataResponse(w http.ResponseWriter, req apiRequ
 		return nil, false
 	}
 
+	v := md.plainGetView()
 	switch {
 	case p.entity == nil:
 		items := []rawObject{}
 		for _, name := range md.store.names {
 			ent := md.store.entities[name]
-			if matchFilter(q.filter, ent.props) {
-				items = append(items, md.entityItem(ent, q))
+			if matchFilter(q.filter, v.entityProps(ent)) {
+				items = append(items, md.entityItem(ent, v, q))
 			}
 		}
 		return object{
@@ -320,19 +321,19 @@ func (md *metadataPart) buildMetadataResponse(w http.ResponseWriter, req apiRequ
 		}, true
 	case !p.attributes:
 		ctx := md.metadataContext(entityDefinitionsSet + selectClause(q.sel, q.expandAttrs, q.attrSel) + "/$entity")
-		return append(object{{"@odata.context", ctx}}, rawMembers(md.entityItem(e, q))...), true
+		return append(object{{"@odata.context", ctx}}, rawMembers(md.entityItem(e, v, q))...), true
 	case p.attr == nil:
 		ctx := fmt.Sprintf("%s('%s')/Attributes", entityDefinitionsSet, e.metadataID)
 		if p.cast != "" {
 			ctx += "/" + p.cast
 		}
 		items := []rawObject{}
-		for _, at := range e.attrs {
+		for i, at := range e.attrs {
 			if p.cast != "" && at.odataType != p.cast {
 				continue
 			}
-			if matchFilter(q.filter, at.props) {
-				items = append(items, attributeItem(at, q.sel, p.cast != ""))
+			if props := v.attrProps(e, i); matchFilter(q.filter, props) {
+				items = append(items, attributeItem(at, props, q.sel, p.cast != ""))
 			}
 		}
 		return object{
@@ -345,7 +346,7 @@ func (md *metadataPart) buildMetadataResponse(w http.ResponseWriter, req apiRequ
 			ctx += "/" + p.cast
 		}
 		ctx += selectClause(q.sel, false, nil) + "/$entity"
-		return append(object{{"@odata.context", md.metadataContext(ctx)}}, rawMembers(attributeItem(a, q.sel, p.cast != ""))...), true
+		return append(object{{"@odata.context", md.metadataContext(ctx)}}, rawMembers(attributeItem(a, v.attrProps(e, e.attrIndex(a)), q.sel, p.cast != ""))...), true
 	}
 }
 

@@ -140,10 +140,15 @@ func applyLabels(sent, stored rawObject, merge bool) (rawObject, *httpError) {
 }
 
 // managedPropertyError refuses changes to managed properties that the stored
-// definition does not allow: a new Value where CanBeChanged is false (for
-// IsAuditEnabled, leaving it out counts as false), and, on a managed
-// component, a different CanBeChanged.
+// definition does not allow. Managed properties constrain managed components
+// only ("Use managed properties"): on a managed component a new Value where
+// CanBeChanged is false (for IsAuditEnabled, leaving it out counts as false)
+// and a different CanBeChanged are refused; an unmanaged component, in the
+// environment where it is unmanaged, can be changed.
 func managedPropertyError(sent, stored rawObject, isManaged bool, what string) *httpError {
+	if !isManaged {
+		return nil
+	}
 	for _, m := range stored {
 		old := readManaged(stored, m.name)
 		if !old.present || old.logicalName == "" {

@@ -75,6 +75,8 @@ type metadataPart struct {
 	*shared
 	mu    sync.Mutex
 	store *metaStore
+	// plainGetServesSaved: Options.PlainMetadataGetServesSaved.
+	plainGetServesSaved bool
 }
 
 func newMetadataPart(sh *shared, extraCustomTables int) *metadataPart {

@@ -296,7 +296,8 @@ func TestPatchMetadataRefused(t *testing.T) {
 
 func TestPutEntityReplacesDefinition(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{})
+	// Plain GETs here check what was saved, before any publish.
+	s, token := metaServer(t, Options{PlainMetadataGetServesSaved: true})
 	path := "EntityDefinitions(LogicalName='account')"
 	def := fullDefinition(t, s, token, path, "")
 	stored, _ := s.EntityDefinitionJSON("account")
@@ -337,7 +338,8 @@ func TestPutEntityReplacesDefinition(t *testing.T) {
 
 func TestPutEntityLabels(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{})
+	// Plain GETs here check what was saved, before any publish.
+	s, token := metaServer(t, Options{PlainMetadataGetServesSaved: true})
 	path := "EntityDefinitions(LogicalName='contact')"
 	def := fullDefinition(t, s, token, path, "")
 	englishOnly := mustRaw(object{

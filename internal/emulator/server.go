@@ -99,6 +99,13 @@ type Options struct {
 	// maximum is 24855 ("Manage Dataverse auditing"); whether the Web API
 	// enforces it is not documented, so set 24855 to model a service that does.
 	MaxRetentionDays int
+	// PlainMetadataGetServesSaved makes a plain GET of EntityDefinitions
+	// (and its Attributes) return the saved definitions, unpublished
+	// changes included. Default false: it returns the published
+	// definitions, as "Retrieve published metadata" says the metadata cache
+	// does unless RetrieveAsIfPublished is true. Microsoft does not say which
+	// a plain GET returns; clients must work either way.
+	PlainMetadataGetServesSaved bool
 
 	// Dataverse service protection limits, per user (the calling
 	// principal) on the environment listener; see dataverse-api.md and
@@ -228,6 +235,7 @@ func Start(opts Options) (*Server, error) {
 		sh.tenantID = uuid.NewString()
 	}
 	meta := newMetadataPart(sh, opts.ExtraCustomTables)
+	meta.plainGetServesSaved = opts.PlainMetadataGetServesSaved
 	s := &Server{
 		shared:         sh,
 		tokenLifetime:  opts.TokenLifetime,

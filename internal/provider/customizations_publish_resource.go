@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -30,6 +31,7 @@ type customizationsPublishModel struct {
 	EntityLogicalNames types.Set      `tfsdk:"entity_logical_names"`
 	Triggers           types.Map      `tfsdk:"triggers"`
 	PublishedAt        types.String   `tfsdk:"published_at"`
+	Unpublished        types.Set      `tfsdk:"unpublished_entity_logical_names"`
 	Timeouts           timeouts.Value `tfsdk:"timeouts"`
 }
 
@@ -63,6 +65,12 @@ func (r *customizationsPublishResource) Schema(ctx context.Context, _ resource.S
 				MarkdownDescription: "Arbitrary values; any change publishes again (for example a hash of the entity resources' settings).",
 			},
 			"published_at": stateKeptString("When the last publish finished (RFC 3339)."),
+			"unpublished_entity_logical_names": schema.SetAttribute{
+				ElementType: types.StringType, Computed: true,
+				MarkdownDescription: "Those of the tables whose saved audit settings differ from the published ones, as " +
+					"read at refresh (a Save without Publish, or an apply interrupted before its publish). When it is not " +
+					"empty the plan publishes again, so a rollout heals itself; it is empty after a publish.",
+			},
 		},
 		Blocks: map[string]schema.Block{
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true}),
@@ -84,9 +92,14 @@ func (r *customizationsPublishResource) ModifyPlan(ctx context.Context, req reso
 	if !req.State.Raw.IsNull() {
 		var state customizationsPublishModel
 		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-		if !plan.EntityLogicalNames.Equal(state.EntityLogicalNames) || !plan.Triggers.Equal(state.Triggers) {
+		republish := !plan.EntityLogicalNames.Equal(state.EntityLogicalNames) || !plan.Triggers.Equal(state.Triggers) ||
+			len(state.Unpublished.Elements()) > 0
+		unpublished := state.Unpublished
+		if republish {
 			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("published_at"), types.StringUnknown())...)
+			unpublished = types.SetValueMust(types.StringType, nil)
 		}
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("unpublished_entity_logical_names"), unpublished)...)
 	}
 	names, diags := plan.names()
 	resp.Diagnostics.Append(diags...)
@@ -125,6 +138,7 @@ func (r *customizationsPublishResource) publish(ctx context.Context, plan *custo
 	}
 	tflog.Info(ctx, "published customizations", map[string]any{"entities": len(names), "duration_ms": time.Since(start).Milliseconds()})
 	plan.PublishedAt = types.StringValue(time.Now().UTC().Format(time.RFC3339))
+	plan.Unpublished = types.SetValueMust(types.StringType, nil)
 }
 
 func (r *customizationsPublishResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -143,8 +157,33 @@ func (r *customizationsPublishResource) Create(ctx context.Context, req resource
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
+// Read finds the tables whose audit settings were saved but not published
+// since: a publish leaves no object behind, but its effect can be undone by
+// a later Save without Publish.
 func (r *customizationsPublishResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	// Nothing to refresh: a publish leaves no object behind.
+	var state customizationsPublishModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	names, diags := state.names()
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	var pending []attr.Value
+	for _, name := range names {
+		info, err := r.data.metadata.Entity(ctx, name)
+		if dataverse.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			addAPIError(&resp.Diagnostics, "Cannot read the metadata of table "+name, err)
+			return
+		}
+		if info.HasUnpublishedAuditChanges() {
+			pending = append(pending, types.StringValue(name))
+		}
+	}
+	state.Unpublished = types.SetValueMust(types.StringType, pending)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
 func (r *customizationsPublishResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -163,6 +202,7 @@ func (r *customizationsPublishResource) Update(ctx context.Context, req resource
 		}
 	} else {
 		plan.PublishedAt = state.PublishedAt
+		plan.Unpublished = state.Unpublished
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }

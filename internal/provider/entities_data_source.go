@@ -49,6 +49,7 @@ type entityItem struct {
 	RetrieveMultipleAuditEnabled types.Bool   `tfsdk:"retrieve_multiple_audit_enabled"`
 	IsCustom                     types.Bool   `tfsdk:"is_custom"`
 	IsManaged                    types.Bool   `tfsdk:"is_managed"`
+	HasUnpublishedAuditChanges   types.Bool   `tfsdk:"has_unpublished_audit_changes"`
 }
 
 type entitiesDataSource struct{ dataSourceBase }
@@ -94,6 +95,9 @@ func (d *entitiesDataSource) Schema(_ context.Context, _ datasource.SchemaReques
 					"retrieve_multiple_audit_enabled": computedBool("Multiple record auditing."),
 					"is_custom":                       computedBool("Whether it is a custom table."),
 					"is_managed":                      computedBool("Whether it belongs to a managed solution."),
+					"has_unpublished_audit_changes": computedBool("Whether the saved audit settings of the table or of one of " +
+						"its columns differ from the published ones (saved without publishing). The other attributes show the saved " +
+						"values; Dataverse audits by the published ones until the table is published."),
 				}},
 			},
 		},
@@ -106,7 +110,9 @@ func (d *entitiesDataSource) Read(ctx context.Context, req datasource.ReadReques
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	all, err := d.data.client.ListEntityAuditInfo(ctx, dataverse.WithoutColumns)
+	// With columns, so that an unpublished column change shows in
+	// has_unpublished_audit_changes.
+	all, err := d.data.client.ListEntityAuditInfo(ctx, dataverse.WithColumns)
 	if err != nil {
 		addAPIError(&resp.Diagnostics, "Cannot list the environment's tables", err)
 		return
@@ -169,5 +175,6 @@ func entityItemFrom(e *dataverse.EntityAuditInfo) entityItem {
 		RetrieveMultipleAuditEnabled: types.BoolValue(e.IsRetrieveMultipleAuditEnabled),
 		IsCustom:                     types.BoolValue(e.IsCustomEntity),
 		IsManaged:                    types.BoolValue(e.IsManaged),
+		HasUnpublishedAuditChanges:   types.BoolValue(e.HasUnpublishedAuditChanges()),
 	}
 }

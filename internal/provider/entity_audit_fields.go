@@ -279,12 +279,16 @@ func unmetTarget(info *dataverse.EntityAuditInfo, t entityTarget) []string {
 
 // checkEntityTarget reports every part of target that cannot be applied.
 // A locked or non-auditable setting is an error only when a change is needed.
+// A managed property locks managed components only ("Use managed
+// properties"): an unmanaged table or column with CanBeChanged = false is
+// sent, and a refusal by the service is reported then. Virtual columns
+// (AttributeOf set) are never auditable.
 func checkEntityTarget(envURL string, info *dataverse.EntityAuditInfo, target entityTarget) diag.Diagnostics {
 	var diags diag.Diagnostics
 	for _, s := range tableAuditSettings {
 		want, ok := target.Table[s.field]
 		cur := s.field.In(info)
-		if ok && s.lockable() && want != cur.Value && !cur.CanBeChanged {
+		if ok && s.lockable() && want != cur.Value && !cur.CanBeChanged && info.IsManaged {
 			addAuditLockedError(&diags, envURL, &dataverse.AuditLockedError{Table: info.LogicalName, Field: s.field, Current: cur, Wanted: want})
 		}
 	}
@@ -301,7 +305,7 @@ func checkEntityTarget(envURL string, info *dataverse.EntityAuditInfo, target en
 			diags.AddAttributeError(path.Root("attributes").AtMapKey(col), "Column cannot be audited",
 				fmt.Sprintf("Column %q of table %q is a virtual column derived from %q and cannot be audited. Audit %q instead.",
 					col, info.LogicalName, a.AttributeOf, a.AttributeOf))
-		case !a.IsAuditEnabled.CanBeChanged:
+		case !a.IsAuditEnabled.CanBeChanged && a.IsManaged:
 			addAuditLockedError(&diags, envURL, &dataverse.AuditLockedError{
 				Table: info.LogicalName, Column: col, Field: dataverse.TableAuditEnabled, Current: a.IsAuditEnabled, Wanted: want})
 		}
@@ -337,6 +341,10 @@ func addAuditChangeError(diags *diag.Diagnostics, envURL, table string, err erro
 	var we *dataverse.AuditWriteError
 	if !errors.As(err, &we) {
 		addAPIError(diags, "Cannot update the audit settings of table "+table, err)
+		return
+	}
+	if we.Step == dataverse.WritingDefinition && we.SentDespiteLock {
+		addRefusedUnmanagedLock(diags, envURL, we)
 		return
 	}
 	if we.Column == "" {
@@ -379,4 +387,22 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// addRefusedUnmanagedLock explains a write that Dataverse refused to a
+// setting whose CanBeChanged is false on an unmanaged component: the
+// provider sends such changes, since managed properties do not lock
+// unmanaged components, and the service said no.
+func addRefusedUnmanagedLock(diags *diag.Diagnostics, envURL string, we *dataverse.AuditWriteError) {
+	detail := "Dataverse refused it: %v. Its IsAuditEnabled managed property has CanBeChanged = false; the component is " +
+		"unmanaged in %s, where managed properties do not lock it, so the change was sent. %s"
+	if we.Column != "" {
+		diags.AddAttributeError(path.Root("attributes").AtMapKey(we.Column), "Column auditing refused by Dataverse",
+			fmt.Sprintf("Changing auditing of column %q of table %q failed. "+detail, we.Column, we.Table, we.Err, envURL,
+				"Remove the column from attributes."))
+		return
+	}
+	diags.AddAttributeError(path.Root("audit_enabled"), "Table auditing refused by Dataverse",
+		fmt.Sprintf("Changing auditing of table %q failed. "+detail, we.Table, we.Err, envURL,
+			"Remove audit_enabled from this resource or set it to the current value."))
 }

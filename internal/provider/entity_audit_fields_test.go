@@ -157,13 +157,14 @@ func TestPublishPolicyForUpdate(t *testing.T) {
 func sampleAuditInfo() *dataverse.EntityAuditInfo {
 	return &dataverse.EntityAuditInfo{
 		LogicalName:                    "account",
+		IsManaged:                      true,
 		IsAuditEnabled:                 dataverse.BooleanManagedProperty{Value: true, CanBeChanged: false},
 		IsRetrieveAuditEnabled:         false,
 		IsRetrieveMultipleAuditEnabled: true,
 		Attributes: map[string]*dataverse.AttributeAuditInfo{
 			"name":          {LogicalName: "name", IsAuditEnabled: dataverse.BooleanManagedProperty{Value: true, CanBeChanged: true}},
 			"createdbyname": {LogicalName: "createdbyname", AttributeOf: "createdby"},
-			"versionnumber": {LogicalName: "versionnumber"},
+			"versionnumber": {LogicalName: "versionnumber", IsManaged: true},
 		},
 	}
 }
@@ -199,6 +200,14 @@ func TestCheckEntityTarget(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	// Unmanaged: CanBeChanged = false does not lock it, so only the virtual
+	// column is refused at plan.
+	info.IsManaged, info.Attributes["versionnumber"].IsManaged = false, false
+	got = diagTexts(checkEntityTarget("https://org", info, bad))
+	if len(got) != 2 || !strings.Contains(got[0], "createdbyname") || !strings.Contains(got[1], "nosuch") {
+		t.Errorf("unmanaged: got\n%s", strings.Join(got, "\n"))
 	}
 }
 

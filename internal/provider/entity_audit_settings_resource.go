@@ -97,9 +97,11 @@ func entityAuditSettingsSchema(ctx context.Context) schema.Schema {
 			},
 			"published": schema.BoolAttribute{
 				Computed: true,
-				MarkdownDescription: "Whether every change this resource made has been published by it. `false` after a " +
-					"publish that did not finish (cancelled, timed out, failed) — the next apply publishes again — and " +
-					"while `publish = false`.",
+				MarkdownDescription: "Whether the published audit settings of what this resource manages equal the saved " +
+					"ones, as read from Dataverse (`RetrieveEntity` with `RetrieveAsIfPublished` false and true). `false` after " +
+					"a publish that did not finish, an apply interrupted before its publish, or a Save without Publish in the " +
+					"portal: with `publish = true` the next plan shows `published: false -> true` and the apply publishes; with " +
+					"`publish = false` it reports the truth and the plan warns that the change stays unpublished.",
 			},
 			"solution_unique_name": schema.StringAttribute{
 				Optional: true,
@@ -131,13 +133,9 @@ func (r *entityAuditSettingsResource) ModifyPlan(ctx context.Context, req resour
 	if !ok {
 		return
 	}
-	// A publish left undone by an earlier apply shows as a change, so the
-	// next apply publishes.
-	published := types.BoolUnknown()
-	if known(plan.Publish) {
-		published = plan.Publish
-	}
-	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("published"), published)...)
+	// A publish left undone (by an earlier apply, or a Save without
+	// Publish) shows as a change, so the next apply publishes.
+	planPublished(ctx, req, resp, &cfg, &plan)
 	if !known(cfg.EntityLogicalName) {
 		return
 	}
@@ -149,6 +147,7 @@ func (r *entityAuditSettingsResource) ModifyPlan(ctx context.Context, req resour
 	target, diags := cfg.target()
 	resp.Diagnostics.Append(diags...)
 	resp.Diagnostics.Append(checkEntityTarget(r.data.environmentURL, info, target)...)
+	warnUnpublished(&resp.Diagnostics, r.data.environmentURL, &cfg, info, target)
 }
 
 // entityInfo reads the table's audit state (from the bulk read when
@@ -182,7 +181,7 @@ func (r *entityAuditSettingsResource) Create(ctx context.Context, req resource.C
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	resp.Diagnostics.Append(storeApplied(ctx, &resp.State, resp.Private, &plan, info, plan.Publish, priv)...)
+	resp.Diagnostics.Append(storeApplied(ctx, &resp.State, resp.Private, &plan, info, publishedAfterApply(&plan, &cfg, info), priv)...)
 }
 
 func (r *entityAuditSettingsResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -207,7 +206,7 @@ func (r *entityAuditSettingsResource) Update(ctx context.Context, req resource.U
 		// next plan shows published = false -> true and publishes.
 		resp.Diagnostics.Append(storeApplied(ctx, &resp.State, resp.Private, &plan, info, types.BoolValue(false), priv)...)
 	case !resp.Diagnostics.HasError():
-		resp.Diagnostics.Append(storeApplied(ctx, &resp.State, resp.Private, &plan, info, plan.Publish, priv)...)
+		resp.Diagnostics.Append(storeApplied(ctx, &resp.State, resp.Private, &plan, info, publishedAfterApply(&plan, &cfg, info), priv)...)
 	}
 }
 
@@ -339,6 +338,9 @@ func (r *entityAuditSettingsResource) Read(ctx context.Context, req resource.Rea
 		return
 	}
 	state.refreshFrom(info)
+	priv, diags := loadPrivate[entityPrivateState](ctx, req.Private, entityPrivateKey)
+	resp.Diagnostics.Append(diags...)
+	state.Published = state.publishedTruth(info, priv.Managed)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 

@@ -1,0 +1,249 @@
+package dataverse
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Saved and published definitions. Audit settings take effect when their
+// table is published; until then the saved definition differs from the
+// published one. The Web API functions RetrieveEntity and RetrieveAllEntities
+// choose with RetrieveAsIfPublished (true: saved, unpublished changes
+// included; false: published). What a plain GET of EntityDefinitions returns
+// is not documented, so every audit read and every read of a definition to
+// be written back uses the functions, never a plain GET.
+
+// PublishedAudit is the audit part of a table as last published: what the
+// service audits now.
+type PublishedAudit struct {
+	IsAuditEnabled                 bool
+	IsRetrieveAuditEnabled         bool
+	IsRetrieveMultipleAuditEnabled bool
+	// Attributes maps column logical name to its published IsAuditEnabled.
+	Attributes map[string]bool
+}
+
+// HasUnpublishedAuditChanges reports whether the saved audit settings of
+// the table or of a column differ from the published ones. False when the
+// published state was not read.
+func (e *EntityAuditInfo) HasUnpublishedAuditChanges() bool {
+	return len(e.UnpublishedAuditChanges()) > 0
+}
+
+// UnpublishedAuditChanges names the settings whose saved value differs from
+// the published one: table fields by property name, columns by logical
+// name, sorted as read.
+func (e *EntityAuditInfo) UnpublishedAuditChanges() []string {
+	p := e.Published
+	if p == nil {
+		return nil
+	}
+	var out []string
+	for _, f := range TableAuditFields {
+		if f.In(e).Value != f.publishedIn(p) {
+			out = append(out, string(f))
+		}
+	}
+	for _, name := range sortedNames(e.Attributes) {
+		if pub, ok := p.Attributes[name]; ok && pub != e.Attributes[name].IsAuditEnabled.Value {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+func (f TableAuditField) publishedIn(p *PublishedAudit) bool {
+	switch f {
+	case TableAuditEnabled:
+		return p.IsAuditEnabled
+	case TableRetrieveAuditEnabled:
+		return p.IsRetrieveAuditEnabled
+	case TableRetrieveMultipleAuditEnabled:
+		return p.IsRetrieveMultipleAuditEnabled
+	}
+	return false
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (p *PublishedAudit) clone() *PublishedAudit {
+	if p == nil {
+		return nil
+	}
+	out := *p
+	out.Attributes = make(map[string]bool, len(p.Attributes))
+	for k, v := range p.Attributes {
+		out.Attributes[k] = v
+	}
+	return &out
+}
+
+// definitionState chooses the saved or the published definitions.
+type definitionState int
+
+const (
+	// savedDefinitions: RetrieveAsIfPublished=true.
+	savedDefinitions definitionState = iota
+	// publishedDefinitions: RetrieveAsIfPublished=false.
+	publishedDefinitions
+)
+
+func (s definitionState) asIfPublished() string {
+	if s == savedDefinitions {
+		return "true"
+	}
+	return "false"
+}
+
+// metadataFunctionPath is the RetrieveEntity (one table) or
+// RetrieveAllEntities (every table) call for scope. Logical names are
+// validated before they get here.
+func metadataFunctionPath(scope auditReadScope, columns ColumnsOption, state definitionState) string {
+	filters := "Microsoft.Dynamics.CRM.EntityFilters'Entity'"
+	if columns == WithColumns {
+		filters = "Microsoft.Dynamics.CRM.EntityFilters'Attributes'"
+	}
+	if scope.everyTable {
+		return "RetrieveAllEntities(EntityFilters=" + filters + ",RetrieveAsIfPublished=" + state.asIfPublished() + ")"
+	}
+	return "RetrieveEntity(EntityFilters=" + filters + ",LogicalName='" + scope.table +
+		"',MetadataId=00000000-0000-0000-0000-000000000000,RetrieveAsIfPublished=" + state.asIfPublished() + ")"
+}
+
+// readAuditDefinitions reads the tables of scope in one state. Reading one
+// unknown table is an *Error for which IsNotFound is true.
+func (c *Client) readAuditDefinitions(ctx context.Context, scope auditReadScope, columns ColumnsOption, state definitionState) ([]entityAuditWire, error) {
+	if !scope.everyTable {
+		if err := ValidateLogicalName(scope.table); err != nil {
+			return nil, err
+		}
+		var one struct {
+			EntityMetadata entityAuditWire `json:"EntityMetadata"`
+		}
+		if _, err := c.Do(ctx, auditReadRequest(metadataFunctionPath(scope, columns, state), nil, &one)); err != nil {
+			return nil, err
+		}
+		return []entityAuditWire{one.EntityMetadata}, nil
+	}
+	var all struct {
+		EntityMetadata []entityAuditWire `json:"EntityMetadata"`
+	}
+	if _, err := c.Do(ctx, auditReadRequest(metadataFunctionPath(scope, columns, state), nil, &all)); err != nil {
+		return nil, err
+	}
+	return all.EntityMetadata, nil
+}
+
+// readEntityAudit is the one entry point for reading audit metadata: the
+// public reads and the MetadataCache go through it. It reads the saved
+// definitions (the values shown and written) and the published ones (what
+// is audited now) — two requests for any scope — and returns the tables
+// read; reading one unknown table is an *Error for which IsNotFound is true.
+func (c *Client) readEntityAudit(ctx context.Context, scope auditReadScope, columns ColumnsOption) ([]*EntityAuditInfo, error) {
+	saved, err := c.readAuditDefinitions(ctx, scope, columns, savedDefinitions)
+	if err != nil {
+		return nil, err
+	}
+	published, err := c.readAuditDefinitions(ctx, scope, columns, publishedDefinitions)
+	if err != nil {
+		return nil, err
+	}
+	byName := make(map[string]*entityAuditWire, len(published))
+	for i := range published {
+		byName[published[i].LogicalName] = &published[i]
+	}
+	out := make([]*EntityAuditInfo, 0, len(saved))
+	for i := range saved {
+		e := saved[i].info(columns == WithColumns)
+		if p := byName[e.LogicalName]; p != nil {
+			e.Published = p.publishedAudit()
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+func (w *entityAuditWire) publishedAudit() *PublishedAudit {
+	p := &PublishedAudit{
+		IsRetrieveAuditEnabled:         boolOf(w.IsRetrieveAuditEnabled),
+		IsRetrieveMultipleAuditEnabled: boolOf(w.IsRetrieveMultipleAuditEnabled),
+		Attributes:                     make(map[string]bool, len(w.Attributes)),
+	}
+	if w.IsAuditEnabled != nil {
+		p.IsAuditEnabled = w.IsAuditEnabled.Value
+	}
+	for _, a := range w.Attributes {
+		p.Attributes[a.LogicalName] = a.IsAuditEnabled != nil && a.IsAuditEnabled.Value
+	}
+	return p
+}
+
+// readSavedDefinition returns the saved definition of a table (columns
+// WithoutColumns) or of the table with all its columns (WithColumns), as
+// RetrieveEntity(RetrieveAsIfPublished=true) sends it: a definition written
+// back must carry the changes saved but not yet published, or the PUT
+// would undo them.
+func (c *Client) readSavedDefinition(ctx context.Context, table string, columns ColumnsOption) (json.RawMessage, error) {
+	if err := ValidateLogicalName(table); err != nil {
+		return nil, err
+	}
+	path := metadataFunctionPath(oneTable(table), columns, savedDefinitions)
+	resp, err := c.Do(ctx, definitionReadRequest(path))
+	if err != nil {
+		return nil, err
+	}
+	var body struct {
+		EntityMetadata json.RawMessage `json:"EntityMetadata"`
+	}
+	if err := json.Unmarshal(resp.Body, &body); err != nil || len(body.EntityMetadata) == 0 {
+		return nil, fmt.Errorf("dataverse: GET %s: the answer has no EntityMetadata", path)
+	}
+	if _, err := parseJSONObjectChecked(body.EntityMetadata); err != nil {
+		return nil, fmt.Errorf("dataverse: GET %s: the answer is not a metadata definition: %w", path, err)
+	}
+	return body.EntityMetadata, nil
+}
+
+// savedColumnDefinitions splits the columns out of a table definition read
+// WithColumns: each column's definition by logical name.
+func savedColumnDefinitions(def json.RawMessage) (map[string]json.RawMessage, error) {
+	var body struct {
+		Attributes []json.RawMessage `json:"Attributes"`
+	}
+	if err := json.Unmarshal(def, &body); err != nil {
+		return nil, err
+	}
+	out := make(map[string]json.RawMessage, len(body.Attributes))
+	for _, a := range body.Attributes {
+		var id struct {
+			LogicalName string `json:"LogicalName"`
+		}
+		if err := json.Unmarshal(a, &id); err != nil {
+			return nil, err
+		}
+		out[id.LogicalName] = a
+	}
+	return out, nil
+}
+
+// metadataTypeOf maps a complex type in a RetrieveEntity answer
+// (Microsoft.Dynamics.CRM.ComplexStringAttributeMetadata) to the metadata
+// entity type a PUT carries (Microsoft.Dynamics.CRM.StringAttributeMetadata);
+// other names are returned unchanged.
+func metadataTypeOf(odataType string) string {
+	t := strings.TrimPrefix(odataType, "#")
+	if ns, name, ok := strings.Cut(t, ".Complex"); ok && strings.HasSuffix(name, "AttributeMetadata") {
+		return ns + "." + name
+	}
+	return t
+}
