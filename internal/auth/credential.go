@@ -165,7 +165,7 @@ func effectiveAuthorityHost(cfg Config) string {
 	if host := strings.TrimSpace(cfg.AuthorityHost); host != "" {
 		return host
 	}
-	if host := strings.TrimSpace(os.Getenv("AZURE_AUTHORITY_HOST")); host != "" {
+	if host := strings.TrimSpace(os.Getenv(EnvVar(AttrAuthorityHost))); host != "" {
 		return host
 	}
 	return cloud.AzurePublic.ActiveDirectoryAuthorityHost
