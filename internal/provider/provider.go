@@ -339,7 +339,7 @@ func (p *dynamics365Provider) connect(ctx context.Context, s providerSettings) (
 	}
 	// The token is cached by the credential for the calls that follow.
 	if _, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{client.Scope()}}); err != nil {
-		diags.AddError("Login to Microsoft Entra ID failed", apiErrorDetail(err))
+		addLoginError(ctx, &diags, err, s)
 		return nil, diags
 	}
 	graphClient, err := graph.New(graph.Config{GraphURL: s.graphURL, APIVersion: s.graphAPIVersion, Settings: transport})
