@@ -129,4 +129,3 @@ func hostOf(raw string) string {
 	}
 	return u.Scheme + "://" + u.Host
 }
-
