@@ -2,7 +2,13 @@ package provider
 
 import (
 	"context"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -98,5 +104,73 @@ func TestConnectNamesTheCauseOfAFailedLogin(t *testing.T) {
 				t.Errorf("path %s, want %q", got, tc.attr)
 			}
 		})
+	}
+}
+
+// An HTTPS server that answers {"value":[]} to everything is not taken for
+// a Dataverse environment (where it would read as an empty audit trail):
+// Configure's WhoAmI fails, naming environment_url.
+func TestConnectRefusesAServerThatIsNotDataverse(t *testing.T) {
+	t.Parallel()
+	env := acctest.NewEnv(t)
+	var (
+		mu       sync.Mutex
+		requests []string
+	)
+	foreign := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		requests = append(requests, r.Method+" "+r.URL.Path)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"value":[]}`))
+	}))
+	t.Cleanup(foreign.Close)
+	env.Emulator.AddResource(foreign.URL) // Entra issues a token for it, as for any resource in the tenant
+	// Trust both the emulator and the foreign server, so that only the answer is wrong.
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	both := append(env.Emulator.CAPEM(), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: foreign.Certificate().Raw})...)
+	if err := os.WriteFile(caFile, both, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := emulatorModel(env)
+	m.EnvironmentURL = types.StringValue(foreign.URL)
+	m.CACertificateFile = types.StringValue(caFile)
+
+	diags := configure(t, m)
+	if diags.ErrorsCount() != 1 {
+		t.Fatalf("want one error, got %v", diags)
+	}
+	d := diags.Errors()[0]
+	if d.Summary() != "environment_url is not a Dataverse environment" ||
+		!strings.Contains(d.Detail(), foreign.URL+" does not answer like a Dataverse environment") ||
+		!strings.Contains(d.Detail(), `GET WhoAmI answered HTTP 200 with "{\"value\":[]}"`) {
+		t.Errorf("%s: %s", d.Summary(), d.Detail())
+	}
+	if withPath, ok := d.(interface{ Path() path.Path }); !ok || !withPath.Path().Equal(path.Root("environment_url")) {
+		t.Errorf("not on environment_url: %v", d)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(requests) != 1 || requests[0] != "GET /api/data/v9.2/WhoAmI" {
+		t.Errorf("requests %v, want one GET WhoAmI", requests)
+	}
+}
+
+// Configure costs the environment exactly one request, WhoAmI (tests and
+// the bench that count requests see one more per configured provider).
+func TestConnectAsksWhoAmIOnce(t *testing.T) {
+	t.Parallel()
+	env := acctest.NewEnv(t)
+	if diags := configure(t, emulatorModel(env)); diags.HasError() {
+		t.Fatal(diags)
+	}
+	var environmentRequests []string
+	for _, r := range env.Emulator.RequestLog() {
+		if r.Listener == emulator.ListenerEnvironment {
+			environmentRequests = append(environmentRequests, r.Method+" "+r.Route)
+		}
+	}
+	if len(environmentRequests) != 1 || environmentRequests[0] != "GET WhoAmI" {
+		t.Errorf("Configure sent %v to the environment, want [GET WhoAmI]", environmentRequests)
 	}
 }

@@ -312,9 +312,10 @@ func (p *dynamics365Provider) Configure(ctx context.Context, req provider.Config
 }
 
 // connect builds what resolved settings describe — the HTTP client, the
-// credential, the Dataverse and Graph clients — and logs in once, so that a
-// wrong secret or certificate fails the plan with one clear error rather
-// than every resource failing at apply.
+// credential, the Dataverse and Graph clients — logs in once and asks
+// WhoAmI, so that a wrong secret or certificate, or an environment_url that
+// is not a Dataverse environment, fails the plan with one clear error rather
+// than every resource failing (or reading nonsense) later.
 func (p *dynamics365Provider) connect(ctx context.Context, s providerSettings) (*providerData, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	httpClient, err := msapi.HTTPClientWithCAFile(p.httpClient, s.caCertificateFile)
@@ -340,6 +341,9 @@ func (p *dynamics365Provider) connect(ctx context.Context, s providerSettings) (
 	// The token is cached by the credential for the calls that follow.
 	if _, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{client.Scope()}}); err != nil {
 		addLoginError(ctx, &diags, err, s)
+		return nil, diags
+	}
+	if diags = checkEnvironment(ctx, client, s); diags.HasError() {
 		return nil, diags
 	}
 	graphClient, err := graph.New(graph.Config{GraphURL: s.graphURL, APIVersion: s.graphAPIVersion, Settings: transport})

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/dataverse"
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi"
 )
 
@@ -128,4 +129,29 @@ func hostOf(raw string) string {
 		return raw
 	}
 	return u.Scheme + "://" + u.Host
+}
+
+// checkEnvironment asks environment_url's WhoAmI, the cheapest Dataverse
+// call, so that a URL of some other HTTPS server fails here with an error
+// naming environment_url, rather than its answers (such as {"value":[]} to
+// everything) being read as an empty audit trail or missing tables.
+func checkEnvironment(ctx context.Context, client *dataverse.Client, s providerSettings) diag.Diagnostics {
+	var diags diag.Diagnostics
+	who, err := client.WhoAmI(ctx)
+	switch {
+	case err == nil:
+		tflog.Debug(ctx, "environment_url is a Dataverse environment", map[string]any{
+			"user_id": who.UserID, "organization_id": who.OrganizationID,
+		})
+	case msapi.IsCertificateError(err):
+		addCertificateError(&diags, err, s, s.environmentURL+" (environment_url)")
+	case errors.Is(err, dataverse.ErrNotWhoAmI), msapi.IsNotFound(err):
+		diags.AddAttributeError(path.Root("environment_url"), "environment_url is not a Dataverse environment",
+			fmt.Sprintf("%s does not answer like a Dataverse environment: %s.\n\nSet environment_url to the environment's address, "+
+				"such as https://contoso.crm.dynamics.com — the host of the Web API endpoint that Power Apps shows under "+
+				"Settings > Developer resources.", s.environmentURL, apiErrorText(err)))
+	default:
+		diags.AddAttributeError(path.Root("environment_url"), "Cannot use the Dataverse environment", apiErrorDetail(err))
+	}
+	return diags
 }
