@@ -43,21 +43,6 @@ const (
 	AttrAuthorityHost             = "authority_host"
 )
 
-// EnvVars maps a provider attribute to the environment variable it falls back to. The
-// provider should read the same names so that messages from this package stay true.
-var EnvVars = map[string]string{
-	AttrTenantID:                  "AZURE_TENANT_ID",
-	AttrClientID:                  "AZURE_CLIENT_ID",
-	AttrClientSecret:              "AZURE_CLIENT_SECRET",
-	AttrClientCertificateFilePath: "AZURE_CLIENT_CERTIFICATE_PATH",
-	AttrClientCertificatePassword: "AZURE_CLIENT_CERTIFICATE_PASSWORD",
-	AttrOIDCToken:                 "AZURE_OIDC_TOKEN",
-	AttrOIDCTokenFilePath:         "AZURE_FEDERATED_TOKEN_FILE",
-	AttrOIDCRequestURL:            "ACTIONS_ID_TOKEN_REQUEST_URL",
-	AttrOIDCRequestToken:          "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-	AttrAuthorityHost:             "AZURE_AUTHORITY_HOST",
-}
-
 // Config is everything the provider knows about credentials, after environment fallbacks.
 type Config struct {
 	TenantID, ClientID string
@@ -102,10 +87,7 @@ func (e *ConfigError) Error() string {
 
 // withEnv renders an attribute name with its environment variable, e.g. "tenant_id (AZURE_TENANT_ID)".
 func withEnv(attr string) string {
-	if env, ok := EnvVars[attr]; ok {
-		return attr + " (" + env + ")"
-	}
-	return attr
+	return attr + " (" + EnvVar(attr) + ")"
 }
 
 func blank(s string) bool { return strings.TrimSpace(s) == "" }

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -10,7 +11,10 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi"
 )
 
 // Credential is the token credential NewCredential returns. It remembers how it was built
@@ -107,6 +111,7 @@ func (c *Credential) buildAppRegistrationCredential(cfg Config) error {
 	}
 	c.tenantID, c.clientID = strings.TrimSpace(cfg.TenantID), strings.TrimSpace(cfg.ClientID)
 	options, disableDiscovery := clientOptions(cfg), disableInstanceDiscovery(cfg)
+	options.Retry.ShouldRetry = retryLoginRequest
 	var (
 		err     error
 		secrets []string
@@ -146,6 +151,22 @@ func (c *Credential) buildAppRegistrationCredential(cfg Config) error {
 	return nil
 }
 
+// loginRetryStatusCodes are azcore's default retried statuses, which a
+// ShouldRetry replaces.
+var loginRetryStatusCodes = []int{http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
+	http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout}
+
+// retryLoginRequest is azcore's retry rule for the token and discovery
+// requests of an app registration, except that a server certificate that
+// failed verification is not retried: every attempt fails alike, and the
+// backoff only delays the error by about ten seconds.
+func retryLoginRequest(resp *http.Response, err error) bool {
+	if err != nil {
+		return !msapi.IsCertificateError(err)
+	}
+	return runtime.HasStatusCode(resp, loginRetryStatusCodes...)
+}
+
 // clientOptions points azidentity at the configured login host and HTTP client.
 func clientOptions(cfg Config) azcore.ClientOptions {
 	var o azcore.ClientOptions
@@ -165,7 +186,7 @@ func effectiveAuthorityHost(cfg Config) string {
 	if host := strings.TrimSpace(cfg.AuthorityHost); host != "" {
 		return host
 	}
-	if host := strings.TrimSpace(os.Getenv("AZURE_AUTHORITY_HOST")); host != "" {
+	if host := strings.TrimSpace(os.Getenv(EnvVar(AttrAuthorityHost))); host != "" {
 		return host
 	}
 	return cloud.AzurePublic.ActiveDirectoryAuthorityHost

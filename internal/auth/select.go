@@ -69,7 +69,7 @@ func Select(cfg Config) (Method, error) {
 			withEnv(AttrClientSecret),
 			withEnv(AttrClientCertificateFilePath),
 			AttrUseOIDC, withEnv(AttrOIDCTokenFilePath), withEnv(AttrOIDCToken),
-			AttrOIDCRequestURL, AttrOIDCRequestToken, EnvVars[AttrOIDCRequestURL], EnvVars[AttrOIDCRequestToken],
+			AttrOIDCRequestURL, AttrOIDCRequestToken, EnvVar(AttrOIDCRequestURL), EnvVar(AttrOIDCRequestToken),
 			AttrUseMSI, AttrUseCLI,
 			withEnv(AttrTenantID), withEnv(AttrClientID)),
 	}

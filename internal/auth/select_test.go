@@ -56,7 +56,7 @@ func TestSelect(t *testing.T) {
 		{name: "oidc without tenant", cfg: Config{UseOIDC: true, ClientID: testClient, OIDCToken: "jwt"}, wantAttr: AttrTenantID, wantInDetail: []string{"tenant_id", "AZURE_TENANT_ID"}},
 		{name: "implicit oidc without client", cfg: Config{TenantID: testTenant, OIDCTokenFilePath: "/t"}, wantAttr: AttrClientID, wantInDetail: []string{"client_id", "AZURE_CLIENT_ID"}},
 		{name: "oidc without any token", cfg: ids(Config{UseOIDC: true}), wantAttr: AttrUseOIDC, wantInDetail: []string{
-			"oidc_token (AZURE_OIDC_TOKEN)", "oidc_token_file_path (AZURE_FEDERATED_TOKEN_FILE)",
+			"oidc_token (DYNAMICS365_OIDC_TOKEN)", "oidc_token_file_path (AZURE_FEDERATED_TOKEN_FILE)",
 			"oidc_request_url (ACTIONS_ID_TOKEN_REQUEST_URL)", "oidc_request_token (ACTIONS_ID_TOKEN_REQUEST_TOKEN)"}},
 		{name: "oidc request url without token", cfg: ids(Config{UseOIDC: true, OIDCRequestURL: "https://gh/x"}), wantAttr: AttrOIDCRequestToken, wantInDetail: []string{"oidc_request_token (ACTIONS_ID_TOKEN_REQUEST_TOKEN)"}},
 		{name: "oidc request token without url", cfg: ids(Config{UseOIDC: true, OIDCRequestToken: "rt"}), wantAttr: AttrOIDCRequestURL, wantInDetail: []string{"oidc_request_url (ACTIONS_ID_TOKEN_REQUEST_URL)"}},
@@ -125,7 +125,7 @@ func TestSelect(t *testing.T) {
 func TestSelectNothingConfiguredMessage(t *testing.T) {
 	_, err := Select(Config{})
 	want := "No credentials configured: set client_secret (AZURE_CLIENT_SECRET), or client_certificate_file_path (AZURE_CLIENT_CERTIFICATE_PATH), " +
-		"or use_oidc with oidc_token_file_path (AZURE_FEDERATED_TOKEN_FILE), oidc_token (AZURE_OIDC_TOKEN) or oidc_request_url/oidc_request_token " +
+		"or use_oidc with oidc_token_file_path (AZURE_FEDERATED_TOKEN_FILE), oidc_token (DYNAMICS365_OIDC_TOKEN) or oidc_request_url/oidc_request_token " +
 		"(ACTIONS_ID_TOKEN_REQUEST_URL/ACTIONS_ID_TOKEN_REQUEST_TOKEN), or use_msi, or use_cli; " +
 		"tenant_id (AZURE_TENANT_ID) and client_id (AZURE_CLIENT_ID) are required for the first three"
 	if err == nil || err.Error() != want {

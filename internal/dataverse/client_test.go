@@ -2,6 +2,8 @@ package dataverse
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -49,11 +51,16 @@ func TestClientTargetsEnvironment(t *testing.T) {
 		t.Errorf("EnvironmentURL %q, want %q", c.EnvironmentURL(), srv.URL)
 	}
 
-	empty, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{})
-	})
-	if _, err := empty.WhoAmI(context.Background()); err == nil || !strings.Contains(err.Error(), "without a UserId") {
-		t.Errorf("WhoAmI without UserId: %v", err)
+	// Answers of a server that is not Dataverse: ErrNotWhoAmI, quoting the answer.
+	for _, body := range []string{`{}`, `{"value":[]}`, `<html>sign in</html>`, `{"UserId":"admin"}`} {
+		foreign, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(body))
+		})
+		_, err := foreign.WhoAmI(context.Background())
+		if !errors.Is(err, ErrNotWhoAmI) || !strings.Contains(err.Error(), fmt.Sprintf("%q", body)) {
+			t.Errorf("WhoAmI answered %s: %v", body, err)
+		}
 	}
 }
 

@@ -1,6 +1,9 @@
 package emulator
 
-import "sync"
+import (
+	"strings"
+	"sync"
+)
 
 // entraDirectory is the Entra part's directory: registered applications,
 // every principal (administrator, application users, simulation users),
@@ -63,4 +66,14 @@ func (d *entraDirectory) user(systemUserID string) *principal {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.userByID[systemUserID]
+}
+
+// AddResource registers another resource in the tenant (an application
+// whose identifier URI is uri, e.g. https://host:port), so that the token
+// endpoint issues tokens for it instead of answering AADSTS500011. Tests
+// use it to point the provider at a server of their own.
+func (s *Server) AddResource(uri string) {
+	s.entra.mu.Lock()
+	defer s.entra.mu.Unlock()
+	s.entra.audiences[strings.TrimSuffix(uri, "/")] = true
 }

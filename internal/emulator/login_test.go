@@ -155,6 +155,18 @@ func TestTokenClientSecret(t *testing.T) {
 		}
 	})
 
+	t.Run("added resource", func(t *testing.T) {
+		form := secretForm(s, "app-1", "s3cret")
+		form.Set("scope", "https://added.example.com:8443/.default")
+		if status, _ := postToken(t, s, form); status != http.StatusBadRequest {
+			t.Fatalf("status %d before AddResource, want 400 (AADSTS500011)", status)
+		}
+		s.AddResource("https://added.example.com:8443/")
+		if status, body := postToken(t, s, form); status != http.StatusOK {
+			t.Fatalf("status %d after AddResource: %v", status, body)
+		}
+	})
+
 	for _, tc := range []struct {
 		name       string
 		edit       func(url.Values)

@@ -20,7 +20,7 @@ const (
 	PrivWriteEntity            = "prvWriteEntity"
 	PrivReadAttribute          = "prvReadAttribute"
 	PrivWriteAttribute         = "prvWriteAttribute"
-	PrivPublishCustomizations  = "prvPublishCustomizations"
+	PrivPublishCustomizations  = "prvPublishCustomization" // singular, as Microsoft names it ("Miscellaneous privileges")
 )
 
 // knownPrivileges is what "all privileges" means; its length is the

@@ -101,9 +101,9 @@ func TestPublishXmlErrors(t *testing.T) {
 		})
 	}
 	r := callAPI(t, s, http.MethodPost, "PublishXml", nopub, publishBody("account"), nil)
-	wantError(t, r, 403, "0x80040220", "is missing prvPublishCustomizations privilege")
+	wantError(t, r, 403, "0x80040220", "is missing prvPublishCustomization privilege")
 	r = callAPI(t, s, http.MethodPost, "PublishAllXml", nopub, nil, nil)
-	wantError(t, r, 403, "0x80040220", "prvPublishCustomizations")
+	wantError(t, r, 403, "0x80040220", "prvPublishCustomization")
 	r = callAPI(t, s, http.MethodGet, "PublishXml", token, nil, nil)
 	wantError(t, r, 405, "", "does not support http method 'GET'")
 	r = callAPI(t, s, http.MethodPost, "PublishAllXml", token, map[string]any{"ParameterXml": "x"}, nil)

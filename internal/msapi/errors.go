@@ -68,9 +68,13 @@ func (e *Error) Error() string {
 		fmt.Fprintf(&b, " (%s)", e.Code)
 	}
 	b.WriteString(": ")
-	b.WriteString(e.describe())
+	described := e.describe()
+	b.WriteString(described)
 	if e.Hint != "" {
-		b.WriteString(". ")
+		if !strings.HasSuffix(described, ".") { // servers often end their message with one
+			b.WriteString(".")
+		}
+		b.WriteString(" ")
 		b.WriteString(e.Hint)
 	}
 	switch {

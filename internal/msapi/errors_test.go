@@ -181,3 +181,17 @@ func TestServerTextLosesControlCharacters(t *testing.T) {
 		t.Errorf("clean text changed: %q", got)
 	}
 }
+
+// A hint follows the server's sentence with one period, whether or not the
+// server ended it with one (issue 14: "was not found.. No audit log query").
+func TestErrorHintPunctuation(t *testing.T) {
+	t.Parallel()
+	for _, message := range []string{"The audit log query 'q1' was not found.", "The audit log query 'q1' was not found"} {
+		e := &Error{Method: "GET", Path: "security/auditLog/queries/q1", StatusCode: http.StatusNotFound,
+			Message: message, Hint: "No audit log query with this id is visible to this app", Attempts: 1}
+		got := e.Error()
+		if !strings.Contains(got, "was not found. No audit log query") || strings.Contains(got, "..") {
+			t.Errorf("%q gave %q", message, got)
+		}
+	}
+}

@@ -3,9 +3,11 @@ package msapi
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/hashicorp/go-cleanhttp"
 )
@@ -48,4 +50,26 @@ func HTTPClientWithCAFile(base *http.Client, caFile string) (*http.Client, error
 	c := *base
 	c.Transport = transport
 	return &c, nil
+}
+
+// IsCertificateError reports whether err is a server certificate that failed
+// verification (unknown authority, wrong host name, expired, …): another
+// attempt fails the same way, and the fix is ca_certificate_file or the
+// system trust store. azidentity flattens transport errors to text, so the
+// text is checked too.
+func IsCertificateError(err error) bool {
+	var certInvalid x509.CertificateInvalidError
+	var unknownAuthority x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var verify *tls.CertificateVerificationError
+	if errors.As(err, &certInvalid) || errors.As(err, &unknownAuthority) || errors.As(err, &hostname) || errors.As(err, &verify) {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{"tls: failed to verify certificate", "x509: certificate", "certificate is not trusted"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }

@@ -2,8 +2,6 @@ package msapi
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -396,14 +394,9 @@ func retryableStatus(status int) bool {
 // attempt timeouts are retried; bad certificates, unknown hosts, bad URLs and
 // redirect loops are not, since another attempt would fail the same way.
 func retryableTransportError(err error) bool {
-	var certInvalid x509.CertificateInvalidError
-	var unknownAuthority x509.UnknownAuthorityError
-	var hostname x509.HostnameError
-	var verify *tls.CertificateVerificationError
 	var dnsErr *net.DNSError
 	switch {
-	case errors.As(err, &certInvalid), errors.As(err, &unknownAuthority),
-		errors.As(err, &hostname), errors.As(err, &verify):
+	case IsCertificateError(err):
 		return false
 	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
 		return false
@@ -412,7 +405,7 @@ func retryableTransportError(err error) bool {
 		return false
 	}
 	msg := err.Error()
-	for _, s := range []string{"unsupported protocol scheme", "invalid header", "stopped after", "certificate is not trusted"} {
+	for _, s := range []string{"unsupported protocol scheme", "invalid header", "stopped after"} {
 		if strings.Contains(msg, s) {
 			return false
 		}

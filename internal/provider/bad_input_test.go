@@ -47,6 +47,12 @@ var badInputs = []badInput{
 	{name: "wrong client secret", plan: true, build: func(env *acctest.Env) string {
 		return env.ProviderConfigWith(fmt.Sprintf("client_id = %q\n  client_secret = \"not-the-secret\"", env.ClientID)) + orgResourceBody
 	}, err: []string{"Login to Microsoft Entra ID failed", "AADSTS7000215"}},
+	{name: "server certificate not trusted", plan: true, build: func(env *acctest.Env) string {
+		return strings.Replace(env.ProviderConfig(), fmt.Sprintf("ca_certificate_file = %q", env.Emulator.CAFile()), "", 1) + orgResourceBody
+	}, err: []string{"Server certificate not trusted", "x509: certificate signed by unknown authority", "set ca_certificate_file"}},
+	{name: "environment url unknown to Entra", plan: true, build: func(env *acctest.Env) string {
+		return strings.Replace(env.ProviderConfig(), env.Emulator.EnvironmentURL(), "https://contoso.crm.dynamics.com", 1) + orgResourceBody
+	}, err: []string{"Microsoft Entra ID does not know environment_url", "Check environment_url", "AADSTS500011"}},
 	{name: "max concurrent requests out of range", plan: true, build: func(env *acctest.Env) string {
 		return env.ProviderConfig("max_concurrent_requests = 0") + orgResourceBody
 	}, err: []string{"max_concurrent_requests", "between 1 and 52"}},

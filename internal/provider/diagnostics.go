@@ -34,8 +34,16 @@ func addAuthError(diags *diag.Diagnostics, err error) {
 func apiErrorDetail(err error) string {
 	var authErr *azidentity.AuthenticationFailedError
 	if errors.As(err, &authErr) {
+		answer := apiErrorText(err)
+		if entra, status, ok := entraAnswer(err); ok {
+			answer = entra.summary(status)
+		}
 		return "Login to Microsoft Entra ID failed. Check tenant_id, client_id and the credential (client_secret, " +
-			"client certificate or federated token), and that the app registration exists in that tenant.\n\n" + err.Error()
+			"client certificate or federated token), and that the app registration exists in that tenant.\n\n" + answer
+	}
+	if msapi.IsCertificateError(err) {
+		return err.Error() + "\n\nThe server's TLS certificate is not trusted. If a TLS-inspecting proxy or a private CA issued it, " +
+			"set ca_certificate_file (" + envCACertificateFile + ") to a PEM file holding that CA, or add the CA to the system trust store."
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return "The operation was cancelled or timed out before Dataverse answered: " + err.Error()

@@ -37,30 +37,32 @@ const (
 	defaultGraphAuditAPIVersion = "beta"
 )
 
-// Environment variables read when an attribute is not set in configuration.
-const (
-	envEnvironmentURL        = "DYNAMICS365_ENVIRONMENT_URL"
-	envTenantID              = "AZURE_TENANT_ID"
-	envClientID              = "AZURE_CLIENT_ID"
-	envClientSecret          = "AZURE_CLIENT_SECRET"
-	envClientCertificatePath = "AZURE_CLIENT_CERTIFICATE_PATH"
-	envClientCertificatePass = "AZURE_CLIENT_CERTIFICATE_PASSWORD"
-	envUseOIDC               = "DYNAMICS365_USE_OIDC"
-	envOIDCToken             = "DYNAMICS365_OIDC_TOKEN"
-	envOIDCTokenFilePath     = "AZURE_FEDERATED_TOKEN_FILE"
-	envOIDCRequestURL        = "ACTIONS_ID_TOKEN_REQUEST_URL"
-	envOIDCRequestToken      = "ACTIONS_ID_TOKEN_REQUEST_TOKEN"
-	envUseMSI                = "DYNAMICS365_USE_MSI"
-	envUseCLI                = "DYNAMICS365_USE_CLI"
-	envCloud                 = "DYNAMICS365_CLOUD"
-	envAuthorityHost         = "AZURE_AUTHORITY_HOST"
-	envGraphURL              = "DYNAMICS365_GRAPH_URL"
-	envGraphAuditAPIVersion  = "DYNAMICS365_GRAPH_AUDIT_API_VERSION"
-	envRequestTimeout        = "DYNAMICS365_REQUEST_TIMEOUT"
-	envMaxRetries            = "DYNAMICS365_MAX_RETRIES"
-	envMaxConcurrentRequests = "DYNAMICS365_MAX_CONCURRENT_REQUESTS"
-	envCACertificateFile     = "DYNAMICS365_CA_CERTIFICATE_FILE"
-	envSolutionUniqueName    = "DYNAMICS365_SOLUTION_UNIQUE_NAME"
+// Environment variables read when an attribute is not set in configuration,
+// looked up in the one list (auth.EnvironmentVariables) that the login errors
+// and the docs also use.
+var (
+	envEnvironmentURL        = auth.EnvVar("environment_url")
+	envTenantID              = auth.EnvVar(auth.AttrTenantID)
+	envClientID              = auth.EnvVar(auth.AttrClientID)
+	envClientSecret          = auth.EnvVar(auth.AttrClientSecret)
+	envClientCertificatePath = auth.EnvVar(auth.AttrClientCertificateFilePath)
+	envClientCertificatePass = auth.EnvVar(auth.AttrClientCertificatePassword)
+	envUseOIDC               = auth.EnvVar(auth.AttrUseOIDC)
+	envOIDCToken             = auth.EnvVar(auth.AttrOIDCToken)
+	envOIDCTokenFilePath     = auth.EnvVar(auth.AttrOIDCTokenFilePath)
+	envOIDCRequestURL        = auth.EnvVar(auth.AttrOIDCRequestURL)
+	envOIDCRequestToken      = auth.EnvVar(auth.AttrOIDCRequestToken)
+	envUseMSI                = auth.EnvVar(auth.AttrUseMSI)
+	envUseCLI                = auth.EnvVar(auth.AttrUseCLI)
+	envCloud                 = auth.EnvVar("cloud")
+	envAuthorityHost         = auth.EnvVar(auth.AttrAuthorityHost)
+	envGraphURL              = auth.EnvVar("graph_url")
+	envGraphAuditAPIVersion  = auth.EnvVar("graph_audit_api_version")
+	envRequestTimeout        = auth.EnvVar("request_timeout")
+	envMaxRetries            = auth.EnvVar("max_retries")
+	envMaxConcurrentRequests = auth.EnvVar("max_concurrent_requests")
+	envCACertificateFile     = auth.EnvVar("ca_certificate_file")
+	envSolutionUniqueName    = auth.EnvVar("solution_unique_name")
 )
 
 const graphAuditAPIVersionV1 = "v1.0"
@@ -310,9 +312,10 @@ func (p *dynamics365Provider) Configure(ctx context.Context, req provider.Config
 }
 
 // connect builds what resolved settings describe — the HTTP client, the
-// credential, the Dataverse and Graph clients — and logs in once, so that a
-// wrong secret or certificate fails the plan with one clear error rather
-// than every resource failing at apply.
+// credential, the Dataverse and Graph clients — logs in once and asks
+// WhoAmI, so that a wrong secret or certificate, or an environment_url that
+// is not a Dataverse environment, fails the plan with one clear error rather
+// than every resource failing (or reading nonsense) later.
 func (p *dynamics365Provider) connect(ctx context.Context, s providerSettings) (*providerData, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	httpClient, err := msapi.HTTPClientWithCAFile(p.httpClient, s.caCertificateFile)
@@ -337,7 +340,10 @@ func (p *dynamics365Provider) connect(ctx context.Context, s providerSettings) (
 	}
 	// The token is cached by the credential for the calls that follow.
 	if _, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{client.Scope()}}); err != nil {
-		diags.AddError("Login to Microsoft Entra ID failed", apiErrorDetail(err))
+		addLoginError(ctx, &diags, err, s)
+		return nil, diags
+	}
+	if diags = checkEnvironment(ctx, client, s); diags.HasError() {
 		return nil, diags
 	}
 	graphClient, err := graph.New(graph.Config{GraphURL: s.graphURL, APIVersion: s.graphAPIVersion, Settings: transport})
