@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/names"
 )
 
 // POST ControlSetPath changes audit settings behind the client's back, as
@@ -281,38 +283,12 @@ func (s *Server) controlSetTable(req SetRequest, keys []string) (SetResponse, er
 	return resp, nil
 }
 
-// didYouMean suggests the closest of names to a misspelt one (at most a
-// third of its letters, or two, off), as " (did you mean account?)", or "".
-func didYouMean(name string, names []string) string {
-	best, bestDist := "", max(2, len(name)/3)+1
-	for _, n := range names {
-		if d := editDistance(name, n); d < bestDist {
-			best, bestDist = n, d
-		}
-	}
-	if best == "" {
+// didYouMean suggests the closest of known names to a misspelt one (see
+// names.Closest), as " (did you mean account?)", or "".
+func didYouMean(name string, known []string) string {
+	best := names.Closest(name, known, 1)
+	if len(best) == 0 {
 		return ""
 	}
-	return " (did you mean " + best + "?)"
-}
-
-// editDistance is the Levenshtein distance between a and b (bytes).
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return " (did you mean " + best[0] + "?)"
 }
