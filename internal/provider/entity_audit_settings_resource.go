@@ -171,13 +171,20 @@ func (r *entityAuditSettingsResource) Create(ctx context.Context, req resource.C
 	if !ok {
 		return
 	}
+	requestCtx := ctx
 	ctx, cancel := withOperationTimeout(ctx, plan.Timeouts.Create, defaultMetadataTimeout, &resp.Diagnostics)
 	defer cancel()
 
 	// Adopting a table publishes it even when nothing needs writing: an
 	// earlier, interrupted apply may have left its change unpublished.
 	priv := entityPrivateState{}
-	info, _ := r.applyConfig(ctx, &cfg, &plan, &priv, publishEvenIfUnchanged, &resp.Diagnostics)
+	var applyDiags diag.Diagnostics
+	info, _ := r.applyConfig(ctx, &cfg, &plan, &priv, publishEvenIfUnchanged, &applyDiags)
+	if applyDiags.HasError() {
+		r.keepFailedCreate(requestCtx, resp, &plan, info, priv, applyDiags)
+		return
+	}
+	resp.Diagnostics.Append(applyDiags...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -372,6 +379,9 @@ func (r *entityAuditSettingsResource) Delete(ctx context.Context, req resource.D
 	if policy == onDestroyRestore && priv.Imported {
 		resp.Diagnostics.AddWarning("Restoring values seen at import",
 			"This resource was imported, so the table-level values restored are those at import time.")
+	}
+	if policy == onDestroyRestore {
+		warnUnknownOriginals(&resp.Diagnostics, r.data.environmentURL, name, priv, stateTarget.Attributes)
 	}
 	if target.isEmpty() {
 		return
