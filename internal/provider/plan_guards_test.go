@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/terraform-exec/tfexec"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/acctest"
@@ -116,10 +118,10 @@ func TestAccAuditSettings_recordsNothingWarningsCLI(t *testing.T) {
 	t.Parallel()
 	env := acctest.NewEnv(t)
 	tf, _ := acctest.CLIWorkdir(t, acctest.BuildProvider(t), env.ProviderConfig()+
-		entityResource("account", "account", "audit_enabled = true") +
-		entityResource("contact", "contact", "audit_enabled = false\n  attributes = { emailaddress1 = true }") +
-		entityResource("uom", "uom", "attributes = { quantity = true }") +
-		entityResource("empty", "new_project", "attributes = {}") +
+		entityResource("account", "account", "audit_enabled = true")+
+		entityResource("contact", "contact", "audit_enabled = false\n  attributes = { emailaddress1 = true }")+
+		entityResource("uom", "uom", "attributes = { quantity = true }")+
+		entityResource("empty", "new_project", "attributes = {}")+
 		`resource "dynamics365_organization_audit_settings" "org" {}`)
 	var out bytes.Buffer
 	tf.SetStdout(&out)
@@ -141,5 +143,65 @@ func TestAccAuditSettings_recordsNothingWarningsCLI(t *testing.T) {
 	}
 	if env.Emulator.RequestCount("GET organizations") > 2 {
 		t.Errorf("plan read the organization row %d times, want it read once for the warnings", env.Emulator.RequestCount("GET organizations"))
+	}
+}
+
+// After terraform import the configuration's attributes and on_destroy are
+// not in the state yet, so the next plan shows an update. Its apply only
+// records them: with the live settings already as configured it writes
+// nothing to Dataverse and publishes nothing.
+func TestAccEntityAuditSettings_importThenApplyWritesNothing(t *testing.T) {
+	env := acctest.NewEnv(t)
+	acct := entityAudit(t, env, "account")
+	cfg := env.ProviderConfig() + entityResource("account", "account", fmt.Sprintf(`
+  audit_enabled = %t
+  attributes    = { name = %t }
+  on_destroy    = "restore"`, acct.IsAuditEnabled, acct.Attributes["name"].IsAuditEnabled))
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testFactories(),
+		Steps: []resource.TestStep{
+			{Config: cfg, ResourceName: "dynamics365_entity_audit_settings.account", ImportState: true,
+				ImportStateId: "account", ImportStatePersist: true},
+			{Config: cfg, PreConfig: env.Emulator.ResetCounters,
+				ConfigPlanChecks: preApply(plancheck.ExpectResourceAction("dynamics365_entity_audit_settings.account", plancheck.ResourceActionUpdate)),
+				Check:            noWrites(env)},
+		},
+	})
+}
+
+// An import block planned with -generate-config-out writes a configuration
+// that matches the imported state: the apply imports without an update and
+// writes nothing.
+func TestAccEntityAuditSettings_importBlockGenerateConfigCLI(t *testing.T) {
+	acctest.PreCheck(t)
+	t.Parallel()
+	env := acctest.NewEnv(t)
+	tf, _ := acctest.CLIWorkdir(t, acctest.BuildProvider(t), env.ProviderConfig()+`
+import {
+  to = dynamics365_entity_audit_settings.account
+  id = "account"
+}
+`)
+	var out bytes.Buffer
+	tf.SetStdout(&out)
+	tf.SetStderr(&out)
+	ctx := context.Background()
+	if _, err := tf.Plan(ctx, tfexec.GenerateConfigOut("generated.tf")); err != nil {
+		t.Fatalf("plan: %v\n%s", err, out.String())
+	}
+	env.Emulator.ResetCounters()
+	out.Reset()
+	if err := tf.Apply(ctx); err != nil {
+		t.Fatalf("apply: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "1 imported, 0 added, 0 changed, 0 destroyed") {
+		t.Errorf("apply did more than import:\n%s", out.String())
+	}
+	if n := env.Emulator.WriteCount(); n != 0 {
+		t.Errorf("the emulator saw %d write requests, want none: %v", n, env.Emulator.Requests())
+	}
+	if changes, err := tf.Plan(ctx); err != nil || changes {
+		t.Errorf("plan after the import: changes=%t err=%v\n%s", changes, err, out.String())
 	}
 }
