@@ -292,14 +292,13 @@ func checkEntityTarget(envURL string, info *dataverse.EntityAuditInfo, target en
 			addAuditLockedError(&diags, envURL, &dataverse.AuditLockedError{Table: info.LogicalName, Field: s.field, Current: cur, Wanted: want})
 		}
 	}
+	var unknown []string
 	for _, col := range sortedKeys(target.Attributes) {
 		want := target.Attributes[col]
 		a, ok := info.Attributes[col]
 		switch {
 		case !ok:
-			diags.AddAttributeError(path.Root("attributes").AtMapKey(col), "Unknown column",
-				fmt.Sprintf("Table %q has no column %q in %s. Use the column's logical name (lowercase, e.g. name or "+
-					"emailaddress1), not its display name.", info.LogicalName, col, envURL))
+			unknown = append(unknown, col)
 		case want == a.IsAuditEnabled.Value:
 		case a.AttributeOf != "":
 			diags.AddAttributeError(path.Root("attributes").AtMapKey(col), "Column cannot be audited",
@@ -310,6 +309,7 @@ func checkEntityTarget(envURL string, info *dataverse.EntityAuditInfo, target en
 				Table: info.LogicalName, Column: col, Field: dataverse.TableAuditEnabled, Current: a.IsAuditEnabled, Wanted: want})
 		}
 	}
+	addUnknownColumnsError(&diags, envURL, info, unknown)
 	return diags
 }
 

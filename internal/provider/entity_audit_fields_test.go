@@ -195,8 +195,8 @@ func TestCheckEntityTarget(t *testing.T) {
 	want := []string{
 		`audit_enabled Table audit setting is locked: Auditing of table "account" cannot be changed in https://org: its IsAuditEnabled managed property has CanBeChanged = false (the solution that owns the table locks it). Auditing is on there; remove audit_enabled from this resource or set it to true.`,
 		`attributes["createdbyname"] Column cannot be audited: Column "createdbyname" of table "account" is a virtual column derived from "createdby" and cannot be audited. Audit "createdby" instead.`,
-		`attributes["nosuch"] Unknown column: Table "account" has no column "nosuch" in https://org. Use the column's logical name (lowercase, e.g. name or emailaddress1), not its display name.`,
 		`attributes["versionnumber"] Column cannot be audited: Auditing of column "versionnumber" of table "account" cannot be changed: its IsAuditEnabled managed property has CanBeChanged = false (system columns such as the primary key and versionnumber are never audited). It is off; remove the column from attributes.`,
+		`attributes["nosuch"] Unknown column: Table "account" has no column "nosuch" in https://org. Use the column's logical name (lowercase, e.g. name or emailaddress1), not its display name.`,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

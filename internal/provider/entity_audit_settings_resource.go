@@ -147,6 +147,8 @@ func (r *entityAuditSettingsResource) ModifyPlan(ctx context.Context, req resour
 	target, diags := cfg.target()
 	resp.Diagnostics.Append(diags...)
 	resp.Diagnostics.Append(checkEntityTarget(r.data.environmentURL, info, target)...)
+	checkTableClaim(r.data, req, name, target, &resp.Diagnostics)
+	warnRecordsNothing(ctx, r.data, &cfg, info, target, &resp.Diagnostics)
 	warnUnpublished(&resp.Diagnostics, r.data.environmentURL, &cfg, info, target)
 }
 
@@ -156,7 +158,8 @@ func (r *entityAuditSettingsResource) entityInfo(ctx context.Context, name strin
 	info, err := r.data.metadata.Entity(ctx, name)
 	if dataverse.IsNotFound(err) {
 		diags.AddAttributeError(path.Root("entity_logical_name"), "Unknown table",
-			fmt.Sprintf("%s has no table with the logical name %q. Use the table's logical name: %s.", r.data.environmentURL, name, logicalNameHint))
+			fmt.Sprintf("%s has no table with the logical name %q. Use the table's logical name: %s.", r.data.environmentURL, name, logicalNameHint)+
+				unknownTableHint(r.data, name))
 		return nil, false
 	}
 	if err != nil {

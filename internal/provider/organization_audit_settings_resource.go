@@ -78,6 +78,7 @@ func (r *organizationAuditSettingsResource) ModifyPlan(ctx context.Context, req 
 	}
 	var cfg organizationAuditSettingsModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
+	warnOrganizationManagesNothing(&resp.Diagnostics, r.data.environmentURL, &cfg)
 	if resp.Diagnostics.HasError() || !isTrue(cfg.ReadAuditEnabled) || !cfg.AuditEnabled.IsNull() {
 		return
 	}

@@ -169,6 +169,7 @@ type providerData struct {
 	solutionUniqueName string
 	cloud              auth.Cloud
 	naiveChangeReads   bool // benchmarks: one RetrieveAuditDetails per record, no $batch
+	guards             *planGuards
 
 	graph              *graph.Client
 	auditSearchPollMin time.Duration
@@ -366,6 +367,7 @@ func (p *dynamics365Provider) connect(ctx context.Context, s providerSettings) (
 		solutionUniqueName: s.solutionUniqueName,
 		cloud:              s.cloud,
 		naiveChangeReads:   p.naiveChangeReads,
+		guards:             newPlanGuards(),
 		graph:              graphClient,
 		auditSearchPollMin: p.auditSearchPollMin,
 		auditSearchPollMax: p.auditSearchPollMax,
