@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -75,6 +76,12 @@ type metadataPart struct {
 	*shared
 	mu    sync.Mutex
 	store *metaStore
+
+	// cacheWindow is Options.MetadataCacheWindow; cached holds, by table,
+	// the definition served to reads without Consistency: Strong
+	// (metadata_cache.go). Guarded by mu.
+	cacheWindow time.Duration
+	cached      map[string]*cachedDefinition
 }
 
 func newMetadataPart(sh *shared, extraCustomTables int) *metadataPart {
@@ -258,6 +265,8 @@ func (md *metadataPart) publishedAudit(logicalName string) (EntityAuditState, bo
 // without the CanBeChanged check, audit rows are written for real changes
 // (attributed to AdminUserID), and the table is left published. Other
 // fields, and attributes fn adds, are ignored; an unknown table is an error.
+// Reads see the change at once: it drops the table's cached definition
+// (Options.MetadataCacheWindow), so tests of drift need not wait.
 func (s *Server) UpdateEntityAudit(logicalName string, fn func(*EntityAuditState)) error {
 	return s.meta.updateAudit(logicalName, fn)
 }
@@ -273,6 +282,7 @@ func (md *metadataPart) updateAudit(logicalName string, fn func(*EntityAuditStat
 	next := before.clone()
 	fn(&next)
 	tx := md.beginAudit(md.entra.admin, md.now())
+	md.forgetCached(logicalName)
 
 	props := e.props
 	if next.IsAuditEnabled != before.IsAuditEnabled || next.CanBeChanged != before.CanBeChanged {

@@ -85,6 +85,12 @@ type Options struct {
 	// (new_bench0001, new_bench0002, …), each with ten auditable columns,
 	// to the catalogue, for benchmarks over hundreds of tables. Default 0.
 	ExtraCustomTables int
+	// MetadataCacheWindow is how long after a table or column PUT a read
+	// of that table's definitions without the header Consistency: Strong
+	// returns the definition as it was before the PUT, as Dataverse's
+	// metadata cache does (about 30 s). Zero means 30 s; a negative value
+	// turns the cache off. It runs on TimeSource.
+	MetadataCacheWindow time.Duration
 
 	// Dataverse service protection limits, per user (the calling
 	// principal) on the environment listener; see dataverse-api.md and
@@ -197,6 +203,7 @@ func Start(opts Options) (*Server, error) {
 		sh.tenantID = uuid.NewString()
 	}
 	meta := newMetadataPart(sh, opts.ExtraCustomTables)
+	meta.cacheWindow = durationOption(opts.MetadataCacheWindow, defaultMetadataCacheWindow)
 	s := &Server{
 		shared:         sh,
 		tokenLifetime:  opts.TokenLifetime,
