@@ -339,7 +339,7 @@ func TestGraphQueryLifecycle(t *testing.T) {
 			}
 			break
 		}
-		if elapsed > 5*time.Second {
+		if elapsed > time.Minute { // only catches a hang: the delay is 300 ms
 			t.Fatal("never succeeded")
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -835,12 +835,13 @@ func TestSeedUnifiedAuditLog(t *testing.T) {
 	if n := s.SeedUnifiedAuditLog(50_000, simStart, to, 7); n != 50_000 {
 		t.Fatalf("n = %d", n)
 	}
-	elapsed := time.Since(start)
-	t.Logf("SeedUnifiedAuditLog(50000): %s", elapsed)
-	if elapsed > 5*time.Second { // well under a second without -race
-		t.Errorf("seeding took %s", elapsed)
-	}
+	// No time limit: it flakes on a loaded machine (7 s under -race);
+	// the counts below check what seeding did.
+	t.Logf("SeedUnifiedAuditLog(50000): %s", time.Since(start))
 	recs := s.UnifiedAuditRecords()
+	if len(recs) != 50_000 {
+		t.Fatalf("%d records in the log, want 50000", len(recs))
+	}
 	ops := map[string]int{}
 	for _, r := range recs {
 		ops[r.Operation]++

@@ -113,25 +113,14 @@ func TestPublishXmlErrors(t *testing.T) {
 	}
 }
 
-// waitRunning waits until a publish holds the solution lock.
-func waitRunning(t *testing.T, s *Server) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		s.publish.mu.Lock()
-		running := s.publish.running
-		s.publish.mu.Unlock()
-		if running != "" {
-			return
-		}
-		time.Sleep(time.Millisecond)
-	}
-	t.Fatal("no publish started")
-}
-
+// TestPublishLockConflict runs the first publish on a manual clock, so it
+// holds the solution lock until the test advances the clock: the
+// conflicting publishes are answered while it still runs, that is, at once.
 func TestPublishLockConflict(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{PublishBaseDuration: 400 * time.Millisecond})
+	clock := NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	// No execution time limit: an hour-long publish would use it up.
+	s, token := metaServer(t, Options{TimeSource: clock, PublishBaseDuration: time.Hour, PublishPerTableDuration: -1, ExecutionTimePerWindow: -1})
 	changeAuditRetrieve(t, s, token, "account", true)
 
 	first := make(chan apiResponse, 1)
@@ -139,23 +128,23 @@ func TestPublishLockConflict(t *testing.T) {
 		// callAPI may only t.Fatal on the test goroutine; report instead.
 		first <- callAPIQuiet(s, http.MethodPost, "PublishXml", token, publishBody("account"))
 	}()
-	waitRunning(t, s)
+	waitForWaiters(t, clock, 1)
 
 	// A PUT while the publish runs is accepted but stays unpublished.
 	changeAuditRetrieve(t, s, token, "account", false)
 
-	start := time.Now()
 	r := callAPI(t, s, http.MethodPost, "PublishXml", token, publishBody("contact"), nil)
 	wantError(t, r, 429, "0x80071151", "Cannot start another [Publish] because there is a previous [Publish] running at this moment. Try again later.")
 	if r.header.Get("Retry-After") != "" {
 		t.Errorf("Retry-After %q", r.header.Get("Retry-After"))
 	}
-	if time.Since(start) > 300*time.Millisecond {
-		t.Error("the conflicting publish waited")
-	}
 	r = callAPI(t, s, http.MethodPost, "PublishAllXml", token, nil, nil)
 	wantError(t, r, 429, "0x80071151", "Cannot start the requested operation [PublishAll] because there is another [Publish] running at this moment.")
+	if n := clock.Waiters(); n != 1 {
+		t.Errorf("%d publishes wait, want only the first", n)
+	}
 
+	clock.Advance(time.Hour)
 	if got := <-first; got.status != 204 {
 		t.Fatalf("first publish: %d %s", got.status, got.body)
 	}
@@ -169,9 +158,75 @@ func TestPublishLockConflict(t *testing.T) {
 		t.Error("the published state is not the one the publish started with")
 	}
 	// The lock is free again.
-	if r := callAPI(t, s, http.MethodPost, "PublishXml", token, publishBody("account"), nil); r.status != 204 {
+	done := make(chan apiResponse, 1)
+	go func() { done <- callAPIQuiet(s, http.MethodPost, "PublishXml", token, publishBody("account")) }()
+	waitForWaiters(t, clock, 1)
+	clock.Advance(time.Hour)
+	if r := <-done; r.status != 204 {
 		t.Errorf("after the conflict: %d %s", r.status, r.body)
 	}
+}
+
+// TestHoldCustomizationLock checks the test hook: while it holds the lock,
+// publishes get the same refusal as during another publish, naming the
+// held operation, and count as conflicts; metadata PUTs still pass; once
+// released, publishing works.
+func TestHoldCustomizationLock(t *testing.T) {
+	t.Parallel()
+	s, token := metaServer(t, Options{PublishBaseDuration: -1})
+	release := s.HoldCustomizationLock("Import")
+
+	r := callAPI(t, s, http.MethodPost, "PublishXml", token, publishBody("account"), nil)
+	wantError(t, r, 429, "0x80071151", "")
+	if _, msg := r.odataError(t); msg != "Cannot start another [Publish] because there is a previous [Import] running at this moment. Try again later." {
+		t.Errorf("PublishXml message %q", msg)
+	}
+	r = callAPI(t, s, http.MethodPost, "PublishAllXml", token, nil, nil)
+	wantError(t, r, 429, "0x80071151", "")
+	if _, msg := r.odataError(t); msg != "Cannot start the requested operation [PublishAll] because there is another [Import] running at this moment. Try again later." {
+		t.Errorf("PublishAllXml message %q", msg)
+	}
+	changeAuditRetrieve(t, s, token, "account", true) // not refused (yet)
+	if s.LockConflictCount() != 2 || s.PublishCount() != 0 {
+		t.Errorf("conflicts %d, publishes %d", s.LockConflictCount(), s.PublishCount())
+	}
+
+	release()
+	release() // harmless
+	if r := callAPI(t, s, http.MethodPost, "PublishXml", token, publishBody("account"), nil); r.status != 204 {
+		t.Fatalf("after release: %d %s", r.status, r.body)
+	}
+	if !s.IsPublished("account") || s.PublishCount() != 1 || s.LockConflictCount() != 2 {
+		t.Errorf("published %v, publishes %d, conflicts %d", s.IsPublished("account"), s.PublishCount(), s.LockConflictCount())
+	}
+}
+
+// TestHoldCustomizationLockWaitsForPublish checks that the hook waits
+// while a publish holds the lock, and takes it when the publish ends.
+func TestHoldCustomizationLockWaitsForPublish(t *testing.T) {
+	t.Parallel()
+	clock := NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	s, token := metaServer(t, Options{TimeSource: clock, PublishBaseDuration: time.Hour, PublishPerTableDuration: -1, ExecutionTimePerWindow: -1})
+	published := make(chan apiResponse, 1)
+	go func() { published <- callAPIQuiet(s, http.MethodPost, "PublishXml", token, publishBody("contact")) }()
+	waitForWaiters(t, clock, 1)
+
+	held := make(chan func(), 1)
+	go func() { held <- s.HoldCustomizationLock("Import") }()
+	select {
+	case release := <-held:
+		release()
+		t.Fatal("the hook took the lock while a publish held it")
+	case <-time.After(50 * time.Millisecond):
+	}
+	clock.Advance(time.Hour)
+	if r := <-published; r.status != 204 {
+		t.Fatalf("publish: %d %s", r.status, r.body)
+	}
+	release := <-held
+	defer release()
+	r := callAPI(t, s, http.MethodPost, "PublishXml", token, publishBody("account"), nil)
+	wantError(t, r, 429, "0x80071151", "previous [Import] running")
 }
 
 func TestConcurrentPublishes(t *testing.T) {
