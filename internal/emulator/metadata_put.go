@@ -173,6 +173,9 @@ func lockedError(prop, logicalName, what string) *httpError {
 
 func (md *metadataPart) putEntity(w http.ResponseWriter, r *http.Request, req apiRequest, p metaPath) {
 	sent, _, herr := readMetadataBody(w, r, false)
+	if herr == nil {
+		herr = md.customizationLockError()
+	}
 	if herr != nil {
 		writeODataError(w, herr.status, herr.code, herr.msg)
 		return
@@ -214,6 +217,9 @@ func (md *metadataPart) putEntity(w http.ResponseWriter, r *http.Request, req ap
 
 func (md *metadataPart) putAttribute(w http.ResponseWriter, r *http.Request, req apiRequest, p metaPath) {
 	sent, odataType, herr := readMetadataBody(w, r, true)
+	if herr == nil {
+		herr = md.customizationLockError()
+	}
 	if herr != nil {
 		writeODataError(w, herr.status, herr.code, herr.msg)
 		return

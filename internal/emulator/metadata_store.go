@@ -82,6 +82,11 @@ type metadataPart struct {
 	// (metadata_cache.go). Guarded by mu.
 	cacheWindow time.Duration
 	cached      map[string]*cachedDefinition
+
+	// customizationLock asks the publishing part whether the solution
+	// lock refuses a metadata write (import_lock.go); called without mu,
+	// since the publishing part comes first in the lock order.
+	customizationLock func() string
 }
 
 func newMetadataPart(sh *shared, extraCustomTables int) *metadataPart {

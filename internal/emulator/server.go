@@ -217,6 +217,7 @@ func Start(opts Options) (*Server, error) {
 		faults:         newFaultInjector(),
 		limits:         newServiceLimits(opts),
 	}
+	meta.customizationLock = s.publish.metadataWriteRefusal
 	if s.tokenLifetime <= 0 {
 		s.tokenLifetime = time.Hour
 	}
