@@ -7,6 +7,8 @@ import (
 	"sort"
 
 	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi"
 )
 
 // Changing audit settings: metadata cannot be PATCHed, so each change reads
@@ -197,7 +199,10 @@ func (m *MetadataCache) ApplyTableAudit(ctx context.Context, change TableAuditCh
 		return res, nil
 	}
 	tflog.Info(ctx, "updating table audit settings", map[string]any{"entity": change.Table})
-	if err := m.c.putEntityDefinition(ctx, change.Table, def, change.Solution); err != nil {
+	err = m.writeRetryingLock(ctx, change.Table, func(ctx context.Context) error {
+		return m.c.putEntityDefinition(ctx, change.Table, def, change.Solution)
+	})
+	if err != nil {
 		return res, &AuditWriteError{Table: change.Table, Step: WritingDefinition, Err: err}
 	}
 	m.Invalidate(change.Table)
@@ -273,8 +278,33 @@ func (m *MetadataCache) applyOneColumn(ctx context.Context, change ColumnAuditCh
 		return false, &AuditWriteError{Table: change.Table, Column: col.LogicalName, Step: EditingDefinition, Path: path, Err: err}
 	}
 	tflog.Info(ctx, "updating column audit setting", map[string]any{"entity": change.Table, "attribute": col.LogicalName, "audit_enabled": want})
-	if err := m.c.putAttributeDefinition(ctx, change.Table, col.LogicalName, col.ODataType, def, change.Solution); err != nil {
+	err = m.writeRetryingLock(ctx, change.Table, func(ctx context.Context) error {
+		return m.c.putAttributeDefinition(ctx, change.Table, col.LogicalName, col.ODataType, def, change.Solution)
+	})
+	if err != nil {
 		return fail(WritingDefinition, err)
 	}
 	return true, nil
+}
+
+// writeRetryingLock sends a metadata write and, while Dataverse refuses it
+// with the customization lock (a solution import, or another customization,
+// holds it: "Cannot start another [EntityCustomization] because there is a
+// previous [Import] running"), waits and sends it again, like a locked
+// publish. Only ctx bounds it (the resource's timeouts), not max_retries:
+// an import can take many minutes. Giving up returns ctx's error wrapping
+// the last refusal, for which IsCustomizationLock is still true.
+func (m *MetadataCache) writeRetryingLock(ctx context.Context, table string, write func(context.Context) error) error {
+	for attempt := 1; ; attempt++ {
+		err := write(ctx)
+		if err == nil || !IsCustomizationLock(err) || ctx.Err() != nil {
+			return err
+		}
+		tflog.Debug(ctx, "A metadata write hit the customization lock (a solution import or another customization is running); will retry", map[string]any{
+			"entity": table, "attempt": attempt, "error": err.Error(), "retry_wait_ms": m.opts.LockRetryWait.Milliseconds(),
+		})
+		if msapi.Sleep(ctx, jittered(m.opts.LockRetryWait)) != nil {
+			return fmt.Errorf("%w; the last attempt was refused by the customization lock: %w", ctx.Err(), err)
+		}
+	}
 }

@@ -214,11 +214,33 @@ var allTables = auditReadScope{everyTable: true}
 
 func oneTable(logicalName string) auditReadScope { return auditReadScope{table: logicalName} }
 
+// ReadConsistency says whether a metadata read may be served from
+// Dataverse's metadata cache, which for about 30 s after a change can hold
+// the definition as it was before (ServiceClient.ForceServerMetadataCacheConsistency;
+// the Web API's HTTP headers: "Consistency: Strong"). Strong reads cost the
+// server time: use them where the table was written recently.
+type ReadConsistency int
+
+const (
+	// CachedRead may return a definition up to about 30 s old.
+	CachedRead ReadConsistency = iota
+	// StrongRead sends Consistency: Strong and returns the latest definition.
+	StrongRead
+)
+
+// headers returns the request headers of the consistency level.
+func (rc ReadConsistency) headers() http.Header {
+	if rc == StrongRead {
+		return http.Header{"Consistency": {"Strong"}}
+	}
+	return nil
+}
+
 // auditReadRequest builds the GET of the audit fields at path. Every audit
 // read of table metadata is built here, so a header they all need (such as a
 // read consistency level) is added in one place.
-func auditReadRequest(path string, query url.Values, out any) *Request {
-	return &Request{Method: http.MethodGet, Path: path, Query: query, Out: out}
+func auditReadRequest(path string, query url.Values, out any, consistency ReadConsistency) *Request {
+	return &Request{Method: http.MethodGet, Path: path, Query: query, Out: out, Header: consistency.headers()}
 }
 
 func entityAuditQuery(columns ColumnsOption) url.Values {
@@ -232,26 +254,26 @@ func entityAuditQuery(columns ColumnsOption) url.Values {
 // readEntityAudit is the one entry point for reading audit metadata: the
 // public reads and the MetadataCache go through it. It returns the tables
 // read; reading one unknown table is an *Error for which IsNotFound is true.
-func (c *Client) readEntityAudit(ctx context.Context, scope auditReadScope, columns ColumnsOption) ([]*EntityAuditInfo, error) {
+func (c *Client) readEntityAudit(ctx context.Context, scope auditReadScope, columns ColumnsOption, consistency ReadConsistency) ([]*EntityAuditInfo, error) {
 	if scope.everyTable {
-		return c.readAllEntityAudit(ctx, columns)
+		return c.readAllEntityAudit(ctx, columns, consistency)
 	}
 	path, err := entityPath(scope.table)
 	if err != nil {
 		return nil, err
 	}
 	var w entityAuditWire
-	if _, err := c.Do(ctx, auditReadRequest(path, entityAuditQuery(columns), &w)); err != nil {
+	if _, err := c.Do(ctx, auditReadRequest(path, entityAuditQuery(columns), &w, consistency)); err != nil {
 		return nil, err
 	}
-	e, err := c.auditInfoOf(ctx, &w, columns)
+	e, err := c.auditInfoOf(ctx, &w, columns, consistency)
 	if err != nil {
 		return nil, err
 	}
 	return []*EntityAuditInfo{e}, nil
 }
 
-func (c *Client) readAllEntityAudit(ctx context.Context, columns ColumnsOption) ([]*EntityAuditInfo, error) {
+func (c *Client) readAllEntityAudit(ctx context.Context, columns ColumnsOption, consistency ReadConsistency) ([]*EntityAuditInfo, error) {
 	var out []*EntityAuditInfo
 	path, query := "EntityDefinitions", entityAuditQuery(columns)
 	for {
@@ -259,11 +281,11 @@ func (c *Client) readAllEntityAudit(ctx context.Context, columns ColumnsOption) 
 			Value    []entityAuditWire `json:"value"`
 			NextLink string            `json:"@odata.nextLink"`
 		}
-		if _, err := c.Do(ctx, auditReadRequest(path, query, &page)); err != nil {
+		if _, err := c.Do(ctx, auditReadRequest(path, query, &page, consistency)); err != nil {
 			return nil, err
 		}
 		for i := range page.Value {
-			e, err := c.auditInfoOf(ctx, &page.Value[i], columns)
+			e, err := c.auditInfoOf(ctx, &page.Value[i], columns, consistency)
 			if err != nil {
 				return nil, err
 			}
@@ -279,14 +301,14 @@ func (c *Client) readAllEntityAudit(ctx context.Context, columns ColumnsOption) 
 
 // auditInfoOf converts one table of an audit read, reading the remaining
 // pages of its columns should the server page them.
-func (c *Client) auditInfoOf(ctx context.Context, w *entityAuditWire, columns ColumnsOption) (*EntityAuditInfo, error) {
+func (c *Client) auditInfoOf(ctx context.Context, w *entityAuditWire, columns ColumnsOption, consistency ReadConsistency) (*EntityAuditInfo, error) {
 	e := w.info(columns == WithColumns)
 	for next := w.AttributesNextLink; columns == WithColumns && next != ""; {
 		var page struct {
 			Value    []attributeAuditWire `json:"value"`
 			NextLink string               `json:"@odata.nextLink"`
 		}
-		if _, err := c.Do(ctx, auditReadRequest(next, nil, &page)); err != nil {
+		if _, err := c.Do(ctx, auditReadRequest(next, nil, &page, consistency)); err != nil {
 			return nil, err
 		}
 		addAttributes(e, page.Value)
@@ -299,7 +321,7 @@ func (c *Client) auditInfoOf(ctx context.Context, w *entityAuditWire, columns Co
 // columns WithColumns), following @odata.nextLink. The map is keyed by table
 // logical name.
 func (c *Client) ListEntityAuditInfo(ctx context.Context, columns ColumnsOption) (map[string]*EntityAuditInfo, error) {
-	all, err := c.readEntityAudit(ctx, allTables, columns)
+	all, err := c.readEntityAudit(ctx, allTables, columns, CachedRead)
 	if err != nil {
 		return nil, err
 	}
@@ -311,9 +333,10 @@ func (c *Client) ListEntityAuditInfo(ctx context.Context, columns ColumnsOption)
 }
 
 // GetEntityAuditInfo reads one table's audit fields (and its columns'
-// WithColumns). An unknown table is an *Error for which IsNotFound is true.
+// WithColumns), possibly from Dataverse's metadata cache. An unknown table
+// is an *Error for which IsNotFound is true.
 func (c *Client) GetEntityAuditInfo(ctx context.Context, logicalName string, columns ColumnsOption) (*EntityAuditInfo, error) {
-	all, err := c.readEntityAudit(ctx, oneTable(logicalName), columns)
+	all, err := c.readEntityAudit(ctx, oneTable(logicalName), columns, CachedRead)
 	if err != nil {
 		return nil, err
 	}
@@ -321,10 +344,13 @@ func (c *Client) GetEntityAuditInfo(ctx context.Context, logicalName string, col
 }
 
 // definitionReadRequest builds the GET of a full metadata definition, the
-// read that precedes every PUT. Built in one place so that a header those
-// reads need, or sending them in a $batch, is one change.
+// read that precedes every PUT. It always reads strongly: a definition
+// served from Dataverse's metadata cache within ~30 s of an earlier change
+// would, spliced and PUT back, silently revert that change. Should these
+// reads ever go into a $batch, the header goes on each part and on the
+// batch request alike (whether parts honour it is not documented).
 func definitionReadRequest(path string) *Request {
-	return &Request{Method: http.MethodGet, Path: path}
+	return &Request{Method: http.MethodGet, Path: path, Header: StrongRead.headers()}
 }
 
 // readDefinition GETs a full metadata definition, checked to be a JSON

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/singleflight"
 )
@@ -15,6 +16,12 @@ type MetadataCacheOptions struct {
 	// Disabled is the naive mode for benchmarks: every Entity call reads that
 	// one table.
 	Disabled bool
+	// LockRetryWait is the wait (jittered ±25%) before sending again a
+	// metadata write refused by the customization lock (a solution import
+	// or another customization running); writes are retried until their
+	// context ends. Zero means DefaultPublishLockRetryWait; negative means
+	// no wait.
+	LockRetryWait time.Duration
 }
 
 // MetadataCache serves table audit info during one Terraform command, and
@@ -25,6 +32,11 @@ type MetadataCacheOptions struct {
 // reader loads every table with its columns in one request, shared by
 // concurrent callers, and the others are served from it. A write invalidates
 // its table, which is then read again on its own.
+//
+// Dataverse itself caches definitions for about 30 s after a change. The bulk
+// read may be served from that cache; a table read on its own — after this
+// command wrote it, or after RequireLatest because an earlier command did —
+// is read with Consistency: Strong.
 type MetadataCache struct {
 	c    *Client
 	opts MetadataCacheOptions
@@ -43,6 +55,13 @@ type MetadataCache struct {
 	// that a read that started before one does not clear it.
 	stale map[string]bool
 	gen   map[string]uint64
+	// latest: the stored entry was read strongly after the last write or
+	// RequireLatest; strongTables: tables written by this command or
+	// required latest (the Disabled mode reads them strongly every time);
+	// written: when this command last wrote each table.
+	latest       map[string]bool
+	strongTables map[string]bool
+	written      map[string]time.Time
 
 	bulkLoads, singleLoads int
 }
@@ -60,12 +79,22 @@ func (e *leaderGoneError) Unwrap() error { return e.err }
 
 // NewMetadataCache returns an empty cache reading through c.
 func NewMetadataCache(c *Client, opts MetadataCacheOptions) *MetadataCache {
+	switch {
+	case opts.LockRetryWait == 0:
+		opts.LockRetryWait = DefaultPublishLockRetryWait
+	case opts.LockRetryWait < 0:
+		opts.LockRetryWait = 0
+	}
 	return &MetadataCache{
 		c:        c,
 		opts:     opts,
 		entities: map[string]*EntityAuditInfo{},
 		stale:    map[string]bool{},
 		gen:      map[string]uint64{},
+
+		latest:       map[string]bool{},
+		strongTables: map[string]bool{},
+		written:      map[string]time.Time{},
 	}
 }
 
@@ -103,8 +132,12 @@ func (m *MetadataCache) Entity(ctx context.Context, logicalName string) (*Entity
 	if m.opts.Disabled {
 		m.mu.Lock()
 		m.singleLoads++
+		consistency := CachedRead
+		if m.strongTables[logicalName] {
+			consistency = StrongRead
+		}
 		m.mu.Unlock()
-		return m.read(ctx, oneTable(logicalName))
+		return m.read(ctx, oneTable(logicalName), consistency)
 	}
 	for {
 		m.mu.Lock()
@@ -146,8 +179,8 @@ func (m *MetadataCache) Entity(ctx context.Context, logicalName string) (*Entity
 }
 
 // read is the cache's one way to the server: every load goes through it.
-func (m *MetadataCache) read(ctx context.Context, scope auditReadScope) (*EntityAuditInfo, error) {
-	all, err := m.c.readEntityAudit(ctx, scope, WithColumns)
+func (m *MetadataCache) read(ctx context.Context, scope auditReadScope, consistency ReadConsistency) (*EntityAuditInfo, error) {
+	all, err := m.c.readEntityAudit(ctx, scope, WithColumns, consistency)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +197,7 @@ func (m *MetadataCache) loadAll(ctx context.Context) error {
 	}
 	m.bulkLoads++
 	m.mu.Unlock()
-	all, err := m.c.readEntityAudit(ctx, allTables, WithColumns)
+	all, err := m.c.readEntityAudit(ctx, allTables, WithColumns, CachedRead)
 	if err != nil {
 		return leaderGone(ctx, err)
 	}
@@ -198,7 +231,8 @@ func (m *MetadataCache) loadOne(ctx context.Context, name string) (*EntityAuditI
 	m.singleLoads++
 	gen := m.gen[name]
 	m.mu.Unlock()
-	e, err := m.read(ctx, oneTable(name))
+	// Only a write or RequireLatest makes a table stale: read it strongly.
+	e, err := m.read(ctx, oneTable(name), StrongRead)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.gen[name] == gen {
@@ -206,9 +240,11 @@ func (m *MetadataCache) loadOne(ctx context.Context, name string) (*EntityAuditI
 		case err == nil:
 			m.entities[name] = e
 			delete(m.stale, name)
+			m.latest[name] = true
 		case IsNotFound(err):
 			m.entities[name] = nil
 			delete(m.stale, name)
+			m.latest[name] = true
 		}
 	}
 	if err != nil {
@@ -226,14 +262,45 @@ func leaderGone(ctx context.Context, err error) error {
 	return err
 }
 
-// Invalidate marks a table as changed: the next Entity call reads it again.
+// Invalidate marks a table as changed by this command: the next Entity
+// call reads it again, with Consistency: Strong, and LastWrite reports now.
 func (m *MetadataCache) Invalidate(logicalName string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.written[logicalName] = time.Now()
+	m.markStaleLocked(logicalName)
+}
+
+// RequireLatest is for a table written recently by an earlier command
+// (Terraform runs each command in a new process): within about 30 s of that
+// write a cached read could still return the definition before it. The next
+// Entity call reads the table on its own with Consistency: Strong, unless
+// this cache has already read it so since its last write here.
+func (m *MetadataCache) RequireLatest(logicalName string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.latest[logicalName] || m.stale[logicalName] {
+		return // read strongly already, or about to be
+	}
+	m.markStaleLocked(logicalName)
+}
+
+func (m *MetadataCache) markStaleLocked(logicalName string) {
 	m.gen[logicalName]++
 	m.stale[logicalName] = true
+	m.latest[logicalName] = false
+	m.strongTables[logicalName] = true
 	// Callers from now on must not share a read that started before the change.
 	m.loads.Forget(logicalName)
+}
+
+// LastWrite returns when this command last wrote the table (through
+// ApplyTableAudit or ApplyColumnAudit), and whether it did.
+func (m *MetadataCache) LastWrite(logicalName string) (time.Time, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.written[logicalName]
+	return t, ok
 }
 
 // Stats returns how many bulk loads and single-table loads were started.
