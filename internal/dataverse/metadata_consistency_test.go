@@ -55,7 +55,8 @@ func TestTwoTableChangesWithinTheCacheWindow(t *testing.T) {
 	}
 	after, _ := srv.EntityAudit("account")
 	if after.IsRetrieveAuditEnabled == before.IsRetrieveAuditEnabled || after.IsRetrieveMultipleAuditEnabled == before.IsRetrieveMultipleAuditEnabled {
-		t.Errorf("before %+v\nafter %+v: the second change reverted the first", before, after)
+		t.Errorf("IsRetrieveAuditEnabled %v -> %v, IsRetrieveMultipleAuditEnabled %v -> %v: the second change reverted the first",
+			before.IsRetrieveAuditEnabled, after.IsRetrieveAuditEnabled, before.IsRetrieveMultipleAuditEnabled, after.IsRetrieveMultipleAuditEnabled)
 	}
 }
 
