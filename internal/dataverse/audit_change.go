@@ -295,11 +295,17 @@ func (m *MetadataCache) applyOneColumn(ctx context.Context, change ColumnAuditCh
 // an import can take many minutes. Giving up returns ctx's error wrapping
 // the last refusal, for which IsCustomizationLock is still true.
 func (m *MetadataCache) writeRetryingLock(ctx context.Context, table string, write func(context.Context) error) error {
+	var refused error // the last lock refusal
 	for attempt := 1; ; attempt++ {
 		err := write(ctx)
+		if err != nil && ctx.Err() != nil && refused != nil && !IsCustomizationLock(err) {
+			// The context ended during an attempt after earlier refusals.
+			return fmt.Errorf("%w; the last attempt was refused by the customization lock: %w", err, refused)
+		}
 		if err == nil || !IsCustomizationLock(err) || ctx.Err() != nil {
 			return err
 		}
+		refused = err
 		tflog.Debug(ctx, "A metadata write hit the customization lock (a solution import or another customization is running); will retry", map[string]any{
 			"entity": table, "attempt": attempt, "error": err.Error(), "retry_wait_ms": m.opts.LockRetryWait.Milliseconds(),
 		})

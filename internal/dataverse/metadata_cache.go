@@ -34,9 +34,10 @@ type MetadataCacheOptions struct {
 // its table, which is then read again on its own.
 //
 // Dataverse itself caches definitions for about 30 s after a change. The bulk
-// read may be served from that cache; a table read on its own — after this
-// command wrote it, or after RequireLatest because an earlier command did —
-// is read with Consistency: Strong.
+// read may be served from that cache. A table this command wrote is read
+// again on its own with Consistency: Strong; tables an earlier command wrote
+// (RequireLatest) are served by one bulk read with Consistency: Strong,
+// shared by all of them.
 type MetadataCache struct {
 	c    *Client
 	opts MetadataCacheOptions
@@ -62,13 +63,21 @@ type MetadataCache struct {
 	latest       map[string]bool
 	strongTables map[string]bool
 	written      map[string]time.Time
+	// needLatest: tables waiting for the strong bulk read (RequireLatest);
+	// strongLoaded: that read succeeded, so every table not written since
+	// is latest.
+	needLatest   map[string]bool
+	strongLoaded bool
 
 	bulkLoads, singleLoads int
 }
 
-// bulkLoadKey is the flight key of the read of every table; it cannot clash
-// with a table's logical name.
-const bulkLoadKey = "*"
+// bulkLoadKey and strongBulkLoadKey are the flight keys of the reads of
+// every table (cached and strong); they cannot clash with a logical name.
+const (
+	bulkLoadKey       = "*"
+	strongBulkLoadKey = "*strong"
+)
 
 // leaderGoneError is a shared load that failed because the context of the
 // caller that ran it ended: the other callers load again with their own.
@@ -95,6 +104,7 @@ func NewMetadataCache(c *Client, opts MetadataCacheOptions) *MetadataCache {
 		latest:       map[string]bool{},
 		strongTables: map[string]bool{},
 		written:      map[string]time.Time{},
+		needLatest:   map[string]bool{},
 	}
 }
 
@@ -143,11 +153,14 @@ func (m *MetadataCache) Entity(ctx context.Context, logicalName string) (*Entity
 		m.mu.Lock()
 		e, ok := m.entities[logicalName]
 		stale, loaded := m.stale[logicalName], m.loaded
+		needLatest := m.needLatest[logicalName]
 		m.mu.Unlock()
 		var flight <-chan singleflight.Result
 		switch {
 		case stale:
 			flight = m.loads.DoChan(logicalName, func() (any, error) { return m.loadOne(ctx, logicalName) })
+		case needLatest:
+			flight = m.loads.DoChan(strongBulkLoadKey, func() (any, error) { return nil, m.loadAllStrong(ctx) })
 		case ok && e != nil:
 			return e.Clone(), nil
 		case ok || loaded:
@@ -215,6 +228,39 @@ func (m *MetadataCache) loadAll(ctx context.Context) error {
 	return nil
 }
 
+// loadAllStrong reads every table with Consistency: Strong, for the tables
+// waiting in needLatest, and stores them all as latest, except those
+// written or invalidated since the read began.
+func (m *MetadataCache) loadAllStrong(ctx context.Context) error {
+	m.mu.Lock()
+	if m.strongLoaded {
+		m.mu.Unlock()
+		return nil
+	}
+	m.bulkLoads++
+	gens := make(map[string]uint64, len(m.gen))
+	for name, g := range m.gen {
+		gens[name] = g
+	}
+	m.mu.Unlock()
+	all, err := m.c.readEntityAudit(ctx, allTables, WithColumns, StrongRead)
+	if err != nil {
+		return leaderGone(ctx, err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, e := range all {
+		if m.stale[e.LogicalName] || m.gen[e.LogicalName] != gens[e.LogicalName] {
+			continue
+		}
+		m.entities[e.LogicalName] = e
+		m.latest[e.LogicalName] = true
+	}
+	m.loaded, m.strongLoaded = true, true
+	clear(m.needLatest)
+	return nil
+}
+
 // loadOne reads one invalidated table and stores it unless it was
 // invalidated again while the read ran.
 func (m *MetadataCache) loadOne(ctx context.Context, name string) (*EntityAuditInfo, error) {
@@ -274,15 +320,18 @@ func (m *MetadataCache) Invalidate(logicalName string) {
 // RequireLatest is for a table written recently by an earlier command
 // (Terraform runs each command in a new process): within about 30 s of that
 // write a cached read could still return the definition before it. The next
-// Entity call reads the table on its own with Consistency: Strong, unless
-// this cache has already read it so since its last write here.
+// Entity call for it waits for one bulk read with Consistency: Strong,
+// shared by every table so marked (a refresh of 300 resources written by
+// the last apply costs one request), unless this cache has already read the
+// table strongly since its last write here.
 func (m *MetadataCache) RequireLatest(logicalName string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.latest[logicalName] || m.stale[logicalName] {
+	m.strongTables[logicalName] = true
+	if m.latest[logicalName] || m.stale[logicalName] || m.strongLoaded {
 		return // read strongly already, or about to be
 	}
-	m.markStaleLocked(logicalName)
+	m.needLatest[logicalName] = true
 }
 
 func (m *MetadataCache) markStaleLocked(logicalName string) {

@@ -138,6 +138,25 @@ func TestCacheReadsStronglyAfterAWrite(t *testing.T) {
 		t.Error("LastWrite for a table this cache did not write")
 	}
 
+	// Many tables written by the last command: one strong bulk read.
+	many := dataverse.NewMetadataCache(c, dataverse.MetadataCacheOptions{})
+	srv.ResetCounters()
+	for _, table := range []string{"lead", "account", "contact"} {
+		many.RequireLatest(table)
+	}
+	for _, table := range []string{"lead", "account", "contact"} {
+		e, err := many.Entity(ctx, table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if table == "lead" && e.IsRetrieveAuditEnabled != want {
+			t.Errorf("strong bulk read: %v, want %v", e.IsRetrieveAuditEnabled, want)
+		}
+	}
+	if s, r := srv.StrongConsistencyCount(), srv.RequestCount("GET EntityDefinitions"); s != 1 || r != 1 {
+		t.Errorf("three tables required latest: %d strong of %d metadata reads, want 1 of 1", s, r)
+	}
+
 	naive := dataverse.NewMetadataCache(c, dataverse.MetadataCacheOptions{Disabled: true})
 	naive.RequireLatest("lead")
 	if e, _ := naive.Entity(ctx, "lead"); e.IsRetrieveAuditEnabled != want {
@@ -157,7 +176,14 @@ func TestMetadataWriteWaitsForAnImport(t *testing.T) {
 	c := quickClient(t, srv)
 	before, _ := srv.EntityAudit("account")
 	m := dataverse.NewMetadataCache(c, dataverse.MetadataCacheOptions{LockRetryWait: 20 * time.Millisecond})
-	srv.StartImport(300 * time.Millisecond)
+	// The import ends once it has refused the PUT twice (counted, not timed).
+	release := srv.HoldCustomizationLock("Import")
+	go func() {
+		for srv.LockConflictCount() < 2 {
+			time.Sleep(time.Millisecond)
+		}
+		release()
+	}()
 	if _, err := m.ApplyTableAudit(t.Context(), dataverse.TableAuditChange{Table: "account",
 		Values: map[dataverse.TableAuditField]bool{dataverse.TableRetrieveAuditEnabled: !before.IsRetrieveAuditEnabled}}); err != nil {
 		t.Fatal(err)

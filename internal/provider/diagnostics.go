@@ -37,6 +37,9 @@ func apiErrorDetail(err error) string {
 		return "Login to Microsoft Entra ID failed. Check tenant_id, client_id and the credential (client_secret, " +
 			"client certificate or federated token), and that the app registration exists in that tenant.\n\n" + err.Error()
 	}
+	if dataverse.IsCustomizationLock(err) {
+		return customizationLockDetail(err)
+	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return "The operation was cancelled or timed out before Dataverse answered: " + err.Error()
 	}
