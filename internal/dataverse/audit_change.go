@@ -196,6 +196,14 @@ func (m *MetadataCache) ApplyTableAudit(ctx context.Context, change TableAuditCh
 		originals[f], written[f] = cur.Value, want
 	}
 	if len(written) == 0 {
+		m.forgetIfOutdated(change.Table, func(cached *EntityAuditInfo) bool {
+			for f := range change.Values {
+				if f.In(cached).Value != f.In(current).Value {
+					return true
+				}
+			}
+			return false
+		})
 		return res, nil
 	}
 	tflog.Info(ctx, "updating table audit settings", map[string]any{"entity": change.Table})
@@ -217,9 +225,13 @@ func (m *MetadataCache) ApplyTableAudit(ctx context.Context, change TableAuditCh
 // a column was written, also when a later column fails.
 func (m *MetadataCache) ApplyColumnAudit(ctx context.Context, change ColumnAuditChange) (ColumnAuditResult, error) {
 	res := ColumnAuditResult{Originals: map[string]bool{}, Written: map[string]bool{}}
+	outdated := false // Current said a column differs; its definition did not
 	defer func() {
-		if len(res.Written) > 0 {
+		switch {
+		case len(res.Written) > 0:
 			m.Invalidate(change.Table)
+		case outdated:
+			m.forgetIfOutdated(change.Table, func(*EntityAuditInfo) bool { return true })
 		}
 	}()
 	names := make([]string, 0, len(change.Columns))
@@ -244,6 +256,8 @@ func (m *MetadataCache) ApplyColumnAudit(ctx context.Context, change ColumnAudit
 		if written {
 			res.Originals[col] = !want
 			res.Written[col] = want
+		} else {
+			outdated = true
 		}
 	}
 	return res, nil

@@ -334,6 +334,23 @@ func (m *MetadataCache) RequireLatest(logicalName string) {
 	m.needLatest[logicalName] = true
 }
 
+// forgetIfOutdated makes the next Entity call read the table again,
+// strongly, when its stored entry is outdated by what a strong definition
+// read just showed (a change made by an interrupted earlier apply, still
+// hidden by Dataverse's cache from the bulk read): otherwise the check after
+// the change would compare with the outdated entry.
+func (m *MetadataCache) forgetIfOutdated(logicalName string, outdated func(cached *EntityAuditInfo) bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.opts.Disabled {
+		m.strongTables[logicalName] = true // no entry to compare: read strongly from now on
+		return
+	}
+	if e := m.entities[logicalName]; e != nil && !m.stale[logicalName] && outdated(e) {
+		m.markStaleLocked(logicalName)
+	}
+}
+
 func (m *MetadataCache) markStaleLocked(logicalName string) {
 	m.gen[logicalName]++
 	m.stale[logicalName] = true

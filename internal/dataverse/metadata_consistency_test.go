@@ -222,3 +222,55 @@ func TestMetadataWriteGivesUpAtTheDeadline(t *testing.T) {
 		t.Errorf("not the column's write step: %#v", we)
 	}
 }
+
+// An interrupted apply changed a table (or a column) and was killed before
+// saving state; the next apply's bulk read still shows it as before
+// (Dataverse's cache). The change finds the definition already right,
+// writes nothing, and the check after it must not compare with the outdated
+// bulk read.
+func TestChangeAlreadyMadeByAnInterruptedApply(t *testing.T) {
+	t.Parallel()
+	for _, disabled := range []bool{false, true} {
+		for _, column := range []bool{false, true} {
+			srv, c := emulatorClient(t)
+			ctx := t.Context()
+			before, _ := srv.EntityAudit("contact")
+			want, wantCol := !before.IsRetrieveAuditEnabled, !before.Attributes["jobtitle"].IsAuditEnabled
+			tableChange := dataverse.TableAuditChange{Table: "contact", Values: map[dataverse.TableAuditField]bool{dataverse.TableRetrieveAuditEnabled: want}}
+			apply := func(m *dataverse.MetadataCache, current *dataverse.EntityAuditInfo) {
+				t.Helper()
+				var err error
+				if column {
+					_, err = m.ApplyColumnAudit(ctx, dataverse.ColumnAuditChange{Table: "contact", Columns: map[string]bool{"jobtitle": wantCol}, Current: current})
+				} else {
+					_, err = m.ApplyTableAudit(ctx, tableChange)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			killed := dataverse.NewMetadataCache(c, dataverse.MetadataCacheOptions{})
+			info, _ := killed.Entity(ctx, "contact")
+			apply(killed, info)
+
+			next := dataverse.NewMetadataCache(c, dataverse.MetadataCacheOptions{Disabled: disabled})
+			stale, _ := next.Entity(ctx, "contact")
+			if stale.IsRetrieveAuditEnabled == want || stale.Attributes["jobtitle"].IsAuditEnabled.Value == wantCol {
+				t.Fatal("the emulator's cache window is off")
+			}
+			srv.ResetCounters()
+			apply(next, stale)
+			if n := srv.RequestCount("PUT EntityDefinitions"); n != 0 {
+				t.Errorf("disabled=%t column=%t: %d PUTs for a change already made", disabled, column, n)
+			}
+			after, err := next.Entity(ctx, "contact")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if column && after.Attributes["jobtitle"].IsAuditEnabled.Value != wantCol || !column && after.IsRetrieveAuditEnabled != want {
+				t.Errorf("disabled=%t column=%t: the check after the change sees retrieve=%t jobtitle=%t, want %t %t", disabled, column,
+					after.IsRetrieveAuditEnabled, after.Attributes["jobtitle"].IsAuditEnabled.Value, want, wantCol)
+			}
+		}
+	}
+}
