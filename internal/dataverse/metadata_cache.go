@@ -338,15 +338,18 @@ func (m *MetadataCache) RequireLatest(logicalName string) {
 // strongly, when its stored entry is outdated by what a strong definition
 // read just showed (a change made by an interrupted earlier apply, still
 // hidden by Dataverse's cache from the bulk read): otherwise the check after
-// the change would compare with the outdated entry.
+// the change would compare with the outdated entry. LastWrite then reports
+// now: cached reads of the table are outdated for a while yet.
 func (m *MetadataCache) forgetIfOutdated(logicalName string, outdated func(cached *EntityAuditInfo) bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.opts.Disabled {
 		m.strongTables[logicalName] = true // no entry to compare: read strongly from now on
+		m.written[logicalName] = time.Now()
 		return
 	}
 	if e := m.entities[logicalName]; e != nil && !m.stale[logicalName] && outdated(e) {
+		m.written[logicalName] = time.Now()
 		m.markStaleLocked(logicalName)
 	}
 }
@@ -361,7 +364,9 @@ func (m *MetadataCache) markStaleLocked(logicalName string) {
 }
 
 // LastWrite returns when this command last wrote the table (through
-// ApplyTableAudit or ApplyColumnAudit), and whether it did.
+// ApplyTableAudit or ApplyColumnAudit), or found it changed by an earlier
+// write that Dataverse's cache still hid from the bulk read; and whether
+// either happened.
 func (m *MetadataCache) LastWrite(logicalName string) (time.Time, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

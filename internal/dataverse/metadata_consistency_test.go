@@ -263,6 +263,9 @@ func TestChangeAlreadyMadeByAnInterruptedApply(t *testing.T) {
 			if n := srv.RequestCount("PUT EntityDefinitions"); n != 0 {
 				t.Errorf("disabled=%t column=%t: %d PUTs for a change already made", disabled, column, n)
 			}
+			if _, ok := next.LastWrite("contact"); !ok {
+				t.Errorf("disabled=%t column=%t: LastWrite does not report the hidden change", disabled, column)
+			}
 			after, err := next.Entity(ctx, "contact")
 			if err != nil {
 				t.Fatal(err)
