@@ -87,6 +87,13 @@ func TestTwoColumnChangesWithinTheCacheWindow(t *testing.T) {
 // After its own write, the cache reads the table again strongly; a new
 // cache (the next command) reads it in bulk, maybe stale, unless asked for
 // the latest with RequireLatest.
+//
+// Counts: every audit read is two requests, RetrieveEntity (one table) or
+// RetrieveAllEntities (every table), once with RetrieveAsIfPublished=true
+// (saved) and once with false (published). A strong read must send the
+// header on both: the saved values are the ones verified after a write, the
+// published ones decide `published`. The splice read before a PUT is one
+// request (saved only), always strong.
 func TestCacheReadsStronglyAfterAWrite(t *testing.T) {
 	t.Parallel()
 	srv, c := emulatorClient(t)
@@ -102,8 +109,8 @@ func TestCacheReadsStronglyAfterAWrite(t *testing.T) {
 		Values: map[dataverse.TableAuditField]bool{dataverse.TableRetrieveAuditEnabled: want}}); err != nil {
 		t.Fatal(err)
 	}
-	if got := srv.StrongConsistencyCount(); got != 1 {
-		t.Errorf("strong requests for the change = %d, want 1 (the definition GET)", got)
+	if s, r := srv.StrongConsistencyCount(), srv.RequestCount("GET RetrieveEntity"); s != 1 || r != 1 {
+		t.Errorf("the change: %d strong of %d RetrieveEntity, want 1 of 1 (the saved definition read for the splice)", s, r)
 	}
 	if at, ok := m.LastWrite("lead"); !ok || time.Since(at) > time.Minute {
 		t.Errorf("LastWrite = %v, %v", at, ok)
@@ -115,13 +122,18 @@ func TestCacheReadsStronglyAfterAWrite(t *testing.T) {
 	if e.IsRetrieveAuditEnabled != want {
 		t.Errorf("re-read after the write: %v, want %v", e.IsRetrieveAuditEnabled, want)
 	}
-	if got := srv.StrongConsistencyCount(); got != 2 {
-		t.Errorf("strong requests = %d, want 2", got)
+	// The re-read: saved and published, both strong (1 + 2).
+	if s, r := srv.StrongConsistencyCount(), srv.RequestCount("GET RetrieveEntity"); s != 3 || r != 3 {
+		t.Errorf("after the re-read: %d strong of %d RetrieveEntity, want 3 of 3 (splice read, then saved and published)", s, r)
 	}
 
 	next := dataverse.NewMetadataCache(c, dataverse.MetadataCacheOptions{})
+	srv.ResetCounters()
 	if e, _ := next.Entity(ctx, "lead"); e.IsRetrieveAuditEnabled == want {
 		t.Error("the emulator's cache window is off: a bulk read saw the change at once")
+	}
+	if s, r := srv.StrongConsistencyCount(), srv.RequestCount("GET RetrieveAllEntities"); s != 0 || r != 2 {
+		t.Errorf("bulk read: %d strong of %d RetrieveAllEntities, want 0 of 2 (saved and published, cached)", s, r)
 	}
 	next.RequireLatest("lead")
 	if e, _ := next.Entity(ctx, "lead"); e.IsRetrieveAuditEnabled != want {
@@ -131,8 +143,10 @@ func TestCacheReadsStronglyAfterAWrite(t *testing.T) {
 	if _, err := next.Entity(ctx, "lead"); err != nil {
 		t.Fatal(err)
 	}
-	if got := srv.StrongConsistencyCount(); got != 3 {
-		t.Errorf("strong requests = %d, want 3", got)
+	// RequireLatest after the bulk load: one strong bulk read, saved and
+	// published (2 requests); the second RequireLatest sends nothing.
+	if s, r := srv.StrongConsistencyCount(), srv.RequestCount("GET RetrieveAllEntities"); s != 2 || r != 4 {
+		t.Errorf("after RequireLatest: %d strong of %d RetrieveAllEntities, want 2 of 4", s, r)
 	}
 	if _, ok := next.LastWrite("lead"); ok {
 		t.Error("LastWrite for a table this cache did not write")
@@ -153,8 +167,10 @@ func TestCacheReadsStronglyAfterAWrite(t *testing.T) {
 			t.Errorf("strong bulk read: %v, want %v", e.IsRetrieveAuditEnabled, want)
 		}
 	}
-	if s, r := srv.StrongConsistencyCount(), srv.RequestCount("GET EntityDefinitions"); s != 1 || r != 1 {
-		t.Errorf("three tables required latest: %d strong of %d metadata reads, want 1 of 1", s, r)
+	// One strong bulk read for the three: saved and published, both strong.
+	reads := srv.RequestCount("GET RetrieveAllEntities") + srv.RequestCount("GET RetrieveEntity") + srv.RequestCount("GET EntityDefinitions")
+	if s := srv.StrongConsistencyCount(); s != 2 || reads != 2 || srv.RequestCount("GET RetrieveAllEntities") != 2 {
+		t.Errorf("three tables required latest: %d strong of %d metadata reads, want 2 of 2 (one RetrieveAllEntities read, saved and published)", s, reads)
 	}
 
 	naive := dataverse.NewMetadataCache(c, dataverse.MetadataCacheOptions{Disabled: true})
