@@ -106,8 +106,21 @@ resource "dynamics365_entity_audit_settings" "new_project" {
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: lockTestFactories(),
 		Steps: []resource.TestStep{{
-			PreConfig: func() { env.Emulator.StartImport(2 * time.Second) },
-			Config:    config,
+			// The import ends once it has refused the apply's PUT twice
+			// (counted, not timed: plan and apply now read every definition
+			// saved and published, several MB, before the first PUT, so
+			// a timed import could end before the PUT is sent).
+			PreConfig: func() {
+				release := env.Emulator.HoldCustomizationLock("Import")
+				t.Cleanup(release)
+				go func() {
+					for env.Emulator.LockConflictCount() < 2 {
+						time.Sleep(10 * time.Millisecond)
+					}
+					release()
+				}()
+			},
+			Config: config,
 			Check: resource.ComposeTestCheckFunc(
 				expectEntity(env, "new_project", true, false, false, map[string]bool{"new_code": true}),
 				func(*terraform.State) error {
