@@ -7,6 +7,8 @@ import (
 	"sort"
 
 	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi"
 )
 
 // Changing audit settings: metadata cannot be PATCHed, so each change reads
@@ -197,10 +199,21 @@ func (m *MetadataCache) ApplyTableAudit(ctx context.Context, change TableAuditCh
 		originals[f], written[f] = cur.Value, want
 	}
 	if len(written) == 0 {
+		m.forgetIfOutdated(change.Table, func(cached *EntityAuditInfo) bool {
+			for f := range change.Values {
+				if f.In(cached).Value != f.In(current).Value {
+					return true
+				}
+			}
+			return false
+		})
 		return res, nil
 	}
 	tflog.Info(ctx, "updating table audit settings", map[string]any{"entity": change.Table})
-	if err := m.c.putEntityDefinition(ctx, change.Table, def, change.Solution); err != nil {
+	err = m.writeRetryingLock(ctx, change.Table, func(ctx context.Context) error {
+		return m.c.putEntityDefinition(ctx, change.Table, def, change.Solution)
+	})
+	if err != nil {
 		return res, &AuditWriteError{Table: change.Table, Step: WritingDefinition, Err: err, SentDespiteLock: sentDespiteLock(current, change.Values)}
 	}
 	m.Invalidate(change.Table)
@@ -215,9 +228,13 @@ func (m *MetadataCache) ApplyTableAudit(ctx context.Context, change TableAuditCh
 // a column was written, also when a later column fails.
 func (m *MetadataCache) ApplyColumnAudit(ctx context.Context, change ColumnAuditChange) (ColumnAuditResult, error) {
 	res := ColumnAuditResult{Originals: map[string]bool{}, Written: map[string]bool{}}
+	outdated := false // Current said a column differs; its definition did not
 	defer func() {
-		if len(res.Written) > 0 {
+		switch {
+		case len(res.Written) > 0:
 			m.Invalidate(change.Table)
+		case outdated:
+			m.forgetIfOutdated(change.Table, func(*EntityAuditInfo) bool { return true })
 		}
 	}()
 	names := make([]string, 0, len(change.Columns))
@@ -251,6 +268,8 @@ func (m *MetadataCache) ApplyColumnAudit(ctx context.Context, change ColumnAudit
 		if written {
 			res.Originals[col] = !want
 			res.Written[col] = want
+		} else {
+			outdated = true
 		}
 	}
 	return res, nil
@@ -285,7 +304,10 @@ func (m *MetadataCache) applyOneColumn(ctx context.Context, change ColumnAuditCh
 		return false, &AuditWriteError{Table: change.Table, Column: col.LogicalName, Step: EditingDefinition, Path: path, Err: err}
 	}
 	tflog.Info(ctx, "updating column audit setting", map[string]any{"entity": change.Table, "attribute": col.LogicalName, "audit_enabled": want})
-	if err := m.c.putAttributeDefinition(ctx, change.Table, col.LogicalName, col.ODataType, def, change.Solution); err != nil {
+	err = m.writeRetryingLock(ctx, change.Table, func(ctx context.Context) error {
+		return m.c.putAttributeDefinition(ctx, change.Table, col.LogicalName, col.ODataType, def, change.Solution)
+	})
+	if err != nil {
 		return false, &AuditWriteError{Table: change.Table, Column: col.LogicalName, Step: WritingDefinition, Err: err, SentDespiteLock: !cur.CanBeChanged}
 	}
 	return true, nil
@@ -314,4 +336,32 @@ func lockedHere(p BooleanManagedProperty, isManaged bool) bool {
 func sentDespiteLock(current *EntityAuditInfo, values map[TableAuditField]bool) bool {
 	want, asked := values[TableAuditEnabled]
 	return asked && want != current.IsAuditEnabled.Value && !current.IsAuditEnabled.CanBeChanged
+}
+
+// writeRetryingLock sends a metadata write and, while Dataverse refuses it
+// with the customization lock (a solution import, or another customization,
+// holds it: "Cannot start another [EntityCustomization] because there is a
+// previous [Import] running"), waits and sends it again, like a locked
+// publish. Only ctx bounds it (the resource's timeouts), not max_retries:
+// an import can take many minutes. Giving up returns ctx's error wrapping
+// the last refusal, for which IsCustomizationLock is still true.
+func (m *MetadataCache) writeRetryingLock(ctx context.Context, table string, write func(context.Context) error) error {
+	var refused error // the last lock refusal
+	for attempt := 1; ; attempt++ {
+		err := write(ctx)
+		if err != nil && ctx.Err() != nil && refused != nil && !IsCustomizationLock(err) {
+			// The context ended during an attempt after earlier refusals.
+			return fmt.Errorf("%w; the last attempt was refused by the customization lock: %w", err, refused)
+		}
+		if err == nil || !IsCustomizationLock(err) || ctx.Err() != nil {
+			return err
+		}
+		refused = err
+		tflog.Debug(ctx, "A metadata write hit the customization lock (a solution import or another customization is running); will retry", map[string]any{
+			"entity": table, "attempt": attempt, "error": err.Error(), "retry_wait_ms": m.opts.LockRetryWait.Milliseconds(),
+		})
+		if msapi.Sleep(ctx, jittered(m.opts.LockRetryWait)) != nil {
+			return fmt.Errorf("%w; the last attempt was refused by the customization lock: %w", ctx.Err(), err)
+		}
+	}
 }

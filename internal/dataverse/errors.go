@@ -1,6 +1,7 @@
 package dataverse
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
@@ -40,9 +41,11 @@ var customizationLockCodes = map[string]bool{
 
 // IsCustomizationLock reports that another solution operation (publish,
 // import) is running; the HTTP status of this error is not documented, so it
-// is recognised by code or message only.
+// is recognised by code or message only. A call that ended without an
+// answer (its context ended while the transport waited to retry) counts
+// when its last answer was the lock.
 func IsCustomizationLock(err error) bool {
-	e, ok := AsError(err)
+	e, ok := customizationLockAnswer(err)
 	if !ok {
 		return false
 	}
@@ -66,4 +69,27 @@ func newErrorFromResponse(method, absURL, path string, status int, header http.H
 	return msapi.NewError(msapi.Error{
 		API: APIName, Method: method, URL: absURL, Path: path, StatusCode: status, Header: header, Body: body,
 	})
+}
+
+// customizationLockAnswer is the server's answer err carries: the *Error in
+// its chain, or else the last answer of a *TransportError.
+func customizationLockAnswer(err error) (*Error, bool) {
+	if e, ok := AsError(err); ok {
+		return e, true
+	}
+	var te *TransportError
+	if errors.As(err, &te) && te.LastAnswer != nil {
+		return te.LastAnswer, true
+	}
+	return nil, false
+}
+
+// LockAnswer returns the customization lock refusal err carries (see
+// IsCustomizationLock), whose Message names the running operation.
+func LockAnswer(err error) (*Error, bool) {
+	e, ok := customizationLockAnswer(err)
+	if !ok || !IsCustomizationLock(e) {
+		return nil, false
+	}
+	return e, true
 }

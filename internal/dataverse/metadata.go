@@ -219,18 +219,40 @@ var allTables = auditReadScope{everyTable: true}
 
 func oneTable(logicalName string) auditReadScope { return auditReadScope{table: logicalName} }
 
+// ReadConsistency says whether a metadata read may be served from
+// Dataverse's metadata cache, which for about 30 s after a change can hold
+// the definition as it was before (ServiceClient.ForceServerMetadataCacheConsistency;
+// the Web API's HTTP headers: "Consistency: Strong"). Strong reads cost the
+// server time: use them where the table was written recently.
+type ReadConsistency int
+
+const (
+	// CachedRead may return a definition up to about 30 s old.
+	CachedRead ReadConsistency = iota
+	// StrongRead sends Consistency: Strong and returns the latest definition.
+	StrongRead
+)
+
+// headers returns the request headers of the consistency level.
+func (rc ReadConsistency) headers() http.Header {
+	if rc == StrongRead {
+		return http.Header{"Consistency": {"Strong"}}
+	}
+	return nil
+}
+
 // auditReadRequest builds the GET of the audit fields at path. Every audit
 // read of table metadata is built here, so a header they all need (such as a
 // read consistency level) is added in one place.
-func auditReadRequest(path string, query url.Values, out any) *Request {
-	return &Request{Method: http.MethodGet, Path: path, Query: query, Out: out}
+func auditReadRequest(path string, query url.Values, out any, consistency ReadConsistency) *Request {
+	return &Request{Method: http.MethodGet, Path: path, Query: query, Out: out, Header: consistency.headers()}
 }
 
 // ListEntityAuditInfo reads the audit fields of every table (and of their
 // columns WithColumns), following @odata.nextLink. The map is keyed by table
 // logical name.
 func (c *Client) ListEntityAuditInfo(ctx context.Context, columns ColumnsOption) (map[string]*EntityAuditInfo, error) {
-	all, err := c.readEntityAudit(ctx, allTables, columns)
+	all, err := c.readEntityAudit(ctx, allTables, columns, CachedRead)
 	if err != nil {
 		return nil, err
 	}
@@ -242,9 +264,10 @@ func (c *Client) ListEntityAuditInfo(ctx context.Context, columns ColumnsOption)
 }
 
 // GetEntityAuditInfo reads one table's audit fields (and its columns'
-// WithColumns). An unknown table is an *Error for which IsNotFound is true.
+// WithColumns), possibly from Dataverse's metadata cache. An unknown table
+// is an *Error for which IsNotFound is true.
 func (c *Client) GetEntityAuditInfo(ctx context.Context, logicalName string, columns ColumnsOption) (*EntityAuditInfo, error) {
-	all, err := c.readEntityAudit(ctx, oneTable(logicalName), columns)
+	all, err := c.readEntityAudit(ctx, oneTable(logicalName), columns, CachedRead)
 	if err != nil {
 		return nil, err
 	}
@@ -252,10 +275,13 @@ func (c *Client) GetEntityAuditInfo(ctx context.Context, logicalName string, col
 }
 
 // definitionReadRequest builds the GET of a full metadata definition, the
-// read that precedes every PUT. Built in one place so that a header those
-// reads need, or sending them in a $batch, is one change.
+// read that precedes every PUT. It always reads strongly: a definition
+// served from Dataverse's metadata cache within ~30 s of an earlier change
+// would, spliced and PUT back, silently revert that change. Should these
+// reads ever go into a $batch, the header goes on each part and on the
+// batch request alike (whether parts honour it is not documented).
 func definitionReadRequest(path string) *Request {
-	return &Request{Method: http.MethodGet, Path: path}
+	return &Request{Method: http.MethodGet, Path: path, Header: StrongRead.headers()}
 }
 
 func parseJSONObjectChecked(b []byte) ([]jsonMember, error) {

@@ -122,7 +122,7 @@ func metadataFunctionPath(scope auditReadScope, columns ColumnsOption, state def
 
 // readAuditDefinitions reads the tables of scope in one state. Reading one
 // unknown table is an *Error for which IsNotFound is true.
-func (c *Client) readAuditDefinitions(ctx context.Context, scope auditReadScope, columns ColumnsOption, state definitionState) ([]entityAuditWire, error) {
+func (c *Client) readAuditDefinitions(ctx context.Context, scope auditReadScope, columns ColumnsOption, state definitionState, consistency ReadConsistency) ([]entityAuditWire, error) {
 	if !scope.everyTable {
 		if err := ValidateLogicalName(scope.table); err != nil {
 			return nil, err
@@ -130,7 +130,7 @@ func (c *Client) readAuditDefinitions(ctx context.Context, scope auditReadScope,
 		var one struct {
 			EntityMetadata entityAuditWire `json:"EntityMetadata"`
 		}
-		if _, err := c.Do(ctx, auditReadRequest(metadataFunctionPath(scope, columns, state), nil, &one)); err != nil {
+		if _, err := c.Do(ctx, auditReadRequest(metadataFunctionPath(scope, columns, state), nil, &one, consistency)); err != nil {
 			return nil, err
 		}
 		return []entityAuditWire{one.EntityMetadata}, nil
@@ -138,7 +138,7 @@ func (c *Client) readAuditDefinitions(ctx context.Context, scope auditReadScope,
 	var all struct {
 		EntityMetadata []entityAuditWire `json:"EntityMetadata"`
 	}
-	if _, err := c.Do(ctx, auditReadRequest(metadataFunctionPath(scope, columns, state), nil, &all)); err != nil {
+	if _, err := c.Do(ctx, auditReadRequest(metadataFunctionPath(scope, columns, state), nil, &all, consistency)); err != nil {
 		return nil, err
 	}
 	return all.EntityMetadata, nil
@@ -149,12 +149,12 @@ func (c *Client) readAuditDefinitions(ctx context.Context, scope auditReadScope,
 // definitions (the values shown and written) and the published ones (what
 // is audited now) — two requests for any scope — and returns the tables
 // read; reading one unknown table is an *Error for which IsNotFound is true.
-func (c *Client) readEntityAudit(ctx context.Context, scope auditReadScope, columns ColumnsOption) ([]*EntityAuditInfo, error) {
-	saved, err := c.readAuditDefinitions(ctx, scope, columns, savedDefinitions)
+func (c *Client) readEntityAudit(ctx context.Context, scope auditReadScope, columns ColumnsOption, consistency ReadConsistency) ([]*EntityAuditInfo, error) {
+	saved, err := c.readAuditDefinitions(ctx, scope, columns, savedDefinitions, consistency)
 	if err != nil {
 		return nil, err
 	}
-	published, err := c.readAuditDefinitions(ctx, scope, columns, publishedDefinitions)
+	published, err := c.readAuditDefinitions(ctx, scope, columns, publishedDefinitions, consistency)
 	if err != nil {
 		return nil, err
 	}

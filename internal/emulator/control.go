@@ -72,6 +72,10 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		controlError(w, http.StatusUnauthorized, "missing or wrong "+ControlKeyHeader)
 		return
 	}
+	if r.URL.Path == ImportControlPath {
+		s.serveImportControl(w, r)
+		return
+	}
 	if r.URL.Path != ControlPath {
 		controlError(w, http.StatusNotFound, "unknown control endpoint "+r.URL.Path)
 		return

@@ -8,6 +8,8 @@ type requestCounters struct {
 	mu     sync.Mutex
 	counts map[string]int
 	writes int
+	// strong counts environment requests with Consistency: Strong.
+	strong int
 	// injected counts answers replaced by InjectFaults or SetFaultRules.
 	injected int
 	// tokensIssued counts access tokens issued by the token and managed
@@ -26,6 +28,12 @@ func (c *requestCounters) count(key string, dataverseWrite bool) {
 	if dataverseWrite {
 		c.writes++
 	}
+	c.mu.Unlock()
+}
+
+func (c *requestCounters) countStrongConsistency() {
+	c.mu.Lock()
+	c.strong++
 	c.mu.Unlock()
 }
 
@@ -84,6 +92,7 @@ func (s *Server) ResetCounters() {
 	s.counters.counts = map[string]int{}
 	s.counters.writes = 0
 	s.counters.injected = 0
+	s.counters.strong = 0
 	s.counters.tokensIssued = map[string]int{}
 	s.counters.mu.Unlock()
 	s.limits.mu.Lock()

@@ -55,6 +55,9 @@ func (s *Server) instrument(listener string, route func(*http.Request) string, n
 		name := route(r)
 		key := r.Method + " " + name
 		s.counters.count(key, listener == ListenerEnvironment && r.Method != http.MethodGet)
+		if listener == ListenerEnvironment && strongConsistency(r) {
+			s.counters.countStrongConsistency()
+		}
 		if r.Context().Value(ctxBatchPart) != nil {
 			s.servePart(w, r, listener, name, key, start, next)
 			return

@@ -266,6 +266,7 @@ func (md *metadataPart) getMetadata(w http.ResponseWriter, r *http.Request, req 
 		writeODataError(w, http.StatusBadRequest, codeNone, msg)
 		return
 	}
+	q.strong = strongConsistency(r)
 	// The answer is built under the lock and written after it: member values
 	// are immutable, so the built object stays valid.
 	md.mu.Lock()
@@ -284,6 +285,7 @@ func (md *metadataPart) buildMetadataResponse(w http.ResponseWriter, req apiRequ
 		if e = md.store.findEntity(w, *p.entity); e == nil {
 			return nil, false
 		}
+		e = md.servedDefinition(e, q)
 	}
 	var a *attrDef
 	if p.attr != nil {
@@ -310,7 +312,7 @@ func (md *metadataPart) buildMetadataResponse(w http.ResponseWriter, req apiRequ
 	case p.entity == nil:
 		items := []rawObject{}
 		for _, name := range md.store.names {
-			ent := md.store.entities[name]
+			ent := md.servedDefinition(md.store.entities[name], q)
 			if matchFilter(q.filter, v.entityProps(ent)) {
 				items = append(items, md.entityItem(ent, v, q))
 			}

@@ -184,6 +184,9 @@ func (md *metadataPart) serveMetadataFunction(w http.ResponseWriter, r *http.Req
 	if call.asIfPublished {
 		v = savedView
 	}
+	// Dataverse's metadata cache serves these functions too: without
+	// Consistency: Strong a table written in the last window reads as before.
+	cache := metaQuery{strong: strongConsistency(r)}
 	md.mu.Lock()
 	var body object
 	if req.name == retrieveEntityFunction {
@@ -195,12 +198,12 @@ func (md *metadataPart) serveMetadataFunction(w http.ResponseWriter, r *http.Req
 		}
 		body = object{
 			{"@odata.context", md.metadataContext("Microsoft.Dynamics.CRM.RetrieveEntityResponse")},
-			{"EntityMetadata", complexEntity(e, v, call.withAttributes)},
+			{"EntityMetadata", complexEntity(md.servedDefinition(e, cache), v, call.withAttributes)},
 		}
 	} else {
 		items := make([]rawObject, 0, len(md.store.names))
 		for _, name := range md.store.names {
-			items = append(items, complexEntity(md.store.entities[name], v, call.withAttributes))
+			items = append(items, complexEntity(md.servedDefinition(md.store.entities[name], cache), v, call.withAttributes))
 		}
 		body = object{
 			{"@odata.context", md.metadataContext("Microsoft.Dynamics.CRM.RetrieveAllEntitiesResponse")},

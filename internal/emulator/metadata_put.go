@@ -76,10 +76,11 @@ func readMetadataBody(w http.ResponseWriter, r *http.Request, attribute bool) (r
 	out := make(rawObject, 0, len(obj))
 	for _, m := range obj {
 		switch {
-		case m.name == "@odata.context":
-			return nil, "", badPayload("The annotation 'odata.context' was found. This annotation is either not recognized or not expected at the current position.")
 		case strings.HasPrefix(m.name, "@"), strings.Contains(m.name, "@"):
-			continue // @odata.etag, @odata.type and other annotations are not stored
+			// @odata.context (Microsoft's "update a table definition"
+			// example sends the GET's), @odata.etag, @odata.type and
+			// other annotations are accepted and not stored.
+			continue
 		case !attribute && slices.Contains(entityNavigationProperties, m.name):
 			continue
 		}
@@ -192,7 +193,13 @@ type putTarget struct {
 func (md *metadataPart) beginPut(w http.ResponseWriter, r *http.Request, p metaPath) (putTarget, bool) {
 	var t putTarget
 	var herr *httpError
-	if t.sent, t.odataType, herr = readMetadataBody(w, r, p.attr != nil); herr != nil {
+	if t.sent, t.odataType, herr = readMetadataBody(w, r, p.attr != nil); herr == nil {
+		// A running import (or other solution operation) refuses metadata
+		// writes; asked before md.mu (the publishing part comes first in the
+		// lock order).
+		herr = md.customizationLockError()
+	}
+	if herr != nil {
 		herr.write(w)
 		return t, false
 	}
@@ -238,6 +245,7 @@ func (md *metadataPart) putEntity(w http.ResponseWriter, r *http.Request, req ap
 	}
 	tx := md.beginAudit(req.user, md.now())
 	writeEntityAuditRows(tx, e, e.props, next)
+	md.rememberBeforeWrite(e)
 	e.props = next
 	e.revision++
 	md.store.addComponent(solution, "entity:"+e.logicalName)
@@ -284,6 +292,7 @@ func (md *metadataPart) putAttribute(w http.ResponseWriter, r *http.Request, req
 	}
 	tx := md.beginAudit(req.user, md.now())
 	writeAttributeAuditRows(tx, e, a, a.props, next)
+	md.rememberBeforeWrite(e)
 	a.props = next
 	e.revision++
 	md.store.addComponent(solution, "attribute:"+e.logicalName+"."+a.logicalName)

@@ -17,6 +17,7 @@ type metaQuery struct {
 	expandAttrs bool
 	attrSel     []string              // $select inside $expand=Attributes(...)
 	filter      filterExpr[rawObject] // nil: no $filter
+	strong      bool                  // Consistency: Strong (metadata_cache.go)
 }
 
 func unsupported(what string) string {

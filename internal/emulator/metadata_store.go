@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -77,6 +78,17 @@ type metadataPart struct {
 	store *metaStore
 	// plainGetServesSaved: Options.PlainMetadataGetServesSaved.
 	plainGetServesSaved bool
+
+	// cacheWindow is Options.MetadataCacheWindow; cached holds, by table,
+	// the definition served to reads without Consistency: Strong
+	// (metadata_cache.go). Guarded by mu.
+	cacheWindow time.Duration
+	cached      map[string]*cachedDefinition
+
+	// customizationLock asks the publishing part whether the solution
+	// lock refuses a metadata write (import_lock.go); called without mu,
+	// since the publishing part comes first in the lock order.
+	customizationLock func() string
 }
 
 func newMetadataPart(sh *shared, extraCustomTables int) *metadataPart {
@@ -262,6 +274,8 @@ func (s *Server) PublishedEntityAudit(logicalName string) (EntityAuditState, boo
 // without the CanBeChanged check, audit rows are written for real changes
 // (attributed to AdminUserID), and the table is left published. Other
 // fields, and attributes fn adds, are ignored; an unknown table is an error.
+// Reads see the change at once: it drops the table's cached definition
+// (Options.MetadataCacheWindow), so tests of drift need not wait.
 func (s *Server) UpdateEntityAudit(logicalName string, fn func(*EntityAuditState)) error {
 	return s.meta.updateAudit(logicalName, fn, saveAndPublish)
 }
@@ -293,6 +307,7 @@ func (md *metadataPart) updateAudit(logicalName string, fn func(*EntityAuditStat
 	next := before.clone()
 	fn(&next)
 	tx := md.beginAudit(md.entra.admin, md.now())
+	md.forgetCached(logicalName)
 
 	props := e.props
 	if next.IsAuditEnabled != before.IsAuditEnabled || next.CanBeChanged != before.CanBeChanged {

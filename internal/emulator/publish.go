@@ -21,6 +21,9 @@ const (
 	codeCustomizationLock = "0x80071151"
 	opPublish             = "Publish"
 	opPublishAll          = "PublishAll"
+	// opEntityCustomization is a metadata write (table or column PUT).
+	opEntityCustomization = "EntityCustomization"
+	opImport              = "Import"
 )
 
 type importExportXML struct {
@@ -62,6 +65,12 @@ func newPublishPart(sh *shared, meta *metadataPart, opts Options) *publishPart {
 // asks here. Caller holds pub.mu.
 func (pub *publishPart) solutionLockRefusal(op string) string {
 	if pub.running == "" {
+		return ""
+	}
+	if op == opEntityCustomization && (pub.running == opPublish || pub.running == opPublishAll) {
+		// Chosen: a metadata PUT during a publish is saved and stays
+		// unpublished (see servePublish); only an import or another
+		// held operation refuses it.
 		return ""
 	}
 	if op == opPublishAll {
@@ -260,8 +269,8 @@ func (s *Server) PublishCount() int {
 	return s.publish.publishCount
 }
 
-// LockConflictCount is the number of publish requests refused because
-// another solution operation held the lock.
+// LockConflictCount is the number of publish requests and metadata PUTs
+// refused because another solution operation held the lock.
 func (s *Server) LockConflictCount() int {
 	s.publish.mu.Lock()
 	defer s.publish.mu.Unlock()

@@ -169,8 +169,8 @@ func TestPublishLockConflict(t *testing.T) {
 
 // TestHoldCustomizationLock checks the test hook: while it holds the lock,
 // publishes get the same refusal as during another publish, naming the
-// held operation, and count as conflicts; metadata PUTs still pass; once
-// released, publishing works.
+// held operation, and count as conflicts; so do metadata PUTs (see also
+// import_lock_test.go); once released, publishing works.
 func TestHoldCustomizationLock(t *testing.T) {
 	t.Parallel()
 	s, token := metaServer(t, Options{PublishBaseDuration: -1})
@@ -186,8 +186,10 @@ func TestHoldCustomizationLock(t *testing.T) {
 	if _, msg := r.odataError(t); msg != "Cannot start the requested operation [PublishAll] because there is another [Import] running at this moment. Try again later." {
 		t.Errorf("PublishAllXml message %q", msg)
 	}
-	changeAuditRetrieve(t, s, token, "account", true) // not refused (yet)
-	if s.LockConflictCount() != 2 || s.PublishCount() != 0 {
+	path := "EntityDefinitions(LogicalName='account')"
+	r = put(t, s, token, path, fullDefinition(t, s, token, path, ""), nil)
+	wantError(t, r, 429, "0x80071151", "Cannot start another [EntityCustomization] because there is a previous [Import] running")
+	if s.LockConflictCount() != 3 || s.PublishCount() != 0 {
 		t.Errorf("conflicts %d, publishes %d", s.LockConflictCount(), s.PublishCount())
 	}
 
@@ -196,7 +198,7 @@ func TestHoldCustomizationLock(t *testing.T) {
 	if r := callAPI(t, s, http.MethodPost, "PublishXml", token, publishBody("account"), nil); r.status != 204 {
 		t.Fatalf("after release: %d %s", r.status, r.body)
 	}
-	if !s.IsPublished("account") || s.PublishCount() != 1 || s.LockConflictCount() != 2 {
+	if !s.IsPublished("account") || s.PublishCount() != 1 || s.LockConflictCount() != 3 {
 		t.Errorf("published %v, publishes %d, conflicts %d", s.IsPublished("account"), s.PublishCount(), s.LockConflictCount())
 	}
 }

@@ -106,6 +106,12 @@ type Options struct {
 	// does unless RetrieveAsIfPublished is true. Microsoft does not say which
 	// a plain GET returns; clients must work either way.
 	PlainMetadataGetServesSaved bool
+	// MetadataCacheWindow is how long after a table or column PUT a read
+	// of that table's definitions without the header Consistency: Strong
+	// returns the definition as it was before the PUT, as Dataverse's
+	// metadata cache does (about 30 s). Zero means 30 s; a negative value
+	// turns the cache off. It runs on TimeSource.
+	MetadataCacheWindow time.Duration
 
 	// Dataverse service protection limits, per user (the calling
 	// principal) on the environment listener; see dataverse-api.md and
@@ -236,6 +242,7 @@ func Start(opts Options) (*Server, error) {
 	}
 	meta := newMetadataPart(sh, opts.ExtraCustomTables)
 	meta.plainGetServesSaved = opts.PlainMetadataGetServesSaved
+	meta.cacheWindow = durationOption(opts.MetadataCacheWindow, defaultMetadataCacheWindow)
 	s := &Server{
 		shared:         sh,
 		tokenLifetime:  opts.TokenLifetime,
@@ -249,6 +256,7 @@ func Start(opts Options) (*Server, error) {
 		faults:         newFaultInjector(),
 		limits:         newServiceLimits(opts),
 	}
+	meta.customizationLock = s.publish.metadataWriteRefusal
 	if s.tokenLifetime <= 0 {
 		s.tokenLifetime = time.Hour
 	}

@@ -167,6 +167,10 @@ type TransportError struct {
 	Path     string
 	Attempts int
 	Err      error
+	// LastAnswer is the last non-2xx answer of an earlier attempt that was
+	// retried (nil if none): a call whose context ended during the backoff
+	// after, say, a 429 still tells what the server said.
+	LastAnswer *Error
 }
 
 func (e *TransportError) Error() string {
@@ -174,7 +178,18 @@ func (e *TransportError) Error() string {
 	if where == "" {
 		where = e.URL
 	}
-	return fmt.Sprintf("%s %s: request failed after %s: %v", e.Method, where, attemptsText(e.Attempts), e.Err)
+	msg := fmt.Sprintf("%s %s: request failed after %s: %v", e.Method, where, attemptsText(e.Attempts), e.Err)
+	if a := e.LastAnswer; a != nil {
+		msg += fmt.Sprintf(" (the last answer was HTTP %d", a.StatusCode)
+		if a.Code != "" {
+			msg += " " + a.Code
+		}
+		if a.Message != "" {
+			msg += ": " + a.Message
+		}
+		msg += ")"
+	}
+	return msg
 }
 
 func (e *TransportError) Unwrap() error { return e.Err }

@@ -1,6 +1,7 @@
 package msapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -148,6 +149,10 @@ type apiCall struct {
 	attempts     int // across both passes
 	attemptStart time.Time
 	retryAfter   time.Duration // last Retry-After seen
+	// lastAnswer is the last retried non-2xx answer: a call that then ends
+	// without an answer (its context ended during the backoff) still says
+	// what the server last said.
+	lastAnswer *Error
 }
 
 // send runs one pass of retries with tok. It returns the 2xx answer, an *Error
@@ -313,7 +318,7 @@ func (call *apiCall) errorFromResponse(resp *http.Response, cause error) error {
 
 func (call *apiCall) transportError(err error) error {
 	tflog.Debug(call.ctx, call.c.api+" request failed without a response", call.fields(map[string]any{"error": err.Error()}))
-	return &TransportError{API: call.c.api, Method: call.method, URL: call.url, Path: call.path, Attempts: call.attempts, Err: err}
+	return &TransportError{API: call.c.api, Method: call.method, URL: call.url, Path: call.path, Attempts: call.attempts, Err: err, LastAnswer: call.lastAnswer}
 }
 
 // fields returns the common log fields plus extra.
@@ -372,6 +377,7 @@ func (call *apiCall) checkRetry(ctx context.Context, resp *http.Response, err er
 	if !retryableStatus(resp.StatusCode) {
 		return false, nil
 	}
+	call.rememberAnswer(resp)
 	if wait, ok := parseRetryAfter(resp.Header.Get("Retry-After"), call.c.now()); ok {
 		call.retryAfter = wait
 		if wait > call.c.maxRetryAfter {
@@ -379,6 +385,17 @@ func (call *apiCall) checkRetry(ctx context.Context, resp *http.Response, err er
 		}
 	}
 	return true, nil
+}
+
+// rememberAnswer keeps resp as lastAnswer; its body stays readable.
+func (call *apiCall) rememberAnswer(resp *http.Response) {
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
+	_ = resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(data))
+	call.lastAnswer = NewError(Error{
+		API: call.c.api, Method: call.method, URL: call.url, Path: call.path,
+		StatusCode: resp.StatusCode, Header: resp.Header, Body: data, Attempts: call.attempts,
+	})
 }
 
 func retryableStatus(status int) bool {

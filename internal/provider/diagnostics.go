@@ -45,6 +45,9 @@ func apiErrorDetail(err error) string {
 		return err.Error() + "\n\nThe server's TLS certificate is not trusted. If a TLS-inspecting proxy or a private CA issued it, " +
 			"set ca_certificate_file (" + envCACertificateFile + ") to a PEM file holding that CA, or add the CA to the system trust store."
 	}
+	if dataverse.IsCustomizationLock(err) {
+		return customizationLockDetail(err)
+	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return "The operation was cancelled or timed out before Dataverse answered: " + err.Error()
 	}

@@ -140,6 +140,9 @@ func (r *entityAuditSettingsResource) ModifyPlan(ctx context.Context, req resour
 		return
 	}
 	name := cfg.EntityLogicalName.ValueString()
+	if !req.State.Raw.IsNull() {
+		resp.Diagnostics.Append(r.requireLatestIfWrittenRecently(ctx, name, req.Private)...)
+	}
 	info, ok := r.entityInfo(ctx, name, &resp.Diagnostics)
 	if !ok {
 		return
@@ -183,6 +186,9 @@ func (r *entityAuditSettingsResource) Create(ctx context.Context, req resource.C
 	priv := entityPrivateState{}
 	var applyDiags diag.Diagnostics
 	info, _ := r.applyConfig(ctx, &cfg, &plan, &priv, publishEvenIfUnchanged, &applyDiags)
+	// Recorded even when the apply was interrupted: the table may have been
+	// written, so the next command reads it past Dataverse's metadata cache.
+	applyDiags.Append(r.rememberWrite(ctx, plan.EntityLogicalName.ValueString(), resp.Private)...)
 	if applyDiags.HasError() {
 		r.keepFailedCreate(requestCtx, resp, &plan, info, priv, applyDiags)
 		return
@@ -206,10 +212,12 @@ func (r *entityAuditSettingsResource) Update(ctx context.Context, req resource.U
 
 	priv, diags := loadPrivate[entityPrivateState](ctx, req.Private, entityPrivateKey)
 	resp.Diagnostics.Append(diags...)
+	resp.Diagnostics.Append(r.requireLatestIfWrittenRecently(ctx, plan.EntityLogicalName.ValueString(), req.Private)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
 	info, unpublished := r.applyConfig(ctx, &cfg, &plan, &priv, publishPolicyForUpdate(&plan, &state), &resp.Diagnostics)
+	resp.Diagnostics.Append(r.rememberWrite(ctx, plan.EntityLogicalName.ValueString(), resp.Private)...)
 	switch {
 	case unpublished:
 		// Written but not published: keep that in the state, so that the
@@ -336,6 +344,7 @@ func (r *entityAuditSettingsResource) Read(ctx context.Context, req resource.Rea
 		return
 	}
 	name := state.EntityLogicalName.ValueString()
+	resp.Diagnostics.Append(r.requireLatestIfWrittenRecently(ctx, name, req.Private)...)
 	info, err := r.data.metadata.Entity(ctx, name)
 	if dataverse.IsNotFound(err) {
 		resp.Diagnostics.AddWarning("Table not found",
@@ -389,6 +398,7 @@ func (r *entityAuditSettingsResource) Delete(ctx context.Context, req resource.D
 	if target.isEmpty() {
 		return
 	}
+	resp.Diagnostics.Append(r.requireLatestIfWrittenRecently(ctx, name, req.Private)...)
 	if _, err := r.data.metadata.Entity(ctx, name); dataverse.IsNotFound(err) {
 		return
 	}

@@ -102,6 +102,12 @@ func WithPublishWindow(d time.Duration) Option {
 	return func(p *dynamics365Provider) { p.publishWindow = d }
 }
 
+// WithLockRetryWait sets the wait before a publish or metadata write refused
+// by the customization lock is sent again (tests use a short one).
+func WithLockRetryWait(d time.Duration) Option {
+	return func(p *dynamics365Provider) { p.lockRetryWait = d }
+}
+
 // WithAuditSearchPolling sets the backoff between polls of a Graph audit log
 // query (tests use short ones; the defaults suit production).
 func WithAuditSearchPolling(minWait, maxWait time.Duration) Option {
@@ -118,6 +124,7 @@ type dynamics365Provider struct {
 	publishPerResource bool
 	naiveChangeReads   bool
 	publishWindow      time.Duration
+	lockRetryWait      time.Duration
 	auditSearchPollMin time.Duration
 	auditSearchPollMax time.Duration
 }
@@ -358,10 +365,11 @@ func (p *dynamics365Provider) connect(ctx context.Context, s providerSettings) (
 	})
 	return &providerData{
 		client:   client,
-		metadata: dataverse.NewMetadataCache(client, dataverse.MetadataCacheOptions{Disabled: p.naiveMetadataReads}),
+		metadata: dataverse.NewMetadataCache(client, dataverse.MetadataCacheOptions{Disabled: p.naiveMetadataReads, LockRetryWait: p.lockRetryWait}),
 		publisher: dataverse.NewPublisher(client, dataverse.PublisherOptions{
-			Window:      p.publishWindow,
-			PerResource: p.publishPerResource,
+			Window:        p.publishWindow,
+			PerResource:   p.publishPerResource,
+			LockRetryWait: p.lockRetryWait,
 		}),
 		environmentURL:     s.environmentURL,
 		solutionUniqueName: s.solutionUniqueName,

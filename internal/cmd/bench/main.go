@@ -5,7 +5,10 @@
 // Each scenario runs twice, optimized and naive, each against a fresh
 // emulator, and prints one line:
 //
-//	bench <scenario>: optimized requests=<n> seconds=<s> | naive requests=<n> seconds=<s> | speedup=<x> …
+//	bench <scenario>: optimized requests=<n> strong=<n> seconds=<s> | naive requests=<n> strong=<n> seconds=<s> | speedup=<x> …
+//
+// strong= counts the requests that carried Consistency: Strong (reads past
+// Dataverse's metadata cache, which cost the server time).
 //
 // The Terraform scenarios serve the provider in this process (plugin debug
 // mode) and drive the terraform CLI with TF_REATTACH_PROVIDERS, so the naive

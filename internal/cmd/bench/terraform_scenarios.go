@@ -14,6 +14,7 @@ const tableCount = 300
 // refreshRun is one side of refresh_300.
 type refreshRun struct {
 	requests, metadataReads int
+	strong                  int // requests with Consistency: Strong
 	seconds                 time.Duration
 	changes                 bool
 }
@@ -45,14 +46,15 @@ func runRefresh300(ctx context.Context, b *bench) error {
 		}
 		r.requests = e.requests()
 		r.metadataReads = e.Emulator.RequestCount("GET EntityDefinitions")
+		r.strong = e.Emulator.StrongConsistencyCount()
 		return r, nil
 	}
 	opt, nai, err := bothModes(one)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("bench refresh_300: optimized requests=%d metadata_reads=%d seconds=%s | naive requests=%d metadata_reads=%d seconds=%s | speedup=%s empty_plan=%t/%t\n",
-		opt.requests, opt.metadataReads, secs(opt.seconds), nai.requests, nai.metadataReads, secs(nai.seconds),
+	fmt.Printf("bench refresh_300: optimized requests=%d metadata_reads=%d strong=%d seconds=%s | naive requests=%d metadata_reads=%d strong=%d seconds=%s | speedup=%s empty_plan=%t/%t\n",
+		opt.requests, opt.metadataReads, opt.strong, secs(opt.seconds), nai.requests, nai.metadataReads, nai.strong, secs(nai.seconds),
 		speedup(opt.seconds, nai.seconds), !opt.changes, !nai.changes)
 	fmt.Printf("  targets: optimized metadata_reads <= 5 (got %d), naive >= 300 (got %d), speedup >= 2\n", opt.metadataReads, nai.metadataReads)
 	return nil
@@ -61,6 +63,7 @@ func runRefresh300(ctx context.Context, b *bench) error {
 // applyRun is one side of apply_300.
 type applyRun struct {
 	requests, publishRequests, publishes int
+	strong                               int // requests with Consistency: Strong
 	tfErrors, tfLockErrors, conflicts    int
 	unpublished                          int
 	seconds                              time.Duration
@@ -83,6 +86,7 @@ func (b *bench) applyOnce(ctx context.Context, side mode, body, extra string) (a
 	r.seconds, err = w.apply(ctx, side)
 	r.tfErrors, r.tfLockErrors = w.errorDiagnostics()
 	r.requests = e.requests()
+	r.strong = e.Emulator.StrongConsistencyCount()
 	r.publishRequests = e.Emulator.RequestCount("POST PublishXml")
 	r.publishes = e.Emulator.PublishCount()
 	r.conflicts = e.Emulator.LockConflictCount()
@@ -106,9 +110,9 @@ func runApply300(ctx context.Context, b *bench) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("bench apply_300: optimized requests=%d seconds=%s publishes=%d lock_errors=%d lock_conflicts=%d unpublished=%d | naive requests=%d seconds=%s publishes=%d lock_errors=%d lock_conflicts=%d unpublished=%d | speedup=%s\n",
-		opt.requests, secs(opt.seconds), opt.publishRequests, opt.tfLockErrors, opt.conflicts, opt.unpublished,
-		nai.requests, secs(nai.seconds), nai.publishRequests, nai.tfLockErrors, nai.conflicts, nai.unpublished,
+	fmt.Printf("bench apply_300: optimized requests=%d strong=%d seconds=%s publishes=%d lock_errors=%d lock_conflicts=%d unpublished=%d | naive requests=%d strong=%d seconds=%s publishes=%d lock_errors=%d lock_conflicts=%d unpublished=%d | speedup=%s\n",
+		opt.requests, opt.strong, secs(opt.seconds), opt.publishRequests, opt.tfLockErrors, opt.conflicts, opt.unpublished,
+		nai.requests, nai.strong, secs(nai.seconds), nai.publishRequests, nai.tfLockErrors, nai.conflicts, nai.unpublished,
 		speedup(opt.seconds, nai.seconds))
 	fmt.Printf("  targets: lock_errors = 0 (got %d/%d), optimized publishes <= 40 (got %d), speedup >= 3\n",
 		opt.tfLockErrors, nai.tfLockErrors, opt.publishRequests)
@@ -130,9 +134,9 @@ resource "dynamics365_customizations_publish" "all" {
 	if err != nil {
 		return fmt.Errorf("publish-once variant: %w", err)
 	}
-	fmt.Printf("bench apply_300_publish_once: optimized requests=%d seconds=%s publishes=%d lock_errors=%d lock_conflicts=%d unpublished=%d | naive requests=%d seconds=%s publishes=%d lock_errors=%d lock_conflicts=%d unpublished=%d | speedup=%s\n",
-		sopt.requests, secs(sopt.seconds), sopt.publishRequests, sopt.tfLockErrors, sopt.conflicts, sopt.unpublished,
-		snai.requests, secs(snai.seconds), snai.publishRequests, snai.tfLockErrors, snai.conflicts, snai.unpublished,
+	fmt.Printf("bench apply_300_publish_once: optimized requests=%d strong=%d seconds=%s publishes=%d lock_errors=%d lock_conflicts=%d unpublished=%d | naive requests=%d strong=%d seconds=%s publishes=%d lock_errors=%d lock_conflicts=%d unpublished=%d | speedup=%s\n",
+		sopt.requests, sopt.strong, secs(sopt.seconds), sopt.publishRequests, sopt.tfLockErrors, sopt.conflicts, sopt.unpublished,
+		snai.requests, snai.strong, secs(snai.seconds), snai.publishRequests, snai.tfLockErrors, snai.conflicts, snai.unpublished,
 		speedup(sopt.seconds, snai.seconds))
 	fmt.Printf("  targets: exactly 1 publish (got %d optimized, %d naive)\n", sopt.publishRequests, snai.publishRequests)
 	return nil

@@ -1,0 +1,295 @@
+package dataverse_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/dataverse"
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/emulator"
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi"
+)
+
+// These tests run against the emulator with its metadata cache on (30 s
+// after a write, reads without Consistency: Strong see the definition as
+// before it), as Dataverse behaves.
+
+// quickClient is emulatorClient with one fast transport retry.
+func quickClient(t *testing.T, srv *emulator.Server) *dataverse.Client {
+	t.Helper()
+	clientID := uuid.NewString()
+	srv.AddSecretClient(clientID, "secret-"+clientID)
+	c, err := dataverse.New(dataverse.Config{
+		EnvironmentURL: srv.EnvironmentURL(),
+		Settings: msapi.Settings{
+			Credential: emulatorToken{srv: srv, clientID: clientID}, HTTPClient: srv.HTTPClient(),
+			MaxRetries: 1, RetryWaitMin: time.Millisecond, RetryWaitMax: 5 * time.Millisecond,
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Two changes of one table in a row, each by a new process (a new cache),
+// within the cache window: the second must read the definition strongly,
+// or its PUT would write back the definition before the first change.
+func TestTwoTableChangesWithinTheCacheWindow(t *testing.T) {
+	t.Parallel()
+	srv, c := emulatorClient(t)
+	before, _ := srv.EntityAudit("account")
+	first := dataverse.NewMetadataCache(c, dataverse.MetadataCacheOptions{})
+	if _, err := first.ApplyTableAudit(t.Context(), dataverse.TableAuditChange{Table: "account",
+		Values: map[dataverse.TableAuditField]bool{dataverse.TableRetrieveAuditEnabled: !before.IsRetrieveAuditEnabled}}); err != nil {
+		t.Fatal(err)
+	}
+	second := dataverse.NewMetadataCache(c, dataverse.MetadataCacheOptions{})
+	if _, err := second.ApplyTableAudit(t.Context(), dataverse.TableAuditChange{Table: "account",
+		Values: map[dataverse.TableAuditField]bool{dataverse.TableRetrieveMultipleAuditEnabled: !before.IsRetrieveMultipleAuditEnabled}}); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := srv.EntityAudit("account")
+	if after.IsRetrieveAuditEnabled == before.IsRetrieveAuditEnabled || after.IsRetrieveMultipleAuditEnabled == before.IsRetrieveMultipleAuditEnabled {
+		t.Errorf("IsRetrieveAuditEnabled %v -> %v, IsRetrieveMultipleAuditEnabled %v -> %v: the second change reverted the first",
+			before.IsRetrieveAuditEnabled, after.IsRetrieveAuditEnabled, before.IsRetrieveMultipleAuditEnabled, after.IsRetrieveMultipleAuditEnabled)
+	}
+}
+
+// The same for columns: the cast GET before a column PUT reads strongly.
+func TestTwoColumnChangesWithinTheCacheWindow(t *testing.T) {
+	t.Parallel()
+	srv, c := emulatorClient(t)
+	ctx := t.Context()
+	info, err := c.GetEntityAuditInfo(ctx, "contact", dataverse.WithColumns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	was := info.Attributes["jobtitle"].IsAuditEnabled.Value
+	for range 2 { // flip, then flip back: the second read must see the first
+		m := dataverse.NewMetadataCache(c, dataverse.MetadataCacheOptions{})
+		cur, _ := srv.EntityAudit("contact")
+		if _, err := m.ApplyColumnAudit(ctx, dataverse.ColumnAuditChange{Table: "contact",
+			Columns: map[string]bool{"jobtitle": !cur.Attributes["jobtitle"].IsAuditEnabled}, Current: info}); err != nil {
+			t.Fatal(err)
+		}
+		info.Attributes["jobtitle"].IsAuditEnabled.Value = !cur.Attributes["jobtitle"].IsAuditEnabled
+	}
+	if after, _ := srv.EntityAudit("contact"); after.Attributes["jobtitle"].IsAuditEnabled != was {
+		t.Errorf("jobtitle audit %v, want %v (flipped twice)", after.Attributes["jobtitle"].IsAuditEnabled, was)
+	}
+}
+
+// After its own write, the cache reads the table again strongly; a new
+// cache (the next command) reads it in bulk, maybe stale, unless asked for
+// the latest with RequireLatest.
+//
+// Counts: every audit read is two requests, RetrieveEntity (one table) or
+// RetrieveAllEntities (every table), once with RetrieveAsIfPublished=true
+// (saved) and once with false (published). A strong read must send the
+// header on both: the saved values are the ones verified after a write, the
+// published ones decide `published`. The splice read before a PUT is one
+// request (saved only), always strong.
+func TestCacheReadsStronglyAfterAWrite(t *testing.T) {
+	t.Parallel()
+	srv, c := emulatorClient(t)
+	ctx := t.Context()
+	before, _ := srv.EntityAudit("lead")
+	want := !before.IsRetrieveAuditEnabled
+	m := dataverse.NewMetadataCache(c, dataverse.MetadataCacheOptions{})
+	if _, err := m.Entity(ctx, "lead"); err != nil { // bulk load first
+		t.Fatal(err)
+	}
+	srv.ResetCounters()
+	if _, err := m.ApplyTableAudit(ctx, dataverse.TableAuditChange{Table: "lead",
+		Values: map[dataverse.TableAuditField]bool{dataverse.TableRetrieveAuditEnabled: want}}); err != nil {
+		t.Fatal(err)
+	}
+	if s, r := srv.StrongConsistencyCount(), srv.RequestCount("GET RetrieveEntity"); s != 1 || r != 1 {
+		t.Errorf("the change: %d strong of %d RetrieveEntity, want 1 of 1 (the saved definition read for the splice)", s, r)
+	}
+	if at, ok := m.LastWrite("lead"); !ok || time.Since(at) > time.Minute {
+		t.Errorf("LastWrite = %v, %v", at, ok)
+	}
+	e, err := m.Entity(ctx, "lead")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.IsRetrieveAuditEnabled != want {
+		t.Errorf("re-read after the write: %v, want %v", e.IsRetrieveAuditEnabled, want)
+	}
+	// The re-read: saved and published, both strong (1 + 2).
+	if s, r := srv.StrongConsistencyCount(), srv.RequestCount("GET RetrieveEntity"); s != 3 || r != 3 {
+		t.Errorf("after the re-read: %d strong of %d RetrieveEntity, want 3 of 3 (splice read, then saved and published)", s, r)
+	}
+
+	next := dataverse.NewMetadataCache(c, dataverse.MetadataCacheOptions{})
+	srv.ResetCounters()
+	if e, _ := next.Entity(ctx, "lead"); e.IsRetrieveAuditEnabled == want {
+		t.Error("the emulator's cache window is off: a bulk read saw the change at once")
+	}
+	if s, r := srv.StrongConsistencyCount(), srv.RequestCount("GET RetrieveAllEntities"); s != 0 || r != 2 {
+		t.Errorf("bulk read: %d strong of %d RetrieveAllEntities, want 0 of 2 (saved and published, cached)", s, r)
+	}
+	next.RequireLatest("lead")
+	if e, _ := next.Entity(ctx, "lead"); e.IsRetrieveAuditEnabled != want {
+		t.Errorf("after RequireLatest: %v, want %v", e.IsRetrieveAuditEnabled, want)
+	}
+	next.RequireLatest("lead") // read strongly already: no request
+	if _, err := next.Entity(ctx, "lead"); err != nil {
+		t.Fatal(err)
+	}
+	// RequireLatest after the bulk load: one strong bulk read, saved and
+	// published (2 requests); the second RequireLatest sends nothing.
+	if s, r := srv.StrongConsistencyCount(), srv.RequestCount("GET RetrieveAllEntities"); s != 2 || r != 4 {
+		t.Errorf("after RequireLatest: %d strong of %d RetrieveAllEntities, want 2 of 4", s, r)
+	}
+	if _, ok := next.LastWrite("lead"); ok {
+		t.Error("LastWrite for a table this cache did not write")
+	}
+
+	// Many tables written by the last command: one strong bulk read.
+	many := dataverse.NewMetadataCache(c, dataverse.MetadataCacheOptions{})
+	srv.ResetCounters()
+	for _, table := range []string{"lead", "account", "contact"} {
+		many.RequireLatest(table)
+	}
+	for _, table := range []string{"lead", "account", "contact"} {
+		e, err := many.Entity(ctx, table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if table == "lead" && e.IsRetrieveAuditEnabled != want {
+			t.Errorf("strong bulk read: %v, want %v", e.IsRetrieveAuditEnabled, want)
+		}
+	}
+	// One strong bulk read for the three: saved and published, both strong.
+	reads := srv.RequestCount("GET RetrieveAllEntities") + srv.RequestCount("GET RetrieveEntity") + srv.RequestCount("GET EntityDefinitions")
+	if s := srv.StrongConsistencyCount(); s != 2 || reads != 2 || srv.RequestCount("GET RetrieveAllEntities") != 2 {
+		t.Errorf("three tables required latest: %d strong of %d metadata reads, want 2 of 2 (one RetrieveAllEntities read, saved and published)", s, reads)
+	}
+
+	naive := dataverse.NewMetadataCache(c, dataverse.MetadataCacheOptions{Disabled: true})
+	naive.RequireLatest("lead")
+	if e, _ := naive.Entity(ctx, "lead"); e.IsRetrieveAuditEnabled != want {
+		t.Errorf("Disabled cache after RequireLatest: %v, want %v", e.IsRetrieveAuditEnabled, want)
+	}
+}
+
+// A metadata PUT refused because a solution import runs is sent again until
+// the import ends.
+func TestMetadataWriteWaitsForAnImport(t *testing.T) {
+	t.Parallel()
+	srv, err := emulator.Start(emulator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	c := quickClient(t, srv)
+	before, _ := srv.EntityAudit("account")
+	m := dataverse.NewMetadataCache(c, dataverse.MetadataCacheOptions{LockRetryWait: 20 * time.Millisecond})
+	// The import ends once it has refused the PUT twice (counted, not timed).
+	release := srv.HoldCustomizationLock("Import")
+	go func() {
+		for srv.LockConflictCount() < 2 {
+			time.Sleep(time.Millisecond)
+		}
+		release()
+	}()
+	if _, err := m.ApplyTableAudit(t.Context(), dataverse.TableAuditChange{Table: "account",
+		Values: map[dataverse.TableAuditField]bool{dataverse.TableRetrieveAuditEnabled: !before.IsRetrieveAuditEnabled}}); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := srv.EntityAudit("account"); after.IsRetrieveAuditEnabled == before.IsRetrieveAuditEnabled {
+		t.Error("not written")
+	}
+	if srv.LockConflictCount() < 2 {
+		t.Errorf("LockConflictCount = %d: the import did not refuse the PUT", srv.LockConflictCount())
+	}
+}
+
+// When the context ends first, the error says both: the deadline and the
+// lock refusal naming the import.
+func TestMetadataWriteGivesUpAtTheDeadline(t *testing.T) {
+	t.Parallel()
+	srv, err := emulator.Start(emulator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	c := quickClient(t, srv)
+	release := srv.HoldCustomizationLock("Import")
+	defer release()
+	m := dataverse.NewMetadataCache(c, dataverse.MetadataCacheOptions{LockRetryWait: 20 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	_, err = m.ApplyColumnAudit(ctx, dataverse.ColumnAuditChange{Table: "account", Columns: map[string]bool{"name": false},
+		Current: &dataverse.EntityAuditInfo{Attributes: map[string]*dataverse.AttributeAuditInfo{"name": {
+			LogicalName: "name", ODataType: "Microsoft.Dynamics.CRM.StringAttributeMetadata", IsAuditEnabled: dataverse.BooleanManagedProperty{Value: true, CanBeChanged: true}}}}})
+	if !errors.Is(err, context.DeadlineExceeded) || !dataverse.IsCustomizationLock(err) || !strings.Contains(err.Error(), "previous [Import] running") {
+		t.Fatalf("err = %v", err)
+	}
+	var we *dataverse.AuditWriteError
+	if !errors.As(err, &we) || we.Step != dataverse.WritingDefinition || we.Column != "name" {
+		t.Errorf("not the column's write step: %#v", we)
+	}
+}
+
+// An interrupted apply changed a table (or a column) and was killed before
+// saving state; the next apply's bulk read still shows it as before
+// (Dataverse's cache). The change finds the definition already right,
+// writes nothing, and the check after it must not compare with the outdated
+// bulk read.
+func TestChangeAlreadyMadeByAnInterruptedApply(t *testing.T) {
+	t.Parallel()
+	for _, disabled := range []bool{false, true} {
+		for _, column := range []bool{false, true} {
+			srv, c := emulatorClient(t)
+			ctx := t.Context()
+			before, _ := srv.EntityAudit("contact")
+			want, wantCol := !before.IsRetrieveAuditEnabled, !before.Attributes["jobtitle"].IsAuditEnabled
+			tableChange := dataverse.TableAuditChange{Table: "contact", Values: map[dataverse.TableAuditField]bool{dataverse.TableRetrieveAuditEnabled: want}}
+			apply := func(m *dataverse.MetadataCache, current *dataverse.EntityAuditInfo) {
+				t.Helper()
+				var err error
+				if column {
+					_, err = m.ApplyColumnAudit(ctx, dataverse.ColumnAuditChange{Table: "contact", Columns: map[string]bool{"jobtitle": wantCol}, Current: current})
+				} else {
+					_, err = m.ApplyTableAudit(ctx, tableChange)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			killed := dataverse.NewMetadataCache(c, dataverse.MetadataCacheOptions{})
+			info, _ := killed.Entity(ctx, "contact")
+			apply(killed, info)
+
+			next := dataverse.NewMetadataCache(c, dataverse.MetadataCacheOptions{Disabled: disabled})
+			stale, _ := next.Entity(ctx, "contact")
+			if stale.IsRetrieveAuditEnabled == want || stale.Attributes["jobtitle"].IsAuditEnabled.Value == wantCol {
+				t.Fatal("the emulator's cache window is off")
+			}
+			srv.ResetCounters()
+			apply(next, stale)
+			if n := srv.RequestCount("PUT EntityDefinitions"); n != 0 {
+				t.Errorf("disabled=%t column=%t: %d PUTs for a change already made", disabled, column, n)
+			}
+			if _, ok := next.LastWrite("contact"); !ok {
+				t.Errorf("disabled=%t column=%t: LastWrite does not report the hidden change", disabled, column)
+			}
+			after, err := next.Entity(ctx, "contact")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if column && after.Attributes["jobtitle"].IsAuditEnabled.Value != wantCol || !column && after.IsRetrieveAuditEnabled != want {
+				t.Errorf("disabled=%t column=%t: the check after the change sees retrieve=%t jobtitle=%t, want %t %t", disabled, column,
+					after.IsRetrieveAuditEnabled, after.Attributes["jobtitle"].IsAuditEnabled.Value, want, wantCol)
+			}
+		}
+	}
+}
