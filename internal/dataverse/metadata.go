@@ -249,10 +249,13 @@ func auditReadRequest(path string, query url.Values, out any, consistency ReadCo
 }
 
 // ListEntityAuditInfo reads the audit fields of every table (and of their
-// columns WithColumns), following @odata.nextLink. The map is keyed by table
-// logical name.
+// columns WithColumns), with Consistency: Strong: its callers (the
+// dynamics365_entities data source) feed compliance checks, often evaluated
+// right after an apply changed the tables, when Dataverse's metadata cache
+// would still serve the definitions from before it. The map is keyed by
+// table logical name.
 func (c *Client) ListEntityAuditInfo(ctx context.Context, columns ColumnsOption) (map[string]*EntityAuditInfo, error) {
-	all, err := c.readEntityAudit(ctx, allTables, columns, CachedRead)
+	all, err := c.readEntityAudit(ctx, allTables, columns, StrongRead)
 	if err != nil {
 		return nil, err
 	}

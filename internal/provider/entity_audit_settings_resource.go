@@ -271,6 +271,11 @@ func (r *entityAuditSettingsResource) applyConfig(ctx context.Context, cfg, plan
 		return nil, false
 	}
 	priv.Managed = cfg.managedTableAttributes()
+	// What to write is decided against the latest definitions: a cached
+	// read could say "already as configured" for a change made in the last
+	// ~30 s (by another process, or a restore) and the write would be
+	// skipped. One strong read serves every table of the command.
+	r.data.metadata.RequireLatest(name)
 	written := r.applyTarget(ctx, name, target, r.solution(plan), &priv.Originals, diags)
 	if diags.HasError() {
 		return nil, false
