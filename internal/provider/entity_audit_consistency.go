@@ -46,7 +46,25 @@ func (r *entityAuditSettingsResource) requireLatestIfWrittenRecently(ctx context
 // rememberWrite records in the private state when this command wrote the
 // table, if it did; an earlier record is kept otherwise.
 func (r *entityAuditSettingsResource) rememberWrite(ctx context.Context, name string, private privateSetter) diag.Diagnostics {
+	return r.rememberWriteSince(ctx, name, private, time.Time{})
+}
+
+// rememberAdoption records a Create as a write even when it wrote nothing:
+// the table may have been changed moments before by someone else (a restore
+// by an earlier destroy, a portal user), which Dataverse's cache hides from
+// cached reads for ~30 s; the next command's refresh must not mistake that
+// for drift.
+func (r *entityAuditSettingsResource) rememberAdoption(ctx context.Context, name string, private privateSetter) diag.Diagnostics {
+	return r.rememberWriteSince(ctx, name, private, time.Now())
+}
+
+// rememberWriteSince saves the later of the command's last write of the
+// table and floor (zero: no floor), if there is one.
+func (r *entityAuditSettingsResource) rememberWriteSince(ctx context.Context, name string, private privateSetter, floor time.Time) diag.Diagnostics {
 	at, wrote := r.data.metadata.LastWrite(name)
+	if !wrote || floor.After(at) {
+		at, wrote = floor, !floor.IsZero()
+	}
 	if !wrote {
 		return nil
 	}

@@ -188,7 +188,7 @@ func (r *entityAuditSettingsResource) Create(ctx context.Context, req resource.C
 	info, _ := r.applyConfig(ctx, &cfg, &plan, &priv, publishEvenIfUnchanged, &applyDiags)
 	// Recorded even when the apply was interrupted: the table may have been
 	// written, so the next command reads it past Dataverse's metadata cache.
-	applyDiags.Append(r.rememberWrite(ctx, plan.EntityLogicalName.ValueString(), resp.Private)...)
+	applyDiags.Append(r.rememberAdoption(ctx, plan.EntityLogicalName.ValueString(), resp.Private)...)
 	if applyDiags.HasError() {
 		r.keepFailedCreate(requestCtx, resp, &plan, info, priv, applyDiags)
 		return
