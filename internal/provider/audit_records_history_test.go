@@ -34,19 +34,7 @@ const auditValueCap = 5000
 // cannot be read from the record history call.
 func TestAccAuditRecordsDataSource_recordHistoryPages(t *testing.T) {
 	env := acctest.NewEnv(t)
-	env.Emulator.UpdateOrganization(func(o *emulator.Organization) { o.IsAuditEnabled = true })
-	err := env.Emulator.UpdateEntityAudit("email", func(s *emulator.EntityAuditState) {
-		s.IsAuditEnabled = true
-		for _, col := range []string{"subject", "description"} {
-			a := s.Attributes[col]
-			a.IsAuditEnabled = true
-			s.Attributes[col] = a
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	user := env.Emulator.AddUser("Avery Auditor")
+	user := auditedTable(t, env, "email", "subject", "description")
 	at := time.Date(2026, 2, 1, 9, 0, 0, 0, time.UTC)
 	id, err := env.Emulator.SimulateCreate(at, user, "email", map[string]any{"subject": "Quarterly report", "description": strings.Repeat("x", 6000)})
 	if err != nil {

@@ -267,19 +267,7 @@ output "count" {
 // a record search alike; both must agree with what the simulation changed.
 func TestAccAuditRecordsDataSource_changes(t *testing.T) {
 	env := acctest.NewEnv(t)
-	env.Emulator.UpdateOrganization(func(o *emulator.Organization) { o.IsAuditEnabled = true })
-	err := env.Emulator.UpdateEntityAudit("account", func(s *emulator.EntityAuditState) {
-		s.IsAuditEnabled = true
-		for _, col := range []string{"name", "revenue", "creditonhold", "industrycode"} {
-			a := s.Attributes[col]
-			a.IsAuditEnabled = true
-			s.Attributes[col] = a
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	user := env.Emulator.AddUser("Avery Auditor")
+	user := auditedTable(t, env, "account", "name", "revenue", "creditonhold", "industrycode")
 	at := time.Date(2026, 2, 1, 9, 0, 0, 0, time.UTC)
 	id, err := env.Emulator.SimulateCreate(at, user, "account", map[string]any{"name": "Contoso", "revenue": 88800, "industrycode": 1})
 	if err != nil {
@@ -345,3 +333,22 @@ data "dynamics365_audit_records" "record" {
 }
 
 func regexpMust(s string) *regexp.Regexp { return regexp.MustCompile(s) }
+
+// auditedTable turns on organization auditing and the auditing of table and
+// columns, and adds the user whose simulated actions a test then reads back.
+func auditedTable(t *testing.T, env *acctest.Env, table string, columns ...string) emulator.SimUser {
+	t.Helper()
+	env.Emulator.UpdateOrganization(func(o *emulator.Organization) { o.IsAuditEnabled = true })
+	err := env.Emulator.UpdateEntityAudit(table, func(s *emulator.EntityAuditState) {
+		s.IsAuditEnabled = true
+		for _, col := range columns {
+			a := s.Attributes[col]
+			a.IsAuditEnabled = true
+			s.Attributes[col] = a
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env.Emulator.AddUser("Avery Auditor")
+}
