@@ -174,7 +174,7 @@ func (e *AuditWriteError) Unwrap() error { return e.Err }
 // cache once something was written.
 func (m *MetadataCache) ApplyTableAudit(ctx context.Context, change TableAuditChange) (TableAuditResult, error) {
 	res := TableAuditResult{Originals: map[TableAuditField]bool{}, Written: map[TableAuditField]bool{}}
-	def, err := m.c.readSavedDefinition(ctx, change.Table, WithoutColumns)
+	def, err := m.readSavedDefinition(ctx, change.Table, WithoutColumns)
 	if err != nil {
 		return res, &AuditWriteError{Table: change.Table, Step: ReadingDefinition, Err: err}
 	}
@@ -316,11 +316,21 @@ func (m *MetadataCache) applyOneColumn(ctx context.Context, change ColumnAuditCh
 // savedColumns reads the saved definitions of a table's columns (one
 // request for all of them).
 func (m *MetadataCache) savedColumns(ctx context.Context, table string) (map[string]json.RawMessage, error) {
-	def, err := m.c.readSavedDefinition(ctx, table, WithColumns)
+	def, err := m.readSavedDefinition(ctx, table, WithColumns)
 	if err != nil {
 		return nil, err
 	}
 	return savedColumnDefinitions(def)
+}
+
+// readSavedDefinition reads the saved full definition to splice, strongly:
+// coalesced with the reads of concurrently applying resources into one
+// $batch, or on its own in the naive (Disabled) mode.
+func (m *MetadataCache) readSavedDefinition(ctx context.Context, table string, columns ColumnsOption) (json.RawMessage, error) {
+	if m.opts.Disabled {
+		return m.c.readSavedDefinition(ctx, table, columns)
+	}
+	return m.batcher.readSaved(ctx, table, columns)
 }
 
 // lockedHere is whether a managed property stops a change in this

@@ -188,56 +188,90 @@ func (c *Client) retrieveAuditDetailOne(ctx context.Context, id string) ([]audit
 // retrieveAuditDetailsBatch sends one $batch of RetrieveAuditDetails calls and
 // maps its answers, in order, to ids.
 func (c *Client) retrieveAuditDetailsBatch(ctx context.Context, ids []string) ([]auditDetailResult, error) {
-	boundary := "batch_" + uuid.NewString()
-	paths := make([]string, len(ids))
+	gets := make([]batchGet, len(ids))
 	for i, id := range ids {
-		paths[i] = auditDetailsPath(id)
+		gets[i] = batchGet{path: auditDetailsPath(id)}
 	}
-	body := buildBatchGets(boundary, c.apiBase, paths)
+	answers, err := c.sendBatchGets(ctx, gets, nil, "RetrieveAuditDetails calls")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]auditDetailResult, len(ids))
+	for i, a := range answers {
+		if a.err != nil {
+			out[i].err = a.err
+			continue
+		}
+		out[i].changes, out[i].err = changesFromAuditDetailsResponse(a.body)
+	}
+	return out, nil
+}
+
+// batchGet is one GET of a $batch: a path below the API base and the
+// part's own headers.
+type batchGet struct {
+	path   string
+	header http.Header
+}
+
+// batchAnswer is the answer to one batchGet: its body, or an error (an
+// *Error when the part answered with an error status).
+type batchAnswer struct {
+	body []byte
+	err  error
+}
+
+// sendBatchGets sends gets (at most MaxBatchSize) as one $batch request with
+// Prefer: odata.continue-on-error and the extra header on the batch request
+// itself, and returns one answer per get, in order. what names the calls in
+// errors. A failed batch request fails the whole call.
+func (c *Client) sendBatchGets(ctx context.Context, gets []batchGet, header http.Header, what string) ([]batchAnswer, error) {
+	boundary := "batch_" + uuid.NewString()
+	body := buildBatchRequests(boundary, c.apiBase, gets)
+	h := http.Header{
+		"Content-Type": {"multipart/mixed;boundary=" + boundary},
+		"Prefer":       {"odata.continue-on-error"},
+	}
+	for k, v := range header {
+		h[k] = v
+	}
 	// The answer is parsed as it arrives: at most one part per request is
 	// read, so an answer with endless parts stops at the first extra one.
 	var parts []batchPartResponse
 	var parseErr error
-	resp, err := c.api.DoStreamWithHeader(ctx, &Request{
-		Method: http.MethodPost,
-		Path:   "$batch",
-		Body:   body,
-		Header: http.Header{
-			"Content-Type": {"multipart/mixed;boundary=" + boundary},
-			"Prefer":       {"odata.continue-on-error"},
-		},
-	}, func(header http.Header, answer io.Reader) error {
-		parts, parseErr = parseBatchResponse(header.Get("Content-Type"), answer, len(ids))
-		return parseErr
-	})
+	resp, err := c.api.DoStreamWithHeader(ctx, &Request{Method: http.MethodPost, Path: "$batch", Body: body, Header: h},
+		func(header http.Header, answer io.Reader) error {
+			parts, parseErr = parseBatchResponse(header.Get("Content-Type"), answer, len(gets))
+			return parseErr
+		})
 	var tooLarge *msapi.ResponseTooLargeError
 	switch {
 	case errors.As(err, &tooLarge):
-		return nil, fmt.Errorf("dataverse: reading the answer to %d RetrieveAuditDetails calls: %w", len(ids), tooLarge)
+		return nil, fmt.Errorf("dataverse: reading the answer to %d %s: %w", len(gets), what, tooLarge)
 	case err != nil && parseErr != nil:
-		return nil, fmt.Errorf("dataverse: POST $batch (%d RetrieveAuditDetails calls): reading the answer: %w", len(ids), err)
+		return nil, fmt.Errorf("dataverse: POST $batch (%d %s): reading the answer: %w", len(gets), what, err)
 	case err != nil:
 		return nil, err
 	}
-	if len(parts) > len(ids) || (len(parts) == 0 && len(ids) > 0) {
-		return nil, fmt.Errorf("dataverse: POST $batch: %d answers for %d requests", len(parts), len(ids))
+	if len(parts) > len(gets) || (len(parts) == 0 && len(gets) > 0) {
+		return nil, fmt.Errorf("dataverse: POST $batch: %d answers for %d requests", len(parts), len(gets))
 	}
-	out := make([]auditDetailResult, len(ids))
-	for i := range ids {
+	out := make([]batchAnswer, len(gets))
+	for i, g := range gets {
 		if i >= len(parts) {
-			out[i].err = fmt.Errorf("dataverse: GET %s: no answer in the $batch response (%d answers for %d requests)", paths[i], len(parts), len(ids))
+			out[i].err = fmt.Errorf("dataverse: GET %s: no answer in the $batch response (%d answers for %d requests)", g.path, len(parts), len(gets))
 			continue
 		}
 		p := parts[i]
 		switch {
 		case p.Err != nil:
-			out[i].err = fmt.Errorf("dataverse: GET %s: unreadable $batch answer part %d: %w", paths[i], i+1, p.Err)
+			out[i].err = fmt.Errorf("dataverse: GET %s: unreadable $batch answer part %d: %w", g.path, i+1, p.Err)
 		case p.StatusCode < 200 || p.StatusCode > 299:
-			e := newErrorFromResponse(http.MethodGet, c.apiBase+paths[i], paths[i], p.StatusCode, p.Header, p.Body)
+			e := newErrorFromResponse(http.MethodGet, c.apiBase+g.path, g.path, p.StatusCode, p.Header, p.Body)
 			e.Attempts = resp.Attempts
 			out[i].err = e
 		default:
-			out[i].changes, out[i].err = changesFromAuditDetailsResponse(p.Body)
+			out[i].body = p.Body
 		}
 	}
 	return out, nil
@@ -246,15 +280,30 @@ func (c *Client) retrieveAuditDetailsBatch(ctx context.Context, ids []string) ([
 // buildBatchGets writes a $batch body of GET requests, one part each, with
 // absolute URLs (apiBase + path).
 func buildBatchGets(boundary, apiBase string, paths []string) []byte {
+	gets := make([]batchGet, len(paths))
+	for i, p := range paths {
+		gets[i] = batchGet{path: p}
+	}
+	return buildBatchRequests(boundary, apiBase, gets)
+}
+
+// buildBatchRequests writes a $batch body of GET requests with their own
+// headers, one part each, with absolute URLs (apiBase + path).
+func buildBatchRequests(boundary, apiBase string, gets []batchGet) []byte {
 	var b bytes.Buffer
-	for _, p := range paths {
+	for _, g := range gets {
 		b.WriteString("--" + boundary + "\r\n")
 		b.WriteString("Content-Type: application/http\r\n")
 		b.WriteString("Content-Transfer-Encoding: binary\r\n\r\n")
-		b.WriteString("GET " + apiBase + p + " HTTP/1.1\r\n")
-		b.WriteString("Accept: application/json\r\n\r\n")
+		b.WriteString("GET " + apiBase + g.path + " HTTP/1.1\r\n")
+		b.WriteString("Accept: application/json\r\n")
+		for _, k := range sortedNames(g.header) {
+			for _, v := range g.header[k] {
+				b.WriteString(k + ": " + v + "\r\n")
+			}
+		}
 		// The CRLF before a delimiter belongs to the delimiter, not the part.
-		b.WriteString("\r\n")
+		b.WriteString("\r\n\r\n")
 	}
 	b.WriteString("--" + boundary + "--\r\n")
 	return b.Bytes()

@@ -22,22 +22,40 @@ type MetadataCacheOptions struct {
 	// context ends. Zero means DefaultPublishLockRetryWait; negative means
 	// no wait.
 	LockRetryWait time.Duration
+	// FlushWindow is how long the first of concurrent per-table reads waits
+	// for others to join its $batch. Zero means DefaultMetadataFlushWindow;
+	// negative means no wait.
+	FlushWindow time.Duration
+	// PerTableReadLimit is how many tables are read one by one (in
+	// coalesced $batch requests) before the table-level audit fields of
+	// every table are read at once. Zero means DefaultPerTableReadLimit;
+	// negative means every table-level read is the bulk read.
+	PerTableReadLimit int
 }
+
+// DefaultPerTableReadLimit: a command that reads more tables than one
+// round of Terraform's parallelism (10) reads every table's table-level
+// fields in one bulk read (two requests) instead.
+const DefaultPerTableReadLimit = 10
 
 // MetadataCache serves table audit info during one Terraform command, and
 // is the way audit settings are changed (ApplyTableAudit, ApplyColumnAudit),
 // so that a written table is never served from an older read.
 //
-// Refreshing N table resources would cost N metadata reads; instead the first
-// reader loads every table with its columns in one request, shared by
-// concurrent callers, and the others are served from it. A write invalidates
-// its table, which is then read again on its own.
+// Reads scale with what the configuration manages. A table is read on its
+// own — RetrieveEntity saved and published, without columns unless the
+// caller needs them — and the reads of concurrent callers go in one $batch
+// (definitionBatcher). Once a command has read PerTableReadLimit tables that
+// way, a table not yet read is served by one bulk read of every table's
+// table-level definition (RetrieveAllEntities with EntityFilters Entity,
+// saved and published: two requests, no columns), shared by all callers.
+// Columns are only ever read per table, for callers that manage columns. A
+// write invalidates its table, which is then read again on its own.
 //
-// Dataverse itself caches definitions for about 30 s after a change. The bulk
-// read may be served from that cache. A table this command wrote is read
-// again on its own with Consistency: Strong; tables an earlier command wrote
-// (RequireLatest) are served by one bulk read with Consistency: Strong,
-// shared by all of them.
+// Dataverse itself caches definitions for about 30 s after a change. A
+// table this command wrote, or one an earlier command wrote
+// (RequireLatest), is read with Consistency: Strong: on its own while the
+// command reads per table, by one strong bulk read once it reads in bulk.
 type MetadataCache struct {
 	c    *Client
 	opts MetadataCacheOptions
@@ -69,6 +87,16 @@ type MetadataCache struct {
 	needLatest   map[string]bool
 	strongLoaded bool
 
+	// perTable: tables read (or being read) one by one, for the switch to
+	// the bulk read; namesLoaded: names holds every table's logical name
+	// (read for suggestions after an unknown table).
+	perTable    map[string]bool
+	names       []string
+	namesLoaded bool
+	namesTried  bool
+
+	batcher *definitionBatcher
+
 	bulkLoads, singleLoads int
 }
 
@@ -94,9 +122,23 @@ func NewMetadataCache(c *Client, opts MetadataCacheOptions) *MetadataCache {
 	case opts.LockRetryWait < 0:
 		opts.LockRetryWait = 0
 	}
+	switch {
+	case opts.FlushWindow == 0:
+		opts.FlushWindow = DefaultMetadataFlushWindow
+	case opts.FlushWindow < 0:
+		opts.FlushWindow = 0
+	}
+	switch {
+	case opts.PerTableReadLimit == 0:
+		opts.PerTableReadLimit = DefaultPerTableReadLimit
+	case opts.PerTableReadLimit < 0:
+		opts.PerTableReadLimit = 0
+	}
 	return &MetadataCache{
 		c:        c,
 		opts:     opts,
+		batcher:  newDefinitionBatcher(c, windowFlush(opts.FlushWindow)),
+		perTable: map[string]bool{},
 		entities: map[string]*EntityAuditInfo{},
 		stale:    map[string]bool{},
 		gen:      map[string]uint64{},
@@ -132,10 +174,21 @@ func (m *MetadataCache) notFound(name string) error {
 	}}
 }
 
-// Entity returns a copy of the table's audit info with its columns. The first
-// call loads all tables; a table not among them is an error for which
-// IsNotFound is true, without a request of its own.
+// Entity returns a copy of the table's audit info with its columns. A
+// table that does not exist is an error for which IsNotFound is true.
 func (m *MetadataCache) Entity(ctx context.Context, logicalName string) (*EntityAuditInfo, error) {
+	return m.get(ctx, logicalName, WithColumns)
+}
+
+// Table returns a copy of the table's audit info, without columns unless
+// they were read already (Attributes may be nil): for callers that manage
+// no column. A table that does not exist is an error for which IsNotFound
+// is true.
+func (m *MetadataCache) Table(ctx context.Context, logicalName string) (*EntityAuditInfo, error) {
+	return m.get(ctx, logicalName, WithoutColumns)
+}
+
+func (m *MetadataCache) get(ctx context.Context, logicalName string, columns ColumnsOption) (*EntityAuditInfo, error) {
 	if err := ValidateLogicalName(logicalName); err != nil {
 		return nil, err
 	}
@@ -147,25 +200,49 @@ func (m *MetadataCache) Entity(ctx context.Context, logicalName string) (*Entity
 			consistency = StrongRead
 		}
 		m.mu.Unlock()
-		return m.read(ctx, oneTable(logicalName), consistency)
+		all, err := m.c.readEntityAudit(ctx, oneTable(logicalName), columns, consistency)
+		if err != nil {
+			return nil, err
+		}
+		return all[0], nil
 	}
 	for {
-		m.mu.Lock()
-		e, ok := m.entities[logicalName]
-		stale, loaded := m.stale[logicalName], m.loaded
-		needLatest := m.needLatest[logicalName]
-		m.mu.Unlock()
 		var flight <-chan singleflight.Result
+		m.mu.Lock()
+		e, known := m.entities[logicalName]
+		perTable := m.stale[logicalName] || columns == WithColumns || !m.bulkMode(logicalName)
 		switch {
-		case stale:
-			flight = m.loads.DoChan(logicalName, func() (any, error) { return m.loadOne(ctx, logicalName) })
-		case needLatest:
+		case m.stale[logicalName] || (m.needLatest[logicalName] && perTable):
+			m.perTable[logicalName] = true
+			m.mu.Unlock()
+			flight = m.loads.DoChan(tableFlightKey(logicalName, columns, StrongRead), func() (any, error) {
+				return m.loadOne(ctx, logicalName, columns, StrongRead)
+			})
+		case m.needLatest[logicalName]:
+			m.mu.Unlock()
 			flight = m.loads.DoChan(strongBulkLoadKey, func() (any, error) { return nil, m.loadAllStrong(ctx) })
-		case ok && e != nil:
+		case known && e == nil:
+			m.mu.Unlock()
+			return nil, m.notFoundLoadingNames(ctx, logicalName)
+		case known && (columns == WithoutColumns || e.Attributes != nil):
+			m.mu.Unlock()
 			return e.Clone(), nil
-		case ok || loaded:
+		case perTable:
+			consistency := CachedRead
+			if m.strongTables[logicalName] {
+				consistency = StrongRead
+			}
+			// Counted now, so that concurrent callers see the limit.
+			m.perTable[logicalName] = true
+			m.mu.Unlock()
+			flight = m.loads.DoChan(tableFlightKey(logicalName, columns, consistency), func() (any, error) {
+				return m.loadOne(ctx, logicalName, columns, consistency)
+			})
+		case m.loaded:
+			m.mu.Unlock()
 			return nil, m.notFound(logicalName)
 		default:
+			m.mu.Unlock()
 			flight = m.loads.DoChan(bulkLoadKey, func() (any, error) { return nil, m.loadAll(ctx) })
 		}
 
@@ -181,26 +258,42 @@ func (m *MetadataCache) Entity(ctx context.Context, logicalName string) (*Entity
 			continue // the caller that loaded gave up: load again
 		case gone != nil:
 			return nil, gone.err
+		case IsNotFound(res.Err):
+			return nil, m.notFoundLoadingNames(ctx, logicalName)
 		case res.Err != nil:
 			return nil, res.Err
-		case stale:
-			return res.Val.(*EntityAuditInfo).Clone(), nil
+		}
+		if info, ok := res.Val.(*EntityAuditInfo); ok && info != nil {
+			return info.Clone(), nil
 		}
 		// Bulk load done: look again (the table may have been invalidated
 		// meanwhile, or be missing).
 	}
 }
 
-// read is the cache's one way to the server: every load goes through it.
-func (m *MetadataCache) read(ctx context.Context, scope auditReadScope, consistency ReadConsistency) (*EntityAuditInfo, error) {
-	all, err := m.c.readEntityAudit(ctx, scope, WithColumns, consistency)
-	if err != nil {
-		return nil, err
+// bulkMode reports whether a table not yet read is served by the bulk
+// read: this command already read PerTableReadLimit tables one by one, or
+// read in bulk already. Caller holds m.mu.
+func (m *MetadataCache) bulkMode(logicalName string) bool {
+	if m.loaded || m.strongLoaded {
+		return true
 	}
-	return all[0], nil
+	return !m.perTable[logicalName] && len(m.perTable) >= m.opts.PerTableReadLimit
 }
 
-// loadAll reads every table and stores them.
+func tableFlightKey(name string, columns ColumnsOption, consistency ReadConsistency) string {
+	key := name
+	if columns == WithColumns {
+		key += "+columns"
+	}
+	if consistency == StrongRead {
+		key += "+strong"
+	}
+	return key
+}
+
+// loadAll reads every table's table-level audit fields and stores those not
+// known yet.
 func (m *MetadataCache) loadAll(ctx context.Context) error {
 	m.mu.Lock()
 	if m.loaded {
@@ -210,27 +303,30 @@ func (m *MetadataCache) loadAll(ctx context.Context) error {
 	}
 	m.bulkLoads++
 	m.mu.Unlock()
-	all, err := m.c.readEntityAudit(ctx, allTables, WithColumns, CachedRead)
+	all, err := m.c.readEntityAudit(ctx, allTables, WithoutColumns, CachedRead)
 	if err != nil {
 		return leaderGone(ctx, err)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, e := range all {
-		// Tables read on their own after an invalidation are newer than
-		// this snapshot, and invalidated ones must be read again.
+		// Tables read on their own are as new as this snapshot or newer,
+		// and invalidated ones must be read again.
 		if _, known := m.entities[e.LogicalName]; known || m.stale[e.LogicalName] {
 			continue
 		}
 		m.entities[e.LogicalName] = e
 	}
+	m.setNamesLocked(all)
 	m.loaded = true
 	return nil
 }
 
-// loadAllStrong reads every table with Consistency: Strong, for the tables
-// waiting in needLatest, and stores them all as latest, except those
-// written or invalidated since the read began.
+// loadAllStrong reads every table's table-level audit fields with
+// Consistency: Strong, for the tables waiting in needLatest, and stores
+// them all as latest, except those written or invalidated since the read
+// began. Columns read before are dropped: the next caller that needs them
+// reads the table again, strongly.
 func (m *MetadataCache) loadAllStrong(ctx context.Context) error {
 	m.mu.Lock()
 	if m.strongLoaded {
@@ -243,7 +339,7 @@ func (m *MetadataCache) loadAllStrong(ctx context.Context) error {
 		gens[name] = g
 	}
 	m.mu.Unlock()
-	all, err := m.c.readEntityAudit(ctx, allTables, WithColumns, StrongRead)
+	all, err := m.c.readEntityAudit(ctx, allTables, WithoutColumns, StrongRead)
 	if err != nil {
 		return leaderGone(ctx, err)
 	}
@@ -256,18 +352,19 @@ func (m *MetadataCache) loadAllStrong(ctx context.Context) error {
 		m.entities[e.LogicalName] = e
 		m.latest[e.LogicalName] = true
 	}
+	m.setNamesLocked(all)
 	m.loaded, m.strongLoaded = true, true
 	clear(m.needLatest)
 	return nil
 }
 
-// loadOne reads one invalidated table and stores it unless it was
-// invalidated again while the read ran.
-func (m *MetadataCache) loadOne(ctx context.Context, name string) (*EntityAuditInfo, error) {
+// loadOne reads one table on its own (coalesced with other callers' reads)
+// and stores it unless it was invalidated again while the read ran.
+func (m *MetadataCache) loadOne(ctx context.Context, name string, columns ColumnsOption, consistency ReadConsistency) (*EntityAuditInfo, error) {
 	m.mu.Lock()
-	if !m.stale[name] {
-		// A re-read finished between the caller's look and this flight.
-		e := m.entities[name]
+	if e, known := m.entities[name]; known && !m.stale[name] && !m.needLatest[name] &&
+		(e == nil || columns == WithoutColumns || e.Attributes != nil) && (consistency == CachedRead || m.latest[name]) {
+		// A read finished between the caller's look and this flight.
 		m.mu.Unlock()
 		if e == nil {
 			return nil, m.notFound(name)
@@ -275,21 +372,22 @@ func (m *MetadataCache) loadOne(ctx context.Context, name string) (*EntityAuditI
 		return e.Clone(), nil
 	}
 	m.singleLoads++
+	m.perTable[name] = true
 	gen := m.gen[name]
 	m.mu.Unlock()
-	// Only a write or RequireLatest makes a table stale: read it strongly.
-	e, err := m.read(ctx, oneTable(name), StrongRead)
+	e, err := m.batcher.readAudit(ctx, name, columns, consistency)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.gen[name] == gen {
 		switch {
 		case err == nil:
 			m.entities[name] = e
-			delete(m.stale, name)
-			m.latest[name] = true
 		case IsNotFound(err):
 			m.entities[name] = nil
+		}
+		if (err == nil || IsNotFound(err)) && consistency == StrongRead {
 			delete(m.stale, name)
+			delete(m.needLatest, name)
 			m.latest[name] = true
 		}
 	}

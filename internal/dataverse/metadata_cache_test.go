@@ -25,6 +25,8 @@ type fakeMetadataServer struct {
 	// bulkStarted is closed when the first bulk read arrives.
 	bulkStarted     chan struct{}
 	bulkStartedOnce sync.Once
+	// http counts the HTTP requests ($batch once) and answers $batch.
+	http *batchUnwrapper
 }
 
 func newFakeMetadata(n int) *fakeMetadataServer {
@@ -44,10 +46,18 @@ func (f *fakeMetadataServer) row(name string) map[string]any {
 func (f *fakeMetadataServer) handler(w http.ResponseWriter, r *http.Request) {
 	call, ok := parseMetadataCall(r)
 	switch {
+	case !ok && strings.HasSuffix(r.URL.Path, "/EntityDefinitions") && r.URL.Query().Get("$select") == "LogicalName":
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		rows := []any{}
+		for name := range f.audit {
+			rows = append(rows, map[string]any{"LogicalName": name})
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"value": rows})
 	case !ok:
 		writeJSON(w, http.StatusNotFound, odataErr("0x8006088a", "no such segment"))
-	case !call.withColumns:
-		writeJSON(w, http.StatusBadRequest, odataErr("0x80040203", "the cache must read columns"))
+	case call.all && call.withColumns:
+		writeJSON(w, http.StatusBadRequest, odataErr("0x80040203", "the cache must not read every column"))
 	case call.all:
 		// Each read asks for the saved and the published definitions;
 		// count it once.
@@ -79,7 +89,11 @@ func (f *fakeMetadataServer) handler(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusNotFound, odataErr("0x80040217", "Could not find an entity with name "+call.table))
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"EntityMetadata": f.row(call.table)})
+		row := f.row(call.table)
+		if !call.withColumns {
+			delete(row, "Attributes")
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"EntityMetadata": row})
 	}
 }
 
@@ -101,43 +115,50 @@ func (f *fakeMetadataServer) counts() (bulk, single int) {
 
 func newCacheTest(t *testing.T, f *fakeMetadataServer, opts MetadataCacheOptions) *MetadataCache {
 	t.Helper()
-	c, _, _ := newTestServer(t, f.handler, fastRetries)
+	f.http = &batchUnwrapper{h: f.handler}
+	c, _, _ := newTestServer(t, f.http.handler, fastRetries)
 	return NewMetadataCache(c, opts)
 }
 
-func TestMetadataCacheOneBulkReadForConcurrentCallers(t *testing.T) {
+// Concurrent callers: the first PerTableReadLimit tables are read on their
+// own, coalesced into one $batch; the others wait for one bulk read of
+// every table's table-level fields (saved and published: two requests).
+func TestMetadataCacheCoalescesConcurrentCallers(t *testing.T) {
 	t.Parallel()
 	f := newFakeMetadata(60)
 	f.delay = 50 * time.Millisecond
-	m := newCacheTest(t, f, MetadataCacheOptions{})
+	m := newCacheTest(t, f, MetadataCacheOptions{FlushWindow: 200 * time.Millisecond})
 	ctx := context.Background()
 
 	var wg sync.WaitGroup
 	for i := range 60 {
 		wg.Go(func() {
 			name := fmt.Sprintf("t%02d", i)
-			e, err := m.Entity(ctx, name)
+			e, err := m.Table(ctx, name)
 			if err != nil {
 				t.Errorf("%s: %v", name, err)
 				return
 			}
-			if e.LogicalName != name || e.IsAuditEnabled.Value != (i%2 == 0) || len(e.Attributes) != 2 ||
-				e.Attributes["createdbyname"].AttributeOf != "createdby" ||
-				e.Attributes["name"].ODataType != "Microsoft.Dynamics.CRM.StringAttributeMetadata" {
+			if e.LogicalName != name || e.IsAuditEnabled.Value != (i%2 == 0) || e.Attributes != nil {
 				t.Errorf("%s = %+v", name, e)
 			}
 		})
 	}
 	wg.Wait()
-	if b, s := f.counts(); b != 1 || s != 0 {
-		t.Errorf("requests: %d bulk, %d single; want exactly 1 bulk", b, s)
+	if b, s := f.counts(); b != 1 || s != DefaultPerTableReadLimit {
+		t.Errorf("reads: %d bulk, %d single; want 1 bulk and %d single", b, s, DefaultPerTableReadLimit)
 	}
-	if b, s := m.Stats(); b != 1 || s != 0 {
-		t.Errorf("Stats = %d, %d", b, s)
+	if n, batches := f.http.requests.Load(), f.http.batches.Load(); n != 3 || batches != 1 {
+		t.Errorf("%d HTTP requests (%d $batch); want 3: one $batch, the bulk read saved and published", n, batches)
 	}
 
+	// Columns are read per table, for the caller that needs them.
+	e, err := m.Entity(ctx, "t00")
+	if err != nil || len(e.Attributes) != 2 || e.Attributes["createdbyname"].AttributeOf != "createdby" ||
+		e.Attributes["name"].ODataType != "Microsoft.Dynamics.CRM.StringAttributeMetadata" {
+		t.Fatalf("t00 with columns = %+v, %v", e, err)
+	}
 	// Callers get copies.
-	e, _ := m.Entity(ctx, "t00")
 	e.IsAuditEnabled.Value = false
 	e.Attributes["name"].IsAuditEnabled.Value = false
 	delete(e.Attributes, "createdbyname")
@@ -145,8 +166,8 @@ func TestMetadataCacheOneBulkReadForConcurrentCallers(t *testing.T) {
 	if !again.IsAuditEnabled.Value || !again.Attributes["name"].IsAuditEnabled.Value || len(again.Attributes) != 2 {
 		t.Errorf("the cache was changed through a returned value: %+v", again)
 	}
-	if b, s := f.counts(); b != 1 || s != 0 {
-		t.Errorf("requests: %d bulk, %d single", b, s)
+	if b, s := f.counts(); b != 1 || s != DefaultPerTableReadLimit+1 {
+		t.Errorf("reads: %d bulk, %d single", b, s)
 	}
 }
 
@@ -175,19 +196,19 @@ func TestMetadataCacheInvalidate(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if b, s := f.counts(); b != 1 || s != 1 {
-		t.Errorf("requests: %d bulk, %d single; want 1 and 1", b, s)
+	if b, s := f.counts(); b != 0 || s != 2 {
+		t.Errorf("reads: %d bulk, %d single; want 0 and 2", b, s)
 	}
-	// Stored: no more requests, and other tables still come from the bulk read.
+	// Stored: no more requests for t01.
 	for _, name := range []string{"t01", "t02", "t01"} {
 		if _, err := m.Entity(ctx, name); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if b, s := f.counts(); b != 1 || s != 1 {
-		t.Errorf("requests: %d bulk, %d single", b, s)
+	if b, s := f.counts(); b != 0 || s != 3 {
+		t.Errorf("reads: %d bulk, %d single", b, s)
 	}
-	if b, s := m.Stats(); b != 1 || s != 1 {
+	if b, s := m.Stats(); b != 0 || s != 3 {
 		t.Errorf("Stats = %d, %d", b, s)
 	}
 
@@ -199,45 +220,50 @@ func TestMetadataCacheInvalidate(t *testing.T) {
 			t.Errorf("deleted table: %v", err)
 		}
 	}
-	if _, s := f.counts(); s != 2 {
-		t.Errorf("%d single reads, want 2", s)
+	if _, s := f.counts(); s != 4 {
+		t.Errorf("%d single reads, want 4", s)
 	}
 }
 
 func TestMetadataCacheInvalidateBeforeBulkLoad(t *testing.T) {
 	t.Parallel()
 	f := newFakeMetadata(5)
-	m := newCacheTest(t, f, MetadataCacheOptions{})
+	m := newCacheTest(t, f, MetadataCacheOptions{PerTableReadLimit: 1})
 	ctx := context.Background()
 	m.Invalidate("t02")
-	if _, err := m.Entity(ctx, "t02"); err != nil { // read on its own
+	if _, err := m.Table(ctx, "t02"); err != nil { // read on its own
 		t.Fatal(err)
 	}
-	if _, err := m.Entity(ctx, "t03"); err != nil { // bulk
+	if _, err := m.Table(ctx, "t03"); err != nil { // bulk: the limit is reached
 		t.Fatal(err)
 	}
-	if _, err := m.Entity(ctx, "t02"); err != nil {
+	if _, err := m.Table(ctx, "t02"); err != nil {
 		t.Fatal(err)
 	}
 	if b, s := f.counts(); b != 1 || s != 1 {
-		t.Errorf("requests: %d bulk, %d single", b, s)
+		t.Errorf("reads: %d bulk, %d single", b, s)
 	}
 }
 
 func TestMetadataCacheUnknownTable(t *testing.T) {
 	t.Parallel()
 	f := newFakeMetadata(3)
-	m := newCacheTest(t, f, MetadataCacheOptions{})
+	m := newCacheTest(t, f, MetadataCacheOptions{PerTableReadLimit: -1})
 	ctx := context.Background()
-	if _, err := m.Entity(ctx, "t00"); err != nil {
+	if _, err := m.Table(ctx, "t00"); err != nil {
 		t.Fatal(err)
 	}
-	_, err := m.Entity(ctx, "nosuchtable")
+	_, err := m.Table(ctx, "nosuchtable")
 	if !IsNotFound(err) || !strings.Contains(err.Error(), `"nosuchtable"`) {
 		t.Errorf("err = %v", err)
 	}
 	if b, s := f.counts(); b != 1 || s != 0 {
-		t.Errorf("requests: %d bulk, %d single; want no extra request", b, s)
+		t.Errorf("reads: %d bulk, %d single; want no extra request after the bulk read", b, s)
+	}
+	// Read on its own, an unknown table is a 404.
+	m2 := newCacheTest(t, f, MetadataCacheOptions{})
+	if _, err := m2.Table(ctx, "nosuchtable"); !IsNotFound(err) || !strings.Contains(err.Error(), "nosuchtable") {
+		t.Errorf("per-table read: err = %v", err)
 	}
 	if _, err := m.Entity(ctx, "Not Valid"); err == nil || IsNotFound(err) {
 		t.Errorf("invalid name: %v", err)
@@ -271,13 +297,13 @@ func TestMetadataCacheLoadErrorIsNotCached(t *testing.T) {
 	f := newFakeMetadata(10)
 	f.delay = 30 * time.Millisecond
 	f.failN = 1
-	m := newCacheTest(t, f, MetadataCacheOptions{})
+	m := newCacheTest(t, f, MetadataCacheOptions{PerTableReadLimit: -1})
 	ctx := context.Background()
 
 	var wg sync.WaitGroup
 	for i := range 10 {
 		wg.Go(func() {
-			_, err := m.Entity(ctx, fmt.Sprintf("t%02d", i))
+			_, err := m.Table(ctx, fmt.Sprintf("t%02d", i))
 			if e, ok := AsError(err); !ok || e.StatusCode != http.StatusBadRequest {
 				t.Errorf("waiter %d: err = %v", i, err)
 			}
@@ -287,7 +313,7 @@ func TestMetadataCacheLoadErrorIsNotCached(t *testing.T) {
 	if b, _ := f.counts(); b != 1 {
 		t.Errorf("%d bulk reads, want 1 shared", b)
 	}
-	if _, err := m.Entity(ctx, "t04"); err != nil {
+	if _, err := m.Table(ctx, "t04"); err != nil {
 		t.Fatalf("retry: %v", err)
 	}
 	if b, _ := f.counts(); b != 2 {
@@ -299,18 +325,18 @@ func TestMetadataCacheLeaderGivingUp(t *testing.T) {
 	t.Parallel()
 	f := newFakeMetadata(4)
 	f.delay = 100 * time.Millisecond
-	m := newCacheTest(t, f, MetadataCacheOptions{})
+	m := newCacheTest(t, f, MetadataCacheOptions{PerTableReadLimit: -1})
 
 	ctxA, cancelA := context.WithCancel(context.Background())
 	errA := make(chan error, 1)
 	go func() {
-		_, err := m.Entity(ctxA, "t00")
+		_, err := m.Table(ctxA, "t00")
 		errA <- err
 	}()
 	<-f.bulkStarted // A runs the load
 	errB := make(chan error, 1)
 	go func() {
-		_, err := m.Entity(context.Background(), "t01")
+		_, err := m.Table(context.Background(), "t01")
 		errB <- err
 	}()
 	time.Sleep(10 * time.Millisecond)

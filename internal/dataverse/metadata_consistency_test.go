@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -101,7 +102,7 @@ func TestCacheReadsStronglyAfterAWrite(t *testing.T) {
 	before, _ := srv.EntityAudit("lead")
 	want := !before.IsRetrieveAuditEnabled
 	m := dataverse.NewMetadataCache(c, dataverse.MetadataCacheOptions{})
-	if _, err := m.Entity(ctx, "lead"); err != nil { // bulk load first
+	if _, err := m.Entity(ctx, "lead"); err != nil { // read first
 		t.Fatal(err)
 	}
 	srv.ResetCounters()
@@ -122,18 +123,19 @@ func TestCacheReadsStronglyAfterAWrite(t *testing.T) {
 	if e.IsRetrieveAuditEnabled != want {
 		t.Errorf("re-read after the write: %v, want %v", e.IsRetrieveAuditEnabled, want)
 	}
-	// The re-read: saved and published, both strong (1 + 2).
-	if s, r := srv.StrongConsistencyCount(), srv.RequestCount("GET RetrieveEntity"); s != 3 || r != 3 {
-		t.Errorf("after the re-read: %d strong of %d RetrieveEntity, want 3 of 3 (splice read, then saved and published)", s, r)
+	// The re-read: saved and published in one $batch, the batch and both
+	// parts strong (1 + 3).
+	if s, r := srv.StrongConsistencyCount(), srv.RequestCount("GET RetrieveEntity"); s != 4 || r != 3 {
+		t.Errorf("after the re-read: %d strong of %d RetrieveEntity, want 4 of 3 (splice read, then a $batch of saved and published)", s, r)
 	}
 
 	next := dataverse.NewMetadataCache(c, dataverse.MetadataCacheOptions{})
 	srv.ResetCounters()
 	if e, _ := next.Entity(ctx, "lead"); e.IsRetrieveAuditEnabled == want {
-		t.Error("the emulator's cache window is off: a bulk read saw the change at once")
+		t.Error("the emulator's cache window is off: a cached read saw the change at once")
 	}
-	if s, r := srv.StrongConsistencyCount(), srv.RequestCount("GET RetrieveAllEntities"); s != 0 || r != 2 {
-		t.Errorf("bulk read: %d strong of %d RetrieveAllEntities, want 0 of 2 (saved and published, cached)", s, r)
+	if s, r := srv.StrongConsistencyCount(), srv.RequestCount("GET RetrieveEntity"); s != 0 || r != 2 {
+		t.Errorf("cached read: %d strong of %d RetrieveEntity, want 0 of 2 (saved and published, cached)", s, r)
 	}
 	next.RequireLatest("lead")
 	if e, _ := next.Entity(ctx, "lead"); e.IsRetrieveAuditEnabled != want {
@@ -143,10 +145,11 @@ func TestCacheReadsStronglyAfterAWrite(t *testing.T) {
 	if _, err := next.Entity(ctx, "lead"); err != nil {
 		t.Fatal(err)
 	}
-	// RequireLatest after the bulk load: one strong bulk read, saved and
-	// published (2 requests); the second RequireLatest sends nothing.
-	if s, r := srv.StrongConsistencyCount(), srv.RequestCount("GET RetrieveAllEntities"); s != 2 || r != 4 {
-		t.Errorf("after RequireLatest: %d strong of %d RetrieveAllEntities, want 2 of 4", s, r)
+	// RequireLatest after the cached read: the table again, strongly (a
+	// $batch of saved and published, all three strong); the second
+	// RequireLatest sends nothing.
+	if s, r := srv.StrongConsistencyCount(), srv.RequestCount("GET RetrieveEntity"); s != 3 || r != 4 {
+		t.Errorf("after RequireLatest: %d strong of %d RetrieveEntity, want 3 of 4", s, r)
 	}
 	if _, ok := next.LastWrite("lead"); ok {
 		t.Error("LastWrite for a table this cache did not write")
@@ -158,19 +161,25 @@ func TestCacheReadsStronglyAfterAWrite(t *testing.T) {
 	for _, table := range []string{"lead", "account", "contact"} {
 		many.RequireLatest(table)
 	}
+	var wg sync.WaitGroup
 	for _, table := range []string{"lead", "account", "contact"} {
-		e, err := many.Entity(ctx, table)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if table == "lead" && e.IsRetrieveAuditEnabled != want {
-			t.Errorf("strong bulk read: %v, want %v", e.IsRetrieveAuditEnabled, want)
-		}
+		wg.Go(func() {
+			e, err := many.Entity(ctx, table)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if table == "lead" && e.IsRetrieveAuditEnabled != want {
+				t.Errorf("strong read: %v, want %v", e.IsRetrieveAuditEnabled, want)
+			}
+		})
 	}
-	// One strong bulk read for the three: saved and published, both strong.
+	wg.Wait()
+	// The three concurrent reads go in one $batch: saved and published of
+	// each, every part and the batch strong.
 	reads := srv.RequestCount("GET RetrieveAllEntities") + srv.RequestCount("GET RetrieveEntity") + srv.RequestCount("GET EntityDefinitions")
-	if s := srv.StrongConsistencyCount(); s != 2 || reads != 2 || srv.RequestCount("GET RetrieveAllEntities") != 2 {
-		t.Errorf("three tables required latest: %d strong of %d metadata reads, want 2 of 2 (one RetrieveAllEntities read, saved and published)", s, reads)
+	if s, b := srv.StrongConsistencyCount(), srv.RequestCount("POST $batch"); s != 7 || reads != 6 || b != 1 {
+		t.Errorf("three tables required latest: %d strong, %d metadata reads in %d $batch; want 7, 6 in 1", s, reads, b)
 	}
 
 	naive := dataverse.NewMetadataCache(c, dataverse.MetadataCacheOptions{Disabled: true})

@@ -1,0 +1,223 @@
+package dataverse
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Coalescing per-table metadata reads. Terraform runs up to ten resource
+// operations at once (-parallelism); each reads its table (and, before a
+// PUT, its full saved definition). The definitionBatcher gathers the
+// RetrieveEntity calls of concurrent callers and sends them as one $batch
+// (one GET when only one was gathered): ten tables cost one request, not
+// twenty.
+
+// DefaultMetadataFlushWindow is how long the first caller of a gathering
+// waits for others before the batch is sent.
+const DefaultMetadataFlushWindow = 5 * time.Millisecond
+
+// flushPolicy decides when gathered reads are sent. waiting is how many
+// callers have reads in the gathering so far. A policy that knows how many
+// resource operations are in flight (dataverse.Activity) can flush as soon
+// as all of them wait here; windowFlush waits a fixed time.
+type flushPolicy interface {
+	await(ctx context.Context, waiting func() int)
+}
+
+// windowFlush waits a fixed window; zero or less flushes at once.
+type windowFlush time.Duration
+
+func (w windowFlush) await(ctx context.Context, _ func() int) {
+	if w <= 0 {
+		return
+	}
+	t := time.NewTimer(time.Duration(w))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// definitionCall is one RetrieveEntity call: a table, with or without its
+// columns, in one state, read with a consistency level.
+type definitionCall struct {
+	table       string
+	columns     ColumnsOption
+	state       definitionState
+	consistency ReadConsistency
+}
+
+func (d definitionCall) path() string {
+	return metadataFunctionPath(oneTable(d.table), d.columns, d.state)
+}
+
+// gathering is the set of calls that will go in one batch.
+type gathering struct {
+	calls   []definitionCall
+	callers int
+	done    chan struct{}
+	answers []batchAnswer
+	err     error // the batch request failed
+}
+
+// definitionBatcher coalesces RetrieveEntity calls of concurrent callers.
+type definitionBatcher struct {
+	c      *Client
+	policy flushPolicy
+
+	mu   sync.Mutex
+	open *gathering
+
+	requests int // batches and single GETs sent, for Stats
+}
+
+func newDefinitionBatcher(c *Client, policy flushPolicy) *definitionBatcher {
+	return &definitionBatcher{c: c, policy: policy}
+}
+
+// read sends calls (with those of concurrent callers) and returns each
+// call's EntityMetadata, or its error (IsNotFound for an unknown table).
+// The batch runs to its end even when ctx ends; ctx only stops the wait.
+func (b *definitionBatcher) read(ctx context.Context, calls []definitionCall) ([]json.RawMessage, []error, error) {
+	b.mu.Lock()
+	g := b.open
+	leader := g == nil || len(g.calls)+len(calls) > MaxBatchSize
+	if leader {
+		g = &gathering{done: make(chan struct{})}
+		b.open = g
+	}
+	first := len(g.calls)
+	g.calls = append(g.calls, calls...)
+	g.callers++
+	b.mu.Unlock()
+
+	if leader {
+		// Detached: the callers that joined must get their answers even if
+		// the leader gives up.
+		go b.flush(context.WithoutCancel(ctx), g)
+	}
+	select {
+	case <-g.done:
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+	if g.err != nil {
+		return nil, nil, g.err
+	}
+	defs := make([]json.RawMessage, len(calls))
+	errs := make([]error, len(calls))
+	for i := range calls {
+		a := g.answers[first+i]
+		if a.err != nil {
+			errs[i] = a.err
+			continue
+		}
+		defs[i], errs[i] = entityMetadataOf(a.body, calls[i].path())
+	}
+	return defs, errs, nil
+}
+
+func (b *definitionBatcher) flush(ctx context.Context, g *gathering) {
+	defer close(g.done)
+	b.policy.await(ctx, func() int {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return g.callers
+	})
+	b.mu.Lock()
+	if b.open == g {
+		b.open = nil
+	}
+	calls := g.calls
+	b.requests++
+	b.mu.Unlock()
+	g.answers, g.err = b.send(ctx, calls)
+}
+
+// send is one GET for one call, a $batch for more. Consistency: Strong goes
+// on every part that asks for it and on the batch request when any does
+// (whether parts honour it is not documented).
+func (b *definitionBatcher) send(ctx context.Context, calls []definitionCall) ([]batchAnswer, error) {
+	if len(calls) == 1 {
+		resp, err := b.c.Do(ctx, &Request{Method: http.MethodGet, Path: calls[0].path(), Header: calls[0].consistency.headers()})
+		if err != nil {
+			if _, answered := AsError(err); answered {
+				return []batchAnswer{{err: err}}, nil
+			}
+			return nil, err
+		}
+		return []batchAnswer{{body: resp.Body}}, nil
+	}
+	gets := make([]batchGet, len(calls))
+	var header http.Header
+	for i, call := range calls {
+		gets[i] = batchGet{path: call.path(), header: call.consistency.headers()}
+		if call.consistency == StrongRead {
+			header = StrongRead.headers()
+		}
+	}
+	return b.c.sendBatchGets(ctx, gets, header, "RetrieveEntity calls")
+}
+
+// entityMetadataOf takes EntityMetadata out of a RetrieveEntity answer.
+func entityMetadataOf(body []byte, path string) (json.RawMessage, error) {
+	var w struct {
+		EntityMetadata json.RawMessage `json:"EntityMetadata"`
+	}
+	if err := json.Unmarshal(body, &w); err != nil || len(w.EntityMetadata) == 0 {
+		return nil, fmt.Errorf("dataverse: GET %s: the answer has no EntityMetadata", path)
+	}
+	if _, err := parseJSONObjectChecked(w.EntityMetadata); err != nil {
+		return nil, fmt.Errorf("dataverse: GET %s: the answer is not a metadata definition: %w", path, err)
+	}
+	return w.EntityMetadata, nil
+}
+
+// readAuditBatched reads one table's saved and published audit view (two
+// RetrieveEntity calls, coalesced with other callers'). An unknown table is
+// an error for which IsNotFound is true.
+func (b *definitionBatcher) readAudit(ctx context.Context, table string, columns ColumnsOption, consistency ReadConsistency) (*EntityAuditInfo, error) {
+	if err := ValidateLogicalName(table); err != nil {
+		return nil, err
+	}
+	defs, errs, err := b.read(ctx, []definitionCall{
+		{table: table, columns: columns, state: savedDefinitions, consistency: consistency},
+		{table: table, columns: columns, state: publishedDefinitions, consistency: consistency},
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range errs {
+		if e != nil {
+			return nil, e
+		}
+	}
+	var saved, published entityAuditWire
+	if err := json.Unmarshal(defs[0], &saved); err != nil {
+		return nil, fmt.Errorf("dataverse: reading the definition of table %q: %w", table, err)
+	}
+	if err := json.Unmarshal(defs[1], &published); err != nil {
+		return nil, fmt.Errorf("dataverse: reading the published definition of table %q: %w", table, err)
+	}
+	info := saved.info(columns == WithColumns)
+	info.Published = published.publishedAudit()
+	return info, nil
+}
+
+// readSaved returns the saved full definition of a table, read strongly (it
+// will be spliced and written back), coalesced with other callers' reads.
+func (b *definitionBatcher) readSaved(ctx context.Context, table string, columns ColumnsOption) (json.RawMessage, error) {
+	if err := ValidateLogicalName(table); err != nil {
+		return nil, err
+	}
+	defs, errs, err := b.read(ctx, []definitionCall{{table: table, columns: columns, state: savedDefinitions, consistency: StrongRead}})
+	if err != nil {
+		return nil, err
+	}
+	return defs[0], errs[0]
+}
