@@ -43,6 +43,19 @@ func (c *requestCounters) countInjected() {
 	c.mu.Unlock()
 }
 
+// batchPartPrefix prefixes the key under which a request inside a $batch
+// is counted a second time: RequestCount(key) - RequestCount(batchPartPrefix
+// + key) is the number of HTTP requests of that route on the wire.
+const batchPartPrefix = "batch-part "
+
+// HTTPRequestCount is RequestCount(key) without the requests that came
+// inside a $batch: the HTTP requests of that route on the wire.
+func (s *Server) HTTPRequestCount(key string) int {
+	s.counters.mu.Lock()
+	defer s.counters.mu.Unlock()
+	return s.counters.counts[key] - s.counters.counts[batchPartPrefix+key]
+}
+
 // RequestCount returns how many requests were received for key, which is
 // "<METHOD> <route>", e.g. "POST token", "GET openid-configuration",
 // "GET keys", "GET github-idtoken" (GitHubActionsOIDC), "GET msi-token"
@@ -52,7 +65,7 @@ func (c *requestCounters) countInjected() {
 // "POST PublishAllXml", "GET audits" (collection and single row),
 // "GET RetrieveAuditDetails", "GET RetrieveRecordChangeHistory",
 // "POST $batch" (each request inside a batch also counts under its own
-// route), or "GET other" for requests no route matched; on the Graph
+// route, and again under "batch-part <METHOD> <route>"), or "GET other" for requests no route matched; on the Graph
 // listener "POST auditLogQueries", "GET auditLogQueries" (list),
 // "GET auditLogQuery", "GET auditLogRecords", or "GET graph-other". The
 // control endpoint is not counted. Refused requests (401, 403, 4xx,

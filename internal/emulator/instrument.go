@@ -54,7 +54,12 @@ func (s *Server) instrument(listener string, route func(*http.Request) string, n
 		start := time.Now()
 		name := route(r)
 		key := r.Method + " " + name
-		s.counters.count(key, listener == ListenerEnvironment && r.Method != http.MethodGet)
+		// A $batch carries GET requests only (serveBatch refuses others), so
+		// it is no write.
+		s.counters.count(key, listener == ListenerEnvironment && r.Method != http.MethodGet && name != batchRoute)
+		if r.Context().Value(ctxBatchPart) != nil {
+			s.counters.count(batchPartPrefix+key, false)
+		}
 		if listener == ListenerEnvironment && strongConsistency(r) {
 			s.counters.countStrongConsistency()
 		}

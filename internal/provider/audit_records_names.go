@@ -23,7 +23,7 @@ func (d *auditRecordsDataSource) tableMissing(ctx context.Context, table string)
 	if table == "" {
 		return false, nil
 	}
-	_, err := d.data.metadata.Entity(ctx, table)
+	_, err := d.data.metadata.Table(ctx, table)
 	if dataverse.IsNotFound(err) {
 		return true, nil
 	}

@@ -104,7 +104,7 @@ func (r *customizationsPublishResource) ModifyPlan(ctx context.Context, req reso
 	names, diags := plan.names()
 	resp.Diagnostics.Append(diags...)
 	for _, name := range names {
-		if _, err := r.data.metadata.Entity(ctx, name); dataverse.IsNotFound(err) {
+		if _, err := r.data.metadata.Table(ctx, name); dataverse.IsNotFound(err) {
 			resp.Diagnostics.AddAttributeError(path.Root("entity_logical_names"), "Unknown table",
 				fmt.Sprintf("%s has no table with the logical name %q. Use table logical names: %s.", r.data.environmentURL, name, logicalNameHint))
 		} else if err != nil {
@@ -170,7 +170,10 @@ func (r *customizationsPublishResource) Read(ctx context.Context, req resource.R
 	}
 	var pending []attr.Value
 	for _, name := range names {
-		info, err := r.data.metadata.Entity(ctx, name)
+		// Table-level reads (columns where this command read them already,
+		// for the resources that manage columns): reading every column of
+		// hundreds of tables would cost a request each.
+		info, err := r.data.metadata.Table(ctx, name)
 		if dataverse.IsNotFound(err) {
 			continue
 		}

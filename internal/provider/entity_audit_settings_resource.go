@@ -143,7 +143,7 @@ func (r *entityAuditSettingsResource) ModifyPlan(ctx context.Context, req resour
 	if !req.State.Raw.IsNull() {
 		resp.Diagnostics.Append(r.requireLatestIfWrittenRecently(ctx, name, req.Private)...)
 	}
-	info, ok := r.entityInfo(ctx, name, &resp.Diagnostics)
+	info, ok := r.entityInfo(ctx, name, columnsOf(!cfg.Attributes.IsNull()), &resp.Diagnostics)
 	if !ok {
 		return
 	}
@@ -155,10 +155,28 @@ func (r *entityAuditSettingsResource) ModifyPlan(ctx context.Context, req resour
 	warnUnpublished(&resp.Diagnostics, r.data.environmentURL, &cfg, info, target)
 }
 
-// entityInfo reads the table's audit state (from the bulk read when
-// possible); an unknown table is an error on entity_logical_name.
-func (r *entityAuditSettingsResource) entityInfo(ctx context.Context, name string, diags *diag.Diagnostics) (*dataverse.EntityAuditInfo, bool) {
-	info, err := r.data.metadata.Entity(ctx, name)
+// columnsOf is WithColumns for a resource that manages columns: reads of
+// its table include them; the others read the table-level fields only.
+func columnsOf(managesColumns bool) dataverse.ColumnsOption {
+	if managesColumns {
+		return dataverse.WithColumns
+	}
+	return dataverse.WithoutColumns
+}
+
+// readTable reads the table's audit state through the command's cache,
+// with its columns only when asked.
+func readTable(ctx context.Context, data *providerData, name string, columns dataverse.ColumnsOption) (*dataverse.EntityAuditInfo, error) {
+	if columns == dataverse.WithColumns {
+		return data.metadata.Entity(ctx, name)
+	}
+	return data.metadata.Table(ctx, name)
+}
+
+// entityInfo reads the table's audit state (coalesced with other
+// resources' reads); an unknown table is an error on entity_logical_name.
+func (r *entityAuditSettingsResource) entityInfo(ctx context.Context, name string, columns dataverse.ColumnsOption, diags *diag.Diagnostics) (*dataverse.EntityAuditInfo, bool) {
+	info, err := readTable(ctx, r.data, name, columns)
 	if dataverse.IsNotFound(err) {
 		diags.AddAttributeError(path.Root("entity_logical_name"), "Unknown table",
 			fmt.Sprintf("%s has no table with the logical name %q. Use the table's logical name: %s.", r.data.environmentURL, name, logicalNameHint)+
@@ -287,7 +305,7 @@ func (r *entityAuditSettingsResource) applyConfig(ctx context.Context, cfg, plan
 // values and publishes the table when asked. It reports whether a due
 // publish failed.
 func (r *entityAuditSettingsResource) verifyAndPublish(ctx context.Context, name string, target entityTarget, needPublish, publish bool, diags *diag.Diagnostics) (*dataverse.EntityAuditInfo, bool) {
-	info, ok := r.entityInfo(ctx, name, diags)
+	info, ok := r.entityInfo(ctx, name, columnsOf(len(target.Attributes) > 0), diags)
 	if !ok {
 		return nil, false
 	}
@@ -312,7 +330,7 @@ func (r *entityAuditSettingsResource) verifyAndPublish(ctx context.Context, name
 // (which read the full definitions and write them back whole). It records
 // originals on first change and reports whether anything was written.
 func (r *entityAuditSettingsResource) applyTarget(ctx context.Context, name string, target entityTarget, solution string, originals *entityTarget, diags *diag.Diagnostics) bool {
-	info, ok := r.entityInfo(ctx, name, diags)
+	info, ok := r.entityInfo(ctx, name, columnsOf(len(target.Attributes) > 0), diags)
 	if !ok {
 		return false
 	}
@@ -350,7 +368,7 @@ func (r *entityAuditSettingsResource) Read(ctx context.Context, req resource.Rea
 	}
 	name := state.EntityLogicalName.ValueString()
 	resp.Diagnostics.Append(r.requireLatestIfWrittenRecently(ctx, name, req.Private)...)
-	info, err := r.data.metadata.Entity(ctx, name)
+	info, err := readTable(ctx, r.data, name, columnsOf(!state.Attributes.IsNull()))
 	if dataverse.IsNotFound(err) {
 		resp.Diagnostics.AddWarning("Table not found",
 			fmt.Sprintf("Table %q no longer exists in %s; it is removed from the state.", name, r.data.environmentURL))
@@ -404,7 +422,7 @@ func (r *entityAuditSettingsResource) Delete(ctx context.Context, req resource.D
 		return
 	}
 	resp.Diagnostics.Append(r.requireLatestIfWrittenRecently(ctx, name, req.Private)...)
-	if _, err := r.data.metadata.Entity(ctx, name); dataverse.IsNotFound(err) {
+	if _, err := r.data.metadata.Table(ctx, name); dataverse.IsNotFound(err) {
 		return
 	}
 	written := r.applyTarget(ctx, name, target, r.solution(&state), &entityTarget{}, &resp.Diagnostics)
@@ -423,7 +441,7 @@ func (r *entityAuditSettingsResource) ImportState(ctx context.Context, req resou
 			fmt.Sprintf("%q is not a table logical name. Import with the table's logical name: %s.", req.ID, logicalNameHint))
 		return
 	}
-	info, err := r.data.metadata.Entity(ctx, name)
+	info, err := r.data.metadata.Table(ctx, name)
 	if dataverse.IsNotFound(err) {
 		resp.Diagnostics.AddError("Unknown table",
 			fmt.Sprintf("%s has no table with the logical name %q. Import with the table's logical name: %s.", r.data.environmentURL, name, logicalNameHint))
