@@ -114,7 +114,7 @@ func (r *auditLogDeletionResource) Schema(ctx context.Context, _ resource.Schema
 			},
 			"triggers": schema.MapAttribute{
 				ElementType: types.StringType, Optional: true,
-				MarkdownDescription: "Arbitrary values; any change runs the deletion again (for example a quarter, to delete each quarter's old logs).",
+				MarkdownDescription: "Arbitrary values; any change runs the deletion again (for example after a restore brought old logs back).",
 				PlanModifiers:       []planmodifier.Map{mapplanmodifier.RequiresReplace()},
 			},
 			"matching_rows": schema.Int64Attribute{
