@@ -175,18 +175,27 @@ type bulkDeleteRequest struct {
 	StartDateTime         *string           `json:"StartDateTime"`
 }
 
-func (s *Server) serveBulkDelete(w http.ResponseWriter, r *http.Request, req apiRequest) {
+// readAction checks an unbound action's request and decodes its JSON body
+// into in; otherwise it writes the refusal and returns false.
+func readAction(w http.ResponseWriter, r *http.Request, req apiRequest, in any) bool {
 	if !actionRequest(w, r, req, http.MethodPost) {
-		return
+		return false
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBulkDeleteBody))
 	if err != nil {
 		writeODataError(w, http.StatusRequestEntityTooLarge, codeBadPayload, "The request body is too large.")
-		return
+		return false
 	}
+	if err := json.Unmarshal(body, in); err != nil {
+		writeODataError(w, http.StatusBadRequest, codeBadPayload, actionPayloadError(req.name, err.Error()))
+		return false
+	}
+	return true
+}
+
+func (s *Server) serveBulkDelete(w http.ResponseWriter, r *http.Request, req apiRequest) {
 	var in bulkDeleteRequest
-	if err := json.Unmarshal(body, &in); err != nil {
-		writeODataError(w, http.StatusBadRequest, codeBadPayload, actionPayloadError(routeBulkDelete, err.Error()))
+	if !readAction(w, r, req, &in) {
 		return
 	}
 	// The parameters without Nullable=true in the action's reference are required.
@@ -245,19 +254,10 @@ func (s *Server) serveBulkDelete(w http.ResponseWriter, r *http.Request, req api
 }
 
 func (s *Server) serveDeleteRecordChangeHistory(w http.ResponseWriter, r *http.Request, req apiRequest) {
-	if !actionRequest(w, r, req, http.MethodPost) {
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBulkDeleteBody))
-	if err != nil {
-		writeODataError(w, http.StatusRequestEntityTooLarge, codeBadPayload, "The request body is too large.")
-		return
-	}
 	var in struct {
 		Target map[string]json.RawMessage `json:"Target"`
 	}
-	if err := json.Unmarshal(body, &in); err != nil {
-		writeODataError(w, http.StatusBadRequest, codeBadPayload, actionPayloadError(routeDeleteRecordChangeHist, err.Error()))
+	if !readAction(w, r, req, &in) {
 		return
 	}
 	if in.Target == nil {

@@ -172,51 +172,51 @@ resource "dynamics365_audit_log_deletion" "this" {
 	})
 }
 
-func TestAccAuditLogDeletion_failedJob(t *testing.T) {
-	env := deletionEnv(t, 50)
-	env.Emulator.FailAuditDeletionJobs("The audit partition is locked by another operation")
+// refusedTest runs steps that must fail, then checks that the emulator still
+// holds all rows audit rows.
+func refusedTest(t *testing.T, env *acctest.Env, rows int, steps ...resource.TestStep) {
+	t.Helper()
 	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{{
-			Config: env.ProviderConfig() + `
+		Steps:                    steps,
+	})
+	if got := env.Emulator.AuditCount(); got != rows {
+		t.Errorf("a refused or failed deletion deleted rows: %d left of %d", got, rows)
+	}
+}
+
+func TestAccAuditLogDeletion_failedJob(t *testing.T) {
+	env := deletionEnv(t, 50)
+	env.Emulator.FailAuditDeletionJobs("The audit partition is locked by another operation")
+	refusedTest(t, env, 50, resource.TestStep{
+		Config: env.ProviderConfig() + `
 resource "dynamics365_audit_log_deletion" "this" {
   before = "2025-07-01T00:00:00Z"
 }`,
-			ExpectError: regexp.MustCompile(`(?s)Audit log deletion failed.*ended Failed with\s+the message: The audit partition is\s+locked by another operation`),
-		}},
+		ExpectError: regexp.MustCompile(`(?s)Audit log deletion failed.*ended Failed with\s+the message: The audit partition is\s+locked by another operation`),
 	})
-	if got := env.Emulator.AuditCount(); got != 50 {
-		t.Errorf("a failed job deleted rows: %d left of 50", got)
-	}
 }
 
 func TestAccAuditLogDeletion_missingPrivileges(t *testing.T) {
 	env := deletionEnv(t, 50, emulator.WithPrivileges(emulator.PrivReadAuditSummary, emulator.PrivReadEntity, emulator.PrivReadAttribute))
 	rec := env.Emulator.AuditRecords()[0]
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{{
-			Config: env.ProviderConfig() + `
+	refusedTest(t, env, 50, resource.TestStep{
+		Config: env.ProviderConfig() + `
 resource "dynamics365_audit_log_deletion" "this" {
   before = "2025-07-01T00:00:00Z"
 }`,
-			ExpectError: regexp.MustCompile(`(?s)lacks the privilege prvBulkDelete \(Bulk Delete`),
-		}, {
-			Config: env.ProviderConfig() + fmt.Sprintf(`
+		ExpectError: regexp.MustCompile(`(?s)lacks the privilege prvBulkDelete \(Bulk Delete`),
+	}, resource.TestStep{
+		Config: env.ProviderConfig() + fmt.Sprintf(`
 resource "dynamics365_audit_log_deletion" "this" {
   record = {
     entity_logical_name = %q
     record_id           = %q
   }
 }`, rec.ObjectTypeCode, rec.ObjectID),
-			ExpectError: regexp.MustCompile(`lacks the privilege\s+prvDeleteRecordChangeHistory`),
-		}},
+		ExpectError: regexp.MustCompile(`lacks the privilege\s+prvDeleteRecordChangeHistory`),
 	})
-	if got := env.Emulator.AuditCount(); got != 50 {
-		t.Errorf("refused deletions deleted rows: %d left of 50", got)
-	}
 }
 
 func TestAccAuditLogDeletion_badInput(t *testing.T) {
@@ -229,19 +229,15 @@ func TestAccAuditLogDeletion_badInput(t *testing.T) {
 			ExpectError: regexp.MustCompile(want),
 		}
 	}
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{
-			step(fmt.Sprintf("before = %q", future), `(?s)Timestamp in the future.*before is `+regexp.QuoteMeta(future)),
-			step(`before = "last year"`, `before must be an RFC 3339 timestamp`),
-			step(`entity_logical_names = ["account"]`, `Exactly one of these attributes must be configured: \[before,record\]`),
-			step("before = \"2025-01-01T00:00:00Z\"\nrecord = {\n entity_logical_name = \"account\"\n record_id = \"6f9619ff-8b86-d011-b42d-00c04fc964ff\"\n}",
-				`(?s)Invalid Attribute Combination`),
-			step("before = \"2025-01-01T00:00:00Z\"\nentity_logical_names = [\"account\"]\nuser_access_logs_only = true", `(?s)Invalid Attribute Combination`),
-		},
-	})
-	if env.Emulator.AuditDeletionJobCount() != 0 || env.Emulator.AuditCount() != 5 {
-		t.Error("refused configurations changed the emulator")
+	refusedTest(t, env, 5,
+		step(fmt.Sprintf("before = %q", future), `(?s)Timestamp in the future.*before is `+regexp.QuoteMeta(future)),
+		step(`before = "last year"`, `before must be an RFC 3339 timestamp`),
+		step(`entity_logical_names = ["account"]`, `Exactly one of these attributes must be configured: \[before,record\]`),
+		step("before = \"2025-01-01T00:00:00Z\"\nrecord = {\n entity_logical_name = \"account\"\n record_id = \"6f9619ff-8b86-d011-b42d-00c04fc964ff\"\n}",
+			`(?s)Invalid Attribute Combination`),
+		step("before = \"2025-01-01T00:00:00Z\"\nentity_logical_names = [\"account\"]\nuser_access_logs_only = true", `(?s)Invalid Attribute Combination`),
+	)
+	if env.Emulator.AuditDeletionJobCount() != 0 {
+		t.Error("a refused configuration submitted a job")
 	}
 }
