@@ -66,7 +66,8 @@ func (s *Server) routeEnvironment(r *http.Request) string {
 	}
 	switch req.name {
 	case "WhoAmI", organizationsEntitySet, entityDefinitionsSet, "PublishXml", "PublishAllXml", retrieveRecordHistory, batchRoute,
-		retrieveEntityFunction, retrieveAllEntitiesFunction:
+		retrieveEntityFunction, retrieveAllEntitiesFunction,
+		routeBulkDelete, routeDeleteRecordChangeHist, asyncOperationsSet, bulkDeleteOperationsSet:
 		return req.name
 	case auditsEntitySet:
 		if req.hasKey && len(req.rest) == 1 && strings.HasPrefix(req.rest[0], retrieveAuditDetails) {
@@ -113,6 +114,12 @@ func (s *Server) serveEnvironment(w http.ResponseWriter, r *http.Request) {
 		s.serveRecordChangeHistory(w, r, req)
 	case batchRoute:
 		s.serveBatch(w, r, req)
+	case routeBulkDelete:
+		s.serveBulkDelete(w, r, req)
+	case routeDeleteRecordChangeHist:
+		s.serveDeleteRecordChangeHistory(w, r, req)
+	case asyncOperationsSet, bulkDeleteOperationsSet:
+		s.serveJobs(w, r, req)
 	default:
 		segment := req.name
 		if req.hasKey {

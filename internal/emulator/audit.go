@@ -307,18 +307,22 @@ func (r *auditRow) record() AuditRecord {
 // rows written through the API and simulations with increasing times, also
 // oldest first).
 func (s *Server) AuditRecords() []AuditRecord {
+	s.deletions.settle()
 	s.audits.mu.Lock()
 	defer s.audits.mu.Unlock()
-	out := make([]AuditRecord, len(s.audits.rows))
-	for i, r := range s.audits.rows {
-		out[i] = r.record()
+	out := make([]AuditRecord, 0, len(s.audits.order))
+	for _, r := range s.audits.rows {
+		if r != nil { // nil: deleted
+			out = append(out, r.record())
+		}
 	}
 	return out
 }
 
 // AuditCount is the number of audit rows stored.
 func (s *Server) AuditCount() int {
+	s.deletions.settle()
 	s.audits.mu.Lock()
 	defer s.audits.mu.Unlock()
-	return len(s.audits.rows)
+	return len(s.audits.order)
 }

@@ -93,6 +93,7 @@ type auditQuery struct {
 	token   *skipToken
 	rawTok  string
 	selText []string
+	count   bool // $count=true
 }
 
 // skipToken is the position after which the next page starts: the last
@@ -211,6 +212,11 @@ func parseAuditQuery(r *http.Request, collection bool) (auditQuery, string) {
 				return q, fmt.Sprintf("The $skiptoken '%s' is not valid.", v)
 			}
 			q.token, q.rawTok = &t, v
+		case name == "$count" && collection:
+			if v != "true" && v != "false" {
+				return q, fmt.Sprintf("Invalid value '%s' for $count query option found. Valid values are 'true' and 'false'.", v)
+			}
+			q.count = v == "true"
 		case name == "$skip":
 			return q, "The query parameter $skip is not supported."
 		default:
@@ -254,6 +260,7 @@ func (s *Server) serveAudits(w http.ResponseWriter, r *http.Request, req apiRequ
 		missingMiscPrivilege(w, req.user, PrivReadAuditSummary)
 		return
 	}
+	s.deletions.settle()
 	ann := parsePreferences(r.Header)
 	if req.hasKey {
 		s.getAudit(w, r, id, q, ann)
@@ -382,7 +389,7 @@ func (s *Server) collectAudits(q auditQuery, want int) []*auditRow {
 			start = int(q.token.seq) + 1
 		}
 		for i := start; i < len(a.rows); i++ {
-			if !take(a.rows[i]) {
+			if a.rows[i] != nil && !take(a.rows[i]) { // nil: deleted
 				break
 			}
 		}
@@ -441,6 +448,7 @@ func (s *Server) listAudits(w http.ResponseWriter, r *http.Request, q auditQuery
 	b := make([]byte, 0, 256+len(rows)*(450+300*boolInt(p.annotations.any())))
 	b = append(b, `{"@odata.context":`...)
 	b = appendJSONString(b, s.auditContext(q, false))
+	b = s.appendAuditCount(b, q, p)
 	b = append(b, `,"value":[`...)
 	for i, row := range rows {
 		if i > 0 {

@@ -70,6 +70,9 @@ const (
 // Prefer: odata.include-annotations.
 type annotations struct {
 	formatted, lookup, nav bool
+	// count: Microsoft.Dynamics.CRM.totalrecordcount and
+	// totalrecordcountlimitexceeded (collection-level, "Count rows").
+	count bool
 }
 
 func (a annotations) any() bool { return a.formatted || a.lookup || a.nav }
@@ -82,7 +85,7 @@ func parseIncludeAnnotations(v string) annotations {
 	for _, p := range strings.Split(v, ",") {
 		switch p = strings.TrimSpace(p); p {
 		case "*":
-			return annotations{true, true, true}
+			return annotations{true, true, true, true}
 		case annFormatted, "OData.Community.Display.V1.*":
 			a.formatted = true
 		case annLookup:
@@ -90,7 +93,9 @@ func parseIncludeAnnotations(v string) annotations {
 		case annNav:
 			a.nav = true
 		case "Microsoft.Dynamics.CRM.*":
-			a.lookup, a.nav = true, true
+			a.lookup, a.nav, a.count = true, true, true
+		case annTotalCount, annCountExceeded:
+			a.count = true
 		}
 	}
 	return a

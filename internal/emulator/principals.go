@@ -21,6 +21,9 @@ const (
 	PrivReadAttribute          = "prvReadAttribute"
 	PrivWriteAttribute         = "prvWriteAttribute"
 	PrivPublishCustomizations  = "prvPublishCustomization" // singular, as Microsoft names it ("Miscellaneous privileges")
+	// Deleting audit data ("Delete audit data"; prvBulkDelete as a 403 names it).
+	PrivBulkDelete                = "prvBulkDelete"
+	PrivDeleteRecordChangeHistory = "prvDeleteRecordChangeHistory"
 )
 
 // knownPrivileges is what "all privileges" means; its length is the
@@ -29,6 +32,7 @@ var knownPrivileges = []string{
 	PrivReadOrganization, PrivWriteOrganization, PrivReadAuditSummary,
 	PrivReadRecordAuditHistory, PrivReadEntity, PrivWriteEntity,
 	PrivReadAttribute, PrivWriteAttribute, PrivPublishCustomizations,
+	PrivBulkDelete, PrivDeleteRecordChangeHistory,
 }
 
 // privilegeNamespace derives stable privilege ids from names, so a privilege

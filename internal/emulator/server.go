@@ -128,6 +128,13 @@ type Options struct {
 	LimitWindow            time.Duration
 	ExecutionTimePerWindow time.Duration
 
+	// AuditDeletionJobDelay is how long a BulkDelete job takes: waiting for
+	// resources for the first half, in progress for the second, then
+	// completed. Zero means the default, 300 ms; a negative value means jobs
+	// complete at once. Real jobs delete about 4 million audit rows an hour
+	// ("Manage Dataverse auditing").
+	AuditDeletionJobDelay time.Duration
+
 	// LoginPort, EnvironmentPort and GraphPort are the loopback ports of
 	// the three listeners (login, Dataverse, Graph). Zero means a random
 	// free port, which is what parallel tests want.
@@ -216,6 +223,8 @@ type Server struct {
 	faults   *faultInjector
 	limits   *serviceLimits
 
+	deletions *auditDeletions // BulkDelete jobs (audit_delete.go)
+
 	closeOnce sync.Once
 }
 
@@ -253,6 +262,7 @@ func Start(opts Options) (*Server, error) {
 		publish:        newPublishPart(sh, meta, opts),
 		controlKey:     opts.ControlKey,
 		graph:          newGraphPart(sh, opts),
+		deletions:      newAuditDeletions(sh, opts),
 		faults:         newFaultInjector(),
 		limits:         newServiceLimits(opts),
 	}

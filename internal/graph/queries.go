@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -420,11 +419,7 @@ func (c *Client) WaitForQuery(ctx context.Context, id string, opts WaitOptions) 
 // nextPollWait grows d by a random factor in [1.5, 2] (twice d, less up to
 // a quarter of it), within [minWait, maxWait].
 func nextPollWait(d, minWait, maxWait time.Duration) time.Duration {
-	next := maxWait
-	if d <= math.MaxInt64/2 { // twice d does not overflow
-		next = min(msapi.Jitter(2*d, 0.25), maxWait)
-	}
-	return max(next, minWait)
+	return msapi.NextPollWait(d, minWait, maxWait)
 }
 
 // flexString decodes a JSON string, number or boolean as its text, and null

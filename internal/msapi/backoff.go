@@ -2,6 +2,7 @@ package msapi
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"time"
 )
@@ -45,4 +46,15 @@ func Sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// NextPollWait is the wait after d between polls of a long-running
+// operation: twice d less up to a quarter of it (a factor in [1.5, 2]),
+// within [minWait, maxWait].
+func NextPollWait(d, minWait, maxWait time.Duration) time.Duration {
+	next := maxWait
+	if d <= math.MaxInt64/2 { // twice d does not overflow
+		next = min(Jitter(2*d, 0.25), maxWait)
+	}
+	return max(next, minWait)
 }

@@ -109,7 +109,8 @@ func WithLockRetryWait(d time.Duration) Option {
 }
 
 // WithAuditSearchPolling sets the backoff between polls of a Graph audit log
-// query (tests use short ones; the defaults suit production).
+// query and of a bulk delete job (tests use short ones; the defaults suit
+// production).
 func WithAuditSearchPolling(minWait, maxWait time.Duration) Option {
 	return func(p *dynamics365Provider) { p.auditSearchPollMin, p.auditSearchPollMax = minWait, maxWait }
 }
@@ -387,6 +388,7 @@ func (p *dynamics365Provider) Resources(context.Context) []func() resource.Resou
 		newOrganizationAuditSettingsResource,
 		newEntityAuditSettingsResource,
 		newCustomizationsPublishResource,
+		newAuditLogDeletionResource,
 	}
 }
 
