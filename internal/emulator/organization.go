@@ -25,6 +25,10 @@ type Organization struct {
 	IsReadAuditEnabled         bool
 	AuditRetentionPeriodV2     int
 	UserAccessAuditingInterval int
+	// AuditSettings is the auditsettings column, a JSON string ("Configure
+	// auditing": "Json format string, holds audit feature related
+	// settings"); "" reports null, the emulator's default.
+	AuditSettings string
 
 	// RetentionNotSet reports auditretentionperiodv2 as null, as in
 	// environments where nobody ever set it (AuditRetentionPeriodV2 is then
@@ -158,7 +162,7 @@ func newOrgRow(admin *principal, version int64) *orgRow {
 		"allowentityonlyaudit":       false,
 		"auditretentionperiod":       30,
 		"auditretentionperiodv2":     30,
-		"auditsettings":              "{}",
+		"auditsettings":              nil, // no documented default: null, as for a column nobody wrote
 		"basecurrencysymbol":         "$",
 		"createdon":                  created,
 		"dateformatstring":           "M/d/yyyy",
@@ -182,6 +186,7 @@ func newOrgRow(admin *principal, version int64) *orgRow {
 func (o *orgRow) organization() Organization {
 	name, _ := o.values["name"].(string)
 	retention, set := o.values["auditretentionperiodv2"].(int)
+	auditSettings, _ := o.values["auditsettings"].(string)
 	return Organization{
 		OrganizationID:             o.id,
 		Name:                       name,
@@ -191,6 +196,7 @@ func (o *orgRow) organization() Organization {
 		AuditRetentionPeriodV2:     retention,
 		RetentionNotSet:            !set,
 		UserAccessAuditingInterval: o.values["useraccessauditinginterval"].(int),
+		AuditSettings:              auditSettings,
 	}
 }
 
@@ -241,6 +247,7 @@ func (org *orgPart) update(fn func(o *Organization)) {
 	set("isreadauditenabled", next.IsReadAuditEnabled != before.IsReadAuditEnabled, next.IsReadAuditEnabled)
 	set("auditretentionperiodv2", retentionValue(next) != retentionValue(before), retentionValue(next))
 	set("useraccessauditinginterval", next.UserAccessAuditingInterval != before.UserAccessAuditingInterval, next.UserAccessAuditingInterval)
+	set("auditsettings", next.AuditSettings != before.AuditSettings, auditSettingsValue(next))
 	org.applyChanges(org.entra.admin, changes)
 }
 
