@@ -25,9 +25,8 @@ type Organization struct {
 	IsReadAuditEnabled         bool
 	AuditRetentionPeriodV2     int
 	UserAccessAuditingInterval int
-	// AuditSettings is the auditsettings column, a JSON string ("Configure
-	// auditing": "Json format string, holds audit feature related
-	// settings"); "" reports null, the emulator's default.
+	// AuditSettings is the auditsettings JSON string ("Configure auditing");
+	// "" reports null, the emulator's default.
 	AuditSettings string
 
 	// RetentionNotSet reports auditretentionperiodv2 as null, as in
@@ -292,13 +291,6 @@ func (org *orgPart) applyChanges(user *principal, changes map[string]any) bool {
 	return true
 }
 
-func pick(cond bool, ifTrue, ifFalse int) int {
-	if cond {
-		return ifTrue
-	}
-	return ifFalse
-}
-
 // serveOrganizations handles organizations and organizations(<id>).
 func (org *orgPart) serveOrganizations(w http.ResponseWriter, r *http.Request, req apiRequest) {
 	if len(req.rest) > 0 {
@@ -489,17 +481,6 @@ func (org *orgPart) patchOrganization(w http.ResponseWriter, r *http.Request, re
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-func preferRepresentation(r *http.Request) bool {
-	for _, v := range r.Header.Values("Prefer") {
-		for _, p := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(p), "return=representation") {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 type change struct {
