@@ -56,9 +56,15 @@ module "tenant_a" {
   tables                = local.baseline.tables
   columns               = local.baseline.columns
   read_auditing         = local.baseline.read_auditing
+
+  # The policy the evidence is measured against.
+  presets               = ["security"]
+  read_auditing_presets = ["security"]
+  min_retention_days    = 2555
 }
 
-# Tenant B also sells: the sales area joins its baseline, logs are kept forever.
+# Tenant B also sells: the sales preset and the sales area join its
+# baseline, logs are kept forever.
 module "tenant_b" {
   source    = "./modules/baseline"
   providers = { dynamics365 = dynamics365.tenant_b }
@@ -68,4 +74,7 @@ module "tenant_b" {
   area                  = "sales"
   columns               = merge(local.baseline.columns, { opportunity = ["estimatedvalue"] })
   read_auditing         = local.baseline.read_auditing
+
+  presets            = ["security", "sales"]
+  min_retention_days = 2555
 }

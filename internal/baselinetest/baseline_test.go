@@ -179,8 +179,8 @@ func TestBaselineTwoTenants(t *testing.T) {
 	// The module's tests: tenant A and tenant B through two aliased
 	// providers of the test file, plus the refused inputs.
 	out := runREADME(t, example, env, moduleBlock)
-	if !strings.Contains(out, "7 passed, 0 failed") {
-		t.Errorf("module tests: want 7 passed, 0 failed")
+	if !strings.Contains(out, "12 passed, 0 failed") {
+		t.Errorf("module tests: want 12 passed, 0 failed")
 	}
 	if !strings.Contains(out, "retention_period_days had no value (null") {
 		t.Errorf("module tests: destroy did not warn that tenant A's null retention stays set")
@@ -266,4 +266,16 @@ func TestBaselineTwoTenants(t *testing.T) {
 	if secret := a.env.ClientSecret; strings.Contains(out, secret) {
 		t.Error("terraform test printed tenant A's client secret")
 	}
+
+	// The evidence holds nothing that changes from one plan to the next:
+	// after an apply, a plan of the unchanged tenants is empty (exit code 0
+	// of -detailed-exitcode; run fails the test on 2).
+	vars := []string{"-no-color", "-input=false", "-var-file=" + tfvarsFile(a.name), "-var-file=" + tfvarsFile(b.name)}
+	run(t, example, env, append([]string{"apply", "-auto-approve"}, vars...)...)
+	run(t, example, env, append([]string{"plan", "-detailed-exitcode"}, vars...)...)
+	summary := run(t, example, env, "output", "-raw", "summary")
+	if !strings.Contains(summary, "tenant_a "+a.env.Emulator.EnvironmentURL()+": COMPLIANT") || !strings.Contains(summary, "tenant_b "+b.env.Emulator.EnvironmentURL()+": COMPLIANT") {
+		t.Errorf("summary after apply:\n%s", summary)
+	}
+	run(t, example, env, append([]string{"destroy", "-auto-approve"}, vars...)...)
 }

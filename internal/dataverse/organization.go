@@ -10,7 +10,7 @@ import (
 )
 
 // organizationAuditSelect is the $select of every organization read.
-const organizationAuditSelect = "organizationid,isauditenabled,isuseraccessauditenabled,isreadauditenabled,auditretentionperiodv2,useraccessauditinginterval"
+const organizationAuditSelect = "organizationid,isauditenabled,isuseraccessauditenabled,isreadauditenabled,auditretentionperiodv2,useraccessauditinginterval,auditsettings"
 
 // OrganizationAuditSettings are the audit columns of the environment's single
 // organizations row. AuditRetentionPeriodV2 is nil where the environment
@@ -22,6 +22,10 @@ type OrganizationAuditSettings struct {
 	IsReadAuditEnabled         bool   `json:"isreadauditenabled"`
 	AuditRetentionPeriodV2     *int64 `json:"auditretentionperiodv2"`
 	UserAccessAuditingInterval int64  `json:"useraccessauditinginterval"`
+	// AuditSettings is the auditsettings column as the service sends it, a
+	// JSON string of audit feature settings ("Configure auditing"); nil where
+	// null. Read only: the provider writes none of its keys.
+	AuditSettings *string `json:"auditsettings"`
 }
 
 // OrganizationAuditSettingsPatch is a change: only non-nil fields are sent.

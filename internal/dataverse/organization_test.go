@@ -40,6 +40,9 @@ func TestGetOrganizationAuditSettings(t *testing.T) {
 		OrganizationID: orgID, IsAuditEnabled: true, IsReadAuditEnabled: true,
 		AuditRetentionPeriodV2: &forever, UserAccessAuditingInterval: 4,
 	}
+	if got.AuditSettings != nil {
+		t.Errorf("auditsettings absent from the row: got %q, want nil", *got.AuditSettings)
+	}
 	if !reflect.DeepEqual(*got, want) {
 		t.Errorf("got %+v\nwant %+v", *got, want)
 	}
@@ -47,7 +50,7 @@ func TestGetOrganizationAuditSettings(t *testing.T) {
 	if r.Method != http.MethodGet || r.URL.Path != "/api/data/v9.2/organizations" {
 		t.Errorf("request %s %s", r.Method, r.URL.Path)
 	}
-	const sel = "organizationid,isauditenabled,isuseraccessauditenabled,isreadauditenabled,auditretentionperiodv2,useraccessauditinginterval"
+	const sel = "organizationid,isauditenabled,isuseraccessauditenabled,isreadauditenabled,auditretentionperiodv2,useraccessauditinginterval,auditsettings"
 	if r.URL.RawQuery != "$select="+sel {
 		t.Errorf("raw query = %q", r.URL.RawQuery)
 	}
@@ -212,5 +215,23 @@ func TestWhoAmI(t *testing.T) {
 	}
 	if rec.Request(0).Method != http.MethodGet || rec.Request(0).URL.Path != "/api/data/v9.2/WhoAmI" {
 		t.Errorf("request %s %s", rec.Request(0).Method, rec.Request(0).URL)
+	}
+}
+
+// auditsettings comes back as the string the service sends, JSON inside a
+// JSON string.
+func TestGetOrganizationAuditSettingsJSON(t *testing.T) {
+	t.Parallel()
+	row := orgRow()
+	row["auditsettings"] = `{"StoreLabelNameforPicklistAudits":true}`
+	c, _, _ := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"@odata.context": "x", "value": []any{row}})
+	})
+	got, err := c.GetOrganizationAuditSettings(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.AuditSettings == nil || *got.AuditSettings != `{"StoreLabelNameforPicklistAudits":true}` {
+		t.Errorf("AuditSettings = %v", got.AuditSettings)
 	}
 }

@@ -25,6 +25,9 @@ type Organization struct {
 	IsReadAuditEnabled         bool
 	AuditRetentionPeriodV2     int
 	UserAccessAuditingInterval int
+	// AuditSettings is the auditsettings JSON string ("Configure auditing");
+	// "" reports null, the emulator's default.
+	AuditSettings string
 
 	// RetentionNotSet reports auditretentionperiodv2 as null, as in
 	// environments where nobody ever set it (AuditRetentionPeriodV2 is then
@@ -158,7 +161,7 @@ func newOrgRow(admin *principal, version int64) *orgRow {
 		"allowentityonlyaudit":       false,
 		"auditretentionperiod":       30,
 		"auditretentionperiodv2":     30,
-		"auditsettings":              "{}",
+		"auditsettings":              nil, // no documented default: null, as for a column nobody wrote
 		"basecurrencysymbol":         "$",
 		"createdon":                  created,
 		"dateformatstring":           "M/d/yyyy",
@@ -182,6 +185,7 @@ func newOrgRow(admin *principal, version int64) *orgRow {
 func (o *orgRow) organization() Organization {
 	name, _ := o.values["name"].(string)
 	retention, set := o.values["auditretentionperiodv2"].(int)
+	auditSettings, _ := o.values["auditsettings"].(string)
 	return Organization{
 		OrganizationID:             o.id,
 		Name:                       name,
@@ -191,6 +195,7 @@ func (o *orgRow) organization() Organization {
 		AuditRetentionPeriodV2:     retention,
 		RetentionNotSet:            !set,
 		UserAccessAuditingInterval: o.values["useraccessauditinginterval"].(int),
+		AuditSettings:              auditSettings,
 	}
 }
 
@@ -241,6 +246,7 @@ func (org *orgPart) update(fn func(o *Organization)) {
 	set("isreadauditenabled", next.IsReadAuditEnabled != before.IsReadAuditEnabled, next.IsReadAuditEnabled)
 	set("auditretentionperiodv2", retentionValue(next) != retentionValue(before), retentionValue(next))
 	set("useraccessauditinginterval", next.UserAccessAuditingInterval != before.UserAccessAuditingInterval, next.UserAccessAuditingInterval)
+	set("auditsettings", next.AuditSettings != before.AuditSettings, auditSettingsValue(next))
 	org.applyChanges(org.entra.admin, changes)
 }
 
@@ -283,13 +289,6 @@ func (org *orgPart) applyChanges(user *principal, changes map[string]any) bool {
 		tx.add(pick(v.(bool), ActionUserAccessAuditStarted, ActionUserAccessAuditStopped), OperationUpdate, organizationTable, org.row.id, nil, nil)
 	}
 	return true
-}
-
-func pick(cond bool, ifTrue, ifFalse int) int {
-	if cond {
-		return ifTrue
-	}
-	return ifFalse
 }
 
 // serveOrganizations handles organizations and organizations(<id>).
@@ -482,17 +481,6 @@ func (org *orgPart) patchOrganization(w http.ResponseWriter, r *http.Request, re
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-func preferRepresentation(r *http.Request) bool {
-	for _, v := range r.Header.Values("Prefer") {
-		for _, p := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(p), "return=representation") {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 type change struct {

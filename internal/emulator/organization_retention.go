@@ -22,3 +22,12 @@ func retentionValue(o Organization) any {
 	}
 	return o.AuditRetentionPeriodV2
 }
+
+// auditSettingsValue is the column value of the auditsettings JSON string:
+// nil when empty.
+func auditSettingsValue(o Organization) any {
+	if o.AuditSettings == "" {
+		return nil
+	}
+	return o.AuditSettings
+}

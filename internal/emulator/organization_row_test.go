@@ -76,3 +76,34 @@ func TestOrganizationMaxRetentionDays(t *testing.T) {
 		}
 	}
 }
+
+// auditsettings ("Configure auditing": a JSON string of audit feature
+// settings) has no documented default: a new environment reports null; the
+// documented self-serve example is stored as sent and audited as a setting.
+func TestOrganizationAuditSettingsColumn(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, Options{})
+	s.AddSecretClient("app", "secret")
+	token := login(t, s, "app", "secret")
+	row := callAPI(t, s, http.MethodGet, "organizations?$select=auditsettings", token, nil, nil).json(t)["value"].([]any)[0].(map[string]any)
+	if v, ok := row["auditsettings"]; !ok || v != nil {
+		t.Fatalf("auditsettings = %v (present %v), want null", v, ok)
+	}
+	const documented = `{"StoreLabelNameforPicklistAudits":true}`
+	path := "organizations(" + s.OrganizationID() + ")"
+	if r := callAPI(t, s, http.MethodPatch, path, token, `{"auditsettings":"{\"StoreLabelNameforPicklistAudits\":true}"}`, nil); r.status != http.StatusNoContent {
+		t.Fatalf("PATCH: %d %s", r.status, r.body)
+	}
+	if got := s.Organization().AuditSettings; got != documented {
+		t.Errorf("AuditSettings = %q, want %q", got, documented)
+	}
+	rows := s.AuditRecords()
+	if len(rows) != 1 || rows[0].Action != ActionAuditChangeAtOrgLevel || rows[0].NewValues["auditsettings"] != documented {
+		t.Errorf("audit rows = %+v", rows)
+	}
+	s.UpdateOrganization(func(o *Organization) { o.AuditSettings = "" })
+	row = callAPI(t, s, http.MethodGet, "organizations?$select=auditsettings", token, nil, nil).json(t)["value"].([]any)[0].(map[string]any)
+	if v := row["auditsettings"]; v != nil {
+		t.Errorf("after clearing: auditsettings = %v, want null", v)
+	}
+}

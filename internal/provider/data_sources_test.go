@@ -26,6 +26,7 @@ func TestAccOrganizationAuditSettingsDataSource(t *testing.T) {
 		o.IsAuditEnabled = true
 		o.AuditRetentionPeriodV2 = 2555
 		o.UserAccessAuditingInterval = 6
+		o.AuditSettings = `{"StoreLabelNameforPicklistAudits":true}`
 	})
 	addr := "data.dynamics365_organization_audit_settings.this"
 	resource.ParallelTest(t, resource.TestCase{
@@ -40,6 +41,7 @@ func TestAccOrganizationAuditSettingsDataSource(t *testing.T) {
 				statecheck.ExpectKnownValue(addr, tfjsonpath.New("read_audit_enabled"), knownvalue.Bool(false)),
 				statecheck.ExpectKnownValue(addr, tfjsonpath.New("retention_period_days"), knownvalue.Int64Exact(2555)),
 				statecheck.ExpectKnownValue(addr, tfjsonpath.New("user_access_audit_interval_hours"), knownvalue.Int64Exact(6)),
+				statecheck.ExpectKnownValue(addr, tfjsonpath.New("audit_settings_json"), knownvalue.StringExact(`{"StoreLabelNameforPicklistAudits":true}`)),
 			},
 		}},
 	})

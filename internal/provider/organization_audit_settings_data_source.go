@@ -13,6 +13,7 @@ var _ datasource.DataSourceWithConfigure = (*organizationAuditSettingsDataSource
 type organizationAuditSettingsDataSourceModel struct {
 	ID             types.String `tfsdk:"id"`
 	EnvironmentURL types.String `tfsdk:"environment_url"`
+	AuditSettings  types.String `tfsdk:"audit_settings_json"`
 	organizationAuditSettingsValues
 }
 
@@ -26,6 +27,10 @@ func (d *organizationAuditSettingsDataSource) Schema(_ context.Context, _ dataso
 	attributes := map[string]schema.Attribute{
 		"id":              computedString("The organization ID."),
 		"environment_url": computedString("The environment these settings belong to."),
+		"audit_settings_json": computedString("The organization's `auditsettings` column as the environment reports it: " +
+			"a JSON string of audit feature settings (Microsoft Learn, \"Configure auditing\", for example " +
+			"`{\"StoreLabelNameforPicklistAudits\":true}`), or null where it was never set. Read only: decode it with " +
+			"`jsondecode` to record or compare it in a baseline."),
 	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Reads the organization-wide audit settings of the environment, for checks and reports " +
@@ -43,6 +48,7 @@ func (d *organizationAuditSettingsDataSource) Read(ctx context.Context, _ dataso
 	m := organizationAuditSettingsDataSourceModel{
 		ID:             types.StringValue(current.OrganizationID),
 		EnvironmentURL: types.StringValue(d.data.environmentURL),
+		AuditSettings:  types.StringPointerValue(current.AuditSettings),
 	}
 	m.setFromEnvironment(current)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)

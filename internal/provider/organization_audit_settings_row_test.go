@@ -102,7 +102,8 @@ output "retention" {
 	})
 }
 
-// The data source alone reports a never-set retention as null.
+// The data source alone reports a never-set retention as null, and so an
+// auditsettings column nobody wrote.
 func TestAccOrganizationAuditSettingsDataSource_nullRetention(t *testing.T) {
 	env := acctest.NewEnvWithOptions(t, emulator.Options{NullRetention: true})
 	addr := "data.dynamics365_organization_audit_settings.this"
@@ -114,6 +115,7 @@ func TestAccOrganizationAuditSettingsDataSource_nullRetention(t *testing.T) {
 			ConfigStateChecks: []statecheck.StateCheck{
 				statecheck.ExpectKnownValue(addr, tfjsonpath.New("retention_period_days"), knownvalue.Null()),
 				statecheck.ExpectKnownValue(addr, tfjsonpath.New("user_access_audit_interval_hours"), knownvalue.Int64Exact(4)),
+				statecheck.ExpectKnownValue(addr, tfjsonpath.New("audit_settings_json"), knownvalue.Null()),
 			},
 		}},
 	})

@@ -66,6 +66,29 @@ func TestAreaPresetTablesExist(t *testing.T) {
 	}
 }
 
+// The table presets of examples/compliance-baseline (security, sales,
+// service; from Manage Dataverse auditing, "Turn on auditing through
+// Security page") must all exist and be auditable, so that its terraform
+// tests can turn them on.
+func TestBaselinePresetTablesExist(t *testing.T) {
+	t.Parallel()
+	byName := tablesByName()
+	for _, name := range []string{
+		"systemuser", "role", "team", "businessunit", "position", "fieldsecurityprofile", "organization", "solution", "entity", // security
+		"account", "contact", "lead", "opportunity", "competitor", "quote", "salesorder", "invoice", "product", // sales
+		"incident", "contract", "queue", "queueitem", "knowledgearticle", "socialprofile", "entitlement", // service
+	} {
+		tab, ok := byName[name]
+		if !ok {
+			t.Errorf("baseline preset table %s is not in the catalogue", name)
+			continue
+		}
+		if tab.AuditLocked {
+			t.Errorf("baseline preset table %s cannot be audited", name)
+		}
+	}
+}
+
 // Audit settings of these tables cannot be changed in Dataverse
 // (IsAuditEnabled.CanBeChanged false); the provider's tests rely on them.
 func TestLockedTablesAreLocked(t *testing.T) {

@@ -38,8 +38,15 @@ variable "retention_period_days" {
   }
 }
 
-# Tables of the baseline: the listed tables, the tables of an area, and every
-# table named in columns or read_auditing.
+variable "user_access_audit_interval_hours" {
+  description = "Hours between two user access log entries of the same user (useraccessauditinginterval). null leaves the environment's interval as it is."
+  type        = number
+  default     = null
+}
+
+# Tables of the baseline: the tables of the presets (variables_policy.tf),
+# the listed tables, the tables of an area, and every table named in columns
+# or read_auditing.
 variable "tables" {
   description = "Logical names of tables whose auditing the baseline turns on."
   type        = list(string)
