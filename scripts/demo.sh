@@ -4,7 +4,8 @@
 # the audit trail; then start a second emulated tenant, apply
 # examples/compliance-baseline to both tenants and print the coverage
 # summary, write each tenant's evidence document to bin/evidence and print a
-# one-line summary per tenant; stop the emulators. Non-interactive.
+# one-line summary per tenant; plan an audit log deletion on tenant A and
+# print its reviewed row count; stop the emulators. Non-interactive.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -160,9 +161,37 @@ echo "==> evidence written to $evidence_dir (tenant_a_evidence.json, tenant_b_ev
 "$TERRAFORM" output -raw summary
 echo
 
-# ---- DELETION PLAN (issue 16, section 1): the coordinator adds here a plan of
-# ---- dynamics365_audit_log_deletion against tenant A that prints the planned
-# ---- matching_rows ("deletes N audit rows of <table> before <date>").
-# ---- Placeholder only: nothing runs here yet.
+# A reviewed deletion: the plan of dynamics365_audit_log_deletion counts the
+# audit rows it would delete (matching_rows), here tenant A's account and
+# contact logs written before now. Plan only: nothing is deleted.
+echo "==> plan of an audit log deletion on tenant A (reviewed count, nothing deleted)"
+mkdir -p "$work/deletion"
+cat >"$work/deletion/main.tf" <<TF
+terraform {
+  required_providers {
+    dynamics365 = {
+      source = "d365-audit/dynamics365"
+    }
+  }
+}
+
+provider "dynamics365" {}
+
+resource "dynamics365_audit_log_deletion" "old_logs" {
+  before               = "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  entity_logical_names = ["account", "contact"]
+}
+TF
+cd "$work/deletion"
+"$TERRAFORM" plan -input=false -no-color >"$work/deletion_plan.txt" 2>&1 || { cat "$work/deletion_plan.txt"; exit 1; }
+rows=$(sed -n 's/^ *+ matching_rows *= *\([0-9][0-9]*\).*/\1/p' "$work/deletion_plan.txt" | head -1)
+lower=$(sed -n 's/^ *+ matching_rows_is_lower_bound *= *\([a-z]*\).*/\1/p' "$work/deletion_plan.txt" | head -1)
+if [ -z "$rows" ]; then
+  cat "$work/deletion_plan.txt"
+  echo "error: the deletion plan does not show matching_rows" >&2
+  exit 1
+fi
+[ "$lower" = "true" ] && rows="$rows or more"
+echo "    the plan deletes $rows audit rows of account and contact created before $(grep -o 'before *= *"[^"]*"' "$work/deletion/main.tf" | cut -d'"' -f2)"
 
 echo "==> demo finished"
