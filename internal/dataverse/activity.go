@@ -149,22 +149,16 @@ func (a *Activity) Settle(ctx context.Context, window time.Duration) (FlushReaso
 	}
 }
 
-// FlushReason says why a coalescer sent a batch.
-type FlushReason int
+// FlushReason says why a coalescer sent a batch (it is also the value
+// logged).
+type FlushReason string
 
 const (
 	// FlushWindow: the window ended (or there was none).
-	FlushWindow FlushReason = iota
+	FlushWindow FlushReason = "window"
 	// FlushAllWaiting: every operation in flight was waiting.
-	FlushAllWaiting
+	FlushAllWaiting FlushReason = "all_waiting"
 )
-
-func (r FlushReason) String() string {
-	if r == FlushAllWaiting {
-		return "all_waiting"
-	}
-	return "window"
-}
 
 // changed opens or closes allWaiting to match the counts; a.mu is held.
 func (a *Activity) changed() {

@@ -141,11 +141,7 @@ func TestPublisherFlushesWhenEveryOperationWaits(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("operation %d: %v", i, err)
-		}
-	}
+	noErrors(t, errs)
 	_, _, _, completed := f.snapshot()
 	st := p.Stats()
 	if len(completed) != 1 || len(completed[0].tables) != n {
@@ -243,11 +239,7 @@ func TestPublisherAdaptiveRetriesLock(t *testing.T) {
 		publish(i)
 	}
 	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("operation %d: %v", i, err)
-		}
-	}
+	noErrors(t, errs)
 	_, refused, maxInflight, completed := f.snapshot()
 	st := p.Stats()
 	if refused != 2 || st.LockConflicts != 2 || maxInflight != 1 {
@@ -260,6 +252,16 @@ func TestPublisherAdaptiveRetriesLock(t *testing.T) {
 	slices.Sort(published)
 	if !slices.Equal(published, []string{"t0", "t1", "t2", "t3"}) {
 		t.Errorf("published %v (%+v)", published, completed)
+	}
+}
+
+// noErrors reports each operation that failed.
+func noErrors(t *testing.T, errs []error) {
+	t.Helper()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("operation %d: %v", i, err)
+		}
 	}
 }
 

@@ -366,7 +366,7 @@ func (p *Publisher) logPublish(ctx context.Context, l publishLog, start time.Tim
 		"tables":      l.tables,
 		"publish_all": l.all,
 		"waiters":     l.waiters,
-		"sent_when":   l.reason.String(),
+		"sent_when":   string(l.reason),
 		"duration_ms": time.Since(start).Milliseconds(),
 	}
 	switch {
