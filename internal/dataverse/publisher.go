@@ -23,9 +23,14 @@ const publishAllLabel = "*"
 
 // PublisherOptions configures a Publisher.
 type PublisherOptions struct {
-	// Window: after the first request of a batch, wait this long for others
-	// to join. Zero means DefaultPublishWindow; negative means no wait.
+	// Window: after the first request of a batch, wait at most this long for
+	// others to join. Zero means DefaultPublishWindow; negative means no wait.
 	Window time.Duration
+	// Activity, when set, ends the window early: a batch goes as soon as
+	// every resource operation in flight waits (on this publisher or on
+	// another coalescer), since none is still writing a table that could
+	// join it. Nil keeps the fixed window.
+	Activity *Activity
 	// LockRetryWait is the wait (jittered ±25%) before re-trying a batch that
 	// failed with the customization lock after the transport's own retries.
 	// Zero means DefaultPublishLockRetryWait; negative means no wait.
@@ -47,6 +52,9 @@ type PublisherStats struct {
 	// Batches holds the tables of each call, in order (len(Batches) ==
 	// Publishes); a PublishAllXml call is []string{"*"}.
 	Batches [][]string
+	// FlushedEarly is the number of batches sent before their window ended
+	// because every tracked operation was waiting (see Activity).
+	FlushedEarly int
 }
 
 // Publisher coalesces and serialises publishes for one environment.
@@ -87,6 +95,10 @@ type publishWaiter struct {
 	batch *publishBatch
 	done  chan error // buffered: delivery never blocks
 	gone  bool
+	// release ends the caller's wait in the Activity; the runner calls it on
+	// delivery, so that the caller counts as working again before the next
+	// batch decides whether everyone waits.
+	release func()
 }
 
 // NewPublisher returns a Publisher that publishes through c.
@@ -175,6 +187,10 @@ func (p *Publisher) enqueue(ctx context.Context, names []string, all bool) error
 	w.batch = b
 	b.waiters = append(b.waiters, w)
 	b.live++
+	// Marked only now that the request is in the batch: marking it earlier
+	// could send the batch without it.
+	w.release = p.opts.Activity.Waiting(ctx)
+	defer w.release()
 	if !p.running {
 		p.running = true
 		p.wg.Add(1)
@@ -220,22 +236,27 @@ func (p *Publisher) run() {
 		p.mu.Unlock()
 
 		// Let others join: the window counts from the batch's first request,
-		// so a batch that queued behind a long publish goes at once.
+		// so a batch that queued behind a long publish goes at once; it ends
+		// early when every operation in flight waits.
+		reason := FlushWindow
 		if d := time.Until(b.first.Add(p.opts.Window)); d > 0 {
-			_ = msapi.Sleep(b.ctx, d)
+			reason, _ = p.opts.Activity.Settle(b.ctx, d)
 		}
 		p.mu.Lock()
 		if p.next == b {
 			p.next = nil
 		}
+		if reason == FlushAllWaiting {
+			p.stats.FlushedEarly++
+		}
 		p.mu.Unlock()
-		p.runBatch(b)
+		p.runBatch(b, reason)
 	}
 }
 
 // runBatch publishes b, re-trying on the customization lock while anyone
 // waits, and hands the result to its waiters.
-func (p *Publisher) runBatch(b *publishBatch) {
+func (p *Publisher) runBatch(b *publishBatch, reason FlushReason) {
 	defer b.cancel()
 	for {
 		p.mu.Lock()
@@ -249,7 +270,7 @@ func (p *Publisher) runBatch(b *publishBatch) {
 
 		start := time.Now()
 		err := p.send(b.ctx, tables, all)
-		p.logPublish(b.ctx, tables, all, waiters, start, err)
+		p.logPublish(b.ctx, publishLog{tables, all, waiters, reason}, start, err)
 		if err != nil && IsCustomizationLock(err) && b.ctx.Err() == nil {
 			p.mu.Lock()
 			p.stats.LockConflicts++
@@ -284,6 +305,7 @@ func (p *Publisher) runBatch(b *publishBatch) {
 		p.mu.Lock()
 		for _, w := range b.waiters {
 			if !w.gone {
+				w.release()
 				w.done <- err
 			}
 		}
@@ -300,7 +322,7 @@ func (p *Publisher) publishDirect(ctx context.Context, names []string, all bool)
 		p.mu.Unlock()
 		start := time.Now()
 		err := p.send(ctx, names, all)
-		p.logPublish(ctx, names, all, 1, start, err)
+		p.logPublish(ctx, publishLog{names, all, 1, FlushWindow}, start, err)
 		if err == nil || !IsCustomizationLock(err) {
 			return err
 		}
@@ -330,12 +352,21 @@ func (p *Publisher) recordPublish(tables []string, all bool) {
 	}
 }
 
-func (p *Publisher) logPublish(ctx context.Context, tables []string, all bool, waiters int, start time.Time, err error) {
+// publishLog is what logPublish reports of one call.
+type publishLog struct {
+	tables  []string
+	all     bool
+	waiters int
+	reason  FlushReason
+}
+
+func (p *Publisher) logPublish(ctx context.Context, l publishLog, start time.Time, err error) {
 	f := map[string]any{
-		"table_count": len(tables),
-		"tables":      tables,
-		"publish_all": all,
-		"waiters":     waiters,
+		"table_count": len(l.tables),
+		"tables":      l.tables,
+		"publish_all": l.all,
+		"waiters":     l.waiters,
+		"sent_when":   string(l.reason),
 		"duration_ms": time.Since(start).Milliseconds(),
 	}
 	switch {

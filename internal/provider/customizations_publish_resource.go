@@ -142,6 +142,7 @@ func (r *customizationsPublishResource) publish(ctx context.Context, plan *custo
 }
 
 func (r *customizationsPublishResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	defer trackOperation(&ctx, r.data)()
 	var plan customizationsPublishModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	ctx, cancel := withOperationTimeout(ctx, plan.Timeouts.Create, defaultMetadataTimeout, &resp.Diagnostics)
@@ -161,6 +162,7 @@ func (r *customizationsPublishResource) Create(ctx context.Context, req resource
 // since: a publish leaves no object behind, but its effect can be undone by
 // a later Save without Publish.
 func (r *customizationsPublishResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	defer trackOperation(&ctx, r.data)()
 	var state customizationsPublishModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	names, diags := state.names()
@@ -190,6 +192,7 @@ func (r *customizationsPublishResource) Read(ctx context.Context, req resource.R
 }
 
 func (r *customizationsPublishResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	defer trackOperation(&ctx, r.data)()
 	var plan, state customizationsPublishModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)

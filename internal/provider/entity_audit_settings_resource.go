@@ -191,6 +191,7 @@ func (r *entityAuditSettingsResource) entityInfo(ctx context.Context, name strin
 }
 
 func (r *entityAuditSettingsResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	defer trackOperation(&ctx, r.data)()
 	cfg, plan, ok := configAndPlan[entityAuditSettingsModel](ctx, req.Config, req.Plan, &resp.Diagnostics)
 	if !ok {
 		return
@@ -219,6 +220,7 @@ func (r *entityAuditSettingsResource) Create(ctx context.Context, req resource.C
 }
 
 func (r *entityAuditSettingsResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	defer trackOperation(&ctx, r.data)()
 	cfg, plan, _ := configAndPlan[entityAuditSettingsModel](ctx, req.Config, req.Plan, &resp.Diagnostics)
 	var state entityAuditSettingsModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
@@ -361,6 +363,7 @@ func (r *entityAuditSettingsResource) applyTarget(ctx context.Context, name stri
 }
 
 func (r *entityAuditSettingsResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	defer trackOperation(&ctx, r.data)()
 	var state entityAuditSettingsModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
@@ -387,6 +390,7 @@ func (r *entityAuditSettingsResource) Read(ctx context.Context, req resource.Rea
 }
 
 func (r *entityAuditSettingsResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	defer trackOperation(&ctx, r.data)()
 	var state entityAuditSettingsModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {

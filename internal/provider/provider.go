@@ -173,6 +173,7 @@ type providerData struct {
 	client             *dataverse.Client
 	metadata           *dataverse.MetadataCache
 	publisher          *dataverse.Publisher
+	activity           *dataverse.Activity // resource operations in flight, for the coalescers
 	environmentURL     string
 	solutionUniqueName string
 	cloud              auth.Cloud
@@ -364,6 +365,7 @@ func (p *dynamics365Provider) connect(ctx context.Context, s providerSettings) (
 		"environment_url": s.environmentURL, "login_method": string(method), "authority_host": s.authorityHost,
 		"cloud": s.cloud.Name, "max_retries": s.maxRetries, "max_concurrent_requests": s.maxConcurrentRequests,
 	})
+	activity := dataverse.NewActivity()
 	return &providerData{
 		client:   client,
 		metadata: dataverse.NewMetadataCache(client, dataverse.MetadataCacheOptions{Disabled: p.naiveMetadataReads, LockRetryWait: p.lockRetryWait}),
@@ -371,7 +373,9 @@ func (p *dynamics365Provider) connect(ctx context.Context, s providerSettings) (
 			Window:        p.publishWindow,
 			PerResource:   p.publishPerResource,
 			LockRetryWait: p.lockRetryWait,
+			Activity:      activity,
 		}),
+		activity:           activity,
 		environmentURL:     s.environmentURL,
 		solutionUniqueName: s.solutionUniqueName,
 		cloud:              s.cloud,

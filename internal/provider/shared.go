@@ -74,6 +74,20 @@ func configAndPlan[M any](ctx context.Context, config tfsdk.Config, plan tfsdk.P
 	return cfg, planned, !diags.HasError()
 }
 
+// trackOperation records a resource operation in the command's Activity
+// until the returned function runs, and points *ctx at the tracked context,
+// so that a method starts with `defer trackOperation(&ctx, r.data)()`.
+// Coalescers (the publisher) send a batch early once every tracked
+// operation waits on one.
+func trackOperation(ctx *context.Context, data *providerData) (end func()) {
+	if data == nil {
+		return func() {}
+	}
+	tracked, end := data.activity.Begin(*ctx)
+	*ctx = tracked
+	return end
+}
+
 // timeoutReader is how a `timeouts` block value gives the timeout of one
 // operation, e.g. plan.Timeouts.Create.
 type timeoutReader func(ctx context.Context, defaultTimeout time.Duration) (time.Duration, diag.Diagnostics)

@@ -1,0 +1,183 @@
+package dataverse
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi"
+)
+
+// Activity tracks the resource operations of one configured provider (one
+// Terraform command) that are in flight, and which of them are waiting on a
+// coalescer (the publisher, a coalesced read). A coalescer that collects
+// requests into a batch can send the batch as soon as every operation in
+// flight waits: none of them is still doing work that could add to it.
+//
+// Only operations started with Begin count; a caller whose context does not
+// come from Begin is untracked and its waits are not counted. With nothing
+// tracked, coalescers keep their fixed window. The zero value is ready to
+// use; a nil *Activity tracks nothing.
+type Activity struct {
+	mu      sync.Mutex
+	active  int
+	waiting int
+	// allWaiting is closed while active > 0 && waiting == active, and
+	// replaced by an open channel when that stops being true.
+	allWaiting chan struct{}
+}
+
+// activityKey keys the *trackedOperation in a context.
+type activityKey struct{}
+
+// trackedOperation is one resource operation between Begin and its end.
+type trackedOperation struct {
+	a     *Activity
+	waits int  // nested waits in progress (guarded by a.mu)
+	ended bool // guarded by a.mu
+}
+
+// NewActivity returns an empty Activity.
+func NewActivity() *Activity { return &Activity{} }
+
+// Begin records the start of a resource operation and returns the context
+// to run it with (coalescers find the operation there) and the function
+// that records its end; calling that more than once is harmless.
+func (a *Activity) Begin(ctx context.Context) (context.Context, func()) {
+	if a == nil {
+		return ctx, func() {}
+	}
+	op := &trackedOperation{a: a}
+	a.mu.Lock()
+	a.active++
+	a.changed()
+	a.mu.Unlock()
+	return context.WithValue(ctx, activityKey{}, op), func() {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if op.ended {
+			return
+		}
+		op.ended = true
+		a.active--
+		if op.waits > 0 {
+			a.waiting--
+		}
+		a.changed()
+	}
+}
+
+// Waiting marks the operation that ctx belongs to as waiting on a
+// coalescer, until release is called (release may be called more than once,
+// from any goroutine). Nested waits of one operation count once. A ctx not
+// from this Activity's Begin is untracked: release does nothing.
+func (a *Activity) Waiting(ctx context.Context) (release func()) {
+	op, ok := ctx.Value(activityKey{}).(*trackedOperation)
+	if a == nil || !ok || op.a != a {
+		return func() {}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if op.ended {
+		return func() {}
+	}
+	op.waits++
+	if op.waits == 1 {
+		a.waiting++
+		a.changed()
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			if op.ended {
+				return
+			}
+			op.waits--
+			if op.waits == 0 {
+				a.waiting--
+				a.changed()
+			}
+		})
+	}
+}
+
+// AllWaiting returns a channel that is closed once every tracked operation
+// in flight waits on a coalescer (at least one operation being tracked). A
+// nil Activity returns nil, which never fires. Read it again after each
+// wake-up: the channel of a state that ended is not reopened.
+func (a *Activity) AllWaiting() <-chan struct{} {
+	if a == nil {
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.ensureChannel()
+	return a.allWaiting
+}
+
+// Counts returns the operations in flight and how many of them wait.
+func (a *Activity) Counts() (active, waiting int) {
+	if a == nil {
+		return 0, 0
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.active, a.waiting
+}
+
+// Settle is the wait of a coalescer before it sends a batch: it returns
+// flushAllWaiting as soon as every tracked operation waits, flushWindow once
+// window has passed, or ctx's error. A nil Activity just waits the window.
+func (a *Activity) Settle(ctx context.Context, window time.Duration) (FlushReason, error) {
+	if window <= 0 {
+		return FlushWindow, ctx.Err()
+	}
+	if a == nil {
+		return FlushWindow, msapi.Sleep(ctx, window)
+	}
+	t := time.NewTimer(window)
+	defer t.Stop()
+	select {
+	case <-a.AllWaiting():
+		return FlushAllWaiting, nil
+	case <-t.C:
+		return FlushWindow, nil
+	case <-ctx.Done():
+		return FlushWindow, ctx.Err()
+	}
+}
+
+// FlushReason says why a coalescer sent a batch (it is also the value
+// logged).
+type FlushReason string
+
+const (
+	// FlushWindow: the window ended (or there was none).
+	FlushWindow FlushReason = "window"
+	// FlushAllWaiting: every operation in flight was waiting.
+	FlushAllWaiting FlushReason = "all_waiting"
+)
+
+// changed opens or closes allWaiting to match the counts; a.mu is held.
+func (a *Activity) changed() {
+	a.ensureChannel()
+	quiet := a.active > 0 && a.waiting == a.active
+	select {
+	case <-a.allWaiting: // closed
+		if !quiet {
+			a.allWaiting = make(chan struct{})
+		}
+	default:
+		if quiet {
+			close(a.allWaiting)
+		}
+	}
+}
+
+func (a *Activity) ensureChannel() {
+	if a.allWaiting == nil {
+		a.allWaiting = make(chan struct{})
+	}
+}
