@@ -31,7 +31,15 @@ type MetadataCacheOptions struct {
 	// every table are read at once. Zero means DefaultPerTableReadLimit;
 	// negative means every table-level read is the bulk read.
 	PerTableReadLimit int
+	// Activity, when set, lets coalesced reads go as soon as every resource
+	// operation in flight waits on a coalescer; FlushWindow (at least
+	// ActivityMetadataFlushWindow then) only bounds the wait.
+	Activity *Activity
 }
+
+// ActivityMetadataFlushWindow bounds the wait of coalesced reads when an
+// Activity is tracked: they usually go earlier, once every operation waits.
+const ActivityMetadataFlushWindow = 50 * time.Millisecond
 
 // DefaultPerTableReadLimit: a command that reads more tables than one
 // round of Terraform's parallelism (10) reads every table's table-level
@@ -137,7 +145,7 @@ func NewMetadataCache(c *Client, opts MetadataCacheOptions) *MetadataCache {
 	return &MetadataCache{
 		c:        c,
 		opts:     opts,
-		batcher:  newDefinitionBatcher(c, windowFlush(opts.FlushWindow)),
+		batcher:  newDefinitionBatcher(c, metadataFlushPolicy(opts), opts.Activity),
 		perTable: map[string]bool{},
 		entities: map[string]*EntityAuditInfo{},
 		stale:    map[string]bool{},

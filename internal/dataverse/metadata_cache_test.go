@@ -363,3 +363,40 @@ func TestEntityAuditInfoClone(t *testing.T) {
 		t.Errorf("clone = %+v", c)
 	}
 }
+
+// With an Activity, coalesced reads go as soon as every tracked operation
+// waits on them: eight operations reading their tables concurrently are
+// answered by one $batch long before the (here one-hour) window ends.
+func TestMetadataCacheFlushesWhenEveryOperationWaits(t *testing.T) {
+	t.Parallel()
+	f := newFakeMetadata(8)
+	activity := NewActivity()
+	m := newCacheTest(t, f, MetadataCacheOptions{FlushWindow: time.Hour, Activity: activity})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	// All eight operations are in flight before any of them reads, as
+	// Terraform's walk starts them.
+	ends := make([]func(), 8)
+	ctxs := make([]context.Context, 8)
+	for i := range 8 {
+		ctxs[i], ends[i] = activity.Begin(ctx)
+	}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			defer ends[i]()
+			name := fmt.Sprintf("t%02d", i)
+			if _, err := m.Table(ctxs[i], name); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n, batches := f.http.requests.Load(), f.http.batches.Load(); n != 1 || batches != 1 {
+		t.Errorf("%d HTTP requests (%d $batch); want the eight reads in one $batch", n, batches)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the reads waited for the window instead of going once every operation waited")
+	}
+}

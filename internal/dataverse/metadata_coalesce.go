@@ -43,6 +43,26 @@ func (w windowFlush) await(ctx context.Context, _ func() int) {
 	}
 }
 
+// activityFlush sends as soon as every tracked resource operation waits on
+// a coalescer, or when the window ends.
+type activityFlush struct {
+	activity *Activity
+	window   time.Duration
+}
+
+func (f activityFlush) await(ctx context.Context, _ func() int) {
+	_, _ = f.activity.Settle(ctx, f.window) // ctx ending just sends the batch
+}
+
+// metadataFlushPolicy picks the batcher's policy from the cache options
+// (after their defaults were applied).
+func metadataFlushPolicy(opts MetadataCacheOptions) flushPolicy {
+	if opts.Activity == nil || opts.FlushWindow <= 0 {
+		return windowFlush(opts.FlushWindow)
+	}
+	return activityFlush{activity: opts.Activity, window: max(opts.FlushWindow, ActivityMetadataFlushWindow)}
+}
+
 // definitionCall is one RetrieveEntity call: a table, with or without its
 // columns, in one state, read with a consistency level.
 type definitionCall struct {
@@ -69,6 +89,8 @@ type gathering struct {
 type definitionBatcher struct {
 	c      *Client
 	policy flushPolicy
+	// activity is told that a caller waits here (nil: nothing tracked).
+	activity *Activity
 
 	mu   sync.Mutex
 	open *gathering
@@ -76,8 +98,8 @@ type definitionBatcher struct {
 	requests int // batches and single GETs sent, for Stats
 }
 
-func newDefinitionBatcher(c *Client, policy flushPolicy) *definitionBatcher {
-	return &definitionBatcher{c: c, policy: policy}
+func newDefinitionBatcher(c *Client, policy flushPolicy, activity *Activity) *definitionBatcher {
+	return &definitionBatcher{c: c, policy: policy, activity: activity}
 }
 
 // read sends calls (with those of concurrent callers) and returns each
@@ -95,6 +117,10 @@ func (b *definitionBatcher) read(ctx context.Context, calls []definitionCall) ([
 	g.calls = append(g.calls, calls...)
 	g.callers++
 	b.mu.Unlock()
+	// Marked waiting only once the calls are in the gathering, so a flush
+	// that this wait allows carries them.
+	release := b.activity.Waiting(ctx)
+	defer release()
 
 	if leader {
 		// Detached: the callers that joined must get their answers even if

@@ -368,7 +368,7 @@ func (p *dynamics365Provider) connect(ctx context.Context, s providerSettings) (
 	activity := dataverse.NewActivity()
 	return &providerData{
 		client:   client,
-		metadata: dataverse.NewMetadataCache(client, dataverse.MetadataCacheOptions{Disabled: p.naiveMetadataReads, LockRetryWait: p.lockRetryWait}),
+		metadata: dataverse.NewMetadataCache(client, dataverse.MetadataCacheOptions{Disabled: p.naiveMetadataReads, LockRetryWait: p.lockRetryWait, Activity: activity}),
 		publisher: dataverse.NewPublisher(client, dataverse.PublisherOptions{
 			Window:        p.publishWindow,
 			PerResource:   p.publishPerResource,
