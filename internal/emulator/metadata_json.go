@@ -57,7 +57,7 @@ func (o rawObject) clone() rawObject { return append(rawObject(nil), o...) }
 
 // add marshals v and appends it; for building catalogue definitions.
 func (o *rawObject) add(name string, v any) {
-	*o = append(*o, rawMember{name, mustRaw(v)})
+	*o = append(*o, rawMember{name, catalogueValue(v)})
 }
 
 func mustRaw(v any) json.RawMessage {
