@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,7 +82,7 @@ var metadataRoutes = map[string]bool{"EntityDefinitions": true, "RetrieveEntity"
 func (e *env) metadataRequests() int {
 	n := 0
 	for _, r := range e.Emulator.RequestLog() {
-		if r.Listener == emulator.ListenerEnvironment && ((r.Method == "GET" && metadataRoutes[r.Route]) || r.Route == "$batch") {
+		if r.Listener == emulator.ListenerEnvironment && ((r.Method == http.MethodGet && metadataRoutes[r.Route]) || r.Route == "$batch") {
 			n++
 		}
 	}

@@ -32,7 +32,7 @@ type word struct{ en, de string }
 var largeSubjects = []word{
 	{"Agreement", "Vereinbarung"}, {"Booking", "Buchung"}, {"Resource", "Ressource"}, {"Work Order", "Arbeitsauftrag"},
 	{"Project", "Projekt"}, {"Invoice", "Rechnung"}, {"Asset", "Anlage"}, {"Warranty", "Garantie"},
-	{"Inspection", "Inspektion"}, {"Shipment", "Lieferung"}, {"Warehouse", "Lager"}, {"Vendor", "Lieferant"},
+	{"Inspection", "Prüfung"}, {"Shipment", "Lieferung"}, {"Warehouse", "Lager"}, {"Vendor", "Lieferant"},
 	{"Purchase Order", "Bestellung"}, {"Time Entry", "Zeiteintrag"}, {"Expense", "Ausgabe"}, {"Skill", "Fähigkeit"},
 	{"Territory", "Gebiet"}, {"Customer Asset", "Kundenanlage"}, {"Incident Type", "Vorfalltyp"}, {"Service Task", "Serviceaufgabe"},
 	{"Case Topic", "Fallthema"}, {"Entitlement", "Berechtigung"}, {"Knowledge Article", "Wissensartikel"}, {"Survey", "Umfrage"},
