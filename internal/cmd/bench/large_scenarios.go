@@ -109,9 +109,7 @@ func runRefresh300Large(ctx context.Context, b *bench) error {
 	opt, nai, err := bothSides(func(side mode) (refreshRun, error) {
 		return b.planAfterSetup(ctx, side, naive, b.largeOptions(), refreshConfig)
 	})
-	fmt.Printf("bench refresh_300_large: optimized requests=%d bytes=%d metadata_requests=%d strong=%d seconds=%s | naive requests=%d bytes=%d metadata_requests=%d strong=%d seconds=%s | speedup=%s empty_plan=%t/%t\n",
-		opt.requests, opt.bytes, opt.metadataRequests, opt.strong, secs(opt.seconds), nai.requests, nai.bytes, nai.metadataRequests, nai.strong, secs(nai.seconds),
-		speedup(opt.seconds, nai.seconds), !opt.changes, !nai.changes)
+	printLargePlan("refresh_300_large", opt, nai)
 	fmt.Printf("  targets: optimized requests <= 5 (got %d), bytes <= 25%% of one whole-catalogue read (got %.1f%% of %d), speedup >= 3 (got %s)\n",
 		opt.requests, 100*float64(opt.bytes)/float64(whole.retrieveAll), whole.retrieveAll, speedup(opt.seconds, nai.seconds))
 	return failed("refresh_300_large", err)
@@ -135,9 +133,7 @@ func runPlan3Large(ctx context.Context, b *bench) error {
 	opt, nai, err := bothSides(func(side mode) (refreshRun, error) {
 		return b.planAfterSetup(ctx, side, naive, b.largeOptions(), plan3Config)
 	})
-	fmt.Printf("bench plan_3_large: optimized requests=%d bytes=%d metadata_requests=%d strong=%d seconds=%s | naive requests=%d bytes=%d metadata_requests=%d strong=%d seconds=%s | speedup=%s empty_plan=%t/%t\n",
-		opt.requests, opt.bytes, opt.metadataRequests, opt.strong, secs(opt.seconds), nai.requests, nai.bytes, nai.metadataRequests, nai.strong, secs(nai.seconds),
-		speedup(opt.seconds, nai.seconds), !opt.changes, !nai.changes)
+	printLargePlan("plan_3_large", opt, nai)
 	fmt.Printf("  targets: optimized metadata_requests <= 3 (got %d), bytes <= 300 KB (got %.1f KB)\n",
 		opt.metadataRequests, float64(opt.bytes)/1024)
 	return failed("plan_3_large", err)
@@ -159,4 +155,12 @@ func runApply300Large(ctx context.Context, b *bench) error {
 	fmt.Printf("  targets: optimized requests = apply_300's (got %d, %s), lock_errors = 0 (got %d/%d)\n",
 		opt.requests, small, opt.tfLockErrors, nai.tfLockErrors)
 	return failed("apply_300_large", err)
+}
+
+// printLargePlan prints the line of a large-catalogue plan scenario.
+func printLargePlan(name string, opt, nai refreshRun) {
+	side := func(r refreshRun) string {
+		return fmt.Sprintf("requests=%d bytes=%d metadata_requests=%d strong=%d seconds=%s", r.requests, r.bytes, r.metadataRequests, r.strong, secs(r.seconds))
+	}
+	fmt.Printf("bench %s: optimized %s | naive %s | speedup=%s empty_plan=%t/%t\n", name, side(opt), side(nai), speedup(opt.seconds, nai.seconds), !opt.changes, !nai.changes)
 }
