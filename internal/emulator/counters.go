@@ -15,10 +15,42 @@ type requestCounters struct {
 	// tokensIssued counts access tokens issued by the token and managed
 	// identity endpoints, by client id.
 	tokensIssued map[string]int
+	// bytes are the response body bytes of top-level requests, by counter
+	// key and by listener.
+	bytes           map[string]int64
+	bytesByListener map[string]int64
 }
 
 func newRequestCounters() *requestCounters {
-	return &requestCounters{counts: map[string]int{}, tokensIssued: map[string]int{}}
+	return &requestCounters{counts: map[string]int{}, tokensIssued: map[string]int{}, bytes: map[string]int64{}, bytesByListener: map[string]int64{}}
+}
+
+// countBytes adds n response body bytes to key and listener.
+func (c *requestCounters) countBytes(listener, key string, n int64) {
+	c.mu.Lock()
+	c.bytes[key] += n
+	c.bytesByListener[listener] += n
+	c.mu.Unlock()
+}
+
+// ResponseBytes returns how many response body bytes the requests counted
+// under key (see RequestCount) were answered with, since the last
+// ResetCounters: what a client read. A $batch answer counts once, under
+// "POST $batch" (its parts are inside it), injected faults and service
+// protection refusals count with their error bodies.
+func (s *Server) ResponseBytes(key string) int64 {
+	s.counters.mu.Lock()
+	defer s.counters.mu.Unlock()
+	return s.counters.bytes[key]
+}
+
+// ListenerResponseBytes returns the response body bytes of all requests to
+// a listener (ListenerLogin, ListenerEnvironment or ListenerGraph) since the
+// last ResetCounters.
+func (s *Server) ListenerResponseBytes(listener string) int64 {
+	s.counters.mu.Lock()
+	defer s.counters.mu.Unlock()
+	return s.counters.bytesByListener[listener]
 }
 
 // count counts one request under key; a Dataverse write also in writes.
@@ -95,8 +127,8 @@ func (s *Server) WriteCount() int {
 	return s.counters.writes
 }
 
-// ResetCounters sets all request counters, WriteCount, InjectedFaultCount
-// and TokensIssued to zero, empties RequestLog and lowers
+// ResetCounters sets all request counters, ResponseBytes, WriteCount,
+// InjectedFaultCount and TokensIssued to zero, empties RequestLog and lowers
 // ConcurrencyHighWater to the requests in flight now. It does not touch
 // pending faults, fault rules or the service protection windows (see
 // ResetLimits).
@@ -107,6 +139,8 @@ func (s *Server) ResetCounters() {
 	s.counters.injected = 0
 	s.counters.strong = 0
 	s.counters.tokensIssued = map[string]int{}
+	s.counters.bytes = map[string]int64{}
+	s.counters.bytesByListener = map[string]int64{}
 	s.counters.mu.Unlock()
 	s.limits.mu.Lock()
 	s.limits.highWater = s.limits.inFlight

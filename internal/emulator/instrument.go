@@ -1,8 +1,10 @@
 package emulator
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -29,6 +31,29 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 		r.status = http.StatusOK
 	}
 	return r.ResponseWriter.Write(b)
+}
+
+// byteCounter counts the response body bytes written through it (what the
+// client reads), for ResponseBytes.
+type byteCounter struct {
+	http.ResponseWriter
+	n int64
+}
+
+func (c *byteCounter) Write(b []byte) (int, error) {
+	n, err := c.ResponseWriter.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
+// Hijack lets resetConnection drop an HTTP/1.1 connection through the
+// counter.
+func (c *byteCounter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := c.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, http.ErrNotSupported
+	}
+	return hj.Hijack()
 }
 
 // ctxKey keys the values instrument passes down in a request's context.
@@ -67,6 +92,9 @@ func (s *Server) instrument(listener string, route func(*http.Request) string, n
 			s.servePart(w, r, listener, name, key, start, next)
 			return
 		}
+		counted := &byteCounter{ResponseWriter: w}
+		w = counted
+		defer func() { s.counters.countBytes(listener, key, counted.n) }()
 		user := s.requestUser(listener, r)
 		if user != nil && listener == ListenerEnvironment {
 			r = r.WithContext(context.WithValue(r.Context(), ctxUser, user))

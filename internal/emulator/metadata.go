@@ -270,41 +270,43 @@ func (md *metadataPart) getMetadata(w http.ResponseWriter, r *http.Request, req 
 	// The answer is built under the lock and written after it: member values
 	// are immutable, so the built object stays valid.
 	md.mu.Lock()
-	body, ok := md.buildMetadataResponse(w, req, p, q)
+	body, returned, ok := md.buildMetadataResponse(w, req, p, q)
 	md.mu.Unlock()
 	if ok {
+		md.chargeRead(r, returned)
 		writeOData(w, http.StatusOK, body)
 	}
 }
 
-// buildMetadataResponse returns the GET answer, or writes the error and
-// returns false. Caller holds md.mu.
-func (md *metadataPart) buildMetadataResponse(w http.ResponseWriter, req apiRequest, p metaPath, q metaQuery) (object, bool) {
+// buildMetadataResponse returns the GET answer and the definitions it
+// holds, or writes the error and returns false. Caller holds md.mu.
+func (md *metadataPart) buildMetadataResponse(w http.ResponseWriter, req apiRequest, p metaPath, q metaQuery) (object, definitionCount, bool) {
+	var n definitionCount
 	var e *entityDef
 	if p.entity != nil {
 		if e = md.store.findEntity(w, *p.entity); e == nil {
-			return nil, false
+			return nil, n, false
 		}
 		e = md.servedDefinition(e, q)
 	}
 	var a *attrDef
 	if p.attr != nil {
 		if a = findAttribute(w, e, *p.attr); a == nil {
-			return nil, false
+			return nil, n, false
 		}
 		if p.cast != "" && p.cast != a.odataType {
 			writeODataError(w, http.StatusNotFound, codeRecordNotFound, fmt.Sprintf(
 				"The attribute '%s' of entity '%s' is of type '%s', not '%s'.", a.logicalName, e.logicalName, a.odataType, p.cast))
-			return nil, false
+			return nil, n, false
 		}
 	}
 	if !req.user.cfg.has(PrivReadEntity) {
 		missingPrivilege(w, req.user, PrivReadEntity, entityTypeCode, entityTable)
-		return nil, false
+		return nil, n, false
 	}
 	if (p.attributes || q.expandAttrs) && !req.user.cfg.has(PrivReadAttribute) {
 		missingPrivilege(w, req.user, PrivReadAttribute, attributeTypeCode, attributeTable)
-		return nil, false
+		return nil, n, false
 	}
 
 	v := md.plainGetView()
@@ -315,15 +317,17 @@ func (md *metadataPart) buildMetadataResponse(w http.ResponseWriter, req apiRequ
 			ent := md.servedDefinition(md.store.entities[name], q)
 			if matchFilter(q.filter, v.entityProps(ent)) {
 				items = append(items, md.entityItem(ent, v, q))
+				n.add(expandedColumns(ent, q))
 			}
 		}
 		return object{
 			{"@odata.context", md.metadataContext(entityDefinitionsSet + selectClause(q.sel, q.expandAttrs, q.attrSel))},
 			{"value", items},
-		}, true
+		}, n, true
 	case !p.attributes:
 		ctx := md.metadataContext(entityDefinitionsSet + selectClause(q.sel, q.expandAttrs, q.attrSel) + "/$entity")
-		return append(object{{"@odata.context", ctx}}, rawMembers(md.entityItem(e, v, q))...), true
+		n.add(expandedColumns(e, q))
+		return append(object{{"@odata.context", ctx}}, rawMembers(md.entityItem(e, v, q))...), n, true
 	case p.attr == nil:
 		ctx := fmt.Sprintf("%s('%s')/Attributes", entityDefinitionsSet, e.metadataID)
 		if p.cast != "" {
@@ -338,18 +342,29 @@ func (md *metadataPart) buildMetadataResponse(w http.ResponseWriter, req apiRequ
 				items = append(items, attributeItem(at, props, q.sel, p.cast != ""))
 			}
 		}
+		n.columns = len(items)
 		return object{
 			{"@odata.context", md.metadataContext(ctx + selectClause(q.sel, false, nil))},
 			{"value", items},
-		}, true
+		}, n, true
 	default:
 		ctx := fmt.Sprintf("%s('%s')/Attributes", entityDefinitionsSet, e.metadataID)
 		if p.cast != "" {
 			ctx += "/" + p.cast
 		}
 		ctx += selectClause(q.sel, false, nil) + "/$entity"
-		return append(object{{"@odata.context", md.metadataContext(ctx)}}, rawMembers(attributeItem(a, v.attrProps(e, e.attrIndex(a)), q.sel, p.cast != ""))...), true
+		n.columns = 1
+		return append(object{{"@odata.context", md.metadataContext(ctx)}}, rawMembers(attributeItem(a, v.attrProps(e, e.attrIndex(a)), q.sel, p.cast != ""))...), n, true
 	}
+}
+
+// expandedColumns is how many column definitions an entity item of q
+// carries.
+func expandedColumns(e *entityDef, q metaQuery) int {
+	if q.expandAttrs {
+		return len(e.attrs)
+	}
+	return 0
 }
 
 func rawMembers(o rawObject) object {

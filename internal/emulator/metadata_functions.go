@@ -187,6 +187,15 @@ func (md *metadataPart) serveMetadataFunction(w http.ResponseWriter, r *http.Req
 	// Dataverse's metadata cache serves these functions too: without
 	// Consistency: Strong a table written in the last window reads as before.
 	cache := metaQuery{strong: strongConsistency(r)}
+	var returned definitionCount
+	count := func(e *entityDef) *entityDef {
+		if call.withAttributes {
+			returned.add(len(e.attrs))
+		} else {
+			returned.add(0)
+		}
+		return e
+	}
 	md.mu.Lock()
 	var body object
 	if req.name == retrieveEntityFunction {
@@ -198,12 +207,12 @@ func (md *metadataPart) serveMetadataFunction(w http.ResponseWriter, r *http.Req
 		}
 		body = object{
 			{"@odata.context", md.metadataContext("Microsoft.Dynamics.CRM.RetrieveEntityResponse")},
-			{"EntityMetadata", complexEntity(md.servedDefinition(e, cache), v, call.withAttributes)},
+			{"EntityMetadata", complexEntity(count(md.servedDefinition(e, cache)), v, call.withAttributes)},
 		}
 	} else {
 		items := make([]rawObject, 0, len(md.store.names))
 		for _, name := range md.store.names {
-			items = append(items, complexEntity(md.servedDefinition(md.store.entities[name], cache), v, call.withAttributes))
+			items = append(items, complexEntity(count(md.servedDefinition(md.store.entities[name], cache)), v, call.withAttributes))
 		}
 		body = object{
 			{"@odata.context", md.metadataContext("Microsoft.Dynamics.CRM.RetrieveAllEntitiesResponse")},
@@ -212,6 +221,7 @@ func (md *metadataPart) serveMetadataFunction(w http.ResponseWriter, r *http.Req
 		}
 	}
 	md.mu.Unlock()
+	md.chargeRead(r, returned)
 	writeOData(w, http.StatusOK, body)
 }
 
@@ -224,7 +234,12 @@ func complexEntity(e *entityDef, v definitionView, withAttributes bool) rawObjec
 	items := make([]rawObject, 0, len(e.attrs))
 	for i, a := range e.attrs {
 		item := rawObject{{"@odata.type", mustRaw("#" + complexTypeName(a.odataType))}}
-		items = append(items, append(item, v.attrProps(e, i)...))
+		item = append(item, v.attrProps(e, i)...)
+		if a.optionSet != nil {
+			// ComplexEnumAttributeMetadata carries OptionSet inline.
+			item = append(item, rawMember{"OptionSet", a.optionSet})
+		}
+		items = append(items, item)
 	}
 	return append(out, rawMember{"Attributes", mustRaw(items)})
 }

@@ -55,11 +55,6 @@ func (o rawObject) with(name string, v json.RawMessage) rawObject {
 
 func (o rawObject) clone() rawObject { return append(rawObject(nil), o...) }
 
-// add marshals v and appends it; for building catalogue definitions.
-func (o *rawObject) add(name string, v any) {
-	*o = append(*o, rawMember{name, mustRaw(v)})
-}
-
 func mustRaw(v any) json.RawMessage {
 	if r, ok := v.(json.RawMessage); ok {
 		return r

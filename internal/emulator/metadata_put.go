@@ -83,6 +83,11 @@ func readMetadataBody(w http.ResponseWriter, r *http.Request, attribute bool) (r
 			continue
 		case !attribute && slices.Contains(entityNavigationProperties, m.name):
 			continue
+		case attribute && hasOptionSet(odataType) && slices.Contains(attributeNavigationProperties, m.name):
+			// A choice column's options change through their own actions
+			// (InsertOptionValue, UpdateOptionValue, …), never by a PUT
+			// of the column: the stored options stay.
+			continue
 		}
 		p, ok := findProp(schema, m.name)
 		if !ok {

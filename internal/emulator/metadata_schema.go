@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"sync"
 
 	"github.com/google/uuid"
 )
@@ -45,6 +46,23 @@ const (
 // entityNavigationProperties are EntityMetadata navigation properties: not
 // part of a definition unless expanded; ignored in a PUT body.
 var entityNavigationProperties = []string{"Attributes", "Keys", "ManyToManyRelationships", "ManyToOneRelationships", "OneToManyRelationships", "Privileges"}
+
+// attributeNavigationProperties are the choice columns' navigation
+// properties (PicklistAttributeMetadata: OptionSet, GlobalOptionSet):
+// ignored in a PUT body.
+var attributeNavigationProperties = []string{"OptionSet", "GlobalOptionSet"}
+
+// hasOptionSet reports whether columns of odataType (no '#') have the
+// option set navigation properties (EnumAttributeMetadata and
+// BooleanAttributeMetadata).
+func hasOptionSet(odataType string) bool {
+	switch odataType {
+	case crmNamespace + "PicklistAttributeMetadata", crmNamespace + "StateAttributeMetadata",
+		crmNamespace + "StatusAttributeMetadata", crmNamespace + "BooleanAttributeMetadata":
+		return true
+	}
+	return false
+}
 
 // entitySchema lists the EntityMetadata properties the emulator serves, in
 // the order definitions are generated.
@@ -279,9 +297,21 @@ func findProp(schema []propSpec, name string) (propSpec, bool) {
 
 // attributeSchema is the full property list of a column of odataType.
 func attributeSchema(odataType string) []propSpec {
-	extra, _ := attrTypeProps(odataType)
-	return append(append([]propSpec(nil), attributeCommonSchema...), extra...)
+	if schema, ok := attributeSchemas()[odataType]; ok {
+		return schema
+	}
+	return attributeCommonSchema
 }
+
+// attributeSchemas holds every type's full property list, built once
+// (callers only read it).
+var attributeSchemas = sync.OnceValue(func() map[string][]propSpec {
+	out := make(map[string][]propSpec, len(attrTypes))
+	for _, t := range attrTypes {
+		out[t.odataType] = append(append([]propSpec(nil), attributeCommonSchema...), t.props...)
+	}
+	return out
+})
 
 // checkProp checks a payload value against its property's kind and returns
 // the OData reader's message ("" when valid).

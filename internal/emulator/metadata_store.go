@@ -58,6 +58,11 @@ type attrDef struct {
 	metadataID  string
 	odataType   string
 	props       rawObject
+	// optionSet is a Picklist's ComplexOptionSetMetadata, served inline by
+	// RetrieveEntity and RetrieveAllEntities only (for EntityDefinitions
+	// it is a navigation property); nil when the spec lists no options.
+	// A PUT never changes it: options change through their own actions.
+	optionSet json.RawMessage
 }
 
 // metaStore holds the metadata catalogue and the solutions. Guarded by
@@ -85,14 +90,17 @@ type metadataPart struct {
 	cacheWindow time.Duration
 	cached      map[string]*cachedDefinition
 
+	// readCost is Options.MetadataReadCost (metadata_cost.go).
+	readCost MetadataReadCost
+
 	// customizationLock asks the publishing part whether the solution
 	// lock refuses a metadata write (import_lock.go); called without mu,
 	// since the publishing part comes first in the lock order.
 	customizationLock func() string
 }
 
-func newMetadataPart(sh *shared, extraCustomTables int) *metadataPart {
-	return &metadataPart{shared: sh, store: newMetaStore(extraCustomTables)}
+func newMetadataPart(sh *shared, shape catalogueShape) *metadataPart {
+	return &metadataPart{shared: sh, store: newMetaStore(shape)}
 }
 
 // table finds a table by logical name; nil if there is none. Tables are
@@ -107,9 +115,9 @@ func (md *metadataPart) table(logicalName string) *entityDef {
 // defaultSolutions exist in every emulated environment.
 var defaultSolutions = []string{"Default", "new_auditbaseline"}
 
-func newMetaStore(extraCustomTables int) *metaStore {
+func newMetaStore(shape catalogueShape) *metaStore {
 	m := &metaStore{
-		entities:  buildCatalogue(uuid.New(), extraCustomTables),
+		entities:  buildCatalogue(uuid.New(), shape),
 		byID:      map[string]*entityDef{},
 		solutions: map[string][]string{},
 	}

@@ -91,6 +91,12 @@ type Options struct {
 	// (new_bench0001, new_bench0002, …), each with ten auditable columns,
 	// to the catalogue, for benchmarks over hundreds of tables. Default 0.
 	ExtraCustomTables int
+	// LargeCatalogue adds the catalogue of a real organization with several
+	// Dynamics 365 apps: 1,000 managed tables (msdyn_…) holding more than
+	// 80,000 columns, with two-language labels and type-specific
+	// properties (catalogue.Large), for benchmarks of what metadata reads
+	// cost at that scale. Default false: the 74-table catalogue.
+	LargeCatalogue bool
 	// NullRetention starts the organization row with auditretentionperiodv2
 	// null, as environments where nobody ever set a retention report it.
 	NullRetention bool
@@ -112,6 +118,12 @@ type Options struct {
 	// metadata cache does (about 30 s). Zero means 30 s; a negative value
 	// turns the cache off. It runs on TimeSource.
 	MetadataCacheWindow time.Duration
+	// MetadataReadCost holds every metadata read for a time per table and
+	// per column definition it returns (EntityDefinitions GETs,
+	// RetrieveEntity, RetrieveAllEntities), on TimeSource. Default zero:
+	// no cost. Microsoft publishes no figures; benchmarks set it so that a
+	// whole-catalogue read of a large organization takes seconds.
+	MetadataReadCost MetadataReadCost
 
 	// Dataverse service protection limits, per user (the calling
 	// principal) on the environment listener; see dataverse-api.md and
@@ -249,9 +261,10 @@ func Start(opts Options) (*Server, error) {
 	if sh.tenantID == "" {
 		sh.tenantID = uuid.NewString()
 	}
-	meta := newMetadataPart(sh, opts.ExtraCustomTables)
+	meta := newMetadataPart(sh, catalogueShape{extraCustomTables: opts.ExtraCustomTables, large: opts.LargeCatalogue})
 	meta.plainGetServesSaved = opts.PlainMetadataGetServesSaved
 	meta.cacheWindow = durationOption(opts.MetadataCacheWindow, defaultMetadataCacheWindow)
+	meta.readCost = opts.MetadataReadCost
 	s := &Server{
 		shared:         sh,
 		tokenLifetime:  opts.TokenLifetime,

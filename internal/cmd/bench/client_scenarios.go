@@ -38,7 +38,8 @@ func (e *env) dataverseClient() (*dataverse.Client, error) {
 // changesRun is one side of changes_10k.
 type changesRun struct {
 	requests, pages, batches, singleGets int
-	strong                               int // requests with Consistency: Strong
+	bytes                                int64 // response bodies read
+	strong                               int   // requests with Consistency: Strong
 	rows, withChanges                    int
 	seconds                              time.Duration
 }
@@ -83,6 +84,7 @@ func runChanges10k(ctx context.Context, b *bench) error {
 			}
 		}
 		r.requests = e.requests()
+		r.bytes = e.bytes()
 		r.strong = e.Emulator.StrongConsistencyCount()
 		r.pages = e.Emulator.RequestCount("GET audits")
 		r.batches = e.Emulator.RequestCount("POST $batch")
@@ -98,8 +100,8 @@ func runChanges10k(ctx context.Context, b *bench) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("bench changes_10k: optimized requests=%d strong=%d seconds=%s | naive requests=%d strong=%d seconds=%s | speedup=%s rows=%d with_changes=%d\n",
-		opt.requests, opt.strong, secs(opt.seconds), nai.requests, nai.strong, secs(nai.seconds), speedup(opt.seconds, nai.seconds), opt.rows, opt.withChanges)
+	fmt.Printf("bench changes_10k: optimized requests=%d bytes=%d strong=%d seconds=%s | naive requests=%d bytes=%d strong=%d seconds=%s | speedup=%s rows=%d with_changes=%d\n",
+		opt.requests, opt.bytes, opt.strong, secs(opt.seconds), nai.requests, nai.bytes, nai.strong, secs(nai.seconds), speedup(opt.seconds, nai.seconds), opt.rows, opt.withChanges)
 	fmt.Printf("  optimized: %d page requests + %d $batch requests; naive: %d page requests + %d RetrieveAuditDetails GETs\n",
 		opt.pages, opt.batches, nai.pages, nai.singleGets)
 	fmt.Printf("  targets: optimized requests <= 12 (got %d), naive one RetrieveAuditDetails per row (got %d for %d rows)\n",
@@ -157,8 +159,8 @@ func runAudit100k(ctx context.Context, b *bench) error {
 	}
 	pages := e.Emulator.RequestCount("GET audits")
 	ratio := res.PeakHeapMB / res.DecodedMB
-	fmt.Printf("bench audit_100k: optimized requests=%d strong=%d seconds=%.2f peak_heap_mb=%.1f decoded_mb=%.1f heap_ratio=%.2f rows=%d | naive n/a\n",
-		pages, e.Emulator.StrongConsistencyCount(), res.Seconds, res.PeakHeapMB, res.DecodedMB, ratio, res.Rows)
+	fmt.Printf("bench audit_100k: optimized requests=%d bytes=%d strong=%d seconds=%.2f peak_heap_mb=%.1f decoded_mb=%.1f heap_ratio=%.2f rows=%d | naive n/a\n",
+		pages, e.bytes(), e.Emulator.StrongConsistencyCount(), res.Seconds, res.PeakHeapMB, res.DecodedMB, ratio, res.Rows)
 	fmt.Printf("  targets: page requests <= 21 (got %d), peak heap <= 2 x decoded (got %.2f x; %d heap samples over a %.1f MB baseline)\n",
 		pages, ratio, res.HeapSamples, res.BaselineMB)
 	return nil
@@ -251,7 +253,8 @@ func (f fixedToken) GetToken(context.Context, policy.TokenRequestOptions) (azcor
 // searchRun is one side of search_50k.
 type searchRun struct {
 	requests, pageRequests, polls, records int
-	strong                                 int // requests with Consistency: Strong
+	bytes                                  int64 // response bodies read
+	strong                                 int   // requests with Consistency: Strong
 	pageSize                               int
 	minGap                                 time.Duration
 	backoffOK                              bool
@@ -304,6 +307,7 @@ func runSearch50k(ctx context.Context, b *bench) error {
 		}
 		r.seconds = time.Since(start)
 		r.requests = e.requests()
+		r.bytes = e.bytes()
 		r.strong = e.Emulator.StrongConsistencyCount()
 		r.pageRequests = e.Emulator.RequestCount("GET auditLogRecords")
 		_ = pages
@@ -329,8 +333,8 @@ func runSearch50k(ctx context.Context, b *bench) error {
 		return err
 	}
 	want := func(r searchRun) int { return (r.records + r.pageSize - 1) / r.pageSize }
-	fmt.Printf("bench search_50k: optimized requests=%d strong=%d seconds=%s | naive requests=%d strong=%d seconds=%s | speedup=%s records=%d\n",
-		opt.requests, opt.strong, secs(opt.seconds), nai.requests, nai.strong, secs(nai.seconds), speedup(opt.seconds, nai.seconds), opt.records)
+	fmt.Printf("bench search_50k: optimized requests=%d bytes=%d strong=%d seconds=%s | naive requests=%d bytes=%d strong=%d seconds=%s | speedup=%s records=%d\n",
+		opt.requests, opt.bytes, opt.strong, secs(opt.seconds), nai.requests, nai.bytes, nai.strong, secs(nai.seconds), speedup(opt.seconds, nai.seconds), opt.records)
 	fmt.Printf("  optimized: page_size=%d page_requests=%d (ceil = %d) polls=%d min_poll_gap=%s backoff_ok=%t; naive: page_size=%d page_requests=%d (ceil = %d) polls=%d backoff_ok=%t\n",
 		opt.pageSize, opt.pageRequests, want(opt), opt.polls, opt.minGap.Round(time.Millisecond), opt.backoffOK,
 		nai.pageSize, nai.pageRequests, want(nai), nai.polls, nai.backoffOK)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,6 +61,28 @@ func (e *env) requests() int {
 	n := 0
 	for _, r := range e.Emulator.RequestLog() {
 		if r.Listener != emulator.ListenerLogin {
+			n++
+		}
+	}
+	return n
+}
+
+// bytes is the response body bytes the Dataverse and Graph listeners sent
+// since the last ResetCounters: what the client read.
+func (e *env) bytes() int64 {
+	return e.Emulator.ListenerResponseBytes(emulator.ListenerEnvironment) + e.Emulator.ListenerResponseBytes(emulator.ListenerGraph)
+}
+
+// metadataRoutes are the routes that return table and column definitions.
+var metadataRoutes = map[string]bool{"EntityDefinitions": true, "RetrieveEntity": true, "RetrieveAllEntities": true, "RetrieveMetadataChanges": true}
+
+// metadataRequests is the number of top-level requests since the last
+// ResetCounters that read metadata: metadata routes and $batch requests
+// (a $batch counts once, whatever it holds).
+func (e *env) metadataRequests() int {
+	n := 0
+	for _, r := range e.Emulator.RequestLog() {
+		if r.Listener == emulator.ListenerEnvironment && ((r.Method == http.MethodGet && metadataRoutes[r.Route]) || r.Route == "$batch") {
 			n++
 		}
 	}

@@ -29,7 +29,10 @@
 // -limit-window (5m); 0 means no limit. -token-lifetime sets how long
 // access tokens are valid. -null-retention starts the organization with
 // auditretentionperiodv2 null (never set), and -max-retention-days lowers
-// the largest retention a PATCH accepts (365000).
+// the largest retention a PATCH accepts (365000). -large-catalogue adds a
+// large organization's 1,000 tables and 80,000+ columns;
+// -metadata-read-cost-per-table and -metadata-read-cost-per-column make a
+// metadata read take that long per definition it returns.
 //
 // Faults for resilience tests: -fault-rate F fails that share of the
 // Dataverse and Graph requests, split evenly over -fault-kinds (status:
@@ -133,6 +136,8 @@ type serverFlags struct {
 	limitWindow, tokenLifetime                        time.Duration
 	nullRetention                                     bool
 	maxRetention                                      int
+	largeCatalogue                                    bool
+	readCostPerTable, readCostPerColumn               time.Duration
 	faults                                            faultFlags
 }
 
@@ -160,6 +165,9 @@ func (f *serverFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.tokenLifetime, "token-lifetime", time.Hour, "lifetime of issued access tokens")
 	fs.BoolVar(&f.nullRetention, "null-retention", false, "start with the organization's auditretentionperiodv2 null, as in environments where nobody ever set it")
 	fs.IntVar(&f.maxRetention, "max-retention-days", 365000, "largest auditretentionperiodv2 a PATCH accepts (the admin center's maximum is 24855)")
+	fs.BoolVar(&f.largeCatalogue, "large-catalogue", false, "add the catalogue of a large organization: 1,000 managed tables (msdyn_…) with more than 80,000 columns")
+	fs.DurationVar(&f.readCostPerTable, "metadata-read-cost-per-table", 0, "server time a metadata read takes per table definition it returns")
+	fs.DurationVar(&f.readCostPerColumn, "metadata-read-cost-per-column", 0, "server time a metadata read takes per column definition it returns")
 	f.faults.register(fs)
 }
 
@@ -175,6 +183,8 @@ func (f *serverFlags) validate() error {
 		return fmt.Errorf("-max-concurrent-per-user and -requests-per-window must not be negative")
 	case f.limitWindow <= 0 || f.tokenLifetime < 2*time.Second:
 		return fmt.Errorf("-limit-window must be positive and -token-lifetime at least 2s")
+	case f.readCostPerTable < 0 || f.readCostPerColumn < 0:
+		return fmt.Errorf("-metadata-read-cost-per-table and -metadata-read-cost-per-column must not be negative")
 	case f.maxRetention < 1:
 		return fmt.Errorf("-max-retention-days must be at least 1")
 	case f.federatedIss != "" && f.federatedSubject == "":
@@ -252,6 +262,8 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer, rea
 		EnvironmentPort:         f.environmentPort,
 		GraphPort:               f.graphPort,
 		FederatedIssuer:         f.federatedIss,
+		LargeCatalogue:          f.largeCatalogue,
+		MetadataReadCost:        emulator.MetadataReadCost{PerTable: f.readCostPerTable, PerColumn: f.readCostPerColumn},
 		OnRequest: func(ri emulator.RequestInfo) {
 			// Path only: never headers, query strings or bodies.
 			logger.Printf("%s %s %s %d %s", ri.Listener, ri.Method, ri.Path, ri.Status, ri.Duration.Round(100*time.Microsecond))

@@ -332,7 +332,7 @@ func TestGraphFlagValidation(t *testing.T) {
 	for _, args := range [][]string{
 		{"-graph-page-size", "0"}, {"-graph-query-delay", "-1s"}, {"-fault-rate", "2"}, {"-max-concurrent-per-user", "-1"},
 		{"-limit-window", "0s"}, {"-fault-hang", "0s"}, {"-fault-kinds", "status,boom"}, {"-tfvars-prefix", "tenant a"},
-		{"-federated-issuer", "https://issuer.example"},
+		{"-federated-issuer", "https://issuer.example"}, {"-metadata-read-cost-per-table", "-1ms"}, {"-metadata-read-cost-per-column", "-1ms"},
 	} {
 		if err := run(context.Background(), args, &out, &errOut); err == nil || !strings.Contains(err.Error(), args[0]) {
 			t.Errorf("%v: %v", args, err)

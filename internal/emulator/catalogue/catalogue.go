@@ -84,11 +84,21 @@ type Column struct {
 	ReadOnly bool `json:"readOnly,omitempty"`
 	// Auditable false: the column cannot be audited at all.
 	Auditable *bool `json:"auditable,omitempty"`
+	// Options are a Picklist's choices (its local option set); the spec's
+	// own picklists list none.
+	Options []Option `json:"options,omitempty"`
 
 	// Filled in by Table.Columns, never read from the spec.
 	PrimaryID   bool   `json:"-"`
 	PrimaryName bool   `json:"-"`
 	AttributeOf string `json:"-"` // the lookup a virtual name column belongs to
+}
+
+// Option is one choice of a Picklist column.
+type Option struct {
+	Value   int    `json:"value"`
+	English string `json:"en"`
+	German  string `json:"de"`
 }
 
 // CanBeAudited reports whether auditing can ever be switched on.
