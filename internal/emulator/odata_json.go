@@ -216,27 +216,31 @@ func marshalOData(body object) ([]byte, error) {
 // outside strings and no <, >, &, U+2028 or U+2029. b is valid JSON: it
 // is built from values that encoding/json wrote or compacted.
 func compactAndEscaped(b []byte) bool {
-	inString, escaped := false, false
-	for i, c := range b {
-		switch {
-		case c == '<' || c == '>' || c == '&':
-			return false
-		case c == 0xE2 && i+2 < len(b) && b[i+1] == 0x80 && b[i+2]&^1 == 0xA8:
-			return false
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
+	inString := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if jsonSpecial[c] == 0 {
+			continue
+		}
+		switch c {
+		case '"':
+			inString = !inString
+		case '\\':
+			i++ // in a string (valid JSON has none outside): skip what it escapes
+		case ' ', '\t', '\n', '\r':
+			if !inString {
+				return false
 			}
-		case c == '"':
-			inString = true
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+		case 0xE2: // U+2028 and U+2029 are E2 80 A8 and E2 80 A9
+			if i+2 < len(b) && b[i+1] == 0x80 && b[i+2]&^1 == 0xA8 {
+				return false
+			}
+		default: // <, >, &
 			return false
 		}
 	}
 	return true
 }
+
+// jsonSpecial marks the bytes compactAndEscaped looks at.
+var jsonSpecial = [256]uint8{'"': 1, '\\': 1, ' ': 1, '\t': 1, '\n': 1, '\r': 1, 0xE2: 1, '<': 1, '>': 1, '&': 1}
