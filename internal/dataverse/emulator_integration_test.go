@@ -28,7 +28,13 @@ func (e emulatorToken) GetToken(context.Context, policy.TokenRequestOptions) (az
 
 func emulatorClient(t *testing.T) (*emulator.Server, *dataverse.Client) {
 	t.Helper()
-	srv, err := emulator.Start(emulator.Options{})
+	return startEmulatorClient(t, emulator.Options{})
+}
+
+// startEmulatorClient starts an emulator with opts and a client of it.
+func startEmulatorClient(t testing.TB, opts emulator.Options) (*emulator.Server, *dataverse.Client) {
+	t.Helper()
+	srv, err := emulator.Start(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

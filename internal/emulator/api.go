@@ -187,7 +187,7 @@ func writeODataError(w http.ResponseWriter, status int, code, message string) {
 }
 
 func writeOData(w http.ResponseWriter, status int, body object) {
-	b, err := json.Marshal(body)
+	b, err := marshalOData(body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return

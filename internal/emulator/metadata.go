@@ -214,7 +214,7 @@ func (md *metadataPart) entityItem(e *entityDef, v definitionView, q metaQuery) 
 		for i, a := range e.attrs {
 			items = append(items, attributeItem(a, v.attrProps(e, i), q.attrSel, false))
 		}
-		out = append(out, rawMember{"Attributes", mustRaw(items)})
+		out = append(out, rawMember{"Attributes", rawList(items)})
 	}
 	return out
 }

@@ -210,7 +210,7 @@ func (md *metadataPart) serveMetadataFunction(w http.ResponseWriter, r *http.Req
 			{"EntityMetadata", complexEntity(count(md.servedDefinition(e, cache)), v, call.withAttributes)},
 		}
 	} else {
-		items := make([]rawObject, 0, len(md.store.names))
+		items := make([]complexDefinition, 0, len(md.store.names))
 		for _, name := range md.store.names {
 			items = append(items, complexEntity(count(md.servedDefinition(md.store.entities[name], cache)), v, call.withAttributes))
 		}
@@ -225,23 +225,23 @@ func (md *metadataPart) serveMetadataFunction(w http.ResponseWriter, r *http.Req
 	writeOData(w, http.StatusOK, body)
 }
 
-// complexEntity renders a table as ComplexEntityMetadata. Caller holds md.mu.
-func complexEntity(e *entityDef, v definitionView, withAttributes bool) rawObject {
-	out := v.entityProps(e).clone()
+// complexEntity captures a table as ComplexEntityMetadata, for writeOData
+// to render. Caller holds md.mu; what it captures is immutable.
+func complexEntity(e *entityDef, v definitionView, withAttributes bool) complexDefinition {
+	out := complexDefinition{props: v.entityProps(e), withAttributes: withAttributes}
 	if !withAttributes {
 		return out
 	}
-	items := make([]rawObject, 0, len(e.attrs))
+	out.columns = make([]complexColumn, len(e.attrs))
 	for i, a := range e.attrs {
-		item := rawObject{{"@odata.type", mustRaw("#" + complexTypeName(a.odataType))}}
-		item = append(item, v.attrProps(e, i)...)
+		props := v.attrProps(e, i)
 		if a.optionSet != nil {
 			// ComplexEnumAttributeMetadata carries OptionSet inline.
-			item = append(item, rawMember{"OptionSet", a.optionSet})
+			props = append(props[:len(props):len(props)], rawMember{"OptionSet", a.optionSet})
 		}
-		items = append(items, item)
+		out.columns[i] = complexColumn{odataType: "#" + complexTypeName(a.odataType), props: props}
 	}
-	return append(out, rawMember{"Attributes", mustRaw(items)})
+	return out
 }
 
 // complexTypeName maps a metadata entity type to its complex type:
