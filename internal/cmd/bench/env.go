@@ -47,11 +47,18 @@ func (b *bench) newEnv(opts emulator.Options) (*env, error) {
 }
 
 // setLatency adds the scaled request latency to every Dataverse and Graph
-// request, and more to metadata reads (150 ms in total at scale 1).
+// request, and more to metadata reads (150 ms in total at scale 1): plain
+// EntityDefinitions GETs and the RetrieveEntity / RetrieveAllEntities
+// functions the provider reads audit settings with. A $batch is one request
+// for the fault rules (its parts add only the large catalogue's per-table
+// and per-column cost).
 func (b *bench) setLatency(e *env) {
+	extra := b.d(metadataLatency - requestLatency)
 	e.Emulator.SetFaultRules(1,
 		emulator.FaultRule{Route: "*", Latency: b.d(requestLatency)},
-		emulator.FaultRule{Route: "GET EntityDefinitions", Latency: b.d(metadataLatency - requestLatency)},
+		emulator.FaultRule{Route: "GET EntityDefinitions", Latency: extra},
+		emulator.FaultRule{Route: "GET RetrieveEntity", Latency: extra},
+		emulator.FaultRule{Route: "GET RetrieveAllEntities", Latency: extra},
 	)
 }
 
