@@ -13,7 +13,7 @@ const tableCount = 300
 
 // refreshRun is one side of refresh_300.
 type refreshRun struct {
-	requests, metadataReads int
+	requests int
 	metadataRequests        int   // top-level requests to metadata routes and $batch
 	bytes                   int64 // response bodies read
 	strong                  int   // requests with Consistency: Strong
@@ -55,7 +55,6 @@ func (b *bench) planAfterSetup(ctx context.Context, side, setupSide mode, opts e
 	// failing side read.
 	r.requests = e.requests()
 	r.bytes = e.bytes()
-	r.metadataReads = e.Emulator.RequestCount("GET EntityDefinitions")
 	r.metadataRequests = e.metadataRequests()
 	r.strong = e.Emulator.StrongConsistencyCount()
 	if err != nil {
@@ -77,10 +76,10 @@ func runRefresh300(ctx context.Context, b *bench) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("bench refresh_300: optimized requests=%d bytes=%d metadata_reads=%d strong=%d seconds=%s | naive requests=%d bytes=%d metadata_reads=%d strong=%d seconds=%s | speedup=%s empty_plan=%t/%t\n",
-		opt.requests, opt.bytes, opt.metadataReads, opt.strong, secs(opt.seconds), nai.requests, nai.bytes, nai.metadataReads, nai.strong, secs(nai.seconds),
+	fmt.Printf("bench refresh_300: optimized requests=%d bytes=%d metadata_requests=%d strong=%d seconds=%s | naive requests=%d bytes=%d metadata_requests=%d strong=%d seconds=%s | speedup=%s empty_plan=%t/%t\n",
+		opt.requests, opt.bytes, opt.metadataRequests, opt.strong, secs(opt.seconds), nai.requests, nai.bytes, nai.metadataRequests, nai.strong, secs(nai.seconds),
 		speedup(opt.seconds, nai.seconds), !opt.changes, !nai.changes)
-	fmt.Printf("  targets: optimized metadata_reads <= 5 (got %d), naive >= 300 (got %d), speedup >= 2\n", opt.metadataReads, nai.metadataReads)
+	fmt.Printf("  targets: optimized requests <= 5 (got %d), naive metadata_requests >= 300 (got %d), speedup >= 2\n", opt.requests, nai.metadataRequests)
 	return nil
 }
 
