@@ -43,15 +43,26 @@ func (w windowFlush) await(ctx context.Context, _ func() int) {
 	}
 }
 
-// activityFlush sends as soon as every tracked resource operation waits on
-// a coalescer, or when the window ends.
+// activityFlush waits at least min, then sends as soon as every tracked
+// resource operation waits on a coalescer, or when the window ends. The
+// minimum matters at the start of a walk: Terraform starts its ten
+// operations within a few milliseconds of each other, and the first to
+// arrive would otherwise find itself the only one in flight and go alone.
 type activityFlush struct {
 	activity *Activity
+	min      time.Duration
 	window   time.Duration
 }
 
 func (f activityFlush) await(ctx context.Context, _ func() int) {
-	_, _ = f.activity.Settle(ctx, f.window) // ctx ending just sends the batch
+	t := time.NewTimer(f.min)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		return // ctx ending just sends the batch
+	}
+	_, _ = f.activity.Settle(ctx, f.window-f.min)
 }
 
 // metadataFlushPolicy picks the batcher's policy from the cache options
@@ -60,7 +71,7 @@ func metadataFlushPolicy(opts MetadataCacheOptions) flushPolicy {
 	if opts.Activity == nil || opts.FlushWindow <= 0 {
 		return windowFlush(opts.FlushWindow)
 	}
-	return activityFlush{activity: opts.Activity, window: max(opts.FlushWindow, ActivityMetadataFlushWindow)}
+	return activityFlush{activity: opts.Activity, min: opts.FlushWindow, window: max(opts.FlushWindow, ActivityMetadataFlushWindow)}
 }
 
 // definitionCall is one RetrieveEntity call: a table, with or without its

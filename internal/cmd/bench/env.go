@@ -80,6 +80,24 @@ func (e *env) bytes() int64 {
 	return e.Emulator.ListenerResponseBytes(emulator.ListenerEnvironment) + e.Emulator.ListenerResponseBytes(emulator.ListenerGraph)
 }
 
+// printRoutes writes to stderr the top-level requests since the last
+// ResetCounters by route, in the order first seen (BENCH_ROUTES=1: to see
+// where a scenario's requests go).
+func (e *env) printRoutes(step string, side mode) {
+	counts := map[string]int{}
+	var order []string
+	for _, r := range e.Emulator.RequestLog() {
+		key := r.Listener + " " + r.Method + " " + r.Route
+		if counts[key] == 0 {
+			order = append(order, key)
+		}
+		counts[key]++
+	}
+	for _, k := range order {
+		fmt.Fprintf(os.Stderr, "  %s (%s): %s x%d\n", step, side, k, counts[k])
+	}
+}
+
 // metadataRoutes are the routes that return table and column definitions.
 var metadataRoutes = map[string]bool{"EntityDefinitions": true, "RetrieveEntity": true, "RetrieveAllEntities": true, "RetrieveMetadataChanges": true}
 

@@ -167,6 +167,13 @@ const (
 	naive
 )
 
+func (m mode) String() string {
+	if m == naive {
+		return "naive"
+	}
+	return "optimized"
+}
+
 // bothModes runs one side of a scenario optimized, then naive.
 func bothModes[R any](runSide func(mode) (R, error)) (opt, nai R, err error) {
 	if opt, err = runSide(optimized); err != nil {

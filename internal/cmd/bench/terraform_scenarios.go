@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/acctest"
@@ -13,12 +14,12 @@ const tableCount = 300
 
 // refreshRun is one side of refresh_300.
 type refreshRun struct {
-	requests int
-	metadataRequests        int   // top-level requests to metadata routes and $batch
-	bytes                   int64 // response bodies read
-	strong                  int   // requests with Consistency: Strong
-	seconds                 time.Duration
-	changes                 bool
+	requests         int
+	metadataRequests int   // top-level requests to metadata routes and $batch
+	bytes            int64 // response bodies read
+	strong           int   // requests with Consistency: Strong
+	seconds          time.Duration
+	changes          bool
 }
 
 // planOnce applies config (setup, not timed, without latency), then times
@@ -57,6 +58,9 @@ func (b *bench) planAfterSetup(ctx context.Context, side, setupSide mode, opts e
 	r.bytes = e.bytes()
 	r.metadataRequests = e.metadataRequests()
 	r.strong = e.Emulator.StrongConsistencyCount()
+	if os.Getenv("BENCH_ROUTES") != "" {
+		e.printRoutes("plan", side)
+	}
 	if err != nil {
 		return r, fmt.Errorf("plan (naive=%t): %w", side == naive, err)
 	}
