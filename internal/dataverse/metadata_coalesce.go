@@ -71,7 +71,7 @@ func metadataFlushPolicy(opts MetadataCacheOptions) flushPolicy {
 	if opts.Activity == nil || opts.FlushWindow <= 0 {
 		return windowFlush(opts.FlushWindow)
 	}
-	return activityFlush{activity: opts.Activity, min: opts.FlushWindow, window: max(opts.FlushWindow, ActivityMetadataFlushWindow)}
+	return activityFlush{activity: opts.Activity, min: min(opts.FlushWindow, DefaultMetadataFlushWindow), window: max(opts.FlushWindow, ActivityMetadataFlushWindow)}
 }
 
 // definitionCall is one RetrieveEntity call: a table, with or without its

@@ -224,8 +224,12 @@ func TestPublisherCallDuringPublishWaitsForNext(t *testing.T) {
 func TestPublisherRetriesOutsideLock(t *testing.T) {
 	t.Parallel()
 	f := &fakePublishServer{delay: 10 * time.Millisecond}
-	f.lockedUntil = time.Now().Add(150 * time.Millisecond)
 	p := newPublishTest(t, f, PublisherOptions{Window: 10 * time.Millisecond, LockRetryWait: 20 * time.Millisecond}, noRetries)
+	// Locked from now, not from before the test server started: on a loaded
+	// machine the start alone took longer than the lock.
+	f.mu.Lock()
+	f.lockedUntil = time.Now().Add(300 * time.Millisecond)
+	f.mu.Unlock()
 
 	var wg sync.WaitGroup
 	errs := make([]error, 6)
