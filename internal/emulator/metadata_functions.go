@@ -198,12 +198,12 @@ func (md *metadataPart) serveMetadataFunction(w http.ResponseWriter, r *http.Req
 		}
 		body = object{
 			{"@odata.context", md.metadataContext("Microsoft.Dynamics.CRM.RetrieveEntityResponse")},
-			{"EntityMetadata", complexEntity(md.servedDefinition(e, cache), v, call.withAttributes)},
+			{"EntityMetadata", md.complexEntity(md.servedDefinition(e, cache), v, call.withAttributes)},
 		}
 	} else {
 		items := make([]rawObject, 0, len(md.store.names))
 		for _, name := range md.store.names {
-			items = append(items, complexEntity(md.servedDefinition(md.store.entities[name], cache), v, call.withAttributes))
+			items = append(items, md.complexEntity(md.servedDefinition(md.store.entities[name], cache), v, call.withAttributes))
 		}
 		body = object{
 			{"@odata.context", md.metadataContext("Microsoft.Dynamics.CRM.RetrieveAllEntitiesResponse")},
@@ -216,14 +216,18 @@ func (md *metadataPart) serveMetadataFunction(w http.ResponseWriter, r *http.Req
 }
 
 // complexEntity renders a table as ComplexEntityMetadata. Caller holds md.mu.
-func complexEntity(e *entityDef, v definitionView, withAttributes bool) rawObject {
+// Column items carry "@odata.type" unless Options.FunctionAttributeItemsUntyped.
+func (md *metadataPart) complexEntity(e *entityDef, v definitionView, withAttributes bool) rawObject {
 	out := v.entityProps(e).clone()
 	if !withAttributes {
 		return out
 	}
 	items := make([]rawObject, 0, len(e.attrs))
 	for i, a := range e.attrs {
-		item := rawObject{{"@odata.type", mustRaw("#" + complexTypeName(a.odataType))}}
+		var item rawObject
+		if !md.functionItemsUntyped {
+			item = rawObject{{"@odata.type", mustRaw("#" + complexTypeName(a.odataType))}}
+		}
 		items = append(items, append(item, v.attrProps(e, i)...))
 	}
 	return append(out, rawMember{"Attributes", mustRaw(items)})

@@ -106,6 +106,13 @@ type Options struct {
 	// does unless RetrieveAsIfPublished is true. Microsoft does not say which
 	// a plain GET returns; clients must work either way.
 	PlainMetadataGetServesSaved bool
+	// FunctionAttributeItemsUntyped leaves "@odata.type" off the column
+	// items of RetrieveEntity / RetrieveAllEntities answers (each item
+	// still has AttributeType and AttributeTypeName). Default false: every
+	// item names its Complex<Type>AttributeMetadata, as OData does for a
+	// derived type; no capture of the real answer confirms it, so clients
+	// must work either way.
+	FunctionAttributeItemsUntyped bool
 	// MetadataCacheWindow is how long after a table or column PUT a read
 	// of that table's definitions without the header Consistency: Strong
 	// returns the definition as it was before the PUT, as Dataverse's
@@ -242,6 +249,7 @@ func Start(opts Options) (*Server, error) {
 	}
 	meta := newMetadataPart(sh, opts.ExtraCustomTables)
 	meta.plainGetServesSaved = opts.PlainMetadataGetServesSaved
+	meta.functionItemsUntyped = opts.FunctionAttributeItemsUntyped
 	meta.cacheWindow = durationOption(opts.MetadataCacheWindow, defaultMetadataCacheWindow)
 	s := &Server{
 		shared:         sh,
