@@ -87,6 +87,10 @@ type Options struct {
 	// isRecordCountLimitExceeded true and serves only that many. Default
 	// 1,000,000, the per-query allocation Microsoft quotes as a baseline.
 	GraphRecordCountLimit int
+	// GraphRecordsNewestFirst serves a query's records newest first (and,
+	// past the record count limit, keeps the newest). Default false: oldest
+	// first. Microsoft documents no order, so clients must not rely on one.
+	GraphRecordsNewestFirst bool
 	// ExtraCustomTables adds that many generated unmanaged custom tables
 	// (new_bench0001, new_bench0002, …), each with ten auditable columns,
 	// to the catalogue, for benchmarks over hundreds of tables. Default 0.
