@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sync"
 
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi"
 )
@@ -39,6 +40,12 @@ type Client struct {
 	api     *msapi.Client
 	envURL  string // scheme://host[:port], lower case, no trailing slash
 	apiBase string // envURL + APIPath
+	// solutionOps keeps this client's metadata PUTs (shared) and publishes
+	// (exclusive) apart: Dataverse holds one customization lock per
+	// environment, and a PUT sent while a publish runs may be refused
+	// with it, costing a retry wait. Other processes can still collide;
+	// those refusals are retried (writeRetryingLock, Publisher).
+	solutionOps *sync.RWMutex
 }
 
 // Request and Response are those of the transport.
@@ -59,7 +66,7 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{api: api, envURL: api.BaseURL(), apiBase: api.APIBase()}, nil
+	return &Client{api: api, envURL: api.BaseURL(), apiBase: api.APIBase(), solutionOps: &sync.RWMutex{}}, nil
 }
 
 // EnvironmentURL returns the normalised environment URL (scheme://host[:port]).

@@ -57,6 +57,14 @@ type Options struct {
 	// Zero means the defaults, 50 ms and 2 ms; a negative value means none.
 	PublishBaseDuration     time.Duration
 	PublishPerTableDuration time.Duration
+	// AcceptMetadataWritesDuringPublish lets a table or column PUT through
+	// while a publish runs (it is saved and stays unpublished). Default
+	// false: the PUT is refused with the CustomizationLockException, as
+	// while an import runs — Dataverse has one customization lock for
+	// imports, publishes and metadata changes (a publish is refused while an
+	// [EntityCustomization] runs, observed); whether a PUT is refused during
+	// a publish is not documented, so clients must work either way.
+	AcceptMetadataWritesDuringPublish bool
 	// Clock is the time audit rows written through the API (organization
 	// PATCH, metadata PUT, UpdateOrganization, UpdateEntityAudit) carry.
 	// Default: TimeSource.Now. It must be safe for concurrent use.
