@@ -208,7 +208,7 @@ func (s *Server) serveRecordChangeHistory(w http.ResponseWriter, r *http.Request
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendAuditDetail(b, row)
+		b = appendAuditDetail(b, row, s.auditValues)
 	}
 	b = append(b, "]}}"...)
 	setPreferenceApplied(w, p, false)

@@ -46,6 +46,8 @@ type shared struct {
 	clock  func() time.Time // audit row stamps
 	timers Clock            // every timer and window
 	closed chan struct{}    // closed by Close: ends publish waits
+
+	auditValues auditValueStyle // Options.AnnotatedAuditValues
 }
 
 // now is the (UTC) time API writes carry.

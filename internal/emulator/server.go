@@ -106,6 +106,13 @@ type Options struct {
 	// NullRetention starts the organization row with auditretentionperiodv2
 	// null, as environments where nobody ever set a retention report it.
 	NullRetention bool
+	// AnnotatedAuditValues changes how RetrieveAuditDetails and
+	// RetrieveRecordChangeHistory write old and new values: decimals without
+	// trailing zeros (88800 for money stored as 88800.0000) and each value
+	// preceded by its "@OData.Community.Display.V1.FormattedValue". Default
+	// false: values as stored, no annotations. Microsoft's example shows
+	// neither form's details, so clients must read both.
+	AnnotatedAuditValues bool
 	// MaxRetentionDays is the largest auditretentionperiodv2 a PATCH
 	// accepts. Default 365000 ("Configure auditing"). The admin center's
 	// maximum is 24855 ("Manage Dataverse auditing"); whether the Web API
@@ -249,6 +256,8 @@ func Start(opts Options) (*Server, error) {
 		clock:    opts.Clock,
 		timers:   opts.TimeSource,
 		closed:   make(chan struct{}),
+
+		auditValues: auditValueStyle(opts.AnnotatedAuditValues),
 	}
 	if sh.timers == nil {
 		sh.timers = realClock{}
