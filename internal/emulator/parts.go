@@ -47,7 +47,8 @@ type shared struct {
 	timers Clock            // every timer and window
 	closed chan struct{}    // closed by Close: ends publish waits
 
-	auditValues auditValueStyle // Options.AnnotatedAuditValues
+	auditValues    auditValueStyle // Options.AnnotatedAuditValues
+	noSettingsRows bool            // Options.NoSettingsAuditRows
 }
 
 // now is the (UTC) time API writes carry.

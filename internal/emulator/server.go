@@ -113,6 +113,12 @@ type Options struct {
 	// false: values as stored, no annotations. Microsoft's example shows
 	// neither form's details, so clients must read both.
 	AnnotatedAuditValues bool
+	// NoSettingsAuditRows makes organization and table/column audit
+	// setting changes write no audit rows. Default false: they write the
+	// rows of actions 102–113 the emulator chose (audit.go). Microsoft
+	// documents the actions, not which rows a change writes, so clients
+	// must not depend on them.
+	NoSettingsAuditRows bool
 	// MaxRetentionDays is the largest auditretentionperiodv2 a PATCH
 	// accepts. Default 365000 ("Configure auditing"). The admin center's
 	// maximum is 24855 ("Manage Dataverse auditing"); whether the Web API
@@ -257,7 +263,8 @@ func Start(opts Options) (*Server, error) {
 		timers:   opts.TimeSource,
 		closed:   make(chan struct{}),
 
-		auditValues: auditValueStyle(opts.AnnotatedAuditValues),
+		auditValues:    auditValueStyle(opts.AnnotatedAuditValues),
+		noSettingsRows: opts.NoSettingsAuditRows,
 	}
 	if sh.timers == nil {
 		sh.timers = realClock{}
