@@ -22,28 +22,27 @@ type attributeTypeNameWire struct {
 // metadataTypeByTypeName maps AttributeTypeName values to the metadata entity
 // type of the column, as the AttributeTypeDisplayName ComplexType page lists
 // them ("Value" → "Attribute Type"). Values the page marks "for internal use
-// only" (CustomerType, OwnerType, PartyListType, CalendarRulesType, …) and
-// VirtualType are not listed: their type is read from the column.
+// only" (CustomerType, OwnerType, PartyListType, CalendarRulesType,
+// ManagedPropertyType) and values it does not list (VirtualType, FileType,
+// MultiSelectPicklistType, …) are not mapped: their type is read from the
+// column.
 var metadataTypeByTypeName = map[string]string{
-	"BigIntType":              "BigIntAttributeMetadata",
-	"BooleanType":             "BooleanAttributeMetadata",
-	"DateTimeType":            "DateTimeAttributeMetadata",
-	"DecimalType":             "DecimalAttributeMetadata",
-	"DoubleType":              "DoubleAttributeMetadata",
-	"EntityNameType":          "EntityNameAttributeMetadata",
-	"FileType":                "FileAttributeMetadata",
-	"ImageType":               "ImageAttributeMetadata",
-	"IntegerType":             "IntegerAttributeMetadata",
-	"LookupType":              "LookupAttributeMetadata",
-	"ManagedPropertyType":     "ManagedPropertyAttributeMetadata",
-	"MemoType":                "MemoAttributeMetadata",
-	"MoneyType":               "MoneyAttributeMetadata",
-	"MultiSelectPicklistType": "MultiSelectPicklistAttributeMetadata",
-	"PicklistType":            "PicklistAttributeMetadata",
-	"StateType":               "StateAttributeMetadata",
-	"StatusType":              "StatusAttributeMetadata",
-	"StringType":              "StringAttributeMetadata",
-	"UniqueidentifierType":    "UniqueIdentifierAttributeMetadata",
+	"BigIntType":           "BigIntAttributeMetadata",
+	"BooleanType":          "BooleanAttributeMetadata",
+	"DateTimeType":         "DateTimeAttributeMetadata",
+	"DecimalType":          "DecimalAttributeMetadata",
+	"DoubleType":           "DoubleAttributeMetadata",
+	"EntityNameType":       "EntityNameAttributeMetadata",
+	"ImageType":            "ImageAttributeMetadata",
+	"IntegerType":          "IntegerAttributeMetadata",
+	"LookupType":           "LookupAttributeMetadata",
+	"MemoType":             "MemoAttributeMetadata",
+	"MoneyType":            "MoneyAttributeMetadata",
+	"PicklistType":         "PicklistAttributeMetadata",
+	"StateType":            "StateAttributeMetadata",
+	"StatusType":           "StatusAttributeMetadata",
+	"StringType":           "StringAttributeMetadata",
+	"UniqueidentifierType": "UniqueIdentifierAttributeMetadata",
 }
 
 // columnMetadataType is the metadata type a column PUT carries, from an
