@@ -312,17 +312,13 @@ const (
 	newValues valueSide = false
 )
 
-// auditValueStyle is how audit detail values are written.
+// auditValueStyle is how audit detail values are written: the zero value
+// as stored (money with its 4 decimals, 88800.0000), no annotations.
 type auditValueStyle bool
 
-const (
-	// storedAuditValues: as stored (money with its 4 decimals, 88800.0000),
-	// no annotations.
-	storedAuditValues auditValueStyle = false
-	// annotatedAuditValues: numbers without trailing zeros (88800), each
-	// value preceded by its FormattedValue annotation.
-	annotatedAuditValues auditValueStyle = true
-)
+// annotatedAuditValues: numbers without trailing zeros (88800), each value
+// preceded by its FormattedValue annotation.
+const annotatedAuditValues auditValueStyle = true
 
 // appendValues writes the old or new values of a row as an entity of the
 // row's table; absent (null) values are left out.
