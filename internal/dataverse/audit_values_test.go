@@ -18,23 +18,8 @@ func TestRetrieveAuditDetailsValueStyles(t *testing.T) {
 	t.Parallel()
 	changes := map[bool]map[string]dataverse.AuditChange{}
 	for _, annotated := range []bool{false, true} {
-		srv, err := emulator.Start(emulator.Options{AnnotatedAuditValues: annotated})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(srv.Close)
-		c := quickClient(t, srv)
-		srv.UpdateOrganization(func(o *emulator.Organization) { o.IsAuditEnabled = true })
-		if err := srv.UpdateEntityAudit("account", func(s *emulator.EntityAuditState) {
-			s.IsAuditEnabled = true
-			for _, col := range []string{"name", "revenue", "creditonhold"} {
-				a := s.Attributes[col]
-				a.IsAuditEnabled = true
-				s.Attributes[col] = a
-			}
-		}); err != nil {
-			t.Fatal(err)
-		}
+		srv, c := emulatorWith(t, emulator.Options{AnnotatedAuditValues: annotated})
+		auditColumns(t, srv, "account", "name", "revenue", "creditonhold")
 		user := srv.AddUser("Nancy Anderson")
 		at := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 		id, err := srv.SimulateCreate(at, user, "account", map[string]any{"name": "Contoso", "revenue": 88800, "creditonhold": false})

@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"sync"
 
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi"
 )
@@ -40,12 +39,8 @@ type Client struct {
 	api     *msapi.Client
 	envURL  string // scheme://host[:port], lower case, no trailing slash
 	apiBase string // envURL + APIPath
-	// solutionOps keeps this client's metadata PUTs (shared) and publishes
-	// (exclusive) apart: Dataverse holds one customization lock per
-	// environment, and a PUT sent while a publish runs may be refused
-	// with it, costing a retry wait. Other processes can still collide;
-	// those refusals are retried (writeRetryingLock, Publisher).
-	solutionOps *sync.RWMutex
+	// solutionOps keeps this client's metadata PUTs and publishes apart.
+	solutionOps *solutionGate
 }
 
 // Request and Response are those of the transport.
@@ -66,7 +61,7 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{api: api, envURL: api.BaseURL(), apiBase: api.APIBase(), solutionOps: &sync.RWMutex{}}, nil
+	return &Client{api: api, envURL: api.BaseURL(), apiBase: api.APIBase(), solutionOps: newSolutionGate()}, nil
 }
 
 // EnvironmentURL returns the normalised environment URL (scheme://host[:port]).

@@ -21,12 +21,7 @@ func TestColumnChangeWithAndWithoutItemTypes(t *testing.T) {
 		for _, col := range []string{"jobtitle", "parentcustomerid"} {
 			t.Run(fmt.Sprintf("untyped=%t/%s", untyped, col), func(t *testing.T) {
 				t.Parallel()
-				srv, err := emulator.Start(emulator.Options{FunctionAttributeItemsUntyped: untyped})
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(srv.Close)
-				c := quickClient(t, srv)
+				srv, c := emulatorWith(t, emulator.Options{FunctionAttributeItemsUntyped: untyped})
 				before, _ := srv.AttributeDefinitionJSON("contact", col)
 				m := dataverse.NewMetadataCache(c, dataverse.MetadataCacheOptions{})
 				current, err := m.Entity(t.Context(), "contact")
@@ -58,5 +53,33 @@ func TestColumnChangeWithAndWithoutItemTypes(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// emulatorWith starts an emulator with opts and a quick client for it.
+func emulatorWith(t *testing.T, opts emulator.Options) (*emulator.Server, *dataverse.Client) {
+	t.Helper()
+	srv, err := emulator.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	return srv, quickClient(t, srv)
+}
+
+// auditColumns turns on organization auditing and the auditing of table and
+// of its columns cols.
+func auditColumns(t *testing.T, srv *emulator.Server, table string, cols ...string) {
+	t.Helper()
+	srv.UpdateOrganization(func(o *emulator.Organization) { o.IsAuditEnabled = true })
+	if err := srv.UpdateEntityAudit(table, func(s *emulator.EntityAuditState) {
+		s.IsAuditEnabled = true
+		for _, col := range cols {
+			a := s.Attributes[col]
+			a.IsAuditEnabled = true
+			s.Attributes[col] = a
+		}
+	}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -310,10 +310,10 @@ func (c *Client) writeDefinition(ctx context.Context, path string, def json.RawM
 	if solution != "" {
 		h.Set("MSCRM.SolutionUniqueName", solution)
 	}
-	c.solutionOps.RLock() // not while this client publishes
-	defer c.solutionOps.RUnlock()
-	_, err = c.Do(ctx, &Request{Method: http.MethodPut, Path: path, Body: body, Header: h})
-	return err
+	return c.solutionOps.put(func() error { // not while this client publishes
+		_, err := c.Do(ctx, &Request{Method: http.MethodPut, Path: path, Body: body, Header: h})
+		return err
+	})
 }
 
 // putEntityDefinition replaces a table's definition with def.

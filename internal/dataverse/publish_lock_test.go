@@ -18,12 +18,7 @@ func TestMetadataWriteDuringAnotherPublish(t *testing.T) {
 	for _, accept := range []bool{false, true} {
 		t.Run(fmt.Sprintf("accept=%t", accept), func(t *testing.T) {
 			t.Parallel()
-			srv, err := emulator.Start(emulator.Options{AcceptMetadataWritesDuringPublish: accept})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(srv.Close)
-			c := quickClient(t, srv)
+			srv, c := emulatorWith(t, emulator.Options{AcceptMetadataWritesDuringPublish: accept})
 			before, _ := srv.EntityAudit("account")
 			m := dataverse.NewMetadataCache(c, dataverse.MetadataCacheOptions{LockRetryWait: 20 * time.Millisecond})
 			if _, err := m.Entity(t.Context(), "account"); err != nil {
@@ -65,13 +60,8 @@ func written(srv *emulator.Server, before emulator.EntityAuditState) bool {
 func TestMetadataWriteWaitsForOwnPublish(t *testing.T) {
 	t.Parallel()
 	clock := emulator.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	srv, err := emulator.Start(emulator.Options{TimeSource: clock, PublishBaseDuration: time.Hour, PublishPerTableDuration: -1,
+	srv, c := emulatorWith(t, emulator.Options{TimeSource: clock, PublishBaseDuration: time.Hour, PublishPerTableDuration: -1,
 		ExecutionTimePerWindow: -1, MetadataCacheWindow: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	c := quickClient(t, srv)
 	m := dataverse.NewMetadataCache(c, dataverse.MetadataCacheOptions{LockRetryWait: 5 * time.Millisecond})
 	before, _ := srv.EntityAudit("account")
 	if _, err := m.Entity(t.Context(), "account"); err != nil {
