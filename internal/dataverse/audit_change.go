@@ -303,9 +303,13 @@ func (m *MetadataCache) applyOneColumn(ctx context.Context, change ColumnAuditCh
 	if err != nil {
 		return false, &AuditWriteError{Table: change.Table, Column: col.LogicalName, Step: EditingDefinition, Path: path, Err: err}
 	}
+	odataType, err := m.columnPutType(ctx, change.Table, col, &wire)
+	if err != nil {
+		return fail(ReadingDefinition, err)
+	}
 	tflog.Info(ctx, "updating column audit setting", map[string]any{"entity": change.Table, "attribute": col.LogicalName, "audit_enabled": want})
 	err = m.writeRetryingLock(ctx, change.Table, func(ctx context.Context) error {
-		return m.c.putAttributeDefinition(ctx, change.Table, col.LogicalName, col.ODataType, def, change.Solution)
+		return m.c.putAttributeDefinition(ctx, change.Table, col.LogicalName, odataType, def, change.Solution)
 	})
 	if err != nil {
 		return false, &AuditWriteError{Table: change.Table, Column: col.LogicalName, Step: WritingDefinition, Err: err, SentDespiteLock: !cur.CanBeChanged}

@@ -39,6 +39,8 @@ type Client struct {
 	api     *msapi.Client
 	envURL  string // scheme://host[:port], lower case, no trailing slash
 	apiBase string // envURL + APIPath
+	// solutionOps keeps this client's metadata PUTs and publishes apart.
+	solutionOps *solutionGate
 }
 
 // Request and Response are those of the transport.
@@ -59,7 +61,7 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{api: api, envURL: api.BaseURL(), apiBase: api.APIBase()}, nil
+	return &Client{api: api, envURL: api.BaseURL(), apiBase: api.APIBase(), solutionOps: newSolutionGate()}, nil
 }
 
 // EnvironmentURL returns the normalised environment URL (scheme://host[:port]).

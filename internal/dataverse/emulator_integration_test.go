@@ -141,16 +141,7 @@ func TestRetrieveAuditDetails_10kRowsAgainstEmulator(t *testing.T) {
 // as is rather than failing or trimming it further.
 func TestRetrieveAuditDetails_CappedValueAgainstEmulator(t *testing.T) {
 	srv, c := emulatorClient(t)
-	srv.UpdateOrganization(func(o *emulator.Organization) { o.IsAuditEnabled = true })
-	err := srv.UpdateEntityAudit("email", func(s *emulator.EntityAuditState) {
-		s.IsAuditEnabled = true
-		a := s.Attributes["description"]
-		a.IsAuditEnabled = true
-		s.Attributes["description"] = a
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	auditColumns(t, srv, "email", "description")
 	user := srv.AddUser("Nancy Anderson")
 	if _, err := srv.SimulateCreate(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC), user, "email",
 		map[string]any{"subject": "Report", "description": strings.Repeat("b", 7000)}); err != nil {

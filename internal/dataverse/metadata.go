@@ -88,12 +88,13 @@ type labelWire struct {
 }
 
 type attributeAuditWire struct {
-	ODataType      string                  `json:"@odata.type"`
-	LogicalName    string                  `json:"LogicalName"`
-	MetadataID     string                  `json:"MetadataId"`
-	AttributeOf    *string                 `json:"AttributeOf"`
-	IsAuditEnabled *BooleanManagedProperty `json:"IsAuditEnabled"`
-	IsManaged      *bool                   `json:"IsManaged"`
+	ODataType         string                  `json:"@odata.type"`
+	AttributeTypeName *attributeTypeNameWire  `json:"AttributeTypeName"`
+	LogicalName       string                  `json:"LogicalName"`
+	MetadataID        string                  `json:"MetadataId"`
+	AttributeOf       *string                 `json:"AttributeOf"`
+	IsAuditEnabled    *BooleanManagedProperty `json:"IsAuditEnabled"`
+	IsManaged         *bool                   `json:"IsManaged"`
 }
 
 type entityAuditWire struct {
@@ -138,7 +139,7 @@ func addAttributes(e *EntityAuditInfo, attrs []attributeAuditWire) {
 		ai := &AttributeAuditInfo{
 			LogicalName: a.LogicalName,
 			MetadataID:  a.MetadataID,
-			ODataType:   metadataTypeOf(a.ODataType),
+			ODataType:   columnMetadataType(a.ODataType, a.AttributeTypeName),
 			IsManaged:   boolOf(a.IsManaged),
 		}
 		if a.AttributeOf != nil {
@@ -309,8 +310,10 @@ func (c *Client) writeDefinition(ctx context.Context, path string, def json.RawM
 	if solution != "" {
 		h.Set("MSCRM.SolutionUniqueName", solution)
 	}
-	_, err = c.Do(ctx, &Request{Method: http.MethodPut, Path: path, Body: body, Header: h})
-	return err
+	return c.solutionOps.put(func() error { // not while this client publishes
+		_, err := c.Do(ctx, &Request{Method: http.MethodPut, Path: path, Body: body, Header: h})
+		return err
+	})
 }
 
 // putEntityDefinition replaces a table's definition with def.

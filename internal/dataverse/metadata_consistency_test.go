@@ -193,12 +193,7 @@ func TestCacheReadsStronglyAfterAWrite(t *testing.T) {
 // the import ends.
 func TestMetadataWriteWaitsForAnImport(t *testing.T) {
 	t.Parallel()
-	srv, err := emulator.Start(emulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	c := quickClient(t, srv)
+	srv, c := emulatorWith(t, emulator.Options{})
 	before, _ := srv.EntityAudit("account")
 	m := dataverse.NewMetadataCache(c, dataverse.MetadataCacheOptions{LockRetryWait: 20 * time.Millisecond})
 	// The import ends once it has refused the PUT twice (counted, not timed).

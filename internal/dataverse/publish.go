@@ -54,18 +54,22 @@ func (c *Client) PublishXML(ctx context.Context, entities []string) error {
 	if err != nil {
 		return err
 	}
-	_, err = c.Do(ctx, &Request{
-		Method: http.MethodPost,
-		Path:   "PublishXml",
-		Body:   map[string]string{"ParameterXml": param},
+	return c.solutionOps.publish(func() error {
+		_, err := c.Do(ctx, &Request{
+			Method: http.MethodPost,
+			Path:   "PublishXml",
+			Body:   map[string]string{"ParameterXml": param},
+		})
+		return err
 	})
-	return err
 }
 
 // PublishAllXML publishes all customizations (POST PublishAllXml). The action
 // takes no parameters; an empty JSON object is sent so that servers which
 // expect a JSON body on POST are satisfied too.
 func (c *Client) PublishAllXML(ctx context.Context) error {
-	_, err := c.Do(ctx, &Request{Method: http.MethodPost, Path: "PublishAllXml", Body: json.RawMessage(`{}`)})
-	return err
+	return c.solutionOps.publish(func() error {
+		_, err := c.Do(ctx, &Request{Method: http.MethodPost, Path: "PublishAllXml", Body: json.RawMessage(`{}`)})
+		return err
+	})
 }

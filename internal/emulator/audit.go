@@ -196,6 +196,9 @@ func (sh *shared) beginAudit(user *principal, at time.Time) *auditWriter {
 // add writes a settings row: old/new values keyed by column, stored for
 // AuditRecords (RetrieveAuditDetails reports no values for these rows).
 func (w *auditWriter) add(action, operation int, table, objectID string, oldValues, newValues map[string]any) {
+	if w.shared.noSettingsRows {
+		return // Options.NoSettingsAuditRows
+	}
 	var changes []auditChange
 	if oldValues != nil || newValues != nil {
 		names := make([]string, 0, len(newValues))

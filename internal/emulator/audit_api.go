@@ -514,7 +514,7 @@ func (s *Server) serveRetrieveAuditDetails(w http.ResponseWriter, r *http.Reques
 	b := []byte(`{"@odata.context":`)
 	b = appendJSONString(b, s.environment+apiPrefix+"$metadata#Microsoft.Dynamics.CRM.RetrieveAuditDetailsResponse")
 	b = append(b, `,"AuditDetail":`...)
-	b = appendAuditDetail(b, row)
+	b = appendAuditDetail(b, row, s.auditValues)
 	b = append(b, '}')
 	writeRawOData(w, http.StatusOK, b)
 }

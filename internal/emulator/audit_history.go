@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -189,7 +190,11 @@ func (s *Server) serveRecordChangeHistory(w http.ResponseWriter, r *http.Request
 	b = append(b, `,"PagingCookie":`...)
 	cookie := ""
 	if len(rows) > 0 {
-		cookie = fmt.Sprintf(`<cookie page="%d"><auditid last="{%s}" first="{%s}" /></cookie>`, page, strings.ToUpper(rows[len(rows)-1].id.String()), strings.ToUpper(rows[0].id.String()))
+		// The documented form ("Retrieve the history of audited data
+		// changes"); the token's content is the emulator's own and opaque.
+		// The emulator pages by PageNumber and never reads a cookie back.
+		last := rows[len(rows)-1].id
+		cookie = fmt.Sprintf(`<cookie page="%d"><cookieExtensions ContinuationToken="%s" /></cookie>`, page, base64.StdEncoding.EncodeToString(last[:]))
 	}
 	b = appendStringOrNull(b, cookie)
 	b = append(b, `,"TotalRecordCount":`...)
@@ -203,7 +208,7 @@ func (s *Server) serveRecordChangeHistory(w http.ResponseWriter, r *http.Request
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendAuditDetail(b, row)
+		b = appendAuditDetail(b, row, s.auditValues)
 	}
 	b = append(b, "]}}"...)
 	setPreferenceApplied(w, p, false)

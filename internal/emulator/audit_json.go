@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -278,7 +279,10 @@ func detailType(r *auditRow) string {
 // carries "AuditRecord" (documented for RetrieveRecordChangeHistory; the
 // documented RetrieveAuditDetails answer has none either), and long string
 // values are capped.
-func appendAuditDetail(b []byte, r *auditRow) []byte {
+//
+// How values are written is not documented beyond the example: style
+// chooses (Options.AnnotatedAuditValues).
+func appendAuditDetail(b []byte, r *auditRow, style auditValueStyle) []byte {
 	first := true
 	typ := detailType(r)
 	b = append(b, '{')
@@ -287,9 +291,9 @@ func appendAuditDetail(b []byte, r *auditRow) []byte {
 	switch typ {
 	case detailAttribute:
 		b = appendKey(b, &first, "OldValue")
-		b = appendValues(b, r, oldValues)
+		b = appendValues(b, r, oldValues, style)
 		b = appendKey(b, &first, "NewValue")
-		b = appendValues(b, r, newValues)
+		b = appendValues(b, r, newValues, style)
 		b = appendKey(b, &first, "InvalidNewValueAttributes")
 		b = append(b, "[]"...)
 		b = appendKey(b, &first, "LocLabelLanguageCode")
@@ -313,9 +317,17 @@ const (
 	newValues valueSide = false
 )
 
+// auditValueStyle is how audit detail values are written: the zero value
+// as stored (money with its 4 decimals, 88800.0000), no annotations.
+type auditValueStyle bool
+
+// annotatedAuditValues: numbers without trailing zeros (88800), each value
+// preceded by its FormattedValue annotation.
+const annotatedAuditValues auditValueStyle = true
+
 // appendValues writes the old or new values of a row as an entity of the
 // row's table; absent (null) values are left out.
-func appendValues(b []byte, r *auditRow, side valueSide) []byte {
+func appendValues(b []byte, r *auditRow, side valueSide, style auditValueStyle) []byte {
 	first := true
 	b = append(b, '{')
 	b = appendKey(b, &first, "@odata.type")
@@ -331,6 +343,11 @@ func appendValues(b []byte, r *auditRow, side valueSide) []byte {
 		name := c.name
 		if c.lookup {
 			name = "_" + name + "_value"
+		}
+		if style == annotatedAuditValues {
+			v = trimmedNumber(v)
+			b = appendKey(b, &first, name+"@"+annFormatted)
+			b = appendJSONString(b, formattedAuditValue(v))
 		}
 		b = appendKey(b, &first, name)
 		b = appendValue(b, v)
@@ -360,6 +377,33 @@ func appendValue(b []byte, v any) []byte {
 		return append(b, "null"...)
 	}
 	return append(b, m...)
+}
+
+// trimmedNumber drops a decimal number's trailing zeros (88800.0000 →
+// 88800, 12.50 → 12.5); other values are returned as they are.
+func trimmedNumber(v any) any {
+	n, ok := v.(json.Number)
+	if !ok || !strings.Contains(string(n), ".") || strings.ContainsAny(string(n), "eE") {
+		return v
+	}
+	return json.Number(strings.TrimSuffix(strings.TrimRight(string(n), "0"), "."))
+}
+
+// formattedAuditValue is a value's display text for its FormattedValue
+// annotation.
+func formattedAuditValue(v any) string {
+	switch x := v.(type) {
+	case string:
+		return capAuditValue(x)
+	case bool:
+		if x {
+			return "Yes"
+		}
+		return "No"
+	case time.Time:
+		return x.UTC().Format("1/2/2006 3:04 PM")
+	}
+	return fmt.Sprint(v)
 }
 
 // capAuditValue cuts a string over maxAuditValueLength characters to that

@@ -75,6 +75,7 @@ type graphPart struct {
 	delay       time.Duration // GraphQueryDelay
 	pageSize    int           // GraphPageSize
 	recordLimit int           // GraphRecordCountLimit
+	newestFirst bool          // GraphRecordsNewestFirst
 
 	mu          sync.Mutex
 	unified     []*unifiedRecord       // in write order
@@ -84,10 +85,11 @@ type graphPart struct {
 
 func newGraphPart(sh *shared, opts Options) *graphPart {
 	g := &graphPart{
-		shared:   sh,
-		delay:    durationOption(opts.GraphQueryDelay, defaultGraphQueryDelay),
-		pageSize: opts.GraphPageSize,
-		queries:  map[string]*graphQuery{},
+		shared:      sh,
+		delay:       durationOption(opts.GraphQueryDelay, defaultGraphQueryDelay),
+		pageSize:    opts.GraphPageSize,
+		queries:     map[string]*graphQuery{},
+		newestFirst: opts.GraphRecordsNewestFirst,
 	}
 	if g.pageSize <= 0 {
 		g.pageSize = defaultGraphPageSize
@@ -148,10 +150,14 @@ func (g *graphPart) evaluate(q *graphQuery) {
 		q.results = append(q.results, r)
 	}
 	slices.SortStableFunc(q.results, func(a, b *unifiedRecord) int {
-		if c := a.CreatedDateTime.Compare(b.CreatedDateTime); c != 0 {
-			return c
+		c := a.CreatedDateTime.Compare(b.CreatedDateTime)
+		if c == 0 {
+			c = strings.Compare(a.ID, b.ID)
 		}
-		return strings.Compare(a.ID, b.ID)
+		if g.newestFirst {
+			return -c
+		}
+		return c
 	})
 	q.matched = len(q.results)
 	if len(q.results) > g.recordLimit {

@@ -67,14 +67,26 @@ func TestImportLocksMetadataWrites(t *testing.T) {
 	}
 }
 
-// TestPublishDoesNotLockMetadataWrites: a PUT while a publish runs is
-// saved (and stays unpublished), as before.
-func TestPublishDoesNotLockMetadataWrites(t *testing.T) {
+// TestPublishLocksMetadataWrites: a PUT while a publish runs is refused
+// with the customization lock by default; with
+// AcceptMetadataWritesDuringPublish it is saved (and stays unpublished).
+func TestPublishLocksMetadataWrites(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{})
-	release := s.HoldCustomizationLock(opPublish)
-	defer release()
-	changeAuditRetrieve(t, s, token, "contact", true)
+	for _, op := range []string{opPublish, opPublishAll} {
+		s, token := metaServer(t, Options{})
+		release := s.HoldCustomizationLock(op)
+		path := "EntityDefinitions(LogicalName='contact')"
+		def := fullDefinition(t, s, token, path, "")
+		wantError(t, put(t, s, token, path, def.with("IsRetrieveAuditEnabled", mustRaw(true)), nil),
+			http.StatusTooManyRequests, "0x80071151", "Cannot start another [EntityCustomization] because there is a previous ["+op+"] running")
+		release()
+		changeAuditRetrieve(t, s, token, "contact", true)
+
+		s, token = metaServer(t, Options{AcceptMetadataWritesDuringPublish: true})
+		release = s.HoldCustomizationLock(op)
+		changeAuditRetrieve(t, s, token, "contact", true)
+		release()
+	}
 }
 
 func TestImportControlEndpoint(t *testing.T) {

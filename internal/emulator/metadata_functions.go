@@ -207,12 +207,12 @@ func (md *metadataPart) serveMetadataFunction(w http.ResponseWriter, r *http.Req
 		}
 		body = object{
 			{"@odata.context", md.metadataContext("Microsoft.Dynamics.CRM.RetrieveEntityResponse")},
-			{"EntityMetadata", complexEntity(count(md.servedDefinition(e, cache)), v, call.withAttributes)},
+			{"EntityMetadata", md.complexEntity(count(md.servedDefinition(e, cache)), v, call.withAttributes)},
 		}
 	} else {
 		items := make([]complexDefinition, 0, len(md.store.names))
 		for _, name := range md.store.names {
-			items = append(items, complexEntity(count(md.servedDefinition(md.store.entities[name], cache)), v, call.withAttributes))
+			items = append(items, md.complexEntity(count(md.servedDefinition(md.store.entities[name], cache)), v, call.withAttributes))
 		}
 		body = object{
 			{"@odata.context", md.metadataContext("Microsoft.Dynamics.CRM.RetrieveAllEntitiesResponse")},
@@ -226,8 +226,9 @@ func (md *metadataPart) serveMetadataFunction(w http.ResponseWriter, r *http.Req
 }
 
 // complexEntity captures a table as ComplexEntityMetadata, for writeOData
-// to render. Caller holds md.mu; what it captures is immutable.
-func complexEntity(e *entityDef, v definitionView, withAttributes bool) complexDefinition {
+// to render. Caller holds md.mu; what it captures is immutable. Column
+// items carry "@odata.type" unless Options.FunctionAttributeItemsUntyped.
+func (md *metadataPart) complexEntity(e *entityDef, v definitionView, withAttributes bool) complexDefinition {
 	out := complexDefinition{props: v.entityProps(e), withAttributes: withAttributes}
 	if !withAttributes {
 		return out
@@ -239,7 +240,11 @@ func complexEntity(e *entityDef, v definitionView, withAttributes bool) complexD
 			// ComplexEnumAttributeMetadata carries OptionSet inline.
 			props = append(props[:len(props):len(props)], rawMember{"OptionSet", a.optionSet})
 		}
-		out.columns[i] = complexColumn{odataType: "#" + complexTypeName(a.odataType), props: props}
+		odataType := "#" + complexTypeName(a.odataType)
+		if md.functionItemsUntyped {
+			odataType = ""
+		}
+		out.columns[i] = complexColumn{odataType: odataType, props: props}
 	}
 	return out
 }

@@ -83,6 +83,8 @@ type metadataPart struct {
 	store *metaStore
 	// plainGetServesSaved: Options.PlainMetadataGetServesSaved.
 	plainGetServesSaved bool
+	// functionItemsUntyped: Options.FunctionAttributeItemsUntyped.
+	functionItemsUntyped bool
 
 	// cacheWindow is Options.MetadataCacheWindow; cached holds, by table,
 	// the definition served to reads without Consistency: Strong

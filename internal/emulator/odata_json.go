@@ -42,12 +42,14 @@ func (d complexDefinition) appendJSON(b []byte) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = append(b, `{"@odata.type":`...)
-			b = appendJSONString(b, c.odataType)
-			if len(c.props) > 0 {
-				b = c.props.appendMembers(append(b, ','))
+			b = append(b, '{')
+			if c.odataType != "" { // Options.FunctionAttributeItemsUntyped
+				b = appendJSONString(append(b, `"@odata.type":`...), c.odataType)
+				if len(c.props) > 0 {
+					b = append(b, ',')
+				}
 			}
-			b = append(b, '}')
+			b = append(c.props.appendMembers(b), '}')
 		}
 		b = append(b, ']')
 	}

@@ -41,7 +41,7 @@ func TestMarshalODataWritesWhatJSONMarshalWrote(t *testing.T) {
 		for _, name := range store.names {
 			ent := store.entities[name]
 			legacy = append(legacy, legacyComplexEntity(ent, v, true))
-			items = append(items, complexEntity(ent, v, true))
+			items = append(items, (&metadataPart{}).complexEntity(ent, v, true))
 		}
 		when := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 		old := object{{"@odata.context", "https://x/api/data/v9.2/$metadata#Microsoft.Dynamics.CRM.RetrieveAllEntitiesResponse"}, {"Timestamp", when}, {"EntityMetadata", legacy}}
@@ -49,7 +49,7 @@ func TestMarshalODataWritesWhatJSONMarshalWrote(t *testing.T) {
 		sameAsJSONMarshal(t, now, old)
 		for _, withAttributes := range []bool{false, true} {
 			want, _ := json.Marshal(object{{"EntityMetadata", legacyComplexEntity(e, v, withAttributes)}})
-			got, _ := marshalOData(object{{"EntityMetadata", complexEntity(e, v, withAttributes)}})
+			got, _ := marshalOData(object{{"EntityMetadata", (&metadataPart{}).complexEntity(e, v, withAttributes)}})
 			if !bytes.Equal(got, want) {
 				t.Fatalf("one table, attributes %t:\n got %.300s\nwant %.300s", withAttributes, got, want)
 			}
@@ -113,7 +113,7 @@ func retrieveAllEntitiesBody(extra int) (now, legacy object) {
 	var items []complexDefinition
 	var old []rawObject
 	for _, name := range store.names {
-		items = append(items, complexEntity(store.entities[name], savedView, true))
+		items = append(items, (&metadataPart{}).complexEntity(store.entities[name], savedView, true))
 		old = append(old, legacyComplexEntity(store.entities[name], savedView, true))
 	}
 	head := object{{"@odata.context", "https://x/api/data/v9.2/$metadata#Microsoft.Dynamics.CRM.RetrieveAllEntitiesResponse"}}

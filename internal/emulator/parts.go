@@ -46,6 +46,9 @@ type shared struct {
 	clock  func() time.Time // audit row stamps
 	timers Clock            // every timer and window
 	closed chan struct{}    // closed by Close: ends publish waits
+
+	auditValues    auditValueStyle // Options.AnnotatedAuditValues
+	noSettingsRows bool            // Options.NoSettingsAuditRows
 }
 
 // now is the (UTC) time API writes carry.

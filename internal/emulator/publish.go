@@ -41,6 +41,8 @@ type publishPart struct {
 	meta     *metadataPart
 	base     time.Duration // PublishBaseDuration
 	perTable time.Duration // PublishPerTableDuration
+	// writesDuringPublish: Options.AcceptMetadataWritesDuringPublish.
+	writesDuringPublish bool
 
 	mu              sync.Mutex
 	running         string        // the solution operation holding the lock ("Publish", "PublishAll", a test's) or ""
@@ -52,10 +54,11 @@ type publishPart struct {
 
 func newPublishPart(sh *shared, meta *metadataPart, opts Options) *publishPart {
 	return &publishPart{
-		shared:   sh,
-		meta:     meta,
-		base:     durationOption(opts.PublishBaseDuration, defaultPublishBase),
-		perTable: durationOption(opts.PublishPerTableDuration, defaultPublishPerTable),
+		shared:              sh,
+		meta:                meta,
+		base:                durationOption(opts.PublishBaseDuration, defaultPublishBase),
+		perTable:            durationOption(opts.PublishPerTableDuration, defaultPublishPerTable),
+		writesDuringPublish: opts.AcceptMetadataWritesDuringPublish,
 	}
 }
 
@@ -67,10 +70,9 @@ func (pub *publishPart) solutionLockRefusal(op string) string {
 	if pub.running == "" {
 		return ""
 	}
-	if op == opEntityCustomization && (pub.running == opPublish || pub.running == opPublishAll) {
-		// Chosen: a metadata PUT during a publish is saved and stays
-		// unpublished (see servePublish); only an import or another
-		// held operation refuses it.
+	if op == opEntityCustomization && pub.writesDuringPublish && (pub.running == opPublish || pub.running == opPublishAll) {
+		// Options.AcceptMetadataWritesDuringPublish: the PUT is saved and
+		// stays unpublished (see servePublish).
 		return ""
 	}
 	if op == opPublishAll {

@@ -120,7 +120,9 @@ func TestPublishLockConflict(t *testing.T) {
 	t.Parallel()
 	clock := NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	// No execution time limit: an hour-long publish would use it up.
-	s, token := metaServer(t, Options{TimeSource: clock, PublishBaseDuration: time.Hour, PublishPerTableDuration: -1, ExecutionTimePerWindow: -1})
+	// Writes during a publish accepted, to see that they stay unpublished.
+	s, token := metaServer(t, Options{TimeSource: clock, PublishBaseDuration: time.Hour, PublishPerTableDuration: -1, ExecutionTimePerWindow: -1,
+		AcceptMetadataWritesDuringPublish: true})
 	changeAuditRetrieve(t, s, token, "account", true)
 
 	first := make(chan apiResponse, 1)
@@ -130,7 +132,7 @@ func TestPublishLockConflict(t *testing.T) {
 	}()
 	waitForWaiters(t, clock, 1)
 
-	// A PUT while the publish runs is accepted but stays unpublished.
+	// A PUT while the publish runs (accepted by the option) stays unpublished.
 	changeAuditRetrieve(t, s, token, "account", false)
 
 	r := callAPI(t, s, http.MethodPost, "PublishXml", token, publishBody("contact"), nil)

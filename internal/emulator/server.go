@@ -57,6 +57,14 @@ type Options struct {
 	// Zero means the defaults, 50 ms and 2 ms; a negative value means none.
 	PublishBaseDuration     time.Duration
 	PublishPerTableDuration time.Duration
+	// AcceptMetadataWritesDuringPublish lets a table or column PUT through
+	// while a publish runs (it is saved and stays unpublished). Default
+	// false: the PUT is refused with the CustomizationLockException, as
+	// while an import runs — Dataverse has one customization lock for
+	// imports, publishes and metadata changes (a publish is refused while an
+	// [EntityCustomization] runs, observed); whether a PUT is refused during
+	// a publish is not documented, so clients must work either way.
+	AcceptMetadataWritesDuringPublish bool
 	// Clock is the time audit rows written through the API (organization
 	// PATCH, metadata PUT, UpdateOrganization, UpdateEntityAudit) carry.
 	// Default: TimeSource.Now. It must be safe for concurrent use.
@@ -87,6 +95,10 @@ type Options struct {
 	// isRecordCountLimitExceeded true and serves only that many. Default
 	// 1,000,000, the per-query allocation Microsoft quotes as a baseline.
 	GraphRecordCountLimit int
+	// GraphRecordsNewestFirst serves a query's records newest first (and,
+	// past the record count limit, keeps the newest). Default false: oldest
+	// first. Microsoft documents no order, so clients must not rely on one.
+	GraphRecordsNewestFirst bool
 	// ExtraCustomTables adds that many generated unmanaged custom tables
 	// (new_bench0001, new_bench0002, …), each with ten auditable columns,
 	// to the catalogue, for benchmarks over hundreds of tables. Default 0.
@@ -100,6 +112,19 @@ type Options struct {
 	// NullRetention starts the organization row with auditretentionperiodv2
 	// null, as environments where nobody ever set a retention report it.
 	NullRetention bool
+	// AnnotatedAuditValues changes how RetrieveAuditDetails and
+	// RetrieveRecordChangeHistory write old and new values: decimals without
+	// trailing zeros (88800 for money stored as 88800.0000) and each value
+	// preceded by its "@OData.Community.Display.V1.FormattedValue". Default
+	// false: values as stored, no annotations. Microsoft's example shows
+	// neither form's details, so clients must read both.
+	AnnotatedAuditValues bool
+	// NoSettingsAuditRows makes organization and table/column audit
+	// setting changes write no audit rows. Default false: they write the
+	// rows of actions 102–113 the emulator chose (audit.go). Microsoft
+	// documents the actions, not which rows a change writes, so clients
+	// must not depend on them.
+	NoSettingsAuditRows bool
 	// MaxRetentionDays is the largest auditretentionperiodv2 a PATCH
 	// accepts. Default 365000 ("Configure auditing"). The admin center's
 	// maximum is 24855 ("Manage Dataverse auditing"); whether the Web API
@@ -112,6 +137,13 @@ type Options struct {
 	// does unless RetrieveAsIfPublished is true. Microsoft does not say which
 	// a plain GET returns; clients must work either way.
 	PlainMetadataGetServesSaved bool
+	// FunctionAttributeItemsUntyped leaves "@odata.type" off the column
+	// items of RetrieveEntity / RetrieveAllEntities answers (each item
+	// still has AttributeType and AttributeTypeName). Default false: every
+	// item names its Complex<Type>AttributeMetadata, as OData does for a
+	// derived type; no capture of the real answer confirms it, so clients
+	// must work either way.
+	FunctionAttributeItemsUntyped bool
 	// MetadataCacheWindow is how long after a table or column PUT a read
 	// of that table's definitions without the header Consistency: Strong
 	// returns the definition as it was before the PUT, as Dataverse's
@@ -251,6 +283,9 @@ func Start(opts Options) (*Server, error) {
 		clock:    opts.Clock,
 		timers:   opts.TimeSource,
 		closed:   make(chan struct{}),
+
+		auditValues:    auditValueStyle(opts.AnnotatedAuditValues),
+		noSettingsRows: opts.NoSettingsAuditRows,
 	}
 	if sh.timers == nil {
 		sh.timers = realClock{}
@@ -263,6 +298,7 @@ func Start(opts Options) (*Server, error) {
 	}
 	meta := newMetadataPart(sh, catalogueShape{extraCustomTables: opts.ExtraCustomTables, large: opts.LargeCatalogue})
 	meta.plainGetServesSaved = opts.PlainMetadataGetServesSaved
+	meta.functionItemsUntyped = opts.FunctionAttributeItemsUntyped
 	meta.cacheWindow = durationOption(opts.MetadataCacheWindow, defaultMetadataCacheWindow)
 	meta.readCost = opts.MetadataReadCost
 	s := &Server{
