@@ -12,9 +12,7 @@ import (
 func TestFaultHangThenReset(t *testing.T) {
 	t.Parallel()
 	clock := NewManualClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
-	s := startServer(t, Options{TimeSource: clock})
-	s.AddSecretClient("app", "secret")
-	token := login(t, s, "app", "secret")
+	s, token := startAppServer(t, Options{TimeSource: clock})
 	s.InjectFaults("GET WhoAmI", Fault{Reset: true, Hang: 30 * time.Second})
 
 	done := make(chan int, 1)
@@ -52,9 +50,7 @@ func TestFaultHangThenReset(t *testing.T) {
 func TestFaultRuleHangAfterHandler(t *testing.T) {
 	t.Parallel()
 	clock := NewManualClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
-	s := startServer(t, Options{TimeSource: clock})
-	s.AddSecretClient("app", "secret")
-	token := login(t, s, "app", "secret")
+	s, token := startAppServer(t, Options{TimeSource: clock})
 	s.SetFaultRules(1, FaultRule{Route: "PATCH organizations", Fraction: 1, Statuses: []int{0}, Hang: time.Minute, AfterHandler: true})
 
 	done := make(chan error, 1)
@@ -86,9 +82,7 @@ func TestFaultRuleHangAfterHandler(t *testing.T) {
 // TestFaultRuleHangOnlyForResets: Hang does not delay status answers.
 func TestFaultRuleHangOnlyForResets(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, Options{})
-	s.AddSecretClient("app", "secret")
-	token := login(t, s, "app", "secret")
+	s, token := startAppServer(t, Options{})
 	s.SetFaultRules(1, FaultRule{Route: "GET WhoAmI", Fraction: 1, Statuses: []int{http.StatusBadGateway}, Hang: time.Hour})
 	start := time.Now()
 	if status, _, _ := tryWhoAmI(t, s, token); status != http.StatusBadGateway {
@@ -103,9 +97,7 @@ func TestFaultRuleHangOnlyForResets(t *testing.T) {
 func TestFaultHangEndsWhenServerCloses(t *testing.T) {
 	t.Parallel()
 	clock := NewManualClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
-	s := startServer(t, Options{TimeSource: clock})
-	s.AddSecretClient("app", "secret")
-	token := login(t, s, "app", "secret")
+	s, token := startAppServer(t, Options{TimeSource: clock})
 	s.InjectFaults("GET WhoAmI", Fault{Reset: true, Hang: 24 * time.Hour})
 	done := make(chan int, 1)
 	go func() {
