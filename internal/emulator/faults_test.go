@@ -7,20 +7,36 @@ import (
 	"time"
 )
 
-// TestFaultHangThenReset: a hang holds the request on the emulator's clock,
-// without an answer, for exactly its duration, then resets it.
-func TestFaultHangThenReset(t *testing.T) {
-	t.Parallel()
+// hungCall is a WhoAmI call that a reset fault holds on the emulator's manual
+// clock; done receives its status (0 for a reset).
+type hungCall struct {
+	s     *Server
+	token string
+	clock *ManualClock
+	done  chan int
+}
+
+// hangingWhoAmI starts a WhoAmI call held by a reset fault for hang.
+func hangingWhoAmI(t *testing.T, hang time.Duration) hungCall {
+	t.Helper()
 	clock := NewManualClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	s, token := startAppServer(t, Options{TimeSource: clock})
-	s.InjectFaults("GET WhoAmI", Fault{Reset: true, Hang: 30 * time.Second})
-
+	s.InjectFaults("GET WhoAmI", Fault{Reset: true, Hang: hang})
 	done := make(chan int, 1)
 	go func() {
 		status, _, _ := tryWhoAmI(t, s, token)
 		done <- status
 	}()
 	waitForWaiters(t, clock, 1)
+	return hungCall{s: s, token: token, clock: clock, done: done}
+}
+
+// TestFaultHangThenReset: a hang holds the request on the emulator's clock,
+// without an answer, for exactly its duration, then resets it.
+func TestFaultHangThenReset(t *testing.T) {
+	t.Parallel()
+	call := hangingWhoAmI(t, 30*time.Second)
+	s, token, clock, done := call.s, call.token, call.clock, call.done
 	clock.Advance(29 * time.Second)
 	select {
 	case status := <-done:
@@ -96,15 +112,8 @@ func TestFaultRuleHangOnlyForResets(t *testing.T) {
 // TestFaultHangEndsWhenServerCloses: Close does not wait for a long hang.
 func TestFaultHangEndsWhenServerCloses(t *testing.T) {
 	t.Parallel()
-	clock := NewManualClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
-	s, token := startAppServer(t, Options{TimeSource: clock})
-	s.InjectFaults("GET WhoAmI", Fault{Reset: true, Hang: 24 * time.Hour})
-	done := make(chan int, 1)
-	go func() {
-		status, _, _ := tryWhoAmI(t, s, token)
-		done <- status
-	}()
-	waitForWaiters(t, clock, 1)
+	call := hangingWhoAmI(t, 24*time.Hour)
+	s, done := call.s, call.done
 	start := time.Now()
 	s.Close()
 	select {
