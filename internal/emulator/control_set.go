@@ -1,10 +1,8 @@
 package emulator
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"sort"
@@ -32,18 +30,11 @@ func (s *Server) serveControlRequest(w http.ResponseWriter, r *http.Request) {
 		s.serveControl(w, r)
 		return
 	}
-	if subtle.ConstantTimeCompare([]byte(r.Header.Get(ControlKeyHeader)), []byte(s.controlKey)) != 1 {
-		controlError(w, http.StatusUnauthorized, "missing or wrong "+ControlKeyHeader)
+	if !s.controlKeyMatches(w, r) {
 		return
 	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		controlError(w, http.StatusMethodNotAllowed, "use POST")
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
-	if err != nil {
-		controlError(w, http.StatusRequestEntityTooLarge, "body too large")
+	body, ok := readControlPost(w, r)
+	if !ok {
 		return
 	}
 	s.serveControlSet(w, body)
