@@ -26,13 +26,20 @@ func (e emulatorToken) GetToken(context.Context, policy.TokenRequestOptions) (az
 	return azcore.AccessToken{Token: tok, ExpiresOn: time.Now().Add(time.Hour)}, err
 }
 
-func emulatorClient(t *testing.T) (*emulator.Server, *dataverse.Client) {
+// startEmulator starts an emulator that the test's end closes.
+func startEmulator(t *testing.T, opts emulator.Options) *emulator.Server {
 	t.Helper()
-	srv, err := emulator.Start(emulator.Options{})
+	srv, err := emulator.Start(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
+	return srv
+}
+
+func emulatorClient(t *testing.T) (*emulator.Server, *dataverse.Client) {
+	t.Helper()
+	srv := startEmulator(t, emulator.Options{})
 	clientID := uuid.NewString()
 	srv.AddSecretClient(clientID, "secret-"+clientID)
 	c, err := dataverse.New(dataverse.Config{
