@@ -59,11 +59,7 @@ func TestColumnChangeWithAndWithoutItemTypes(t *testing.T) {
 // emulatorWith starts an emulator with opts and a quick client for it.
 func emulatorWith(t *testing.T, opts emulator.Options) (*emulator.Server, *dataverse.Client) {
 	t.Helper()
-	srv, err := emulator.Start(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := startEmulator(t, opts)
 	return srv, quickClient(t, srv)
 }
 

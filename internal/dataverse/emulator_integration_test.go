@@ -26,6 +26,17 @@ func (e emulatorToken) GetToken(context.Context, policy.TokenRequestOptions) (az
 	return azcore.AccessToken{Token: tok, ExpiresOn: time.Now().Add(time.Hour)}, err
 }
 
+// startEmulator starts an emulator that the test's end closes.
+func startEmulator(t testing.TB, opts emulator.Options) *emulator.Server {
+	t.Helper()
+	srv, err := emulator.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 func emulatorClient(t *testing.T) (*emulator.Server, *dataverse.Client) {
 	t.Helper()
 	return startEmulatorClient(t, emulator.Options{})
@@ -34,11 +45,7 @@ func emulatorClient(t *testing.T) (*emulator.Server, *dataverse.Client) {
 // startEmulatorClient starts an emulator with opts and a client of it.
 func startEmulatorClient(t testing.TB, opts emulator.Options) (*emulator.Server, *dataverse.Client) {
 	t.Helper()
-	srv, err := emulator.Start(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := startEmulator(t, opts)
 	clientID := uuid.NewString()
 	srv.AddSecretClient(clientID, "secret-"+clientID)
 	c, err := dataverse.New(dataverse.Config{

@@ -53,6 +53,19 @@ func checkStoppedSoon(t *testing.T, start time.Time, written, limit int64) {
 	}
 }
 
+// streamAuditsTooLarge streams an audits page from answer and wants the read
+// refused with *msapi.ResponseTooLargeError, which it returns.
+func streamAuditsTooLarge(t *testing.T, answer *endlessAnswer) error {
+	t.Helper()
+	c, _, _ := newTestServer(t, answer.ServeHTTP)
+	_, _, err := c.StreamAudits(context.Background(), AuditQuery{Limit: 10}, func(AuditRecord) error { return nil })
+	var tooLarge *msapi.ResponseTooLargeError
+	if !errors.As(err, &tooLarge) {
+		t.Fatalf("want *msapi.ResponseTooLargeError, got %T %v", err, err)
+	}
+	return err
+}
+
 // One giant JSON value inside a streamed audits page (here an auditid that
 // never ends) stops the read at msapi.MaxJSONValueBytes with an error that
 // names the request and the limit.
@@ -63,13 +76,8 @@ func TestStreamAuditsGiantValueIsCapped(t *testing.T) {
 		head:        `{"@odata.context":"x","value":[{"auditid":"`,
 		repeat:      "0", total: endlessTotal,
 	}
-	c, _, _ := newTestServer(t, answer.ServeHTTP)
 	start := time.Now()
-	_, _, err := c.StreamAudits(context.Background(), AuditQuery{Limit: 10}, func(AuditRecord) error { return nil })
-	var tooLarge *msapi.ResponseTooLargeError
-	if !errors.As(err, &tooLarge) {
-		t.Fatalf("want *msapi.ResponseTooLargeError, got %T %v", err, err)
-	}
+	err := streamAuditsTooLarge(t, answer)
 	for _, want := range []string{"Dataverse GET audits:", "one JSON value", "16 MiB", "page 1"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
@@ -85,13 +93,8 @@ func TestStreamAuditsGiantSkippedValueIsCapped(t *testing.T) {
 		contentType: "application/json",
 		head:        `{"@odata.context":"`, repeat: "x", total: endlessTotal,
 	}
-	c, _, _ := newTestServer(t, answer.ServeHTTP)
 	start := time.Now()
-	_, _, err := c.StreamAudits(context.Background(), AuditQuery{Limit: 10}, func(AuditRecord) error { return nil })
-	var tooLarge *msapi.ResponseTooLargeError
-	if !errors.As(err, &tooLarge) {
-		t.Fatalf("want *msapi.ResponseTooLargeError, got %T %v", err, err)
-	}
+	_ = streamAuditsTooLarge(t, answer) // the error type is what this test checks
 	checkStoppedSoon(t, start, answer.written.Load(), msapi.MaxJSONValueBytes)
 }
 

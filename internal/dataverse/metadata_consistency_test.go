@@ -220,18 +220,14 @@ func TestMetadataWriteWaitsForAnImport(t *testing.T) {
 // lock refusal naming the import.
 func TestMetadataWriteGivesUpAtTheDeadline(t *testing.T) {
 	t.Parallel()
-	srv, err := emulator.Start(emulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := startEmulator(t, emulator.Options{})
 	c := quickClient(t, srv)
 	release := srv.HoldCustomizationLock("Import")
 	defer release()
 	m := dataverse.NewMetadataCache(c, dataverse.MetadataCacheOptions{LockRetryWait: 20 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
-	_, err = m.ApplyColumnAudit(ctx, dataverse.ColumnAuditChange{Table: "account", Columns: map[string]bool{"name": false},
+	_, err := m.ApplyColumnAudit(ctx, dataverse.ColumnAuditChange{Table: "account", Columns: map[string]bool{"name": false},
 		Current: &dataverse.EntityAuditInfo{Attributes: map[string]*dataverse.AttributeAuditInfo{"name": {
 			LogicalName: "name", ODataType: "Microsoft.Dynamics.CRM.StringAttributeMetadata", IsAuditEnabled: dataverse.BooleanManagedProperty{Value: true, CanBeChanged: true}}}}})
 	if !errors.Is(err, context.DeadlineExceeded) || !dataverse.IsCustomizationLock(err) || !strings.Contains(err.Error(), "previous [Import] running") {

@@ -51,11 +51,7 @@ func (w *wireCounter) reset() { w.requests.Store(0); w.bytes.Store(0) }
 // whose requests and bytes are counted.
 func countedEmulator(t *testing.T, extraTables int) (*emulator.Server, *dataverse.Client, *wireCounter) {
 	t.Helper()
-	srv, err := emulator.Start(emulator.Options{ExtraCustomTables: extraTables})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := startEmulator(t, emulator.Options{ExtraCustomTables: extraTables})
 	clientID := uuid.NewString()
 	srv.AddSecretClient(clientID, "secret-"+clientID)
 	hc := srv.HTTPClient()

@@ -176,6 +176,21 @@ func (s *Server) serveWhoAmI(w http.ResponseWriter, r *http.Request, req apiRequ
 	})
 }
 
+// functionGetOnly admits a call of a Web API function (GET, no further path
+// segment); otherwise it answers 404 or 405 as Dataverse does and returns
+// false.
+func functionGetOnly(w http.ResponseWriter, r *http.Request, req apiRequest) bool {
+	if len(req.rest) > 0 {
+		writeODataError(w, http.StatusNotFound, codeSegmentNotFound, fmt.Sprintf("Resource not found for the segment '%s'.", req.rest[0]))
+		return false
+	}
+	if r.Method != http.MethodGet {
+		writeMethodNotAllowed(w, r, http.MethodGet)
+		return false
+	}
+	return true
+}
+
 func writeMethodNotAllowed(w http.ResponseWriter, r *http.Request, allowed ...string) {
 	w.Header().Set("Allow", strings.Join(allowed, ", "))
 	writeODataError(w, http.StatusMethodNotAllowed, "", fmt.Sprintf("The requested resource does not support http method '%s'.", r.Method))

@@ -51,9 +51,7 @@ func TestAPIRejectsBadTokens(t *testing.T) {
 
 func TestWhoAmI(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, Options{})
-	s.AddSecretClient("app", "secret")
-	token := login(t, s, "app", "secret")
+	s, token := startAppServer(t, Options{})
 	for _, path := range []string{"WhoAmI", "WhoAmI()"} {
 		r := callAPI(t, s, http.MethodGet, path, token, nil, nil)
 		if r.status != http.StatusOK {
@@ -80,9 +78,7 @@ func TestWhoAmI(t *testing.T) {
 
 func TestUnknownSegment(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, Options{})
-	s.AddSecretClient("app", "secret")
-	token := login(t, s, "app", "secret")
+	s, token := startAppServer(t, Options{})
 	r := callAPI(t, s, http.MethodGet, "accountz?$select=name", token, nil, nil)
 	code, msg := r.odataError(t)
 	if r.status != http.StatusNotFound || code != "0x8006088a" || msg != "Resource not found for the segment 'accountz'." {
@@ -95,9 +91,7 @@ func TestUnknownSegment(t *testing.T) {
 
 func TestCounters(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, Options{})
-	s.AddSecretClient("app", "secret")
-	token := login(t, s, "app", "secret")
+	s, token := startAppServer(t, Options{})
 	callAPI(t, s, http.MethodGet, "organizations", token, nil, nil)
 	callAPI(t, s, http.MethodPatch, "organizations("+s.OrganizationID()+")", "", map[string]any{"isauditenabled": true}, nil) // 401
 	callAPI(t, s, http.MethodDelete, "organizations("+s.OrganizationID()+")", token, nil, nil)                                // 405

@@ -20,9 +20,7 @@ var (
 // logged-in client with all privileges.
 func auditServer(t *testing.T) (*Server, string) {
 	t.Helper()
-	s := startServer(t, Options{Clock: func() time.Time { return settingsTime }})
-	s.AddSecretClient("app", "secret")
-	token := login(t, s, "app", "secret")
+	s, token := startAppServer(t, Options{Clock: func() time.Time { return settingsTime }})
 	s.UpdateOrganization(func(o *Organization) { o.IsAuditEnabled = true; o.IsUserAccessAuditEnabled = true })
 	return s, token
 }
@@ -71,12 +69,7 @@ func TestAuditsRequirePrivileges(t *testing.T) {
 	if code, msg := r.odataError(t); r.status != http.StatusForbidden || code != "0x80040220" || !strings.Contains(msg, "prvReadRecordAuditHistory") {
 		t.Errorf("history: %d %s %s", r.status, code, msg)
 	}
-	if got := s.RequestCount("GET audits"); got != 2 {
-		t.Errorf("GET audits count = %d", got)
-	}
-	if got := s.RequestCount("GET RetrieveAuditDetails"); got != 1 {
-		t.Errorf("GET RetrieveAuditDetails count = %d", got)
-	}
+	wantRequestCounts(t, s, map[string]int{"GET audits": 2, "GET RetrieveAuditDetails": 1})
 }
 
 func TestAuditsColumnsAndSelect(t *testing.T) {

@@ -91,12 +91,7 @@ type pagingInfo struct {
 }
 
 func (s *Server) serveRecordChangeHistory(w http.ResponseWriter, r *http.Request, req apiRequest) {
-	if len(req.rest) > 0 {
-		writeODataError(w, http.StatusNotFound, codeSegmentNotFound, fmt.Sprintf("Resource not found for the segment '%s'.", req.rest[0]))
-		return
-	}
-	if r.Method != http.MethodGet {
-		writeMethodNotAllowed(w, r, http.MethodGet)
+	if !functionGetOnly(w, r, req) {
 		return
 	}
 	bad := func(msg string) { writeODataError(w, http.StatusBadRequest, codeNone, msg) }

@@ -20,6 +20,20 @@ func clientOptions(s *Server) azcore.ClientOptions {
 	}
 }
 
+// secretCredential is azidentity's client-secret credential for clientID,
+// pointed at the emulator.
+func secretCredential(t *testing.T, s *Server, clientID, secret string) *azidentity.ClientSecretCredential {
+	t.Helper()
+	cred, err := azidentity.NewClientSecretCredential(s.TenantID(), clientID, secret, &azidentity.ClientSecretCredentialOptions{
+		ClientOptions:            clientOptions(s),
+		DisableInstanceDiscovery: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cred
+}
+
 // whoAmIWith gets a token from cred and calls WhoAmI with it.
 func whoAmIWith(t *testing.T, s *Server, cred azcore.TokenCredential, clientID string) {
 	t.Helper()
@@ -39,34 +53,16 @@ func whoAmIWith(t *testing.T, s *Server, cred azcore.TokenCredential, clientID s
 	if _, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{s.EnvironmentURL() + "/.default"}}); err != nil {
 		t.Fatal(err)
 	}
-	if n := s.RequestCount("POST token"); n != 1 {
-		t.Errorf("POST token = %d, want 1", n)
-	}
-	if n := s.RequestCount("GET openid-configuration"); n != 1 {
-		t.Errorf("GET openid-configuration = %d, want 1", n)
-	}
+	wantRequestCounts(t, s, map[string]int{"POST token": 1, "GET openid-configuration": 1})
 }
 
 func TestAzidentityClientSecret(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, Options{})
 	s.AddSecretClient("secret-app", "s3cret")
-	cred, err := azidentity.NewClientSecretCredential(s.TenantID(), "secret-app", "s3cret", &azidentity.ClientSecretCredentialOptions{
-		ClientOptions:            clientOptions(s),
-		DisableInstanceDiscovery: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	whoAmIWith(t, s, cred, "secret-app")
+	whoAmIWith(t, s, secretCredential(t, s, "secret-app", "s3cret"), "secret-app")
 
-	bad, err := azidentity.NewClientSecretCredential(s.TenantID(), "secret-app", "wrong", &azidentity.ClientSecretCredentialOptions{
-		ClientOptions:            clientOptions(s),
-		DisableInstanceDiscovery: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	bad := secretCredential(t, s, "secret-app", "wrong")
 	if _, err := bad.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{s.EnvironmentURL() + "/.default"}}); err == nil {
 		t.Error("wrong secret accepted")
 	}

@@ -97,11 +97,7 @@ func TestBatch(t *testing.T) {
 		!strings.Contains(a.bodies[2], `"UserId":"`+s.ApplicationUserID("app")+`"`) {
 		t.Errorf("bodies: %v", a.bodies)
 	}
-	for key, want := range map[string]int{"POST $batch": 1, "GET RetrieveAuditDetails": 1, "GET audits": 1, "GET WhoAmI": 1} {
-		if got := s.RequestCount(key); got != want {
-			t.Errorf("%s = %d, want %d", key, got, want)
-		}
-	}
+	wantRequestCounts(t, s, map[string]int{"POST $batch": 1, "GET RetrieveAuditDetails": 1, "GET audits": 1, "GET WhoAmI": 1})
 
 	// Stop at the first failure unless odata.continue-on-error.
 	parts := []string{

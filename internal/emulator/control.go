@@ -67,9 +67,34 @@ func controlError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg})
 }
 
-func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
+// controlKeyMatches checks the control key header in constant time; on a
+// missing or wrong key it answers 401 and returns false.
+func (s *Server) controlKeyMatches(w http.ResponseWriter, r *http.Request) bool {
 	if subtle.ConstantTimeCompare([]byte(r.Header.Get(ControlKeyHeader)), []byte(s.controlKey)) != 1 {
 		controlError(w, http.StatusUnauthorized, "missing or wrong "+ControlKeyHeader)
+		return false
+	}
+	return true
+}
+
+// readControlPost reads the body of a control POST of at most 1 MiB; on any
+// other method or a larger body it answers the error and returns false.
+func readControlPost(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		controlError(w, http.StatusMethodNotAllowed, "use POST")
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil {
+		controlError(w, http.StatusRequestEntityTooLarge, "body too large")
+		return nil, false
+	}
+	return body, true
+}
+
+func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
+	if !s.controlKeyMatches(w, r) {
 		return
 	}
 	if r.URL.Path == ImportControlPath {
@@ -80,14 +105,8 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		controlError(w, http.StatusNotFound, "unknown control endpoint "+r.URL.Path)
 		return
 	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		controlError(w, http.StatusMethodNotAllowed, "use POST")
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
-	if err != nil {
-		controlError(w, http.StatusRequestEntityTooLarge, "body too large")
+	body, ok := readControlPost(w, r)
+	if !ok {
 		return
 	}
 	var req SimulateRequest

@@ -1,10 +1,8 @@
 package emulator
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"sort"
@@ -32,18 +30,11 @@ func (s *Server) serveControlRequest(w http.ResponseWriter, r *http.Request) {
 		s.serveControl(w, r)
 		return
 	}
-	if subtle.ConstantTimeCompare([]byte(r.Header.Get(ControlKeyHeader)), []byte(s.controlKey)) != 1 {
-		controlError(w, http.StatusUnauthorized, "missing or wrong "+ControlKeyHeader)
+	if !s.controlKeyMatches(w, r) {
 		return
 	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		controlError(w, http.StatusMethodNotAllowed, "use POST")
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
-	if err != nil {
-		controlError(w, http.StatusRequestEntityTooLarge, "body too large")
+	body, ok := readControlPost(w, r)
+	if !ok {
 		return
 	}
 	s.serveControlSet(w, body)
@@ -172,16 +163,7 @@ func (s *Server) controlSetOrganization(keys []string, settings map[string]strin
 			if err != nil {
 				return SetResponse{}, err
 			}
-			edits = append(edits, func(o *Organization) {
-				switch k {
-				case "audit_enabled":
-					o.IsAuditEnabled = b
-				case "read_audit_enabled":
-					o.IsReadAuditEnabled = b
-				case "user_access_audit_enabled":
-					o.IsUserAccessAuditEnabled = b
-				}
-			})
+			edits = append(edits, func(o *Organization) { *organizationFlags(o)[k] = b })
 		}
 	}
 	s.UpdateOrganization(func(o *Organization) {
@@ -194,13 +176,46 @@ func (s *Server) controlSetOrganization(keys []string, settings map[string]strin
 	if o.RetentionNotSet {
 		retention = "null"
 	}
-	return SetResponse{Settings: map[string]string{
-		"audit_enabled":                    strconv.FormatBool(o.IsAuditEnabled),
-		"read_audit_enabled":               strconv.FormatBool(o.IsReadAuditEnabled),
-		"user_access_audit_enabled":        strconv.FormatBool(o.IsUserAccessAuditEnabled),
-		"retention_period_days":            retention,
-		"user_access_audit_interval_hours": strconv.Itoa(o.UserAccessAuditingInterval),
-	}}, nil
+	out := formatFlags(organizationFlags(&o))
+	out["retention_period_days"] = retention
+	out["user_access_audit_interval_hours"] = strconv.Itoa(o.UserAccessAuditingInterval)
+	return SetResponse{Settings: out}, nil
+}
+
+// organizationFlags, tableFlags and columnFlags name the boolean settings of
+// each control set target (SetSettingNames), each a pointer into the state it
+// sets: one table serves both the edit and the answer.
+func organizationFlags(o *Organization) map[string]*bool {
+	return map[string]*bool{
+		"audit_enabled":             &o.IsAuditEnabled,
+		"read_audit_enabled":        &o.IsReadAuditEnabled,
+		"user_access_audit_enabled": &o.IsUserAccessAuditEnabled,
+	}
+}
+
+func tableFlags(st *EntityAuditState) map[string]*bool {
+	return map[string]*bool{
+		"audit_enabled":                   &st.IsAuditEnabled,
+		"can_be_changed":                  &st.CanBeChanged,
+		"retrieve_audit_enabled":          &st.IsRetrieveAuditEnabled,
+		"retrieve_multiple_audit_enabled": &st.IsRetrieveMultipleAuditEnabled,
+	}
+}
+
+func columnFlags(col *AttributeAuditState) map[string]*bool {
+	return map[string]*bool{
+		"audit_enabled":  &col.IsAuditEnabled,
+		"can_be_changed": &col.CanBeChanged,
+	}
+}
+
+// formatFlags renders boolean settings as the control answer shows them.
+func formatFlags(flags map[string]*bool) map[string]string {
+	out := make(map[string]string, len(flags))
+	for name, v := range flags {
+		out[name] = strconv.FormatBool(*v)
+	}
+	return out
 }
 
 func (s *Server) controlSetTable(req SetRequest, keys []string) (SetResponse, error) {
@@ -233,28 +248,16 @@ func (s *Server) controlSetTable(req SetRequest, keys []string) (SetResponse, er
 	edit := func(st *EntityAuditState) {
 		if req.Target == SetTargetColumn {
 			col := st.Attributes[req.Column]
+			flags := columnFlags(&col)
 			for k, b := range values {
-				switch k {
-				case "audit_enabled":
-					col.IsAuditEnabled = b
-				case "can_be_changed":
-					col.CanBeChanged = b
-				}
+				*flags[k] = b
 			}
 			st.Attributes[req.Column] = col
 			return
 		}
+		flags := tableFlags(st)
 		for k, b := range values {
-			switch k {
-			case "audit_enabled":
-				st.IsAuditEnabled = b
-			case "can_be_changed":
-				st.CanBeChanged = b
-			case "retrieve_audit_enabled":
-				st.IsRetrieveAuditEnabled = b
-			case "retrieve_multiple_audit_enabled":
-				st.IsRetrieveMultipleAuditEnabled = b
-			}
+			*flags[k] = b
 		}
 	}
 	save := s.SaveEntityAudit
@@ -268,18 +271,10 @@ func (s *Server) controlSetTable(req SetRequest, keys []string) (SetResponse, er
 	resp := SetResponse{Unpublished: !s.IsPublished(req.Table)}
 	if req.Target == SetTargetColumn {
 		col := st.Attributes[req.Column]
-		resp.Settings = map[string]string{
-			"audit_enabled":  strconv.FormatBool(col.IsAuditEnabled),
-			"can_be_changed": strconv.FormatBool(col.CanBeChanged),
-		}
+		resp.Settings = formatFlags(columnFlags(&col))
 		return resp, nil
 	}
-	resp.Settings = map[string]string{
-		"audit_enabled":                   strconv.FormatBool(st.IsAuditEnabled),
-		"can_be_changed":                  strconv.FormatBool(st.CanBeChanged),
-		"retrieve_audit_enabled":          strconv.FormatBool(st.IsRetrieveAuditEnabled),
-		"retrieve_multiple_audit_enabled": strconv.FormatBool(st.IsRetrieveMultipleAuditEnabled),
-	}
+	resp.Settings = formatFlags(tableFlags(&st))
 	return resp, nil
 }
 

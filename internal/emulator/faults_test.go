@@ -7,22 +7,36 @@ import (
 	"time"
 )
 
-// TestFaultHangThenReset: a hang holds the request on the emulator's clock,
-// without an answer, for exactly its duration, then resets it.
-func TestFaultHangThenReset(t *testing.T) {
-	t.Parallel()
-	clock := NewManualClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
-	s := startServer(t, Options{TimeSource: clock})
-	s.AddSecretClient("app", "secret")
-	token := login(t, s, "app", "secret")
-	s.InjectFaults("GET WhoAmI", Fault{Reset: true, Hang: 30 * time.Second})
+// hungCall is a WhoAmI call that a reset fault holds on the emulator's manual
+// clock; done receives its status (0 for a reset).
+type hungCall struct {
+	s     *Server
+	token string
+	clock *ManualClock
+	done  chan int
+}
 
+// hangingWhoAmI starts a WhoAmI call held by a reset fault for hang.
+func hangingWhoAmI(t *testing.T, hang time.Duration) hungCall {
+	t.Helper()
+	clock := NewManualClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	s, token := startAppServer(t, Options{TimeSource: clock})
+	s.InjectFaults("GET WhoAmI", Fault{Reset: true, Hang: hang})
 	done := make(chan int, 1)
 	go func() {
 		status, _, _ := tryWhoAmI(t, s, token)
 		done <- status
 	}()
 	waitForWaiters(t, clock, 1)
+	return hungCall{s: s, token: token, clock: clock, done: done}
+}
+
+// TestFaultHangThenReset: a hang holds the request on the emulator's clock,
+// without an answer, for exactly its duration, then resets it.
+func TestFaultHangThenReset(t *testing.T) {
+	t.Parallel()
+	call := hangingWhoAmI(t, 30*time.Second)
+	s, token, clock, done := call.s, call.token, call.clock, call.done
 	clock.Advance(29 * time.Second)
 	select {
 	case status := <-done:
@@ -52,9 +66,7 @@ func TestFaultHangThenReset(t *testing.T) {
 func TestFaultRuleHangAfterHandler(t *testing.T) {
 	t.Parallel()
 	clock := NewManualClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
-	s := startServer(t, Options{TimeSource: clock})
-	s.AddSecretClient("app", "secret")
-	token := login(t, s, "app", "secret")
+	s, token := startAppServer(t, Options{TimeSource: clock})
 	s.SetFaultRules(1, FaultRule{Route: "PATCH organizations", Fraction: 1, Statuses: []int{0}, Hang: time.Minute, AfterHandler: true})
 
 	done := make(chan error, 1)
@@ -86,9 +98,7 @@ func TestFaultRuleHangAfterHandler(t *testing.T) {
 // TestFaultRuleHangOnlyForResets: Hang does not delay status answers.
 func TestFaultRuleHangOnlyForResets(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, Options{})
-	s.AddSecretClient("app", "secret")
-	token := login(t, s, "app", "secret")
+	s, token := startAppServer(t, Options{})
 	s.SetFaultRules(1, FaultRule{Route: "GET WhoAmI", Fraction: 1, Statuses: []int{http.StatusBadGateway}, Hang: time.Hour})
 	start := time.Now()
 	if status, _, _ := tryWhoAmI(t, s, token); status != http.StatusBadGateway {
@@ -102,17 +112,8 @@ func TestFaultRuleHangOnlyForResets(t *testing.T) {
 // TestFaultHangEndsWhenServerCloses: Close does not wait for a long hang.
 func TestFaultHangEndsWhenServerCloses(t *testing.T) {
 	t.Parallel()
-	clock := NewManualClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
-	s := startServer(t, Options{TimeSource: clock})
-	s.AddSecretClient("app", "secret")
-	token := login(t, s, "app", "secret")
-	s.InjectFaults("GET WhoAmI", Fault{Reset: true, Hang: 24 * time.Hour})
-	done := make(chan int, 1)
-	go func() {
-		status, _, _ := tryWhoAmI(t, s, token)
-		done <- status
-	}()
-	waitForWaiters(t, clock, 1)
+	call := hangingWhoAmI(t, 24*time.Hour)
+	s, done := call.s, call.done
 	start := time.Now()
 	s.Close()
 	select {

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 )
 
 // graphToken logs a secret client in for the Graph scope.
@@ -756,13 +755,7 @@ func TestSimulationPurviewRules(t *testing.T) {
 	// nothing; publishing does.
 	s.AddSecretClient("app", "secret")
 	token := login(t, s, "app", "secret")
-	def, _ := s.EntityDefinitionJSON("account")
-	var m map[string]any
-	_ = json.Unmarshal(def, &m)
-	m["IsRetrieveAuditEnabled"] = true
-	if r := callAPI(t, s, http.MethodPut, "EntityDefinitions(LogicalName='account')", token, m, map[string]string{"MSCRM.MergeLabels": "true"}); r.status != http.StatusNoContent {
-		t.Fatalf("PUT: %d %s", r.status, r.body)
-	}
+	putEntityDefinition(t, s, token, "account", func(def map[string]any) { def["IsRetrieveAuditEnabled"] = true })
 	mustNoErr(t, s.SimulateRetrieve(simStart, u, "account", id))
 	if got := len(s.UnifiedAuditRecords()); got != 5 {
 		t.Errorf("unpublished setting took effect: %d", got)
@@ -868,11 +861,7 @@ func TestAzidentityGraphScope(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, Options{})
 	s.AddSecretClient("secret-app", "s3cret")
-	cred, err := azidentity.NewClientSecretCredential(s.TenantID(), "secret-app", "s3cret", &azidentity.ClientSecretCredentialOptions{
-		ClientOptions:            clientOptions(s),
-		DisableInstanceDiscovery: true,
-	})
-	mustNoErr(t, err)
+	cred := secretCredential(t, s, "secret-app", "s3cret")
 	ctx := context.Background()
 	graph, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{s.GraphURL() + "/.default"}})
 	mustNoErr(t, err)

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -127,4 +129,39 @@ func requestBody(body any) io.Reader {
 		panic(err)
 	}
 	return bytes.NewReader(buf)
+}
+
+// startAppServer starts an emulator with the secret client "app" and returns
+// it with that client's access token: the set-up most API tests share.
+func startAppServer(t *testing.T, opts Options) (*Server, string) {
+	t.Helper()
+	s := startServer(t, opts)
+	s.AddSecretClient("app", "secret")
+	return s, login(t, s, "app", "secret")
+}
+
+// putEntityDefinition changes a table's stored definition with a metadata PUT
+// (MSCRM.MergeLabels, as the provider sends it) and does not publish it.
+func putEntityDefinition(t *testing.T, s *Server, token, table string, edit func(def map[string]any)) {
+	t.Helper()
+	raw, _ := s.EntityDefinitionJSON(table)
+	var def map[string]any
+	if err := json.Unmarshal(raw, &def); err != nil {
+		t.Fatalf("definition of %s: %v", table, err)
+	}
+	edit(def)
+	r := callAPI(t, s, http.MethodPut, "EntityDefinitions(LogicalName='"+table+"')", token, def, map[string]string{"MSCRM.MergeLabels": "true"})
+	if r.status != http.StatusNoContent {
+		t.Fatalf("PUT %s: %d %s", table, r.status, r.body)
+	}
+}
+
+// wantRequestCounts checks the server's request count of each route key.
+func wantRequestCounts(t *testing.T, s *Server, want map[string]int) {
+	t.Helper()
+	for _, key := range slices.Sorted(maps.Keys(want)) {
+		if got := s.RequestCount(key); got != want[key] {
+			t.Errorf("%s = %d requests, want %d", key, got, want[key])
+		}
+	}
 }

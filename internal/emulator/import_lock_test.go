@@ -92,9 +92,7 @@ func TestPublishLocksMetadataWrites(t *testing.T) {
 func TestImportControlEndpoint(t *testing.T) {
 	t.Parallel()
 	clock := NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	s := startServer(t, Options{ControlKey: "k3y", TimeSource: clock, PublishBaseDuration: -1, PublishPerTableDuration: -1})
-	s.AddSecretClient("app", "secret")
-	token := login(t, s, "app", "secret")
+	s, token := startAppServer(t, Options{ControlKey: "k3y", TimeSource: clock, PublishBaseDuration: -1, PublishPerTableDuration: -1})
 	post := func(body string) int {
 		req, _ := http.NewRequest(http.MethodPost, s.EnvironmentURL()+ImportControlPath, strings.NewReader(body))
 		req.Header.Set(ControlKeyHeader, "k3y")

@@ -79,12 +79,7 @@ func TestOpenIDConfiguration(t *testing.T) {
 	if resp3.StatusCode != http.StatusBadRequest || e["error"] != "invalid_tenant" || !strings.HasPrefix(e["error_description"].(string), "AADSTS90002:") {
 		t.Errorf("unknown tenant: %d %v", resp3.StatusCode, e)
 	}
-	if got := s.RequestCount("GET openid-configuration"); got != 2 {
-		t.Errorf("GET openid-configuration count = %d, want 2", got)
-	}
-	if got := s.RequestCount("GET keys"); got != 1 {
-		t.Errorf("GET keys count = %d, want 1", got)
-	}
+	wantRequestCounts(t, s, map[string]int{"GET openid-configuration": 2, "GET keys": 1})
 }
 
 func TestTLSServesLoopbackNames(t *testing.T) {

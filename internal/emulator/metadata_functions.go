@@ -159,12 +159,7 @@ func parseMetadataFunction(r *http.Request, req apiRequest, fn string) (metadata
 // EntityFilters Attributes, of its columns (each item typed
 // #Microsoft.Dynamics.CRM.Complex<Type>AttributeMetadata).
 func (md *metadataPart) serveMetadataFunction(w http.ResponseWriter, r *http.Request, req apiRequest) {
-	if len(req.rest) > 0 {
-		writeODataError(w, http.StatusNotFound, codeSegmentNotFound, fmt.Sprintf("Resource not found for the segment '%s'.", req.rest[0]))
-		return
-	}
-	if r.Method != http.MethodGet {
-		writeMethodNotAllowed(w, r, http.MethodGet)
+	if !functionGetOnly(w, r, req) {
 		return
 	}
 	call, msg := parseMetadataFunction(r, req, req.name)

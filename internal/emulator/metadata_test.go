@@ -9,11 +9,10 @@ import (
 	"testing"
 )
 
+// metaServer is startAppServer under the name the metadata tests use.
 func metaServer(t *testing.T, opts Options) (*Server, string) {
 	t.Helper()
-	s := startServer(t, opts)
-	s.AddSecretClient("app", "secret")
-	return s, login(t, s, "app", "secret")
+	return startAppServer(t, opts)
 }
 
 func getOK(t *testing.T, s *Server, token, path string) map[string]any {

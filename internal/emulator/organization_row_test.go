@@ -11,9 +11,7 @@ import (
 // value is null.
 func TestOrganizationNullRetention(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, Options{NullRetention: true})
-	s.AddSecretClient("app", "secret")
-	token := login(t, s, "app", "secret")
+	s, token := startAppServer(t, Options{NullRetention: true})
 	if o := s.Organization(); !o.RetentionNotSet || o.AuditRetentionPeriodV2 != 0 {
 		t.Fatalf("organization = %+v, want retention not set", o)
 	}
@@ -45,9 +43,7 @@ func TestOrganizationNullRetention(t *testing.T) {
 // MinValue 0.
 func TestOrganizationIntervalZero(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, Options{})
-	s.AddSecretClient("app", "secret")
-	token := login(t, s, "app", "secret")
+	s, token := startAppServer(t, Options{})
 	path := "organizations(" + s.OrganizationID() + ")"
 	if r := callAPI(t, s, http.MethodPatch, path, token, `{"useraccessauditinginterval":0}`, nil); r.status != http.StatusNoContent {
 		t.Fatalf("PATCH interval 0: %d %s", r.status, r.body)
@@ -61,9 +57,7 @@ func TestOrganizationIntervalZero(t *testing.T) {
 // maximum (24855 days).
 func TestOrganizationMaxRetentionDays(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, Options{MaxRetentionDays: 24855})
-	s.AddSecretClient("app", "secret")
-	token := login(t, s, "app", "secret")
+	s, token := startAppServer(t, Options{MaxRetentionDays: 24855})
 	path := "organizations(" + s.OrganizationID() + ")"
 	r := callAPI(t, s, http.MethodPatch, path, token, `{"auditretentionperiodv2":24856}`, nil)
 	code, msg := r.odataError(t)
@@ -82,9 +76,7 @@ func TestOrganizationMaxRetentionDays(t *testing.T) {
 // documented self-serve example is stored as sent and audited as a setting.
 func TestOrganizationAuditSettingsColumn(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, Options{})
-	s.AddSecretClient("app", "secret")
-	token := login(t, s, "app", "secret")
+	s, token := startAppServer(t, Options{})
 	row := callAPI(t, s, http.MethodGet, "organizations?$select=auditsettings", token, nil, nil).json(t)["value"].([]any)[0].(map[string]any)
 	if v, ok := row["auditsettings"]; !ok || v != nil {
 		t.Fatalf("auditsettings = %v (present %v), want null", v, ok)

@@ -10,9 +10,7 @@ import (
 
 func TestGetOrganizations(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, Options{})
-	s.AddSecretClient("app", "secret")
-	token := login(t, s, "app", "secret")
+	s, token := startAppServer(t, Options{})
 	orgID := s.OrganizationID()
 	ctxBase := s.EnvironmentURL() + "/api/data/v9.2/$metadata#organizations"
 
@@ -106,9 +104,7 @@ func TestGetOrganizations(t *testing.T) {
 
 func TestPatchOrganizationValidation(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, Options{})
-	s.AddSecretClient("app", "secret")
-	token := login(t, s, "app", "secret")
+	s, token := startAppServer(t, Options{})
 	path := "organizations(" + s.OrganizationID() + ")"
 	before := s.Organization()
 	etagOf := func() string {
@@ -170,9 +166,7 @@ func TestPatchOrganizationValidation(t *testing.T) {
 
 func TestPatchOrganizationWritesAudits(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, Options{})
-	s.AddSecretClient("app", "secret")
-	token := login(t, s, "app", "secret")
+	s, token := startAppServer(t, Options{})
 	orgID := s.OrganizationID()
 	path := "organizations(" + orgID + ")"
 	userID := s.ApplicationUserID("app")
@@ -255,9 +249,7 @@ func TestPatchOrganizationWritesAudits(t *testing.T) {
 
 func TestPatchReturnRepresentation(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, Options{})
-	s.AddSecretClient("app", "secret")
-	token := login(t, s, "app", "secret")
+	s, token := startAppServer(t, Options{})
 	r := callAPI(t, s, http.MethodPatch, "organizations("+s.OrganizationID()+")?$select=useraccessauditinginterval", token,
 		map[string]any{"useraccessauditinginterval": 8}, map[string]string{"Prefer": "return=representation"})
 	if r.status != 200 || r.json(t)["useraccessauditinginterval"] != float64(8) {
@@ -338,9 +330,7 @@ func TestPrivileges(t *testing.T) {
 
 func TestConcurrentPatches(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, Options{})
-	s.AddSecretClient("app", "secret")
-	token := login(t, s, "app", "secret")
+	s, token := startAppServer(t, Options{})
 	path := "organizations(" + s.OrganizationID() + ")"
 	const n = 20
 	done := make(chan int, n)

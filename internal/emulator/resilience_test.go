@@ -38,9 +38,7 @@ func tryWhoAmI(t *testing.T, s *Server, token string) (int, http.Header, []byte)
 
 func TestFaultRulesReproducible(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, Options{})
-	s.AddSecretClient("app", "secret")
-	token := login(t, s, "app", "secret")
+	s, token := startAppServer(t, Options{})
 	run := func() []int {
 		s.SetFaultRules(42, FaultRule{Route: "GET WhoAmI", Fraction: 0.3, Statuses: []int{500, 503, 0}, RetryAfter: 1500 * time.Millisecond})
 		var got []int
@@ -109,9 +107,7 @@ func TestFaultRulesReproducible(t *testing.T) {
 
 func TestFaultRuleLatencyAndLoginRoute(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, Options{})
-	s.AddSecretClient("app", "secret")
-	token := login(t, s, "app", "secret")
+	s, token := startAppServer(t, Options{})
 	s.SetFaultRules(3,
 		FaultRule{Route: "GET WhoAmI", Latency: 150 * time.Millisecond},
 		FaultRule{Route: "*", Latency: 50 * time.Millisecond},
@@ -147,9 +143,7 @@ func TestFaultRuleLatencyAndLoginRoute(t *testing.T) {
 
 func TestFaultRuleAfterHandler(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, Options{})
-	s.AddSecretClient("app", "secret")
-	token := login(t, s, "app", "secret")
+	s, token := startAppServer(t, Options{})
 	path := "organizations(" + s.OrganizationID() + ")"
 
 	// Before the handler (default): nothing applied.
@@ -279,9 +273,7 @@ func TestConcurrencyLimit(t *testing.T) {
 
 func TestRequestBudget(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, Options{RequestsPerWindow: 3, LimitWindow: 2 * time.Second})
-	s.AddSecretClient("app", "secret")
-	token := login(t, s, "app", "secret")
+	s, token := startAppServer(t, Options{RequestsPerWindow: 3, LimitWindow: 2 * time.Second})
 	// Requests without a valid token are not limited and do not count.
 	for range 5 {
 		if st, _, _ := tryWhoAmI(t, s, "not-a-token"); st != http.StatusUnauthorized {
@@ -319,9 +311,7 @@ func TestRequestBudget(t *testing.T) {
 
 func TestBatchCountsOnceForLimits(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, Options{RequestsPerWindow: 2, MaxConcurrentPerUser: 1})
-	s.AddSecretClient("app", "secret")
-	token := login(t, s, "app", "secret")
+	s, token := startAppServer(t, Options{RequestsPerWindow: 2, MaxConcurrentPerUser: 1})
 	a := postBatch(t, s, token, []string{"GET WhoAmI HTTP/1.1\r\n", "GET WhoAmI HTTP/1.1\r\n", "GET WhoAmI HTTP/1.1\r\n", "GET organizations HTTP/1.1\r\n"}, "")
 	if a.status != http.StatusOK || len(a.parts) != 4 {
 		t.Fatalf("batch: %d %v", a.status, a.bodies)
@@ -347,9 +337,7 @@ func TestBatchCountsOnceForLimits(t *testing.T) {
 
 func TestExecutionTimeLimit(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, Options{ExecutionTimePerWindow: 250 * time.Millisecond, LimitWindow: time.Minute})
-	s.AddSecretClient("app", "secret")
-	token := login(t, s, "app", "secret")
+	s, token := startAppServer(t, Options{ExecutionTimePerWindow: 250 * time.Millisecond, LimitWindow: time.Minute})
 	s.SetFaultRules(1, FaultRule{Route: "GET WhoAmI", Latency: 150 * time.Millisecond})
 	for i := range 2 {
 		if st, _, b := tryWhoAmI(t, s, token); st != http.StatusOK {

@@ -80,14 +80,7 @@ func TestSimulationFollowsSettings(t *testing.T) {
 	// metadata PUT but do not publish.
 	s.AddSecretClient("app", "secret")
 	token := login(t, s, "app", "secret")
-	def, _ := s.EntityDefinitionJSON("contact")
-	var m map[string]any
-	_ = json.Unmarshal(def, &m)
-	m["IsAuditEnabled"].(map[string]any)["Value"] = false
-	r := callAPI(t, s, http.MethodPut, "EntityDefinitions(LogicalName='contact')", token, m, map[string]string{"MSCRM.MergeLabels": "true"})
-	if r.status != http.StatusNoContent {
-		t.Fatalf("PUT: %d %s", r.status, r.body)
-	}
+	putEntityDefinition(t, s, token, "contact", func(def map[string]any) { def["IsAuditEnabled"].(map[string]any)["Value"] = false })
 	before = rows()
 	_, err = s.SimulateCreate(simStart.Add(5*time.Minute), u, "contact", map[string]any{"lastname": "Baker"})
 	mustNoErr(t, err)

@@ -5,10 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -18,6 +23,7 @@ import (
 
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/acctest"
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/emulator"
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/provider"
 )
 
 func entityConfig(env *acctest.Env, name, body string) string {
@@ -451,5 +457,569 @@ func TestAccEntityAuditSettings_solution(t *testing.T) {
 				return nil
 			},
 		}},
+	})
+}
+
+// Sixty tables in one apply with Terraform's default parallelism: publishes
+// are batched and serialised (no lock error reaches Terraform), every table
+// ends published, and a refresh of all sixty costs at most 3 metadata reads
+// (of two requests each: saved and published definitions).
+func TestAccEntityAuditSettings_rollout60(t *testing.T) {
+	env := acctest.NewEnv(t)
+	tables := env.ChangeableTables(t, 60)
+	cfg := env.ProviderConfig() + acctest.TablesConfig(tables, "audit_enabled = true\n  retrieve_multiple_audit_enabled = true")
+	var refreshReads int
+	var refreshRequests map[string]int
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testFactories(),
+		Steps: []resource.TestStep{
+			{
+				Config: cfg,
+				Check: func(*terraform.State) error {
+					for _, name := range tables {
+						st, _ := env.Emulator.EntityAudit(name)
+						if !st.IsAuditEnabled || !st.IsRetrieveMultipleAuditEnabled {
+							return fmt.Errorf("table %s: %+v", name, st)
+						}
+					}
+					if u := env.Emulator.UnpublishedEntities(); len(u) > 0 {
+						return fmt.Errorf("unpublished tables left: %v", u)
+					}
+					publishes := env.Emulator.RequestCount("POST PublishXml")
+					if publishes == 0 || publishes >= len(tables) {
+						return fmt.Errorf("%d PublishXml calls for %d tables, want fewer than the tables", publishes, len(tables))
+					}
+					t.Logf("60 tables: %d PublishXml calls, %d lock conflicts at the emulator, %d metadata PUTs",
+						publishes, env.Emulator.LockConflictCount(), env.Emulator.RequestCount("PUT EntityDefinitions"))
+					return nil
+				},
+			},
+			{
+				PreConfig:    env.Emulator.ResetCounters,
+				RefreshState: true,
+			},
+			{
+				PreConfig: func() {
+					// HTTP requests on the wire: a $batch of per-table
+					// reads is one; the bulk read is two (saved and
+					// published). The refresh is two walks, each with its
+					// own cache.
+					refreshRequests = env.Emulator.Requests()
+					refreshReads = env.Emulator.HTTPRequestCount("GET RetrieveAllEntities") + env.Emulator.HTTPRequestCount("GET RetrieveEntity") +
+						env.Emulator.HTTPRequestCount("GET EntityDefinitions") + env.Emulator.RequestCount("POST $batch")
+				},
+				Config:           cfg,
+				ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan()),
+			},
+		},
+	})
+	if refreshReads < 2 || refreshReads > 10 {
+		t.Errorf("a refresh of 60 tables made %d metadata read requests, want 2 to 10 (at most 5 a walk)", refreshReads)
+	}
+	t.Logf("refresh of 60 tables: %d metadata read requests", refreshReads)
+	t.Logf("requests of the refresh step: %v", refreshRequests)
+}
+
+// publish = false on every table and one dynamics365_customizations_publish:
+// exactly one PublishXml for the whole rollout, after every change.
+func TestAccCustomizationsPublish_singlePublish(t *testing.T) {
+	env := acctest.NewEnv(t)
+	tables := env.ChangeableTables(t, 20)
+	cfg := func(extra string) string {
+		return env.ProviderConfig() + acctest.TablesConfig(tables, "retrieve_audit_enabled = true\n  publish = false") + fmt.Sprintf(`
+resource "dynamics365_customizations_publish" "all" {
+  entity_logical_names = [for r in dynamics365_entity_audit_settings.t : r.entity_logical_name]
+  triggers = {
+    for r in dynamics365_entity_audit_settings.t : r.entity_logical_name => jsonencode([r.audit_enabled, r.retrieve_audit_enabled])
+  }
+%s
+}
+`, extra)
+	}
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testFactories(),
+		Steps: []resource.TestStep{
+			{
+				Config: cfg(""),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("dynamics365_customizations_publish.all", tfjsonpath.New("entity_logical_names"), knownvalue.SetSizeExact(20)),
+				},
+				Check: func(*terraform.State) error {
+					if n := env.Emulator.RequestCount("POST PublishXml"); n != 1 {
+						return fmt.Errorf("%d PublishXml calls, want exactly 1", n)
+					}
+					batches := env.Emulator.PublishedTables()
+					if len(batches) != 1 || len(batches[0]) != len(tables) {
+						return fmt.Errorf("published batches %v, want one with all %d tables", batches, len(tables))
+					}
+					if u := env.Emulator.UnpublishedEntities(); len(u) > 0 {
+						return fmt.Errorf("unpublished tables left: %v", u)
+					}
+					return nil
+				},
+			},
+			{
+				// Same configuration: nothing to publish.
+				PreConfig:        env.Emulator.ResetCounters,
+				Config:           cfg(""),
+				ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan()),
+				Check: func(*terraform.State) error {
+					if n := env.Emulator.RequestCount("POST PublishXml"); n != 0 {
+						return fmt.Errorf("%d PublishXml calls without a change, want 0", n)
+					}
+					return nil
+				},
+			},
+		},
+	})
+}
+
+// Another tool's publish holds the customization lock while Terraform
+// writes and publishes: the lock conflict is retried and never reaches the
+// user. Whether Dataverse refuses a metadata PUT during a publish is not
+// documented: refused (the emulator's default) the PUT is retried;
+// accepted, the provider's own publish is.
+func TestAccEntityAuditSettings_publishLockRetried(t *testing.T) {
+	for _, accept := range []bool{false, true} {
+		t.Run(fmt.Sprintf("acceptWritesDuringPublish=%t", accept), func(t *testing.T) {
+			testPublishLockRetried(t, emulator.Options{AcceptMetadataWritesDuringPublish: accept})
+		})
+	}
+}
+
+func testPublishLockRetried(t *testing.T, opts emulator.Options) {
+	env := acctest.NewEnvWithOptions(t, opts)
+	released := make(chan struct{})
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: lockTestFactories(),
+		Steps: []resource.TestStep{{
+			PreConfig: func() {
+				// An admin's "Publish all customizations" holds the lock until
+				// the provider's publish has been refused at least once, however
+				// slowly this machine gets there.
+				release := env.Emulator.HoldCustomizationLock("PublishAll")
+				go func() {
+					defer close(released)
+					defer release()
+					deadline := time.Now().Add(2 * time.Minute)
+					for env.Emulator.LockConflictCount() < 1 && time.Now().Before(deadline) {
+						time.Sleep(20 * time.Millisecond)
+					}
+				}()
+			},
+			Config: entityConfig(env, "account", "retrieve_audit_enabled = true"),
+			Check: func(*terraform.State) error {
+				<-released
+				if n := env.Emulator.LockConflictCount(); n < 1 {
+					return fmt.Errorf("no lock conflict happened (%d); the test did not exercise the retry", n)
+				}
+				if !env.Emulator.IsPublished("account") {
+					return fmt.Errorf("account was not published")
+				}
+				return nil
+			},
+		}},
+	})
+}
+
+// A publish that fails after the metadata was written leaves published =
+// false in the state; the next plan shows it and the next apply publishes.
+func TestAccEntityAuditSettings_failedPublishRetriedNextApply(t *testing.T) {
+	env := acctest.NewEnv(t)
+	acct := entityAudit(t, env, "account")
+	cfg := func(multiple bool) string {
+		return entityConfig(env, "account", fmt.Sprintf("retrieve_multiple_audit_enabled = %t", multiple))
+	}
+	addr := "dynamics365_entity_audit_settings.account"
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testFactories(),
+		Steps: []resource.TestStep{
+			{Config: cfg(acct.IsRetrieveMultipleAuditEnabled)},
+			{
+				// The publish is refused (a 400 is not retried).
+				PreConfig: func() {
+					env.Emulator.InjectFaults("POST PublishXml", emulator.Fault{Status: http.StatusBadRequest})
+				},
+				Config:      cfg(!acct.IsRetrieveMultipleAuditEnabled),
+				ExpectError: phrases("Cannot publish table account"),
+			},
+			{
+				Config: cfg(!acct.IsRetrieveMultipleAuditEnabled),
+				ConfigPlanChecks: preApply(
+					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue(addr, tfjsonpath.New("published"), knownvalue.Bool(true)),
+				),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("published"), knownvalue.Bool(true)),
+				},
+				Check: func(*terraform.State) error {
+					if !env.Emulator.IsPublished("account") {
+						return fmt.Errorf("account is still unpublished")
+					}
+					return nil
+				},
+			},
+		},
+	})
+}
+
+// These tests run with the emulator's metadata cache on, as Dataverse has
+// it: for 30 s after a table or column PUT, reads without Consistency:
+// Strong return the definition as it was before. Each Terraform command of
+// a test step is a new provider instance (a new metadata cache), like a new
+// process.
+
+// lockTestFactories retry a locked publish or metadata write after 100 ms.
+func lockTestFactories() map[string]func() (tfprotov6.ProviderServer, error) {
+	return map[string]func() (tfprotov6.ProviderServer, error){
+		"dynamics365": providerserver.NewProtocol6WithError(provider.New("test", provider.WithGetenv(noEnv),
+			provider.WithPublishWindow(testPublishWindow), provider.WithLockRetryWait(100*time.Millisecond))()),
+	}
+}
+
+func expectStrongReads(env *acctest.Env) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		if env.Emulator.StrongConsistencyCount() == 0 {
+			return fmt.Errorf("no request carried Consistency: Strong")
+		}
+		return nil
+	}
+}
+
+// terraform apply, then at once terraform plan: no drift from the cache.
+func TestAccEntityAuditSettings_planRightAfterApplyIsEmpty(t *testing.T) {
+	env := acctest.NewEnv(t)
+	first := entityConfig(env, "new_project", `
+  audit_enabled = true
+  attributes = {
+    new_code   = true
+    new_rating = true
+  }
+`)
+	second := entityConfig(env, "new_project", `
+  audit_enabled                   = true
+  retrieve_multiple_audit_enabled = true
+  attributes = {
+    new_code   = true
+    new_rating = false
+  }
+`)
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testFactories(),
+		Steps: []resource.TestStep{
+			{Config: first, Check: resource.ComposeTestCheckFunc(
+				expectEntity(env, "new_project", true, false, false, map[string]bool{"new_code": true, "new_rating": true}),
+				expectStrongReads(env))},
+			{Config: first, ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan())},
+			{Config: second, Check: expectEntity(env, "new_project", true, false, true, map[string]bool{"new_code": true, "new_rating": false})},
+			{Config: second, ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan())},
+		},
+	})
+}
+
+// Two changes of one table in a row, the second managing another setting:
+// the second apply must write back the definition as the first left it,
+// not the cached one before it (which would turn auditing off again).
+func TestAccEntityAuditSettings_secondChangeKeepsTheFirst(t *testing.T) {
+	env := acctest.NewEnv(t)
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testFactories(),
+		Steps: []resource.TestStep{
+			{Config: entityConfig(env, "new_project", `
+  audit_enabled = true
+`), Check: expectEntity(env, "new_project", true, false, false, nil)},
+			// audit_enabled is no longer managed; it must stay on.
+			{Config: entityConfig(env, "new_project", `
+  retrieve_multiple_audit_enabled = true
+`), Check: expectEntity(env, "new_project", true, false, true, nil)},
+		},
+	})
+}
+
+// A change while a solution import runs is sent again until the import
+// ends, even with max_retries = 0: the lock is not a transport failure.
+func TestAccEntityAuditSettings_waitsForAnImport(t *testing.T) {
+	env := acctest.NewEnv(t)
+	config := env.ProviderConfig("max_retries = 0") + `
+resource "dynamics365_entity_audit_settings" "new_project" {
+  entity_logical_name = "new_project"
+  audit_enabled       = true
+  attributes          = { new_code = true }
+}
+`
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: lockTestFactories(),
+		Steps: []resource.TestStep{{
+			// The import ends once it has refused the apply's PUT twice
+			// (counted, not timed: plan and apply now read every definition
+			// saved and published, several MB, before the first PUT, so
+			// a timed import could end before the PUT is sent).
+			PreConfig: func() {
+				release := env.Emulator.HoldCustomizationLock("Import")
+				t.Cleanup(release)
+				go func() {
+					for env.Emulator.LockConflictCount() < 2 {
+						time.Sleep(10 * time.Millisecond)
+					}
+					release()
+				}()
+			},
+			Config: config,
+			Check: resource.ComposeTestCheckFunc(
+				expectEntity(env, "new_project", true, false, false, map[string]bool{"new_code": true}),
+				func(*terraform.State) error {
+					if env.Emulator.LockConflictCount() == 0 {
+						return fmt.Errorf("the import refused nothing: the test did not exercise the lock")
+					}
+					return nil
+				}),
+		}},
+	})
+}
+
+// When the import outlasts the resource's timeout, the error names the
+// running operation and says what to do.
+func TestAccEntityAuditSettings_givesUpOnTheLockAtTheTimeout(t *testing.T) {
+	env := acctest.NewEnv(t)
+	release := env.Emulator.HoldCustomizationLock("Import")
+	t.Cleanup(release)
+	before := entityAudit(t, env, "new_project")
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: lockTestFactories(),
+		Steps: []resource.TestStep{{
+			Config: entityConfig(env, "new_project", `
+  audit_enabled = true
+  timeouts {
+    create = "3s"
+  }
+`),
+			ExpectError: regexp.MustCompile(`(?s)Cannot update the audit settings of table new_project.*\(\[Import\]\)\s+held\s+the\s+environment's\s+customization\s+lock.*Solution\s+history.*timeouts`),
+		}},
+	})
+	if after := entityAudit(t, env, "new_project"); after.IsAuditEnabled != before.IsAuditEnabled {
+		t.Error("the table was changed during the import")
+	}
+}
+
+// plainGetModes runs a test against both answers a plain GET of
+// EntityDefinitions may give: nobody here can check which one Dataverse
+// gives, so the provider must be right with either.
+func plainGetModes(t *testing.T, run func(t *testing.T, env *acctest.Env)) {
+	for _, servesSaved := range []bool{false, true} {
+		name := "plainGetServesPublished"
+		if servesSaved {
+			name = "plainGetServesSaved"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			run(t, acctest.NewEnvWithOptions(t, emulator.Options{PlainMetadataGetServesSaved: servesSaved}))
+		})
+	}
+}
+
+func publishTables(env *acctest.Env, tables ...string) error {
+	token, err := env.Emulator.IssueAccessToken(env.ClientID, env.Emulator.EnvironmentURL(), time.Hour)
+	if err != nil {
+		return err
+	}
+	xml := "<importexportxml><entities><entity>" + strings.Join(tables, "</entity><entity>") + "</entity></entities></importexportxml>"
+	req, err := http.NewRequest(http.MethodPost, env.Emulator.EnvironmentURL()+"/api/data/v9.2/PublishXml",
+		strings.NewReader(fmt.Sprintf(`{"ParameterXml":%q}`, xml)))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := env.Emulator.HTTPClient().Do(req)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("PublishXml: HTTP %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// The forgotten publish: publish = false and audit_enabled = false. The
+// change is saved, the table still audits (published), and the state says
+// published = false; once someone publishes, a refresh says true.
+func TestAccEntityAuditSettings_forgottenPublish(t *testing.T) {
+	t.Parallel()
+	plainGetModes(t, func(t *testing.T, env *acctest.Env) {
+		addr := "dynamics365_entity_audit_settings.account"
+		cfg := entityConfig(env, "account", "audit_enabled = false\n  publish = false")
+		resource.Test(t, resource.TestCase{
+			PreCheck:                 func() { acctest.PreCheck(t) },
+			ProtoV6ProviderFactories: testFactories(),
+			Steps: []resource.TestStep{
+				{
+					Config: cfg,
+					ConfigStateChecks: []statecheck.StateCheck{
+						statecheck.ExpectKnownValue(addr, tfjsonpath.New("audit_enabled"), knownvalue.Bool(false)),
+						statecheck.ExpectKnownValue(addr, tfjsonpath.New("published"), knownvalue.Bool(false)),
+					},
+					Check: func(*terraform.State) error {
+						saved, _ := env.Emulator.EntityAudit("account")
+						pub, _ := env.Emulator.PublishedEntityAudit("account")
+						if saved.IsAuditEnabled || !pub.IsAuditEnabled {
+							return fmt.Errorf("saved %t, published %t; want saved off and still audited", saved.IsAuditEnabled, pub.IsAuditEnabled)
+						}
+						return nil
+					},
+				},
+				{
+					// The user chose not to publish: no diff for it.
+					Config:           cfg,
+					ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan()),
+				},
+				{
+					// Published by someone else: the state learns it.
+					PreConfig: func() {
+						if err := publishTables(env, "account"); err != nil {
+							t.Fatal(err)
+						}
+					},
+					Config:           cfg,
+					ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan()),
+					ConfigStateChecks: []statecheck.StateCheck{
+						statecheck.ExpectKnownValue(addr, tfjsonpath.New("published"), knownvalue.Bool(true)),
+					},
+				},
+			},
+		})
+	})
+}
+
+// A change saved but never published — a portal Save without Publish, or an
+// apply killed between its write and its publish — shows as published:
+// false -> true in the next plan, and the apply publishes it.
+func TestAccEntityAuditSettings_savedNotPublishedIsPublished(t *testing.T) {
+	t.Parallel()
+	plainGetModes(t, func(t *testing.T, env *acctest.Env) {
+		addr := "dynamics365_entity_audit_settings.account"
+		resource.Test(t, resource.TestCase{
+			PreCheck:                 func() { acctest.PreCheck(t) },
+			ProtoV6ProviderFactories: testFactories(),
+			Steps: []resource.TestStep{
+				{Config: entityConfig(env, "account", "retrieve_audit_enabled = false")},
+				{
+					// What an apply killed after its PUT leaves behind.
+					PreConfig: func() {
+						if err := env.Emulator.SaveEntityAudit("account", func(a *emulator.EntityAuditState) {
+							a.IsRetrieveAuditEnabled = true
+						}); err != nil {
+							t.Fatal(err)
+						}
+					},
+					Config: entityConfig(env, "account", "retrieve_audit_enabled = true"),
+					ConfigPlanChecks: preApply(
+						plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
+						plancheck.ExpectKnownValue(addr, tfjsonpath.New("published"), knownvalue.Bool(true)),
+					),
+					Check: func(*terraform.State) error {
+						if pub, _ := env.Emulator.PublishedEntityAudit("account"); !pub.IsRetrieveAuditEnabled || !env.Emulator.IsPublished("account") {
+							return fmt.Errorf("the saved change was not published")
+						}
+						return nil
+					},
+				},
+			},
+		})
+	})
+}
+
+// With one dynamics365_customizations_publish for a rollout, a table saved
+// but not published afterwards makes the plan publish again.
+func TestAccCustomizationsPublish_healsUnpublishedTable(t *testing.T) {
+	t.Parallel()
+	plainGetModes(t, func(t *testing.T, env *acctest.Env) {
+		tables := env.ChangeableTables(t, 2)
+		cfg := env.ProviderConfig() + acctest.TablesConfig(tables, "retrieve_audit_enabled = true\n  publish = false") + `
+resource "dynamics365_customizations_publish" "all" {
+  entity_logical_names = [for r in dynamics365_entity_audit_settings.t : r.entity_logical_name]
+}
+`
+		addr := "dynamics365_customizations_publish.all"
+		resource.Test(t, resource.TestCase{
+			PreCheck:                 func() { acctest.PreCheck(t) },
+			ProtoV6ProviderFactories: testFactories(),
+			Steps: []resource.TestStep{
+				{Config: cfg},
+				{
+					PreConfig: func() {
+						env.Emulator.ResetCounters()
+						// A setting these resources do not manage, saved in the portal without Publish.
+						if err := env.Emulator.SaveEntityAudit(tables[1], func(a *emulator.EntityAuditState) {
+							a.IsRetrieveMultipleAuditEnabled = !a.IsRetrieveMultipleAuditEnabled
+						}); err != nil {
+							t.Fatal(err)
+						}
+					},
+					Config: cfg,
+					ConfigPlanChecks: preApply(
+						plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
+						plancheck.ExpectKnownValue(addr, tfjsonpath.New("unpublished_entity_logical_names"), knownvalue.SetSizeExact(0)),
+					),
+					Check: func(*terraform.State) error {
+						if u := env.Emulator.UnpublishedEntities(); len(u) > 0 {
+							return fmt.Errorf("unpublished tables left: %v", u)
+						}
+						if n := env.Emulator.RequestCount("POST PublishXml"); n != 1 {
+							return fmt.Errorf("%d PublishXml calls, want 1", n)
+						}
+						return nil
+					},
+				},
+				{Config: cfg, ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan())},
+			},
+		})
+	})
+}
+
+// Managed properties lock managed components only: the primary key of an
+// unmanaged custom table (IsAuditEnabled.CanBeChanged = false) is changed;
+// a refusal by the service names the column; a managed locked table is
+// refused at plan.
+func TestAccEntityAuditSettings_managedPropertyLocks(t *testing.T) {
+	env := acctest.NewEnv(t)
+	col := "dynamics365_entity_audit_settings.new_project"
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testFactories(),
+		Steps: []resource.TestStep{
+			{
+				Config:      entityConfig(env, "activitypointer", "audit_enabled = true"),
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`Table audit setting is locked`),
+			},
+			{
+				PreConfig: func() {
+					env.Emulator.InjectFaults("PUT EntityDefinitions", emulator.Fault{Status: http.StatusBadRequest})
+				},
+				Config:      entityConfig(env, "new_project", "attributes = { new_projectid = true }"),
+				ExpectError: regexp.MustCompile(`Column auditing refused by Dataverse(.|\n)*new_projectid`),
+			},
+			{
+				Config: entityConfig(env, "new_project", "attributes = { new_projectid = true }"),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(col, tfjsonpath.New("attributes").AtMapKey("new_projectid"), knownvalue.Bool(true)),
+				},
+				Check: func(*terraform.State) error {
+					if pub, _ := env.Emulator.PublishedEntityAudit("new_project"); !pub.Attributes["new_projectid"].IsAuditEnabled {
+						return fmt.Errorf("new_projectid is not audited")
+					}
+					return nil
+				},
+			},
+		},
 	})
 }
