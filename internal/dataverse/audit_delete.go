@@ -38,6 +38,10 @@ type AuditDeletion struct {
 	Before         time.Time
 	Tables         []string
 	UserAccessOnly bool
+	// RecordID, when set, keeps only the rows of that record (a GUID): the
+	// history of a record whose table is gone, which
+	// DeleteRecordChangeHistory cannot name.
+	RecordID string
 }
 
 // odataFilter is the $filter of GET audits that matches the same rows.
@@ -52,6 +56,9 @@ func (d AuditDeletion) odataFilter() string {
 	}
 	if d.UserAccessOnly {
 		parts = append(parts, codeGroup("action", userAccessActions))
+	}
+	if d.RecordID != "" {
+		parts = append(parts, "_objectid_value eq "+strings.ToLower(d.RecordID))
 	}
 	return strings.Join(parts, " and ")
 }
@@ -97,6 +104,10 @@ func (d AuditDeletion) queryExpression() queryExpression {
 			c.Values = append(c.Values, queryValue{Type: "System.Int32", Value: strconv.Itoa(a)})
 		}
 		conds = append(conds, c)
+	}
+	if d.RecordID != "" {
+		conds = append(conds, queryCondition{AttributeName: "objectid", Operator: "Equal",
+			Values: []queryValue{{Type: "System.Guid", Value: strings.ToLower(d.RecordID)}}})
 	}
 	return queryExpression{EntityName: "audit", Criteria: queryFilter{FilterOperator: "And", Conditions: conds, Filters: []queryFilter{}}}
 }

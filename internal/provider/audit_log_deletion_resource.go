@@ -103,7 +103,8 @@ func (r *auditLogDeletionResource) Schema(ctx context.Context, _ resource.Schema
 			"record": schema.SingleNestedAttribute{
 				Optional: true,
 				MarkdownDescription: "Delete the whole audit history of one record (`DeleteRecordChangeHistory`), for " +
-					"example to honour a data-subject request. Needs the `prvDeleteRecordChangeHistory` privilege.",
+					"example to honour a data-subject request. Needs the `prvDeleteRecordChangeHistory` privilege. When the " +
+					"record's table no longer exists, its rows are deleted by a `BulkDelete` job instead (`prvBulkDelete`).",
 				PlanModifiers: []planmodifier.Object{objectplanmodifier.RequiresReplace()},
 				Attributes: map[string]schema.Attribute{
 					"entity_logical_name": schema.StringAttribute{Required: true, MarkdownDescription: "The record's table (logical name).",
@@ -308,6 +309,15 @@ func (r *auditLogDeletionResource) Create(ctx context.Context, req resource.Crea
 func (r *auditLogDeletionResource) deleteRecordHistory(ctx context.Context, plan *auditLogDeletionModel, diags *diag.Diagnostics) {
 	table, id := plan.Record.EntityLogicalName.ValueString(), plan.Record.RecordID.ValueString()
 	key, err := r.data.client.PrimaryIDAttribute(ctx, table)
+	if dataverse.IsNotFound(err) {
+		// The table is gone but its audit rows stay: DeleteRecordChangeHistory
+		// needs the table to name the record, a bulk delete of the record's
+		// rows does not.
+		tflog.Info(ctx, "the record's table no longer exists: deleting its history with a bulk delete", map[string]any{"table": table})
+		d := dataverse.AuditDeletion{Before: time.Now(), Tables: []string{table}, RecordID: id}
+		r.submitAndWait(ctx, plan, d, fmt.Sprintf("Delete logs of record %s of deleted table %s (Terraform)", id, table), diags)
+		return
+	}
 	if err != nil {
 		addAPIError(diags, "Cannot read the primary key of table "+table, err)
 		return
@@ -326,7 +336,13 @@ func (r *auditLogDeletionResource) runBulkDelete(ctx context.Context, plan *audi
 	if diags.Append(dd...); diags.HasError() {
 		return
 	}
-	jobID, err := r.data.client.SubmitAuditBulkDelete(ctx, d, plan.jobName(d.Before), time.Now())
+	r.submitAndWait(ctx, plan, d, plan.jobName(d.Before), diags)
+}
+
+// submitAndWait submits a BulkDelete job for d and waits for its end,
+// recording the job in plan.
+func (r *auditLogDeletionResource) submitAndWait(ctx context.Context, plan *auditLogDeletionModel, d dataverse.AuditDeletion, jobName string, diags *diag.Diagnostics) {
+	jobID, err := r.data.client.SubmitAuditBulkDelete(ctx, d, jobName, time.Now())
 	if err != nil {
 		addDeletionError(diags, "Cannot submit the audit log deletion", err)
 		return

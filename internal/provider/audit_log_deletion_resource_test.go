@@ -149,6 +149,35 @@ resource "dynamics365_audit_log_deletion" "this" {
 }`, func(r emulator.AuditRecord) bool { return before(r) && r.ObjectTypeCode == "new_project" })
 }
 
+// The history of a record whose table was deleted since: the plan warns,
+// and the apply still deletes the record's rows (DeleteRecordChangeHistory
+// cannot name a table that is gone, so a BulkDelete does it).
+func TestAccAuditLogDeletion_recordOfGoneTable(t *testing.T) {
+	env := deletionEnv(t, 300)
+	var rec emulator.AuditRecord
+	for _, r := range env.Emulator.AuditRecords() {
+		if r.ObjectTypeCode == "new_project" {
+			rec = r
+			break
+		}
+	}
+	if rec.ObjectID == "" {
+		t.Fatal("the fixture has no new_project rows")
+	}
+	if err := env.Emulator.DeleteTable("new_project"); err != nil {
+		t.Fatal(err)
+	}
+	deletionTest(t, env, fmt.Sprintf(`
+resource "dynamics365_audit_log_deletion" "this" {
+  record = {
+    entity_logical_name = "new_project"
+    record_id           = %q
+  }
+}`, rec.ObjectID), func(r emulator.AuditRecord) bool {
+		return r.ObjectTypeCode == "new_project" && r.ObjectID == rec.ObjectID
+	})
+}
+
 // More rows than $count counts: the plan shows 5,000 as a lower bound; the
 // job deletes them all.
 func TestAccAuditLogDeletion_countLowerBound(t *testing.T) {
