@@ -25,6 +25,13 @@ type Activity struct {
 	// allWaiting is closed while active > 0 && waiting == active, and
 	// replaced by an open channel when that stops being true.
 	allWaiting chan struct{}
+	// publishing counts the operations waiting on the publisher;
+	// allPublishing is to it what allWaiting is to waiting. The publisher
+	// needs its own count: an operation waiting on a coalesced read will
+	// still write and then publish, so a batch sent because "everyone
+	// waits" would leave it for the next publish.
+	publishing    int
+	allPublishing chan struct{}
 }
 
 // activityKey keys the *trackedOperation in a context.
@@ -32,9 +39,10 @@ type activityKey struct{}
 
 // trackedOperation is one resource operation between Begin and its end.
 type trackedOperation struct {
-	a     *Activity
-	waits int  // nested waits in progress (guarded by a.mu)
-	ended bool // guarded by a.mu
+	a            *Activity
+	waits        int  // nested waits in progress (guarded by a.mu)
+	publishWaits int  // of which on the publisher (guarded by a.mu)
+	ended        bool // guarded by a.mu
 }
 
 // NewActivity returns an empty Activity.
@@ -63,6 +71,9 @@ func (a *Activity) Begin(ctx context.Context) (context.Context, func()) {
 		if op.waits > 0 {
 			a.waiting--
 		}
+		if op.publishWaits > 0 {
+			a.publishing--
+		}
 		a.changed()
 	}
 }
@@ -72,6 +83,24 @@ func (a *Activity) Begin(ctx context.Context) (context.Context, func()) {
 // from any goroutine). Nested waits of one operation count once. A ctx not
 // from this Activity's Begin is untracked: release does nothing.
 func (a *Activity) Waiting(ctx context.Context) (release func()) {
+	return a.markWaiting(ctx, waitOnRead)
+}
+
+// WaitingToPublish is Waiting for a caller queued on the publisher: it
+// also counts towards AllWaitingToPublish.
+func (a *Activity) WaitingToPublish(ctx context.Context) (release func()) {
+	return a.markWaiting(ctx, waitOnPublish)
+}
+
+// waitKind says what a waiting operation waits on.
+type waitKind int
+
+const (
+	waitOnRead waitKind = iota
+	waitOnPublish
+)
+
+func (a *Activity) markWaiting(ctx context.Context, kind waitKind) (release func()) {
 	op, ok := ctx.Value(activityKey{}).(*trackedOperation)
 	if a == nil || !ok || op.a != a {
 		return func() {}
@@ -84,8 +113,14 @@ func (a *Activity) Waiting(ctx context.Context) (release func()) {
 	op.waits++
 	if op.waits == 1 {
 		a.waiting++
-		a.changed()
 	}
+	if kind == waitOnPublish {
+		op.publishWaits++
+		if op.publishWaits == 1 {
+			a.publishing++
+		}
+	}
+	a.changed()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
@@ -97,8 +132,14 @@ func (a *Activity) Waiting(ctx context.Context) (release func()) {
 			op.waits--
 			if op.waits == 0 {
 				a.waiting--
-				a.changed()
 			}
+			if kind == waitOnPublish {
+				op.publishWaits--
+				if op.publishWaits == 0 {
+					a.publishing--
+				}
+			}
+			a.changed()
 		})
 	}
 }
@@ -117,6 +158,18 @@ func (a *Activity) AllWaiting() <-chan struct{} {
 	return a.allWaiting
 }
 
+// AllWaitingToPublish is AllWaiting for the operations waiting on the
+// publisher (WaitingToPublish).
+func (a *Activity) AllWaitingToPublish() <-chan struct{} {
+	if a == nil {
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.ensureChannel()
+	return a.allPublishing
+}
+
 // Counts returns the operations in flight and how many of them wait.
 func (a *Activity) Counts() (active, waiting int) {
 	if a == nil {
@@ -131,6 +184,16 @@ func (a *Activity) Counts() (active, waiting int) {
 // flushAllWaiting as soon as every tracked operation waits, flushWindow once
 // window has passed, or ctx's error. A nil Activity just waits the window.
 func (a *Activity) Settle(ctx context.Context, window time.Duration) (FlushReason, error) {
+	return a.settle(ctx, window, a.AllWaiting)
+}
+
+// SettlePublish is Settle for the publisher: it returns early only when
+// every tracked operation waits on the publisher.
+func (a *Activity) SettlePublish(ctx context.Context, window time.Duration) (FlushReason, error) {
+	return a.settle(ctx, window, a.AllWaitingToPublish)
+}
+
+func (a *Activity) settle(ctx context.Context, window time.Duration, quiet func() <-chan struct{}) (FlushReason, error) {
 	if window <= 0 {
 		return FlushWindow, ctx.Err()
 	}
@@ -140,7 +203,7 @@ func (a *Activity) Settle(ctx context.Context, window time.Duration) (FlushReaso
 	t := time.NewTimer(window)
 	defer t.Stop()
 	select {
-	case <-a.AllWaiting():
+	case <-quiet():
 		return FlushAllWaiting, nil
 	case <-t.C:
 		return FlushWindow, nil
@@ -163,21 +226,31 @@ const (
 // changed opens or closes allWaiting to match the counts; a.mu is held.
 func (a *Activity) changed() {
 	a.ensureChannel()
-	quiet := a.active > 0 && a.waiting == a.active
+	a.allWaiting = matchQuiet(a.allWaiting, a.active > 0 && a.waiting == a.active)
+	a.allPublishing = matchQuiet(a.allPublishing, a.active > 0 && a.publishing == a.active)
+}
+
+// matchQuiet returns ch closed if quiet, open otherwise (a new channel when
+// a closed one must reopen).
+func matchQuiet(ch chan struct{}, quiet bool) chan struct{} {
 	select {
-	case <-a.allWaiting: // closed
+	case <-ch: // closed
 		if !quiet {
-			a.allWaiting = make(chan struct{})
+			return make(chan struct{})
 		}
 	default:
 		if quiet {
-			close(a.allWaiting)
+			close(ch)
 		}
 	}
+	return ch
 }
 
 func (a *Activity) ensureChannel() {
 	if a.allWaiting == nil {
 		a.allWaiting = make(chan struct{})
+	}
+	if a.allPublishing == nil {
+		a.allPublishing = make(chan struct{})
 	}
 }

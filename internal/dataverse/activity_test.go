@@ -340,3 +340,30 @@ func TestPublisherDeliveryEndsTheWait(t *testing.T) {
 		t.Errorf("completed = %+v, stats = %+v: want A's second table in C's batch, both batches sent early", completed, st)
 	}
 }
+
+// An operation waiting on a coalesced read will still write and publish:
+// the publisher's quiet point needs every operation waiting on it, while
+// coalesced reads go once every operation waits on anything.
+func TestActivityPublishWaitsOnlyCountForThePublisher(t *testing.T) {
+	a := NewActivity()
+	ctx1, end1 := a.Begin(context.Background())
+	ctx2, end2 := a.Begin(context.Background())
+	defer end1()
+	defer end2()
+	releasePublish1 := a.WaitingToPublish(ctx1)
+	releaseRead2 := a.Waiting(ctx2)
+	if !closed(a.AllWaiting()) || closed(a.AllWaitingToPublish()) {
+		t.Fatalf("one waits to publish, one on a read: all waiting %t (want true), all waiting to publish %t (want false)",
+			closed(a.AllWaiting()), closed(a.AllWaitingToPublish()))
+	}
+	releaseRead2()
+	releasePublish2 := a.WaitingToPublish(ctx2)
+	if !closed(a.AllWaitingToPublish()) {
+		t.Fatal("both wait to publish: the publisher's quiet point is not reached")
+	}
+	releasePublish1()
+	if closed(a.AllWaitingToPublish()) || closed(a.AllWaiting()) {
+		t.Fatal("one released: still quiet")
+	}
+	releasePublish2()
+}

@@ -189,7 +189,7 @@ func (p *Publisher) enqueue(ctx context.Context, names []string, all bool) error
 	b.live++
 	// Marked only now that the request is in the batch: marking it earlier
 	// could send the batch without it.
-	w.release = p.opts.Activity.Waiting(ctx)
+	w.release = p.opts.Activity.WaitingToPublish(ctx)
 	defer w.release()
 	if !p.running {
 		p.running = true
@@ -240,7 +240,7 @@ func (p *Publisher) run() {
 		// early when every operation in flight waits.
 		reason := FlushWindow
 		if d := time.Until(b.first.Add(p.opts.Window)); d > 0 {
-			reason, _ = p.opts.Activity.Settle(b.ctx, d)
+			reason, _ = p.opts.Activity.SettlePublish(b.ctx, d)
 		}
 		p.mu.Lock()
 		if p.next == b {
