@@ -120,6 +120,9 @@ func (b *bench) applyOnce(ctx context.Context, side mode, opts emulator.Options,
 	r.publishes = e.Emulator.PublishCount()
 	r.conflicts = e.Emulator.LockConflictCount()
 	r.unpublished = len(e.Emulator.UnpublishedEntities())
+	if os.Getenv("BENCH_ROUTES") != "" {
+		e.printRoutes("apply", side)
+	}
 	if err != nil {
 		return r, fmt.Errorf("apply (naive=%t): %d error diagnostics, %d about the lock: %w", side == naive, r.tfErrors, r.tfLockErrors, err)
 	}
