@@ -303,11 +303,34 @@ func (r *entityAuditSettingsResource) applyConfig(ctx context.Context, cfg, plan
 	return r.verifyAndPublish(ctx, name, target, written || policy == publishEvenIfUnchanged, plan.Publish.ValueBool(), diags)
 }
 
-// verifyAndPublish re-reads the table after a write, verifies the intended
-// values and publishes the table when asked. It reports whether a due
-// publish failed.
+// verifyAndPublish publishes the table when asked, then re-reads it and
+// verifies the intended values. It reports whether a due publish failed.
+//
+// The re-read comes after the publish: the operations of one publish batch
+// wake together and their re-reads go in one $batch (re-reading before the
+// publish, each operation read on its own schedule: apply_300 sent about
+// five read requests a publish), and the re-read then shows the published
+// state as well.
 func (r *entityAuditSettingsResource) verifyAndPublish(ctx context.Context, name string, target entityTarget, needPublish, publish bool, diags *diag.Diagnostics) (*dataverse.EntityAuditInfo, bool) {
-	info, ok := r.entityInfo(ctx, name, columnsOf(len(target.Attributes) > 0), diags)
+	publishFailed := false
+	if needPublish && publish {
+		start := time.Now()
+		if err := r.data.publisher.Publish(ctx, name); err != nil {
+			addAPIError(diags, "Cannot publish table "+name, err)
+			publishFailed = true
+		} else {
+			tflog.Info(ctx, "published table", map[string]any{"entity": name, "wait_ms": time.Since(start).Milliseconds()})
+		}
+	}
+	readCtx := ctx
+	if publishFailed && ctx.Err() != nil {
+		// The publish used up the operation's time: the write is done, and
+		// the state must still record it (as unpublished).
+		var cancel context.CancelFunc
+		readCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), reReadAfterTimeout)
+		defer cancel()
+	}
+	info, ok := r.entityInfo(readCtx, name, columnsOf(len(target.Attributes) > 0), diags)
 	if !ok {
 		return nil, false
 	}
@@ -317,16 +340,12 @@ func (r *entityAuditSettingsResource) verifyAndPublish(ctx context.Context, name
 				"at the same time; run terraform apply again.", name, strings.Join(missed, ", ")))
 		return nil, false
 	}
-	if needPublish && publish {
-		start := time.Now()
-		if err := r.data.publisher.Publish(ctx, name); err != nil {
-			addAPIError(diags, "Cannot publish table "+name, err)
-			return info, true
-		}
-		tflog.Info(ctx, "published table", map[string]any{"entity": name, "wait_ms": time.Since(start).Milliseconds()})
-	}
-	return info, false
+	return info, publishFailed
 }
+
+// reReadAfterTimeout bounds the re-read of a written table whose publish
+// ran out of time.
+const reReadAfterTimeout = 30 * time.Second
 
 // applyTarget changes what target asks for through the domain operations
 // (which read the full definitions and write them back whole). It records
