@@ -188,9 +188,59 @@ func (a *Activity) Settle(ctx context.Context, window time.Duration) (FlushReaso
 }
 
 // SettlePublish is Settle for the publisher: it returns early only when
-// every tracked operation waits on the publisher.
+// every tracked operation has waited on the publisher for PublishGrace.
+// The grace covers the gap between two calls Terraform makes for one
+// resource (it plans a resource again just before applying it), in which
+// the resource is not tracked.
 func (a *Activity) SettlePublish(ctx context.Context, window time.Duration) (FlushReason, error) {
-	return a.settle(ctx, window, a.AllWaitingToPublish)
+	return a.settleWithGrace(ctx, window, a.AllWaitingToPublish, PublishGrace)
+}
+
+// SettleReads is Settle for coalesced reads, with the grace of
+// SettlePublish (ReadGrace).
+func (a *Activity) SettleReads(ctx context.Context, window time.Duration) (FlushReason, error) {
+	return a.settleWithGrace(ctx, window, a.AllWaiting, ReadGrace)
+}
+
+// PublishGrace and ReadGrace are how long every tracked operation must
+// have been waiting before a batch goes early.
+const (
+	PublishGrace = 15 * time.Millisecond
+	ReadGrace    = 25 * time.Millisecond
+)
+
+// settleWithGrace returns FlushAllWaiting once quiet has held for grace
+// (checked at its start and end), FlushWindow when window ends first.
+func (a *Activity) settleWithGrace(ctx context.Context, window time.Duration, quiet func() <-chan struct{}, grace time.Duration) (FlushReason, error) {
+	if a == nil {
+		return a.settle(ctx, window, quiet)
+	}
+	deadline := time.Now().Add(window)
+	for {
+		reason, err := a.settle(ctx, time.Until(deadline), quiet)
+		if reason != FlushAllWaiting || err != nil {
+			return reason, err
+		}
+		if err := msapi.Sleep(ctx, min(grace, time.Until(deadline))); err != nil {
+			return FlushWindow, err
+		}
+		if closed(quiet()) {
+			return FlushAllWaiting, nil
+		}
+		if !time.Now().Before(deadline) {
+			return FlushWindow, nil
+		}
+	}
+}
+
+// closed reports whether ch is closed now.
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 func (a *Activity) settle(ctx context.Context, window time.Duration, quiet func() <-chan struct{}) (FlushReason, error) {

@@ -10,16 +10,6 @@ import (
 	"time"
 )
 
-// closed reports whether ch is closed now.
-func closed(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
-}
-
 func TestActivityCounts(t *testing.T) {
 	t.Parallel()
 	a := NewActivity()
@@ -366,4 +356,41 @@ func TestActivityPublishWaitsOnlyCountForThePublisher(t *testing.T) {
 		t.Fatal("one released: still quiet")
 	}
 	releasePublish2()
+}
+
+// Terraform ends one resource call and starts the next a moment later (it
+// plans a resource again just before applying it): a publish batch must not
+// go in that gap, only once every operation has waited for the grace.
+func TestActivitySettlePublishGraceCoversAGap(t *testing.T) {
+	bg := context.Background()
+	a := NewActivity()
+	ctxA, endA := a.Begin(bg)
+	defer endA()
+	_, endB := a.Begin(bg)
+	releaseA := a.WaitingToPublish(ctxA)
+	defer releaseA()
+	done := make(chan FlushReason, 1)
+	go func() {
+		reason, _ := a.SettlePublish(bg, 5*time.Second)
+		done <- reason
+	}()
+	time.Sleep(20 * time.Millisecond) // the settle is waiting
+	endB()                            // quiet for a moment...
+	ctxC, endC := a.Begin(bg)         // ...until the next call starts
+	defer endC()
+	select {
+	case reason := <-done:
+		t.Fatalf("the publish batch went (%s) in the gap between two calls", reason)
+	case <-time.After(100 * time.Millisecond):
+	}
+	releaseC := a.WaitingToPublish(ctxC)
+	defer releaseC()
+	select {
+	case reason := <-done:
+		if reason != FlushAllWaiting {
+			t.Fatalf("settled with %s, want %s", reason, FlushAllWaiting)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("every operation waits to publish, but the batch did not go")
+	}
 }

@@ -249,6 +249,12 @@ func (m *MetadataCache) get(ctx context.Context, logicalName string, columns Col
 		case m.loaded:
 			m.mu.Unlock()
 			return nil, m.notFound(logicalName)
+		case len(m.strongTables) > 0:
+			// This command writes (some table was required latest): the
+			// strong bulk read will be needed anyway, and serves this
+			// caller as well as a cached one would.
+			m.mu.Unlock()
+			flight = m.loads.DoChan(strongBulkLoadKey, func() (any, error) { return nil, m.loadAllStrong(ctx) })
 		default:
 			m.mu.Unlock()
 			flight = m.loads.DoChan(bulkLoadKey, func() (any, error) { return nil, m.loadAll(ctx) })

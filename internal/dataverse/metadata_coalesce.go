@@ -62,7 +62,7 @@ func (f activityFlush) await(ctx context.Context, _ func() int) {
 	case <-ctx.Done():
 		return // ctx ending just sends the batch
 	}
-	_, _ = f.activity.Settle(ctx, f.window-f.min)
+	_, _ = f.activity.SettleReads(ctx, f.window-f.min)
 }
 
 // metadataFlushPolicy picks the batcher's policy from the cache options

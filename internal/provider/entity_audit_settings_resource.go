@@ -129,6 +129,10 @@ func (r *entityAuditSettingsResource) ModifyPlan(ctx context.Context, req resour
 	if req.Plan.Raw.IsNull() || r.data == nil {
 		return
 	}
+	// Tracked: Terraform plans each resource again in the apply walk, just
+	// before its apply; an untracked operation there let a publish batch
+	// go without the tables about to be written.
+	defer trackOperation(&ctx, r.data)()
 	cfg, plan, ok := configAndPlan[entityAuditSettingsModel](ctx, req.Config, req.Plan, &resp.Diagnostics)
 	if !ok {
 		return

@@ -96,6 +96,17 @@ func (e *env) printRoutes(step string, side mode) {
 	for _, k := range order {
 		fmt.Fprintf(os.Stderr, "  %s (%s): %s x%d\n", step, side, k, counts[k])
 	}
+	if os.Getenv("BENCH_ROUTES") != "timeline" {
+		return
+	}
+	log := e.Emulator.RequestLog()
+	if len(log) == 0 {
+		return
+	}
+	for _, r := range log {
+		fmt.Fprintf(os.Stderr, "    %s %8.1fms %6.1fms %s %s\n", side, float64(r.Start.Sub(log[0].Start).Microseconds())/1000,
+			float64(r.End.Sub(r.Start).Microseconds())/1000, r.Method, r.Route)
+	}
 }
 
 // metadataRoutes are the routes that return table and column definitions.
