@@ -225,7 +225,9 @@ func TestMetadataWriteGivesUpAtTheDeadline(t *testing.T) {
 	release := srv.HoldCustomizationLock("Import")
 	defer release()
 	m := dataverse.NewMetadataCache(c, dataverse.MetadataCacheOptions{LockRetryWait: 20 * time.Millisecond})
-	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	// Long enough for the read before the write on a loaded machine: the
+	// deadline must fall among the refused writes.
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 	defer cancel()
 	_, err := m.ApplyColumnAudit(ctx, dataverse.ColumnAuditChange{Table: "account", Columns: map[string]bool{"name": false},
 		Current: &dataverse.EntityAuditInfo{Attributes: map[string]*dataverse.AttributeAuditInfo{"name": {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Saved and published definitions. Audit settings take effect when their
@@ -150,12 +152,19 @@ func (c *Client) readAuditDefinitions(ctx context.Context, scope auditReadScope,
 // is audited now) — two requests for any scope — and returns the tables
 // read; reading one unknown table is an *Error for which IsNotFound is true.
 func (c *Client) readEntityAudit(ctx context.Context, scope auditReadScope, columns ColumnsOption, consistency ReadConsistency) ([]*EntityAuditInfo, error) {
-	saved, err := c.readAuditDefinitions(ctx, scope, columns, savedDefinitions, consistency)
-	if err != nil {
-		return nil, err
-	}
-	published, err := c.readAuditDefinitions(ctx, scope, columns, publishedDefinitions, consistency)
-	if err != nil {
+	// The two views are independent reads: sent side by side, a read of
+	// every table costs one round trip, not two.
+	var saved, published []entityAuditWire
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		saved, err = c.readAuditDefinitions(gctx, scope, columns, savedDefinitions, consistency)
+		return err
+	})
+	g.Go(func() (err error) {
+		published, err = c.readAuditDefinitions(gctx, scope, columns, publishedDefinitions, consistency)
+		return err
+	})
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	byName := make(map[string]*entityAuditWire, len(published))
