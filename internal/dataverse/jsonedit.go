@@ -393,7 +393,18 @@ func prepareDefinitionForPut(def json.RawMessage, odataType string) (json.RawMes
 		if strings.HasPrefix(m.key, "@odata.") && (m.key != "@odata.type" || odataType != "") {
 			continue
 		}
+		if odataType != "" && columnNavigationProperties[m.key] {
+			continue
+		}
 		kept = append(kept, m)
 	}
 	return encodeJSONObject(kept), nil
 }
+
+// columnNavigationProperties are navigation properties of column types
+// ("PicklistAttributeMetadata EntityType": OptionSet, GlobalOptionSet) that
+// RetrieveEntity serves inline. Microsoft's update sample PUTs the column
+// as a typed GET returns it, without them; options change through their own
+// messages (InsertOptionValue, …). So a column PUT leaves them out rather
+// than send the options back in an undocumented shape.
+var columnNavigationProperties = map[string]bool{"OptionSet": true, "GlobalOptionSet": true}

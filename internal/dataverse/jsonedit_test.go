@@ -239,6 +239,21 @@ func TestPrepareDefinitionForPut(t *testing.T) {
 	if string(got) != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
+
+	// A choice column as RetrieveEntity serves it: its option set (a
+	// navigation property of the column type) is not sent back; a table's
+	// member of that name would be.
+	choice := `{"LogicalName":"new_stage","OptionSet":{"Options":[{"Value":1}]},"GlobalOptionSet":null,"IsAuditEnabled":{"Value":true}}`
+	got, err = prepareDefinitionForPut(json.RawMessage(choice), "Microsoft.Dynamics.CRM.PicklistAttributeMetadata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"@odata.type":"#Microsoft.Dynamics.CRM.PicklistAttributeMetadata","LogicalName":"new_stage","IsAuditEnabled":{"Value":true}}`; string(got) != want {
+		t.Errorf("choice column: got  %s\nwant %s", got, want)
+	}
+	if got, _ = prepareDefinitionForPut(json.RawMessage(choice), ""); !bytes.Contains(got, []byte(`"OptionSet"`)) {
+		t.Errorf("a table definition lost a member: %s", got)
+	}
 	// Without a type to add, an existing @odata.type is kept.
 	got, _ = prepareDefinitionForPut(json.RawMessage(`{"@odata.etag":"e","@odata.type":"#T.U","a":1}`), "")
 	if string(got) != `{"@odata.type":"#T.U","a":1}` {
