@@ -392,6 +392,21 @@ func (m *MetadataCache) loadOne(ctx context.Context, name string, columns Column
 	e, err := m.batcher.readAudit(ctx, name, columns, consistency)
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if consistency == CachedRead && m.latest[name] && m.gen[name] == gen {
+		// A strong read stored the table while this cached one ran: the
+		// cached answer may be older (Dataverse's metadata cache) and must
+		// not replace it — RequireLatest trusts a table read strongly.
+		if cur := m.entities[name]; cur == nil || columns == WithoutColumns || cur.Attributes != nil {
+			if cur == nil {
+				return nil, m.notFound(name)
+			}
+			return cur.Clone(), nil
+		}
+		if err != nil {
+			return nil, leaderGone(ctx, err)
+		}
+		return e.Clone(), nil
+	}
 	if m.gen[name] == gen {
 		switch {
 		case err == nil:

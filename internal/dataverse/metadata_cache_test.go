@@ -400,3 +400,50 @@ func TestMetadataCacheFlushesWhenEveryOperationWaits(t *testing.T) {
 		t.Fatal("the reads waited for the window instead of going once every operation waited")
 	}
 }
+
+// A cached read of a table that finishes after a strong read of it must not
+// replace the strong answer: Dataverse's metadata cache can still serve
+// the definition from before the last change, and RequireLatest trusts a
+// table read strongly (the baseline's apply once decided "nothing to
+// write" from such an answer, right after a restore).
+func TestMetadataCacheCachedReadDoesNotReplaceStrongOne(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	cachedStarted := make(chan struct{})
+	var once sync.Once
+	handler := func(w http.ResponseWriter, r *http.Request) {
+		call, ok := parseMetadataCall(r)
+		if !ok || call.all {
+			writeJSON(w, http.StatusNotFound, odataErr("0x8006088a", "not in this test"))
+			return
+		}
+		strong := r.Header.Get("Consistency") == "Strong"
+		if !strong {
+			once.Do(func() { close(cachedStarted) })
+			<-release // answers after the strong read, with the old definition
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"EntityMetadata": entityRow(call.table, strong)})
+	}
+	c, _, _ := newTestServer(t, (&batchUnwrapper{h: handler}).handler, fastRetries)
+	m := NewMetadataCache(c, MetadataCacheOptions{})
+	ctx := context.Background()
+
+	cached := make(chan error, 1)
+	go func() {
+		_, err := m.Table(ctx, "account") // a plan check's cached read
+		cached <- err
+	}()
+	<-cachedStarted
+	m.RequireLatest("account") // the apply decides on the latest definition
+	if e, err := m.Table(ctx, "account"); err != nil || !e.IsAuditEnabled.Value {
+		t.Fatalf("strong read = %+v, %v", e, err)
+	}
+	close(release)
+	if err := <-cached; err != nil {
+		t.Fatal(err)
+	}
+	m.RequireLatest("account")
+	if e, err := m.Table(ctx, "account"); err != nil || !e.IsAuditEnabled.Value {
+		t.Fatalf("after the late cached read: %+v, %v; want the strong answer (audit on)", e, err)
+	}
+}
