@@ -122,26 +122,24 @@ type leaderGoneError struct{ err error }
 func (e *leaderGoneError) Error() string { return e.err.Error() }
 func (e *leaderGoneError) Unwrap() error { return e.err }
 
+// optionOrDefault reads a numeric option the way every option of this
+// package is documented: zero means the default, a negative value means none
+// (zero).
+func optionOrDefault[T time.Duration | int](v, def T) T {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
+}
+
 // NewMetadataCache returns an empty cache reading through c.
 func NewMetadataCache(c *Client, opts MetadataCacheOptions) *MetadataCache {
-	switch {
-	case opts.LockRetryWait == 0:
-		opts.LockRetryWait = DefaultPublishLockRetryWait
-	case opts.LockRetryWait < 0:
-		opts.LockRetryWait = 0
-	}
-	switch {
-	case opts.FlushWindow == 0:
-		opts.FlushWindow = DefaultMetadataFlushWindow
-	case opts.FlushWindow < 0:
-		opts.FlushWindow = 0
-	}
-	switch {
-	case opts.PerTableReadLimit == 0:
-		opts.PerTableReadLimit = DefaultPerTableReadLimit
-	case opts.PerTableReadLimit < 0:
-		opts.PerTableReadLimit = 0
-	}
+	opts.LockRetryWait = optionOrDefault(opts.LockRetryWait, DefaultPublishLockRetryWait)
+	opts.FlushWindow = optionOrDefault(opts.FlushWindow, DefaultMetadataFlushWindow)
+	opts.PerTableReadLimit = optionOrDefault(opts.PerTableReadLimit, DefaultPerTableReadLimit)
 	return &MetadataCache{
 		c:        c,
 		opts:     opts,
