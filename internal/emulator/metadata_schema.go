@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
-	"strings"
 	"sync"
 
 	"github.com/google/uuid"
@@ -340,22 +339,8 @@ func checkProp(p propSpec, v json.RawMessage) string {
 		if err != nil {
 			return "Invalid JSON. " + err.Error()
 		}
-		for _, m := range o {
-			var want string
-			switch m.name {
-			case "Value", "CanBeChanged":
-				want = "bool"
-			case "ManagedPropertyLogicalName":
-				want = "string"
-			default:
-				if strings.HasPrefix(m.name, "@") {
-					continue
-				}
-				return fmt.Sprintf("The property '%s' does not exist on type 'Microsoft.Dynamics.CRM.BooleanManagedProperty'. Make sure to only use property names that are defined by the type.", m.name)
-			}
-			if msg := checkPrimitive(want, m.value, m.name == "ManagedPropertyLogicalName"); msg != "" {
-				return msg
-			}
+		if msg := checkComplexMembers(o, "BooleanManagedProperty", booleanManagedPropertyMembers); msg != "" {
+			return msg
 		}
 		for _, req := range []string{"Value", "CanBeChanged"} {
 			if o.index(req) < 0 {
@@ -393,6 +378,14 @@ func checkProp(p propSpec, v json.RawMessage) string {
 		return checkPrimitive("datetime", v, true)
 	}
 	return ""
+}
+
+// booleanManagedPropertyMembers are the properties of a
+// BooleanManagedProperty; Value and CanBeChanged may not be null.
+var booleanManagedPropertyMembers = map[string]complexMember{
+	"Value":                      {"bool", false},
+	"CanBeChanged":               {"bool", false},
+	"ManagedPropertyLogicalName": {"string", true},
 }
 
 var edmNames = map[string]string{
