@@ -36,18 +36,25 @@ const (
 	defaultMetadataTimeout = 30 * time.Minute
 )
 
+// tableAuditValues are the three table-level audit settings as the entity
+// resource and the items of the entities data source both hold them (each
+// model embeds this).
+type tableAuditValues struct {
+	AuditEnabled                 types.Bool `tfsdk:"audit_enabled"`
+	RetrieveAuditEnabled         types.Bool `tfsdk:"retrieve_audit_enabled"`
+	RetrieveMultipleAuditEnabled types.Bool `tfsdk:"retrieve_multiple_audit_enabled"`
+}
+
 type entityAuditSettingsModel struct {
-	ID                           types.String   `tfsdk:"id"`
-	EntityLogicalName            types.String   `tfsdk:"entity_logical_name"`
-	AuditEnabled                 types.Bool     `tfsdk:"audit_enabled"`
-	RetrieveAuditEnabled         types.Bool     `tfsdk:"retrieve_audit_enabled"`
-	RetrieveMultipleAuditEnabled types.Bool     `tfsdk:"retrieve_multiple_audit_enabled"`
-	Attributes                   types.Map      `tfsdk:"attributes"`
-	Publish                      types.Bool     `tfsdk:"publish"`
-	Published                    types.Bool     `tfsdk:"published"`
-	SolutionUniqueName           types.String   `tfsdk:"solution_unique_name"`
-	OnDestroy                    types.String   `tfsdk:"on_destroy"`
-	Timeouts                     timeouts.Value `tfsdk:"timeouts"`
+	ID                types.String `tfsdk:"id"`
+	EntityLogicalName types.String `tfsdk:"entity_logical_name"`
+	tableAuditValues
+	Attributes         types.Map      `tfsdk:"attributes"`
+	Publish            types.Bool     `tfsdk:"publish"`
+	Published          types.Bool     `tfsdk:"published"`
+	SolutionUniqueName types.String   `tfsdk:"solution_unique_name"`
+	OnDestroy          types.String   `tfsdk:"on_destroy"`
+	Timeouts           timeouts.Value `tfsdk:"timeouts"`
 }
 
 // entityPrivateState: Managed lists the table-level attributes only;
