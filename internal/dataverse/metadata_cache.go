@@ -126,13 +126,10 @@ func (e *leaderGoneError) Unwrap() error { return e.err }
 // package is documented: zero means the default, a negative value means none
 // (zero).
 func optionOrDefault[T time.Duration | int](v, def T) T {
-	switch {
-	case v == 0:
+	if v == 0 {
 		return def
-	case v < 0:
-		return 0
 	}
-	return v
+	return max(v, 0)
 }
 
 // NewMetadataCache returns an empty cache reading through c.
