@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"sync"
 	"time"
@@ -223,7 +224,7 @@ func (m *MetadataCache) get(ctx context.Context, logicalName string, columns Col
 			})
 		case m.needLatest[logicalName]:
 			m.mu.Unlock()
-			flight = m.loads.DoChan(strongBulkLoadKey, func() (any, error) { return nil, m.loadAllStrong(ctx) })
+			flight = m.loads.DoChan(strongBulkLoadKey, func() (any, error) { return nil, m.loadAll(ctx, StrongRead) })
 		case known && e == nil:
 			m.mu.Unlock()
 			return nil, m.notFoundLoadingNames(ctx, logicalName)
@@ -246,7 +247,7 @@ func (m *MetadataCache) get(ctx context.Context, logicalName string, columns Col
 			return nil, m.notFound(logicalName)
 		default:
 			m.mu.Unlock()
-			flight = m.loads.DoChan(bulkLoadKey, func() (any, error) { return nil, m.loadAll(ctx) })
+			flight = m.loads.DoChan(bulkLoadKey, func() (any, error) { return nil, m.loadAll(ctx, CachedRead) })
 		}
 
 		var res singleflight.Result
@@ -295,69 +296,49 @@ func tableFlightKey(name string, columns ColumnsOption, consistency ReadConsiste
 	return key
 }
 
-// loadAll reads every table's table-level audit fields and stores those not
-// known yet.
-func (m *MetadataCache) loadAll(ctx context.Context) error {
+// loadAll reads every table's table-level audit fields and stores them.
+// A cached read stores only the tables not known yet: tables read on their
+// own are as new as this snapshot or newer. A strong read (Consistency:
+// Strong, for the tables waiting in needLatest) stores them all as latest,
+// except those written since the read began, and drops columns read
+// before: the next caller that needs them reads the table again, strongly.
+// Invalidated tables are never stored: they must be read again.
+func (m *MetadataCache) loadAll(ctx context.Context, consistency ReadConsistency) error {
+	strong := consistency == StrongRead
 	m.mu.Lock()
-	if m.loaded {
+	if m.strongLoaded || (m.loaded && !strong) {
 		// A load finished between the caller's look and this flight.
 		m.mu.Unlock()
 		return nil
 	}
 	m.bulkLoads++
+	var gens map[string]uint64
+	if strong {
+		gens = maps.Clone(m.gen)
+	}
 	m.mu.Unlock()
-	all, err := m.c.readEntityAudit(ctx, allTables, WithoutColumns, CachedRead)
+	all, err := m.c.readEntityAudit(ctx, allTables, WithoutColumns, consistency)
 	if err != nil {
 		return leaderGone(ctx, err)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, e := range all {
-		// Tables read on their own are as new as this snapshot or newer,
-		// and invalidated ones must be read again.
-		if _, known := m.entities[e.LogicalName]; known || m.stale[e.LogicalName] {
+		name := e.LogicalName
+		if _, known := m.entities[name]; m.stale[name] || (strong && m.gen[name] != gens[name]) || (known && !strong) {
 			continue
 		}
-		m.entities[e.LogicalName] = e
+		m.entities[name] = e
+		if strong {
+			m.latest[name] = true
+		}
 	}
 	m.setNamesLocked(all)
 	m.loaded = true
-	return nil
-}
-
-// loadAllStrong reads every table's table-level audit fields with
-// Consistency: Strong, for the tables waiting in needLatest, and stores
-// them all as latest, except those written or invalidated since the read
-// began. Columns read before are dropped: the next caller that needs them
-// reads the table again, strongly.
-func (m *MetadataCache) loadAllStrong(ctx context.Context) error {
-	m.mu.Lock()
-	if m.strongLoaded {
-		m.mu.Unlock()
-		return nil
+	if strong {
+		m.strongLoaded = true
+		clear(m.needLatest)
 	}
-	m.bulkLoads++
-	gens := make(map[string]uint64, len(m.gen))
-	for name, g := range m.gen {
-		gens[name] = g
-	}
-	m.mu.Unlock()
-	all, err := m.c.readEntityAudit(ctx, allTables, WithoutColumns, StrongRead)
-	if err != nil {
-		return leaderGone(ctx, err)
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, e := range all {
-		if m.stale[e.LogicalName] || m.gen[e.LogicalName] != gens[e.LogicalName] {
-			continue
-		}
-		m.entities[e.LogicalName] = e
-		m.latest[e.LogicalName] = true
-	}
-	m.setNamesLocked(all)
-	m.loaded, m.strongLoaded = true, true
-	clear(m.needLatest)
 	return nil
 }
 
