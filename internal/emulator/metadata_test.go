@@ -10,12 +10,6 @@ import (
 	"time"
 )
 
-// metaServer is startAppServer under the name the metadata tests use.
-func metaServer(t *testing.T, opts Options) (*Server, string) {
-	t.Helper()
-	return startAppServer(t, opts)
-}
-
 func getOK(t *testing.T, s *Server, token, path string) map[string]any {
 	t.Helper()
 	r := callAPI(t, s, http.MethodGet, path, token, nil, nil)
@@ -67,7 +61,7 @@ func without(o rawObject, names ...string) rawObject {
 
 func TestGetEntityDefinitionsCollection(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{})
+	s, token := startAppServer(t, Options{})
 	base := s.EnvironmentURL() + "/api/data/v9.2/$metadata#"
 
 	body := getOK(t, s, token, "EntityDefinitions?$select=LogicalName,IsAuditEnabled,IsRetrieveAuditEnabled,IsRetrieveMultipleAuditEnabled")
@@ -159,7 +153,7 @@ func urlQueryEscape(s string) string {
 
 func TestGetEntityDefinition(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{})
+	s, token := startAppServer(t, Options{})
 	base := s.EnvironmentURL() + "/api/data/v9.2/$metadata#"
 	stored, _ := s.EntityDefinitionJSON("account")
 
@@ -197,7 +191,7 @@ func TestGetEntityDefinition(t *testing.T) {
 
 func TestGetAttributes(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{})
+	s, token := startAppServer(t, Options{})
 	base := s.EnvironmentURL() + "/api/data/v9.2/$metadata#"
 	acct := getOK(t, s, token, "EntityDefinitions(LogicalName='account')?$select=MetadataId")
 	eid := acct["MetadataId"].(string)
@@ -279,7 +273,7 @@ func TestGetAttributes(t *testing.T) {
 
 func TestPatchMetadataRefused(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{})
+	s, token := startAppServer(t, Options{})
 	before, _ := s.EntityDefinitionJSON("account")
 	for _, path := range []string{"EntityDefinitions(LogicalName='account')", "EntityDefinitions(LogicalName='account')/Attributes(LogicalName='name')", "EntityDefinitions(LogicalName='nosuch')"} {
 		r := callAPI(t, s, http.MethodPatch, path, token, map[string]any{"IsAuditEnabled": map[string]any{"Value": false}}, nil)
@@ -297,7 +291,7 @@ func TestPatchMetadataRefused(t *testing.T) {
 func TestPutEntityReplacesDefinition(t *testing.T) {
 	t.Parallel()
 	// Plain GETs here check what was saved, before any publish.
-	s, token := metaServer(t, Options{PlainMetadataGetServesSaved: true})
+	s, token := startAppServer(t, Options{PlainMetadataGetServesSaved: true})
 	path := "EntityDefinitions(LogicalName='account')"
 	def := fullDefinition(t, s, token, path, "")
 	stored, _ := s.EntityDefinitionJSON("account")
@@ -339,7 +333,7 @@ func TestPutEntityReplacesDefinition(t *testing.T) {
 func TestPutEntityLabels(t *testing.T) {
 	t.Parallel()
 	// Plain GETs here check what was saved, before any publish.
-	s, token := metaServer(t, Options{PlainMetadataGetServesSaved: true})
+	s, token := startAppServer(t, Options{PlainMetadataGetServesSaved: true})
 	path := "EntityDefinitions(LogicalName='contact')"
 	def := fullDefinition(t, s, token, path, "")
 	englishOnly := mustRaw(object{
@@ -376,7 +370,7 @@ func TestPutEntityLabels(t *testing.T) {
 
 func TestPutAttributeRoundTripsNumbers(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{})
+	s, token := startAppServer(t, Options{})
 	for _, c := range []struct{ entity, attr, typ, want string }{
 		{"account", "exchangerate", "Microsoft.Dynamics.CRM.DecimalAttributeMetadata", `"MaxValue":100000000000,"MinValue":0.0000000001`},
 		{"quotedetail", "quantity", "Microsoft.Dynamics.CRM.DecimalAttributeMetadata", `"MaxValue":100000000000,"MinValue":-100000000000`},
@@ -409,7 +403,7 @@ func TestPutAttributeRoundTripsNumbers(t *testing.T) {
 
 func TestPutValidation(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{})
+	s, token := startAppServer(t, Options{})
 	epath := "EntityDefinitions(LogicalName='lead')"
 	edef := fullDefinition(t, s, token, epath, "")
 	apath := epath + "/Attributes(LogicalName='companyname')"
@@ -469,7 +463,7 @@ func TestPutValidation(t *testing.T) {
 
 func TestPutLockedAuditSetting(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{})
+	s, token := startAppServer(t, Options{})
 	path := "EntityDefinitions(LogicalName='activitypointer')"
 	def := fullDefinition(t, s, token, path, "")
 	before, _ := s.EntityDefinitionJSON("activitypointer")
@@ -503,7 +497,7 @@ func TestPutLockedAuditSetting(t *testing.T) {
 
 func TestPutWritesAuditRows(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{})
+	s, token := startAppServer(t, Options{})
 	userID := s.ApplicationUserID("app")
 	path := "EntityDefinitions(LogicalName='account')"
 	def := fullDefinition(t, s, token, path, "")
@@ -567,7 +561,7 @@ func TestPutWritesAuditRows(t *testing.T) {
 
 func TestPutSolutionHeader(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{})
+	s, token := startAppServer(t, Options{})
 	path := "EntityDefinitions(LogicalName='incident')"
 	def := fullDefinition(t, s, token, path, "")
 	h := map[string]string{"MSCRM.SolutionUniqueName": "new_auditbaseline", "MSCRM.MergeLabels": "true"}
@@ -602,7 +596,7 @@ func TestPutSolutionHeader(t *testing.T) {
 
 func TestMetadataPrivileges(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{})
+	s, token := startAppServer(t, Options{})
 	s.AddSecretClient("reader", "secret", WithPrivileges(PrivReadEntity, PrivReadAttribute))
 	s.AddSecretClient("nobody", "secret", WithPrivileges())
 	reader := login(t, s, "reader", "secret")
@@ -630,7 +624,7 @@ func TestMetadataPrivileges(t *testing.T) {
 
 func TestUpdateEntityAudit(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{})
+	s, token := startAppServer(t, Options{})
 	// An unpublished Terraform change, then the admin's Save and Publish.
 	def := fullDefinition(t, s, token, "EntityDefinitions(LogicalName='contact')", "")
 	put(t, s, token, "EntityDefinitions(LogicalName='contact')", def.with("IsRetrieveAuditEnabled", mustRaw(true)), nil)
@@ -691,7 +685,7 @@ func TestUpdateEntityAudit(t *testing.T) {
 // against the emulator's own payload checks.
 func TestEveryDefinitionRoundTrips(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{})
+	s, token := startAppServer(t, Options{})
 	for _, name := range s.EntityNames() {
 		path := "EntityDefinitions(LogicalName='" + name + "')"
 		before, _ := s.EntityDefinitionJSON(name)
@@ -834,7 +828,7 @@ func wantReads(t *testing.T, what string, got map[string]any, table, column bool
 func TestMetadataCacheServesTheDefinitionBeforeAWrite(t *testing.T) {
 	t.Parallel()
 	clock := NewManualClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
-	s, token := metaServer(t, Options{TimeSource: clock, PlainMetadataGetServesSaved: true})
+	s, token := startAppServer(t, Options{TimeSource: clock, PlainMetadataGetServesSaved: true})
 	table := "EntityDefinitions(LogicalName='account')"
 	column := table + "/Attributes(LogicalName='name')"
 	before := cachedReads(t, s, token, nil)
@@ -886,7 +880,7 @@ func TestMetadataCacheServesTheDefinitionBeforeAWrite(t *testing.T) {
 func TestMetadataCacheHeaderInBatchPart(t *testing.T) {
 	t.Parallel()
 	clock := NewManualClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
-	s, token := metaServer(t, Options{TimeSource: clock, PlainMetadataGetServesSaved: true})
+	s, token := startAppServer(t, Options{TimeSource: clock, PlainMetadataGetServesSaved: true})
 	table := "EntityDefinitions(LogicalName='contact')"
 	old := getOK(t, s, token, table+"?$select=IsRetrieveAuditEnabled")["IsRetrieveAuditEnabled"].(bool)
 	def := fullDefinition(t, s, token, table, "")
@@ -931,7 +925,7 @@ func TestMetadataCacheWindowOption(t *testing.T) {
 			t.Parallel()
 			clock := NewManualClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
 			// Saved definitions on plain GETs: a PUT changes those.
-			s, token := metaServer(t, Options{TimeSource: clock, MetadataCacheWindow: c.window, PlainMetadataGetServesSaved: true})
+			s, token := startAppServer(t, Options{TimeSource: clock, MetadataCacheWindow: c.window, PlainMetadataGetServesSaved: true})
 			old := getOK(t, s, token, table+"?$select=IsRetrieveAuditEnabled")["IsRetrieveAuditEnabled"].(bool)
 			def := fullDefinition(t, s, token, table, "")
 			if r := put(t, s, token, table, def.with("IsRetrieveAuditEnabled", mustRaw(!old)), nil); r.status != 204 {
@@ -964,7 +958,7 @@ func TestMetadataCacheWindowOption(t *testing.T) {
 // the published copy, that is stale.
 func TestMetadataCacheStaleWriteRevertsEarlierChange(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{PlainMetadataGetServesSaved: true})
+	s, token := startAppServer(t, Options{PlainMetadataGetServesSaved: true})
 	table := "EntityDefinitions(LogicalName='account')"
 	before, _ := s.EntityAudit("account")
 	def := fullDefinition(t, s, token, table, "")
@@ -981,7 +975,7 @@ func TestMetadataCacheStaleWriteRevertsEarlierChange(t *testing.T) {
 // of the GET in the PUT body; the service ignores it.
 func TestPutAcceptsODataContext(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{})
+	s, token := startAppServer(t, Options{})
 	table := "EntityDefinitions(LogicalName='lead')"
 	r := callAPI(t, s, http.MethodGet, table, token, nil, nil)
 	def, err := parseRawObject(r.body)
@@ -1002,5 +996,43 @@ func TestPutAcceptsODataContext(t *testing.T) {
 	cdef = append(rawObject{{"@odata.context", mustRaw(s.EnvironmentURL() + "/api/data/v9.2/$metadata#EntityDefinitions('x')/Attributes/Microsoft.Dynamics.CRM.StringAttributeMetadata/$entity")}}, cdef...)
 	if r := put(t, s, token, table+"/Attributes(LogicalName='companyname')", cdef, nil); r.status != 204 {
 		t.Fatalf("column: %d %s", r.status, r.body)
+	}
+}
+
+// A deleted custom table leaves the catalogue and the metadata routes, and
+// keeps its audit history; system tables cannot be deleted.
+func TestDeleteTable(t *testing.T) {
+	t.Parallel()
+	s, token := startAppServer(t, Options{})
+	s.SeedAuditHistory(300, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), 3)
+	countRows := func() int {
+		n := 0
+		for _, r := range s.AuditRecords() {
+			if r.ObjectTypeCode == "new_project" {
+				n++
+			}
+		}
+		return n
+	}
+	before := countRows()
+	if before == 0 {
+		t.Fatal("the seed wrote no new_project rows")
+	}
+	if err := s.DeleteTable("new_project"); err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(s.EntityNames(), "new_project") {
+		t.Error("new_project is still among EntityNames")
+	}
+	if r := callAPI(t, s, http.MethodGet, "EntityDefinitions(LogicalName='new_project')", token, nil, nil); r.status != http.StatusNotFound {
+		t.Errorf("GET the deleted table: status %d, want 404", r.status)
+	}
+	if after := countRows(); after != before {
+		t.Errorf("audit rows of new_project: %d after the delete, %d before", after, before)
+	}
+	for _, name := range []string{"account", "new_project"} {
+		if err := s.DeleteTable(name); err == nil {
+			t.Errorf("DeleteTable(%s) succeeded", name)
+		}
 	}
 }
