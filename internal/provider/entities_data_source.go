@@ -103,9 +103,8 @@ func (d *entitiesDataSource) Schema(_ context.Context, _ datasource.SchemaReques
 }
 
 func (d *entitiesDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
-	var m entitiesDataSourceModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
+	m, ok := getModel[entitiesDataSourceModel](ctx, req.Config, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	// With columns, so that an unpublished column change shows in

@@ -229,9 +229,8 @@ func (r *entityAuditSettingsResource) Create(ctx context.Context, req resource.C
 func (r *entityAuditSettingsResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	defer trackOperation(&ctx, r.data)()
 	cfg, plan, _ := configAndPlan[entityAuditSettingsModel](ctx, req.Config, req.Plan, &resp.Diagnostics)
-	var state entityAuditSettingsModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
+	state, ok := getModel[entityAuditSettingsModel](ctx, req.State, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	ctx, cancel := withOperationTimeout(ctx, plan.Timeouts.Update, defaultMetadataTimeout, &resp.Diagnostics)
@@ -390,9 +389,8 @@ func (r *entityAuditSettingsResource) applyTarget(ctx context.Context, name stri
 
 func (r *entityAuditSettingsResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	defer trackOperation(&ctx, r.data)()
-	var state entityAuditSettingsModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
+	state, ok := getModel[entityAuditSettingsModel](ctx, req.State, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	name := state.EntityLogicalName.ValueString()
@@ -417,9 +415,8 @@ func (r *entityAuditSettingsResource) Read(ctx context.Context, req resource.Rea
 
 func (r *entityAuditSettingsResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	defer trackOperation(&ctx, r.data)()
-	var state entityAuditSettingsModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
+	state, ok := getModel[entityAuditSettingsModel](ctx, req.State, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	name := state.EntityLogicalName.ValueString()
