@@ -190,6 +190,38 @@ func TestCacheReadsStronglyAfterAWrite(t *testing.T) {
 	}
 }
 
+// A table required latest after the cache read every table is read again
+// with every table, strongly, and the strong read replaces the cached value
+// (a cached read of every table keeps the tables it already holds).
+func TestStrongReadOfEveryTableReplacesCachedTables(t *testing.T) {
+	t.Parallel()
+	srv, c := emulatorClient(t)
+	ctx := t.Context()
+	m := dataverse.NewMetadataCache(c, dataverse.MetadataCacheOptions{PerTableReadLimit: -1})
+	before, err := m.Table(ctx, "lead") // a read of every table, cached
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := !before.IsRetrieveAuditEnabled
+	writer := dataverse.NewMetadataCache(c, dataverse.MetadataCacheOptions{})
+	if _, err := writer.ApplyTableAudit(ctx, dataverse.TableAuditChange{Table: "lead",
+		Values: map[dataverse.TableAuditField]bool{dataverse.TableRetrieveAuditEnabled: want}}); err != nil {
+		t.Fatal(err)
+	}
+	srv.ResetCounters()
+	m.RequireLatest("lead")
+	e, err := m.Table(ctx, "lead")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.IsRetrieveAuditEnabled != want {
+		t.Errorf("after RequireLatest: %v, want %v (the strong read of every table)", e.IsRetrieveAuditEnabled, want)
+	}
+	if n := srv.StrongConsistencyCount(); n == 0 {
+		t.Error("no strong read after RequireLatest")
+	}
+}
+
 // A metadata PUT refused because a solution import runs is sent again until
 // the import ends.
 func TestMetadataWriteWaitsForAnImport(t *testing.T) {
