@@ -149,25 +149,25 @@ func (a *Activity) markWaiting(ctx context.Context, kind waitKind) (release func
 // nil Activity returns nil, which never fires. Read it again after each
 // wake-up: the channel of a state that ended is not reopened.
 func (a *Activity) AllWaiting() <-chan struct{} {
-	if a == nil {
-		return nil
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.ensureChannel()
-	return a.allWaiting
+	return a.stateChannel(func(a *Activity) chan struct{} { return a.allWaiting })
 }
 
 // AllWaitingToPublish is AllWaiting for the operations waiting on the
 // publisher (WaitingToPublish).
 func (a *Activity) AllWaitingToPublish() <-chan struct{} {
+	return a.stateChannel(func(a *Activity) chan struct{} { return a.allPublishing })
+}
+
+// stateChannel returns the channel of a state that which picks, set up for
+// the current state; nil for a nil Activity.
+func (a *Activity) stateChannel(which func(*Activity) chan struct{}) <-chan struct{} {
 	if a == nil {
 		return nil
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.ensureChannel()
-	return a.allPublishing
+	return which(a)
 }
 
 // Counts returns the operations in flight and how many of them wait.

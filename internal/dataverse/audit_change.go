@@ -123,11 +123,16 @@ type AuditLockedError struct {
 }
 
 func (e *AuditLockedError) Error() string {
-	what := "table " + e.Table
-	if e.Column != "" {
-		what = "column " + e.Table + "." + e.Column
+	return fmt.Sprintf("dataverse: auditing of %s is locked (%s.CanBeChanged = false) at %t", tableOrColumn(e.Table, e.Column), e.Field, e.Current.Value)
+}
+
+// tableOrColumn names a table ("table account") or, when column is set, one
+// of its columns ("column account.name") in an error message.
+func tableOrColumn(table, column string) string {
+	if column == "" {
+		return "table " + table
 	}
-	return fmt.Sprintf("dataverse: auditing of %s is locked (%s.CanBeChanged = false) at %t", what, e.Field, e.Current.Value)
+	return "column " + table + "." + column
 }
 
 // AuditWriteStep is the step of an audit change that failed.
@@ -159,11 +164,7 @@ type AuditWriteError struct {
 }
 
 func (e *AuditWriteError) Error() string {
-	what := "table " + e.Table
-	if e.Column != "" {
-		what = "column " + e.Table + "." + e.Column
-	}
-	return fmt.Sprintf("dataverse: changing the audit settings of %s: %v", what, e.Err)
+	return fmt.Sprintf("dataverse: changing the audit settings of %s: %v", tableOrColumn(e.Table, e.Column), e.Err)
 }
 
 func (e *AuditWriteError) Unwrap() error { return e.Err }

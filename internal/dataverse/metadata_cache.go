@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"sync"
 	"time"
@@ -122,26 +123,21 @@ type leaderGoneError struct{ err error }
 func (e *leaderGoneError) Error() string { return e.err.Error() }
 func (e *leaderGoneError) Unwrap() error { return e.err }
 
+// optionOrDefault reads a numeric option the way every option of this
+// package is documented: zero means the default, a negative value means none
+// (zero).
+func optionOrDefault[T time.Duration | int](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return max(v, 0)
+}
+
 // NewMetadataCache returns an empty cache reading through c.
 func NewMetadataCache(c *Client, opts MetadataCacheOptions) *MetadataCache {
-	switch {
-	case opts.LockRetryWait == 0:
-		opts.LockRetryWait = DefaultPublishLockRetryWait
-	case opts.LockRetryWait < 0:
-		opts.LockRetryWait = 0
-	}
-	switch {
-	case opts.FlushWindow == 0:
-		opts.FlushWindow = DefaultMetadataFlushWindow
-	case opts.FlushWindow < 0:
-		opts.FlushWindow = 0
-	}
-	switch {
-	case opts.PerTableReadLimit == 0:
-		opts.PerTableReadLimit = DefaultPerTableReadLimit
-	case opts.PerTableReadLimit < 0:
-		opts.PerTableReadLimit = 0
-	}
+	opts.LockRetryWait = optionOrDefault(opts.LockRetryWait, DefaultPublishLockRetryWait)
+	opts.FlushWindow = optionOrDefault(opts.FlushWindow, DefaultMetadataFlushWindow)
+	opts.PerTableReadLimit = optionOrDefault(opts.PerTableReadLimit, DefaultPerTableReadLimit)
 	return &MetadataCache{
 		c:        c,
 		opts:     opts,
@@ -228,7 +224,7 @@ func (m *MetadataCache) get(ctx context.Context, logicalName string, columns Col
 			})
 		case m.needLatest[logicalName]:
 			m.mu.Unlock()
-			flight = m.loads.DoChan(strongBulkLoadKey, func() (any, error) { return nil, m.loadAllStrong(ctx) })
+			flight = m.loads.DoChan(strongBulkLoadKey, func() (any, error) { return nil, m.loadAll(ctx, StrongRead) })
 		case known && e == nil:
 			m.mu.Unlock()
 			return nil, m.notFoundLoadingNames(ctx, logicalName)
@@ -257,7 +253,7 @@ func (m *MetadataCache) get(ctx context.Context, logicalName string, columns Col
 			flight = m.loads.DoChan(strongBulkLoadKey, func() (any, error) { return nil, m.loadAllStrong(ctx) })
 		default:
 			m.mu.Unlock()
-			flight = m.loads.DoChan(bulkLoadKey, func() (any, error) { return nil, m.loadAll(ctx) })
+			flight = m.loads.DoChan(bulkLoadKey, func() (any, error) { return nil, m.loadAll(ctx, CachedRead) })
 		}
 
 		var res singleflight.Result
@@ -306,69 +302,49 @@ func tableFlightKey(name string, columns ColumnsOption, consistency ReadConsiste
 	return key
 }
 
-// loadAll reads every table's table-level audit fields and stores those not
-// known yet.
-func (m *MetadataCache) loadAll(ctx context.Context) error {
+// loadAll reads every table's table-level audit fields and stores them.
+// A cached read stores only the tables not known yet: tables read on their
+// own are as new as this snapshot or newer. A strong read (Consistency:
+// Strong, for the tables waiting in needLatest) stores them all as latest,
+// except those written since the read began, and drops columns read
+// before: the next caller that needs them reads the table again, strongly.
+// Invalidated tables are never stored: they must be read again.
+func (m *MetadataCache) loadAll(ctx context.Context, consistency ReadConsistency) error {
+	strong := consistency == StrongRead
 	m.mu.Lock()
-	if m.loaded {
+	if m.strongLoaded || (m.loaded && !strong) {
 		// A load finished between the caller's look and this flight.
 		m.mu.Unlock()
 		return nil
 	}
 	m.bulkLoads++
+	var gens map[string]uint64
+	if strong {
+		gens = maps.Clone(m.gen)
+	}
 	m.mu.Unlock()
-	all, err := m.c.readEntityAudit(ctx, allTables, WithoutColumns, CachedRead)
+	all, err := m.c.readEntityAudit(ctx, allTables, WithoutColumns, consistency)
 	if err != nil {
 		return leaderGone(ctx, err)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, e := range all {
-		// Tables read on their own are as new as this snapshot or newer,
-		// and invalidated ones must be read again.
-		if _, known := m.entities[e.LogicalName]; known || m.stale[e.LogicalName] {
+		name := e.LogicalName
+		if _, known := m.entities[name]; m.stale[name] || (strong && m.gen[name] != gens[name]) || (known && !strong) {
 			continue
 		}
-		m.entities[e.LogicalName] = e
+		m.entities[name] = e
+		if strong {
+			m.latest[name] = true
+		}
 	}
 	m.setNamesLocked(all)
 	m.loaded = true
-	return nil
-}
-
-// loadAllStrong reads every table's table-level audit fields with
-// Consistency: Strong, for the tables waiting in needLatest, and stores
-// them all as latest, except those written or invalidated since the read
-// began. Columns read before are dropped: the next caller that needs them
-// reads the table again, strongly.
-func (m *MetadataCache) loadAllStrong(ctx context.Context) error {
-	m.mu.Lock()
-	if m.strongLoaded {
-		m.mu.Unlock()
-		return nil
+	if strong {
+		m.strongLoaded = true
+		clear(m.needLatest)
 	}
-	m.bulkLoads++
-	gens := make(map[string]uint64, len(m.gen))
-	for name, g := range m.gen {
-		gens[name] = g
-	}
-	m.mu.Unlock()
-	all, err := m.c.readEntityAudit(ctx, allTables, WithoutColumns, StrongRead)
-	if err != nil {
-		return leaderGone(ctx, err)
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, e := range all {
-		if m.stale[e.LogicalName] || m.gen[e.LogicalName] != gens[e.LogicalName] {
-			continue
-		}
-		m.entities[e.LogicalName] = e
-		m.latest[e.LogicalName] = true
-	}
-	m.setNamesLocked(all)
-	m.loaded, m.strongLoaded = true, true
-	clear(m.needLatest)
 	return nil
 }
 

@@ -103,18 +103,8 @@ type publishWaiter struct {
 
 // NewPublisher returns a Publisher that publishes through c.
 func NewPublisher(c *Client, opts PublisherOptions) *Publisher {
-	switch {
-	case opts.Window == 0:
-		opts.Window = DefaultPublishWindow
-	case opts.Window < 0:
-		opts.Window = 0
-	}
-	switch {
-	case opts.LockRetryWait == 0:
-		opts.LockRetryWait = DefaultPublishLockRetryWait
-	case opts.LockRetryWait < 0:
-		opts.LockRetryWait = 0
-	}
+	opts.Window = optionOrDefault(opts.Window, DefaultPublishWindow)
+	opts.LockRetryWait = optionOrDefault(opts.LockRetryWait, DefaultPublishLockRetryWait)
 	return &Publisher{c: c, opts: opts}
 }
 

@@ -81,7 +81,7 @@ type auditDeletions struct {
 
 func newAuditDeletions(sh *shared, opts Options) *auditDeletions {
 	return &auditDeletions{
-		sh: sh, delay: durationOption(opts.AuditDeletionJobDelay, defaultAuditDeletionJobDelay),
+		sh: sh, delay: optionOrDefault(opts.AuditDeletionJobDelay, defaultAuditDeletionJobDelay),
 		byID: map[uuid.UUID]*auditDeletionJob{}, byOperation: map[uuid.UUID]*auditDeletionJob{},
 	}
 }

@@ -233,7 +233,7 @@ func TestCatalogueIDs(t *testing.T) {
 func TestCatalogueDefinitionsSurvivePut(t *testing.T) {
 	t.Parallel()
 	const extra = 2
-	s, token := metaServer(t, Options{ExtraCustomTables: extra})
+	s, token := startAppServer(t, Options{ExtraCustomTables: extra})
 	mergeLabels := map[string]string{"MSCRM.MergeLabels": "true"}
 	shapes := map[string]bool{}
 	for _, tab := range specTables(extra) {

@@ -60,7 +60,7 @@ func TestLargeCatalogueDefinitionsAreValid(t *testing.T) {
 // and the options a PUT carries do not change them.
 func TestLargeCatalogueColumnsRoundTrip(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{LargeCatalogue: true})
+	s, token := startAppServer(t, Options{LargeCatalogue: true})
 	if n := len(s.EntityNames()); n < 1000 {
 		t.Fatalf("%d tables with LargeCatalogue", n)
 	}

@@ -58,7 +58,7 @@ func waitForWaiters(t *testing.T, c *ManualClock, n int) {
 func TestPublishRunsOnTimeSource(t *testing.T) {
 	t.Parallel()
 	clock := NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	s, token := metaServer(t, Options{TimeSource: clock, PublishBaseDuration: time.Hour, PublishPerTableDuration: time.Minute})
+	s, token := startAppServer(t, Options{TimeSource: clock, PublishBaseDuration: time.Hour, PublishPerTableDuration: time.Minute})
 	done := make(chan apiResponse, 1)
 	go func() {
 		done <- callAPI(t, s, http.MethodPost, "PublishXml", token, publishBody("account"), nil)

@@ -31,6 +31,20 @@ func hangingWhoAmI(t *testing.T, hang time.Duration) hungCall {
 	return hungCall{s: s, token: token, clock: clock, done: done}
 }
 
+// wantReset waits for the hung call's answer: a reset (status 0), within 5 s
+// of real time (it fails with stuck otherwise).
+func (c hungCall) wantReset(t *testing.T, when, stuck string) {
+	t.Helper()
+	select {
+	case status := <-c.done:
+		if status != 0 {
+			t.Errorf("%s: status %d, want a reset", when, status)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal(stuck)
+	}
+}
+
 // TestFaultHangThenReset: a hang holds the request on the emulator's clock,
 // without an answer, for exactly its duration, then resets it.
 func TestFaultHangThenReset(t *testing.T) {
@@ -44,14 +58,7 @@ func TestFaultHangThenReset(t *testing.T) {
 	case <-time.After(50 * time.Millisecond):
 	}
 	clock.Advance(time.Second)
-	select {
-	case status := <-done:
-		if status != 0 {
-			t.Errorf("after the hang: status %d, want a reset", status)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("still hanging after its duration")
-	}
+	call.wantReset(t, "after the hang", "still hanging after its duration")
 	if got := s.InjectedFaultCount(); got != 1 {
 		t.Errorf("InjectedFaultCount = %d", got)
 	}
@@ -113,17 +120,10 @@ func TestFaultRuleHangOnlyForResets(t *testing.T) {
 func TestFaultHangEndsWhenServerCloses(t *testing.T) {
 	t.Parallel()
 	call := hangingWhoAmI(t, 24*time.Hour)
-	s, done := call.s, call.done
+	s := call.s
 	start := time.Now()
 	s.Close()
-	select {
-	case status := <-done:
-		if status != 0 {
-			t.Errorf("status %d, want a reset", status)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the hang outlived Close")
-	}
+	call.wantReset(t, "after Close", "the hang outlived Close")
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("Close took %s", d)
 	}

@@ -86,7 +86,7 @@ type graphPart struct {
 func newGraphPart(sh *shared, opts Options) *graphPart {
 	g := &graphPart{
 		shared:      sh,
-		delay:       durationOption(opts.GraphQueryDelay, defaultGraphQueryDelay),
+		delay:       optionOrDefault(opts.GraphQueryDelay, defaultGraphQueryDelay),
 		pageSize:    opts.GraphPageSize,
 		queries:     map[string]*graphQuery{},
 		newestFirst: opts.GraphRecordsNewestFirst,

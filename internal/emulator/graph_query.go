@@ -31,6 +31,24 @@ func nonNil(list []string) []string {
 	return list
 }
 
+// queryListFilter is one of the string-collection filters of a query.
+type queryListFilter struct {
+	name   string
+	values *[]string
+}
+
+// listFilters are q's string-collection filters other than
+// recordTypeFilters, in the order Graph writes them.
+func (q *graphQuery) listFilters() []queryListFilter {
+	return []queryListFilter{
+		{"operationFilters", &q.operations},
+		{"userPrincipalNameFilters", &q.upns},
+		{"ipAddressFilters", &q.ips},
+		{"objectIdFilters", &q.objectIDs},
+		{"administrativeUnitIdFilters", &q.adminUnits},
+	}
+}
+
 // queryBody renders a query as Graph's version documents it ("auditLogQuery
 // resource type"): beta has serviceFilter, one string; v1.0 has
 // serviceFilters, a collection, and the record-count properties
@@ -55,14 +73,10 @@ func (g *graphPart) queryBody(q *graphQuery, now time.Time, version string) obje
 		}
 		body = append(body, member{"serviceFilters", services})
 	}
-	body = append(body,
-		member{"operationFilters", nonNil(q.operations)},
-		member{"userPrincipalNameFilters", nonNil(q.upns)},
-		member{"ipAddressFilters", nonNil(q.ips)},
-		member{"objectIdFilters", nonNil(q.objectIDs)},
-		member{"administrativeUnitIdFilters", nonNil(q.adminUnits)},
-		member{"status", status},
-	)
+	for _, f := range q.listFilters() {
+		body = append(body, member{f.name, nonNil(*f.values)})
+	}
+	body = append(body, member{"status", status})
 	if version == "beta" {
 		return body
 	}
@@ -155,16 +169,12 @@ func parseQueryBody(body []byte) (*graphQuery, string) {
 			q.keyword = str()
 		case "serviceFilter":
 			q.service = str()
-		case "operationFilters":
-			q.operations = list()
-		case "userPrincipalNameFilters":
-			q.upns = list()
-		case "ipAddressFilters":
-			q.ips = list()
-		case "objectIdFilters":
-			q.objectIDs = list()
-		case "administrativeUnitIdFilters":
-			q.adminUnits = list()
+		default:
+			for _, f := range q.listFilters() {
+				if f.name == name {
+					*f.values = list()
+				}
+			}
 		}
 		if bad {
 			return nil, fmt.Sprintf("Invalid value for property '%s'.", name)

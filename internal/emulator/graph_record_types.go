@@ -1,93 +1,33 @@
 package emulator
 
+import (
+	_ "embed"
+	"strings"
+)
+
 // auditLogRecordTypes is Microsoft Graph's microsoft.graph.security.auditLogRecordType
 // enumeration: the values "Create auditLogQuery" lists for recordTypeFilters
 // (beta and the 2024 v1.0 page, in their wire spelling), then the members the
 // v1.0 "auditLogRecordType enum type" page adds after mapgOnboard (spelled
 // as that page spells them; matching ignores case). Dynamics 365 /
 // Dataverse is crm; there is no "dataverse" member.
-var auditLogRecordTypes = []string{
-	"exchangeAdmin", "exchangeItem", "exchangeItemGroup", "sharePoint", "syntheticProbe",
-	"sharePointFileOperation", "oneDrive", "azureActiveDirectory", "azureActiveDirectoryAccountLogon",
-	"dataCenterSecurityCmdlet", "complianceDLPSharePoint", "sway", "complianceDLPExchange",
-	"sharePointSharingOperation", "azureActiveDirectoryStsLogon", "skypeForBusinessPSTNUsage",
-	"skypeForBusinessUsersBlocked", "securityComplianceCenterEOPCmdlet",
-	"exchangeAggregatedOperation", "powerBIAudit", "crm", "yammer", "skypeForBusinessCmdlets",
-	"discovery", "microsoftTeams", "threatIntelligence", "mailSubmission", "microsoftFlow", "aeD",
-	"microsoftStream", "complianceDLPSharePointClassification", "threatFinder", "project",
-	"sharePointListOperation", "sharePointCommentOperation", "dataGovernance", "kaizala",
-	"securityComplianceAlerts", "threatIntelligenceUrl", "securityComplianceInsights", "mipLabel",
-	"workplaceAnalytics", "powerAppsApp", "powerAppsPlan", "threatIntelligenceAtpContent",
-	"labelContentExplorer", "teamsHealthcare", "exchangeItemAggregated", "hygieneEvent",
-	"dataInsightsRestApiAudit", "informationBarrierPolicyApplication", "sharePointListItemOperation",
-	"sharePointContentTypeOperation", "sharePointFieldOperation", "microsoftTeamsAdmin", "hrSignal",
-	"microsoftTeamsDevice", "microsoftTeamsAnalytics", "informationWorkerProtection", "campaign",
-	"dlpEndpoint", "airInvestigation", "quarantine", "microsoftForms", "applicationAudit",
-	"complianceSupervisionExchange", "customerKeyServiceEncryption", "officeNative",
-	"mipAutoLabelSharePointItem", "mipAutoLabelSharePointPolicyLocation", "microsoftTeamsShifts",
-	"secureScore", "mipAutoLabelExchangeItem", "cortanaBriefing", "search", "wdatpAlerts",
-	"powerPlatformAdminDlp", "powerPlatformAdminEnvironment", "mdatpAudit",
-	"sensitivityLabelPolicyMatch", "sensitivityLabelAction", "sensitivityLabeledFileAction",
-	"attackSim", "airManualInvestigation", "securityComplianceRBAC", "userTraining",
-	"airAdminActionInvestigation", "mstic", "physicalBadgingSignal", "teamsEasyApprovals",
-	"aipDiscover", "aipSensitivityLabelAction", "aipProtectionAction", "aipFileDeleted",
-	"aipHeartBeat", "mcasAlerts", "onPremisesFileShareScannerDlp", "onPremisesSharePointScannerDlp",
-	"exchangeSearch", "sharePointSearch", "privacyDataMinimization", "labelAnalyticsAggregate",
-	"myAnalyticsSettings", "securityComplianceUserChange", "complianceDLPExchangeClassification",
-	"complianceDLPEndpoint", "mipExactDataMatch", "msdeResponseActions", "msdeGeneralSettings",
-	"msdeIndicatorsSettings", "ms365DCustomDetection", "msdeRolesSettings", "mapgAlerts",
-	"mapgPolicy", "mapgRemediation", "privacyRemediationAction", "privacyDigestEmail",
-	"mipAutoLabelSimulationProgress", "mipAutoLabelSimulationCompletion",
-	"mipAutoLabelProgressFeedback", "dlpSensitiveInformationType", "mipAutoLabelSimulationStatistics",
-	"largeContentMetadata", "microsoft365Group", "cdpMlInferencingResult", "filteringMailMetadata",
-	"cdpClassificationMailItem", "cdpClassificationDocument", "officeScriptsRunAction",
-	"filteringPostMailDeliveryAction", "cdpUnifiedFeedback", "tenantAllowBlockList",
-	"consumptionResource", "healthcareSignal", "dlpImportResult", "cdpCompliancePolicyExecution",
-	"multiStageDisposition", "privacyDataMatch", "filteringDocMetadata", "filteringEmailFeatures",
-	"powerBIDlp", "filteringUrlInfo", "filteringAttachmentInfo", "coreReportingSettings",
-	"complianceConnector", "powerPlatformLockboxResourceAccessRequest",
-	"powerPlatformLockboxResourceCommand", "cdpPredictiveCodingLabel",
-	"cdpCompliancePolicyUserFeedback", "webpageActivityEndpoint", "omePortal",
-	"cmImprovementActionChange", "filteringUrlClick", "mipLabelAnalyticsAuditRecord",
-	"filteringEntityEvent", "filteringRuleHits", "filteringMailSubmission", "labelExplorer",
-	"microsoftManagedServicePlatform", "powerPlatformServiceActivity",
-	"scorePlatformGenericAuditRecord", "filteringTimeTravelDocMetadata", "alert", "alertStatus",
-	"alertIncident", "incidentStatus", "case", "caseInvestigation", "recordsManagement",
-	"privacyRemediation", "dataShareOperation", "cdpDlpSensitive", "ehrConnector",
-	"filteringMailGradingResult", "publicFolder", "privacyTenantAuditHistoryRecord",
-	"aipScannerDiscoverEvent", "eduDataLakeDownloadOperation", "m365ComplianceConnector",
-	"microsoftGraphDataConnectOperation", "microsoftPurview", "filteringEmailContentFeatures",
-	"powerPagesSite", "powerAppsResource", "plannerPlan", "plannerCopyPlan", "plannerTask",
-	"plannerRoster", "plannerPlanList", "plannerTaskList", "plannerTenantSettings",
-	"projectForTheWebProject", "projectForTheWebTask", "projectForTheWebRoadmap",
-	"projectForTheWebRoadmapItem", "projectForTheWebProjectSettings",
-	"projectForTheWebRoadmapSettings", "quarantineMetadata", "microsoftTodoAudit",
-	"timeTravelFilteringDocMetadata", "teamsQuarantineMetadata", "sharePointAppPermissionOperation",
-	"microsoftTeamsSensitivityLabelAction", "filteringTeamsMetadata", "filteringTeamsUrlInfo",
-	"filteringTeamsPostDeliveryAction", "mdcAssessments", "mdcRegulatoryComplianceStandards",
-	"mdcRegulatoryComplianceControls", "mdcRegulatoryComplianceAssessments", "mdcSecurityConnectors",
-	"mdaDataSecuritySignal", "vivaGoals", "filteringRuntimeInfo", "attackSimAdmin",
-	"microsoftGraphDataConnectConsent", "filteringAtpDetonationInfo", "privacyPortal",
-	"managedTenants", "unifiedSimulationMatchedItem", "unifiedSimulationSummary",
-	"updateQuarantineMetadata", "ms365DSuppressionRule", "purviewDataMapOperation",
-	"filteringUrlPostClickAction", "irmUserDefinedDetectionSignal", "teamsUpdates",
-	"plannerRosterSensitivityLabel", "ms365DIncident", "filteringDelistingMetadata",
-	"complianceDLPSharePointClassificationExtended", "microsoftDefenderForIdentityAudit",
-	"supervisoryReviewDayXInsight", "defenderExpertsforXDRAdmin", "cdpEdgeBlockedMessage",
-	"hostedRpa", "cdpContentExplorerAggregateRecord", "cdpHygieneAttachmentInfo", "cdpHygieneSummary",
-	"cdpPostMailDeliveryAction", "cdpEmailFeatures", "cdpHygieneUrlInfo", "cdpUrlClick",
-	"cdpPackageManagerHygieneEvent", "filteringDocScan", "timeTravelFilteringDocScan", "mapgOnboard",
-	"unknownFutureValue",
-	// Added on the v1.0 enum page.
-	"AlertSubmission", "AlertSubmissionResultDetail", "ComplianceSitGradingSharePoint",
-	"CompliancePolicyGradingSharePoint", "AzureAISearchAudit", "P4AIRiskScoreRecord",
-	"DragonCopilotAdmin", "AISpanOutputs", "EopSubmissionFeedEntity", "SonarFileDetonationEntity",
-	"SonarSubmissionEntity", "SonarUrlDetonationEntity", "SubmissionEntity", "SonarDetonationEntity",
-	"MicrosoftTeamsUserConcern", "VivaGlintAgenticCampaign", "MSPVectorSearchContentMetadata",
-	"FabricPolicy", "SecurityCopilotAgentIdentityManagement", "CopilotSessionSharing",
-	"DragonCopilotAccess", "DragonCopilotClinicalData", "DragonCopilotSession",
-	"MosAgentInfoRecordV2", "SecurityDevelopmentLifecycleAILog", "MDASH",
-	"DefenderSecurityForAIConfiguration", "SparkCoreCustomLivePool",
+var auditLogRecordTypes = parseRecordTypes(auditLogRecordTypesText)
+
+// auditLogRecordTypesText is the enumeration as data, one member a line.
+//
+//go:embed graph_record_types.txt
+var auditLogRecordTypesText string
+
+// parseRecordTypes reads the members from graph_record_types.txt: one a
+// line, # starts a comment line.
+func parseRecordTypes(text string) []string {
+	var out []string
+	for _, line := range strings.Split(text, "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			out = append(out, line)
+		}
+	}
+	return out
 }
 
 // knownRecordType says whether v is a member of auditLogRecordType.

@@ -30,7 +30,7 @@ func waitUnlocked(t *testing.T, s *Server, token, table string) {
 func TestImportLocksMetadataWrites(t *testing.T) {
 	t.Parallel()
 	clock := NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	s, token := metaServer(t, Options{TimeSource: clock, PublishBaseDuration: -1, PublishPerTableDuration: -1})
+	s, token := startAppServer(t, Options{TimeSource: clock, PublishBaseDuration: -1, PublishPerTableDuration: -1})
 	table := "EntityDefinitions(LogicalName='account')"
 	column := table + "/Attributes(LogicalName='name')"
 	def := fullDefinition(t, s, token, table, "")
@@ -73,7 +73,7 @@ func TestImportLocksMetadataWrites(t *testing.T) {
 func TestPublishLocksMetadataWrites(t *testing.T) {
 	t.Parallel()
 	for _, op := range []string{opPublish, opPublishAll} {
-		s, token := metaServer(t, Options{})
+		s, token := startAppServer(t, Options{})
 		release := s.HoldCustomizationLock(op)
 		path := "EntityDefinitions(LogicalName='contact')"
 		def := fullDefinition(t, s, token, path, "")
@@ -82,7 +82,7 @@ func TestPublishLocksMetadataWrites(t *testing.T) {
 		release()
 		changeAuditRetrieve(t, s, token, "contact", true)
 
-		s, token = metaServer(t, Options{AcceptMetadataWritesDuringPublish: true})
+		s, token = startAppServer(t, Options{AcceptMetadataWritesDuringPublish: true})
 		release = s.HoldCustomizationLock(op)
 		changeAuditRetrieve(t, s, token, "contact", true)
 		release()

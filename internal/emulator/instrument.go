@@ -138,13 +138,7 @@ func (s *Server) instrument(listener string, route func(*http.Request) string, n
 			return
 		}
 		if ticket == nil && !plan.inject {
-			rec := &statusRecorder{ResponseWriter: w}
-			next(rec, r)
-			status := rec.status
-			if status == 0 {
-				status = http.StatusOK
-			}
-			finish(status)
+			finish(serveRecordingStatus(w, r, next))
 			return
 		}
 		// Buffer the answer, so that the request leaves the user's
@@ -173,13 +167,18 @@ func (s *Server) servePart(w http.ResponseWriter, r *http.Request, listener, nam
 		s.answerFault(w, r, listener, f, report)
 		return
 	}
+	report(serveRecordingStatus(w, r, next))
+}
+
+// serveRecordingStatus runs next unbuffered and returns the status it
+// answered (200 when it wrote a body without a header).
+func serveRecordingStatus(w http.ResponseWriter, r *http.Request, next http.HandlerFunc) int {
 	rec := &statusRecorder{ResponseWriter: w}
 	next(rec, r)
-	status := rec.status
-	if status == 0 {
-		status = http.StatusOK
+	if rec.status == 0 {
+		return http.StatusOK
 	}
-	report(status)
+	return rec.status
 }
 
 // requestUser returns the principal a resource listener's bearer token

@@ -58,20 +58,11 @@ type limitConfig struct {
 }
 
 func newLimitConfig(o Options) limitConfig {
-	intOption := func(v, def int) int {
-		switch {
-		case v == 0:
-			return def
-		case v < 0:
-			return 0
-		}
-		return v
-	}
 	c := limitConfig{
-		maxConcurrent: intOption(o.MaxConcurrentPerUser, defaultMaxConcurrentPerUser),
-		requests:      intOption(o.RequestsPerWindow, defaultRequestsPerWindow),
+		maxConcurrent: optionOrDefault(o.MaxConcurrentPerUser, defaultMaxConcurrentPerUser),
+		requests:      optionOrDefault(o.RequestsPerWindow, defaultRequestsPerWindow),
 		window:        o.LimitWindow,
-		execTime:      durationOption(o.ExecutionTimePerWindow, defaultExecutionTime),
+		execTime:      optionOrDefault(o.ExecutionTimePerWindow, defaultExecutionTime),
 	}
 	if c.window <= 0 {
 		c.window = defaultLimitWindow

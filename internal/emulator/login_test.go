@@ -266,13 +266,7 @@ func TestTokenCertificateAssertion(t *testing.T) {
 	otherCert, otherKey := parseClientCert(t, otherPEM, otherKeyPEM)
 
 	form := func(assertion string) url.Values {
-		return url.Values{
-			"grant_type":            {"client_credentials"},
-			"client_id":             {"cert-app"},
-			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
-			"client_assertion":      {assertion},
-			"scope":                 {s.EnvironmentURL() + "/.default openid offline_access profile"},
-		}
+		return assertionForm("cert-app", assertion, s.EnvironmentURL()+"/.default openid offline_access profile")
 	}
 	soon := time.Now().Add(10 * time.Minute)
 	for _, tc := range []struct {
@@ -311,18 +305,24 @@ func TestTokenCertificateAssertion(t *testing.T) {
 	}
 }
 
+// assertionForm is a client-credentials token request that proves the
+// client with a JWT assertion (certificate or federated credential).
+func assertionForm(clientID, assertion, scope string) url.Values {
+	return url.Values{
+		"grant_type":            {"client_credentials"},
+		"client_id":             {clientID},
+		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+		"client_assertion":      {assertion},
+		"scope":                 {scope},
+	}
+}
+
 func TestTokenFederatedAssertion(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, Options{})
 	s.AddFederatedClient("fed-app", "repo:contoso/baseline:ref:refs/heads/main")
 	form := func(assertion string) url.Values {
-		return url.Values{
-			"grant_type":            {"client_credentials"},
-			"client_id":             {"fed-app"},
-			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
-			"client_assertion":      {assertion},
-			"scope":                 {s.EnvironmentURL() + "/.default"},
-		}
+		return assertionForm("fed-app", assertion, s.EnvironmentURL()+"/.default")
 	}
 	good, err := s.IssueFederatedToken("repo:contoso/baseline:ref:refs/heads/main")
 	if err != nil {

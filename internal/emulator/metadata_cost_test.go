@@ -13,7 +13,7 @@ func TestMetadataReadCostGrowsWithWhatIsReturned(t *testing.T) {
 	t.Parallel()
 	clock := NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	// The hours of server time would exceed the execution-time limit.
-	s, token := metaServer(t, Options{TimeSource: clock, ExecutionTimePerWindow: -1, MetadataReadCost: MetadataReadCost{PerTable: time.Hour, PerColumn: time.Minute}})
+	s, token := startAppServer(t, Options{TimeSource: clock, ExecutionTimePerWindow: -1, MetadataReadCost: MetadataReadCost{PerTable: time.Hour, PerColumn: time.Minute}})
 	account, _ := s.EntityAudit("account")
 	columns := time.Duration(len(account.Attributes))
 	tables := time.Duration(len(s.EntityNames()))
@@ -57,7 +57,7 @@ func TestMetadataReadCostGrowsWithWhatIsReturned(t *testing.T) {
 func TestMetadataReadCostDefaultsToNone(t *testing.T) {
 	t.Parallel()
 	clock := NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	s, token := metaServer(t, Options{TimeSource: clock})
+	s, token := startAppServer(t, Options{TimeSource: clock})
 	getOK(t, s, token, "RetrieveAllEntities(EntityFilters=Microsoft.Dynamics.CRM.EntityFilters'Attributes',RetrieveAsIfPublished=false)")
 	if n := clock.Waiters(); n != 0 {
 		t.Errorf("%d timers waiting after a read without cost", n)
@@ -69,7 +69,7 @@ func TestMetadataReadCostDefaultsToNone(t *testing.T) {
 // counts once; ResetCounters clears them.
 func TestResponseBytesCountWhatTheClientRead(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{})
+	s, token := startAppServer(t, Options{})
 	s.ResetCounters()
 	var want int64
 	for _, path := range []string{"EntityDefinitions(LogicalName='account')", "EntityDefinitions(LogicalName='contact')/Attributes?$select=LogicalName"} {

@@ -35,7 +35,7 @@ func retrieveEntity(t *testing.T, s *Server, token, table string, asIfPublished 
 func TestSavedIsNotPublished(t *testing.T) {
 	t.Parallel()
 	for _, servesSaved := range []bool{false, true} {
-		s, token := metaServer(t, Options{PlainMetadataGetServesSaved: servesSaved})
+		s, token := startAppServer(t, Options{PlainMetadataGetServesSaved: servesSaved})
 		// A portal Save without Publish: auditing off, name column off.
 		if err := s.SaveEntityAudit("account", func(a *EntityAuditState) {
 			a.IsAuditEnabled = false
@@ -90,7 +90,7 @@ func TestSavedIsNotPublished(t *testing.T) {
 
 func TestMetadataFunctionErrors(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{})
+	s, token := startAppServer(t, Options{})
 	for _, path := range []string{
 		"RetrieveEntity(LogicalName='account',MetadataId=00000000-0000-0000-0000-000000000000,RetrieveAsIfPublished=true)",
 		"RetrieveEntity(EntityFilters=Microsoft.Dynamics.CRM.EntityFilters'Entity',LogicalName='account',RetrieveAsIfPublished=true)",
@@ -112,7 +112,7 @@ func TestMetadataFunctionErrors(t *testing.T) {
 // changed where it is unmanaged; a managed locked one cannot.
 func TestManagedPropertyLocksManagedComponentsOnly(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{})
+	s, token := startAppServer(t, Options{})
 	cpath := "EntityDefinitions(LogicalName='new_project')/Attributes(LogicalName='new_projectid')"
 	cdef := fullDefinition(t, s, token, cpath+"/Microsoft.Dynamics.CRM.UniqueIdentifierAttributeMetadata", "Microsoft.Dynamics.CRM.UniqueIdentifierAttributeMetadata")
 	if m := readManaged(cdef, "IsAuditEnabled"); m.canBeChanged || readBool(cdef, "IsManaged") {

@@ -313,10 +313,50 @@ func checkLabelShape(name string, v json.RawMessage) string {
 			if strings.HasPrefix(m.name, "@") {
 				continue
 			}
-			return fmt.Sprintf("The property '%s' does not exist on type 'Microsoft.Dynamics.CRM.Label'. Make sure to only use property names that are defined by the type.", m.name)
+			return unknownPropertyMessage(m.name, "Label")
 		}
 	}
 	return ""
+}
+
+// complexMember is one property of a complex type in a PUT body: the
+// primitive type its value must have and whether null is accepted.
+type complexMember struct {
+	primitive string
+	nullable  bool
+}
+
+// localizedLabelMembers are the properties of a LocalizedLabel; only
+// LanguageCode may not be null.
+var localizedLabelMembers = map[string]complexMember{
+	"Label":        {"string", true},
+	"LanguageCode": {"int32", false},
+	"IsManaged":    {"bool", true},
+	"HasChanged":   {"bool", true},
+	"MetadataId":   {"guid", true},
+}
+
+// checkComplexMembers checks each property of o against the members of the
+// complex type typeName: an unknown name (other than an @-annotation) or a
+// value of the wrong type is the service's message for it.
+func checkComplexMembers(o rawObject, typeName string, members map[string]complexMember) string {
+	for _, m := range o {
+		member, known := members[m.name]
+		if !known {
+			if strings.HasPrefix(m.name, "@") {
+				continue
+			}
+			return unknownPropertyMessage(m.name, typeName)
+		}
+		if msg := checkPrimitive(member.primitive, m.value, member.nullable); msg != "" {
+			return msg
+		}
+	}
+	return ""
+}
+
+func unknownPropertyMessage(name, typeName string) string {
+	return fmt.Sprintf("The property '%s' does not exist on type 'Microsoft.Dynamics.CRM.%s'. Make sure to only use property names that are defined by the type.", name, typeName)
 }
 
 func checkLocalizedLabel(v json.RawMessage) string {
@@ -324,26 +364,8 @@ func checkLocalizedLabel(v json.RawMessage) string {
 	if err != nil {
 		return "An unexpected 'PrimitiveValue' node was found when reading a LocalizedLabel from the JSON reader. A 'StartObject' node was expected."
 	}
-	for _, m := range o {
-		var want string
-		switch m.name {
-		case "Label":
-			want = "string"
-		case "LanguageCode":
-			want = "int32"
-		case "IsManaged", "HasChanged":
-			want = "bool"
-		case "MetadataId":
-			want = "guid"
-		default:
-			if strings.HasPrefix(m.name, "@") {
-				continue
-			}
-			return fmt.Sprintf("The property '%s' does not exist on type 'Microsoft.Dynamics.CRM.LocalizedLabel'. Make sure to only use property names that are defined by the type.", m.name)
-		}
-		if msg := checkPrimitive(want, m.value, m.name != "LanguageCode"); msg != "" {
-			return msg
-		}
+	if msg := checkComplexMembers(o, "LocalizedLabel", localizedLabelMembers); msg != "" {
+		return msg
 	}
 	if _, ok := o.get("LanguageCode"); !ok {
 		return "A LocalizedLabel must have a LanguageCode."

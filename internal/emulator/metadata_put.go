@@ -234,15 +234,9 @@ func (md *metadataPart) putEntity(w http.ResponseWriter, r *http.Request, req ap
 		return
 	}
 	solution, herr := md.checkSolution(r)
-	if herr == nil {
-		herr = identityError(sent, e.props, "entity")
-	}
 	var next rawObject
 	if herr == nil {
-		next, herr = applyLabels(sent, e.props, mergeLabels(r))
-	}
-	if herr == nil {
-		herr = managedPropertyError(next, e.props, readBool(e.props, "IsManaged"), "entity '"+e.logicalName+"'")
+		next, herr = editedDefinition(r, sent, e.props, "entity", "entity '"+e.logicalName+"'")
 	}
 	if herr != nil {
 		herr.write(w)
@@ -281,15 +275,9 @@ func (md *metadataPart) putAttribute(w http.ResponseWriter, r *http.Request, req
 			}
 		}
 	}
-	if herr == nil {
-		herr = identityError(sent, a.props, "attribute")
-	}
 	var next rawObject
 	if herr == nil {
-		next, herr = applyLabels(sent, a.props, mergeLabels(r))
-	}
-	if herr == nil {
-		herr = managedPropertyError(next, a.props, readBool(a.props, "IsManaged"), "attribute '"+e.logicalName+"."+a.logicalName+"'")
+		next, herr = editedDefinition(r, sent, a.props, "attribute", "attribute '"+e.logicalName+"."+a.logicalName+"'")
 	}
 	if herr != nil {
 		herr.write(w)
@@ -302,6 +290,24 @@ func (md *metadataPart) putAttribute(w http.ResponseWriter, r *http.Request, req
 	e.revision++
 	md.store.addComponent(solution, "attribute:"+e.logicalName+"."+a.logicalName)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// editedDefinition is the definition a PUT of sent over stored leaves (the
+// labels merged as MSCRM.MergeLabels asks), or the refusal of a changed
+// identity (kind: "entity" or "attribute") or of a managed property that
+// cannot be changed on what.
+func editedDefinition(r *http.Request, sent, stored rawObject, kind, what string) (rawObject, *httpError) {
+	if herr := identityError(sent, stored, kind); herr != nil {
+		return nil, herr
+	}
+	next, herr := applyLabels(sent, stored, mergeLabels(r))
+	if herr != nil {
+		return nil, herr
+	}
+	if herr := managedPropertyError(next, stored, readBool(stored, "IsManaged"), what); herr != nil {
+		return nil, herr
+	}
+	return next, nil
 }
 
 func mergeLabels(r *http.Request) bool {

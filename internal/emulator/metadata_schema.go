@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
-	"strings"
 	"sync"
 
 	"github.com/google/uuid"
@@ -323,7 +322,7 @@ func checkProp(p propSpec, v json.RawMessage) string {
 			return ""
 		}
 		if k != "object" {
-			return fmt.Sprintf("An unexpected '%s' node was found when reading from the JSON reader. A 'StartObject' node was expected.", nodeName(k))
+			return unexpectedNode(k, "StartObject")
 		}
 		return checkLabelShape(p.name, v)
 	case kManaged, kAuditManaged:
@@ -334,28 +333,14 @@ func checkProp(p propSpec, v json.RawMessage) string {
 			return fmt.Sprintf("A null value was found for the property named '%s', which has the expected type 'Microsoft.Dynamics.CRM.BooleanManagedProperty[Nullable=False]'. The expected type 'Microsoft.Dynamics.CRM.BooleanManagedProperty[Nullable=False]' does not allow null values.", p.name)
 		}
 		if k != "object" {
-			return fmt.Sprintf("An unexpected '%s' node was found when reading from the JSON reader. A 'StartObject' node was expected.", nodeName(k))
+			return unexpectedNode(k, "StartObject")
 		}
 		o, err := parseRawObject(v)
 		if err != nil {
 			return "Invalid JSON. " + err.Error()
 		}
-		for _, m := range o {
-			var want string
-			switch m.name {
-			case "Value", "CanBeChanged":
-				want = "bool"
-			case "ManagedPropertyLogicalName":
-				want = "string"
-			default:
-				if strings.HasPrefix(m.name, "@") {
-					continue
-				}
-				return fmt.Sprintf("The property '%s' does not exist on type 'Microsoft.Dynamics.CRM.BooleanManagedProperty'. Make sure to only use property names that are defined by the type.", m.name)
-			}
-			if msg := checkPrimitive(want, m.value, m.name == "ManagedPropertyLogicalName"); msg != "" {
-				return msg
-			}
+		if msg := checkComplexMembers(o, "BooleanManagedProperty", booleanManagedPropertyMembers); msg != "" {
+			return msg
 		}
 		for _, req := range []string{"Value", "CanBeChanged"} {
 			if o.index(req) < 0 {
@@ -367,32 +352,38 @@ func checkProp(p propSpec, v json.RawMessage) string {
 		if k == "null" || k == "object" {
 			return ""
 		}
-		return fmt.Sprintf("An unexpected '%s' node was found when reading from the JSON reader. A 'StartObject' node was expected.", nodeName(k))
+		return unexpectedNode(k, "StartObject")
 	case kCollection:
 		if k == "null" || k == "array" {
 			return ""
 		}
-		return fmt.Sprintf("An unexpected '%s' node was found when reading from the JSON reader. A 'StartArray' node was expected.", nodeName(k))
-	case kBool:
-		return checkPrimitive("bool", v, true)
-	case kBoolRequired:
-		return checkPrimitive("bool", v, false)
-	case kInt32:
-		return checkPrimitive("int32", v, true)
-	case kInt64:
-		return checkPrimitive("int64", v, true)
-	case kDecimal:
-		return checkPrimitive("decimal", v, true)
-	case kDouble:
-		return checkPrimitive("double", v, true)
-	case kString:
-		return checkPrimitive("string", v, true)
-	case kGuid:
-		return checkPrimitive("guid", v, true)
-	case kDateTime:
-		return checkPrimitive("datetime", v, true)
+		return unexpectedNode(k, "StartArray")
+	}
+	if prim, ok := primitiveKinds[p.kind]; ok {
+		return checkPrimitive(prim.primitive, v, prim.nullable)
 	}
 	return ""
+}
+
+// primitiveKinds are the property kinds of one primitive type.
+var primitiveKinds = map[propKind]complexMember{
+	kBool: {"bool", true}, kBoolRequired: {"bool", false}, kInt32: {"int32", true}, kInt64: {"int64", true},
+	kDecimal: {"decimal", true}, kDouble: {"double", true}, kString: {"string", true}, kGuid: {"guid", true},
+	kDateTime: {"datetime", true},
+}
+
+// unexpectedNode is the OData reader's message for a value of JSON kind k
+// where the node named expected (StartObject, StartArray) must start.
+func unexpectedNode(k, expected string) string {
+	return fmt.Sprintf("An unexpected '%s' node was found when reading from the JSON reader. A '%s' node was expected.", nodeName(k), expected)
+}
+
+// booleanManagedPropertyMembers are the properties of a
+// BooleanManagedProperty; Value and CanBeChanged may not be null.
+var booleanManagedPropertyMembers = map[string]complexMember{
+	"Value":                      {"bool", false},
+	"CanBeChanged":               {"bool", false},
+	"ManagedPropertyLogicalName": {"string", true},
 }
 
 var edmNames = map[string]string{
@@ -411,7 +402,7 @@ func checkPrimitive(want string, v json.RawMessage, nullable bool) string {
 		return fmt.Sprintf("A null value was found with the expected type '%s[Nullable=False]'. The expected type '%s[Nullable=False]' does not allow null values.", edm, edm)
 	}
 	if k == "object" || k == "array" {
-		return fmt.Sprintf("An unexpected '%s' node was found when reading from the JSON reader. A 'PrimitiveValue' node was expected.", nodeName(k))
+		return unexpectedNode(k, "PrimitiveValue")
 	}
 	text := string(v)
 	literal := text

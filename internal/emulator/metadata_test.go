@@ -7,13 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
-
-// metaServer is startAppServer under the name the metadata tests use.
-func metaServer(t *testing.T, opts Options) (*Server, string) {
-	t.Helper()
-	return startAppServer(t, opts)
-}
 
 func getOK(t *testing.T, s *Server, token, path string) map[string]any {
 	t.Helper()
@@ -66,7 +61,7 @@ func without(o rawObject, names ...string) rawObject {
 
 func TestGetEntityDefinitionsCollection(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{})
+	s, token := startAppServer(t, Options{})
 	base := s.EnvironmentURL() + "/api/data/v9.2/$metadata#"
 
 	body := getOK(t, s, token, "EntityDefinitions?$select=LogicalName,IsAuditEnabled,IsRetrieveAuditEnabled,IsRetrieveMultipleAuditEnabled")
@@ -158,7 +153,7 @@ func urlQueryEscape(s string) string {
 
 func TestGetEntityDefinition(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{})
+	s, token := startAppServer(t, Options{})
 	base := s.EnvironmentURL() + "/api/data/v9.2/$metadata#"
 	stored, _ := s.EntityDefinitionJSON("account")
 
@@ -196,7 +191,7 @@ func TestGetEntityDefinition(t *testing.T) {
 
 func TestGetAttributes(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{})
+	s, token := startAppServer(t, Options{})
 	base := s.EnvironmentURL() + "/api/data/v9.2/$metadata#"
 	acct := getOK(t, s, token, "EntityDefinitions(LogicalName='account')?$select=MetadataId")
 	eid := acct["MetadataId"].(string)
@@ -278,7 +273,7 @@ func TestGetAttributes(t *testing.T) {
 
 func TestPatchMetadataRefused(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{})
+	s, token := startAppServer(t, Options{})
 	before, _ := s.EntityDefinitionJSON("account")
 	for _, path := range []string{"EntityDefinitions(LogicalName='account')", "EntityDefinitions(LogicalName='account')/Attributes(LogicalName='name')", "EntityDefinitions(LogicalName='nosuch')"} {
 		r := callAPI(t, s, http.MethodPatch, path, token, map[string]any{"IsAuditEnabled": map[string]any{"Value": false}}, nil)
@@ -296,7 +291,7 @@ func TestPatchMetadataRefused(t *testing.T) {
 func TestPutEntityReplacesDefinition(t *testing.T) {
 	t.Parallel()
 	// Plain GETs here check what was saved, before any publish.
-	s, token := metaServer(t, Options{PlainMetadataGetServesSaved: true})
+	s, token := startAppServer(t, Options{PlainMetadataGetServesSaved: true})
 	path := "EntityDefinitions(LogicalName='account')"
 	def := fullDefinition(t, s, token, path, "")
 	stored, _ := s.EntityDefinitionJSON("account")
@@ -338,7 +333,7 @@ func TestPutEntityReplacesDefinition(t *testing.T) {
 func TestPutEntityLabels(t *testing.T) {
 	t.Parallel()
 	// Plain GETs here check what was saved, before any publish.
-	s, token := metaServer(t, Options{PlainMetadataGetServesSaved: true})
+	s, token := startAppServer(t, Options{PlainMetadataGetServesSaved: true})
 	path := "EntityDefinitions(LogicalName='contact')"
 	def := fullDefinition(t, s, token, path, "")
 	englishOnly := mustRaw(object{
@@ -375,7 +370,7 @@ func TestPutEntityLabels(t *testing.T) {
 
 func TestPutAttributeRoundTripsNumbers(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{})
+	s, token := startAppServer(t, Options{})
 	for _, c := range []struct{ entity, attr, typ, want string }{
 		{"account", "exchangerate", "Microsoft.Dynamics.CRM.DecimalAttributeMetadata", `"MaxValue":100000000000,"MinValue":0.0000000001`},
 		{"quotedetail", "quantity", "Microsoft.Dynamics.CRM.DecimalAttributeMetadata", `"MaxValue":100000000000,"MinValue":-100000000000`},
@@ -408,7 +403,7 @@ func TestPutAttributeRoundTripsNumbers(t *testing.T) {
 
 func TestPutValidation(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{})
+	s, token := startAppServer(t, Options{})
 	epath := "EntityDefinitions(LogicalName='lead')"
 	edef := fullDefinition(t, s, token, epath, "")
 	apath := epath + "/Attributes(LogicalName='companyname')"
@@ -468,7 +463,7 @@ func TestPutValidation(t *testing.T) {
 
 func TestPutLockedAuditSetting(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{})
+	s, token := startAppServer(t, Options{})
 	path := "EntityDefinitions(LogicalName='activitypointer')"
 	def := fullDefinition(t, s, token, path, "")
 	before, _ := s.EntityDefinitionJSON("activitypointer")
@@ -502,7 +497,7 @@ func TestPutLockedAuditSetting(t *testing.T) {
 
 func TestPutWritesAuditRows(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{})
+	s, token := startAppServer(t, Options{})
 	userID := s.ApplicationUserID("app")
 	path := "EntityDefinitions(LogicalName='account')"
 	def := fullDefinition(t, s, token, path, "")
@@ -566,7 +561,7 @@ func TestPutWritesAuditRows(t *testing.T) {
 
 func TestPutSolutionHeader(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{})
+	s, token := startAppServer(t, Options{})
 	path := "EntityDefinitions(LogicalName='incident')"
 	def := fullDefinition(t, s, token, path, "")
 	h := map[string]string{"MSCRM.SolutionUniqueName": "new_auditbaseline", "MSCRM.MergeLabels": "true"}
@@ -601,7 +596,7 @@ func TestPutSolutionHeader(t *testing.T) {
 
 func TestMetadataPrivileges(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{})
+	s, token := startAppServer(t, Options{})
 	s.AddSecretClient("reader", "secret", WithPrivileges(PrivReadEntity, PrivReadAttribute))
 	s.AddSecretClient("nobody", "secret", WithPrivileges())
 	reader := login(t, s, "reader", "secret")
@@ -629,7 +624,7 @@ func TestMetadataPrivileges(t *testing.T) {
 
 func TestUpdateEntityAudit(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{})
+	s, token := startAppServer(t, Options{})
 	// An unpublished Terraform change, then the admin's Save and Publish.
 	def := fullDefinition(t, s, token, "EntityDefinitions(LogicalName='contact')", "")
 	put(t, s, token, "EntityDefinitions(LogicalName='contact')", def.with("IsRetrieveAuditEnabled", mustRaw(true)), nil)
@@ -690,7 +685,7 @@ func TestUpdateEntityAudit(t *testing.T) {
 // against the emulator's own payload checks.
 func TestEveryDefinitionRoundTrips(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{})
+	s, token := startAppServer(t, Options{})
 	for _, name := range s.EntityNames() {
 		path := "EntityDefinitions(LogicalName='" + name + "')"
 		before, _ := s.EntityDefinitionJSON(name)
@@ -717,5 +712,327 @@ func TestEveryDefinitionRoundTrips(t *testing.T) {
 	}
 	if len(s.AuditRecords()) != 0 {
 		t.Error("audit rows for unchanged definitions")
+	}
+}
+
+var strongHeader = map[string]string{"Consistency": "Strong"}
+
+// getLatest is getOK with Consistency: Strong: the definition as saved,
+// whatever the metadata cache holds.
+func getLatest(t *testing.T, s *Server, token, path string) map[string]any {
+	t.Helper()
+	r := callAPI(t, s, http.MethodGet, path, token, nil, strongHeader)
+	if r.status != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, r.status, r.body)
+	}
+	return r.json(t)
+}
+
+func managedFlag(t *testing.T, m map[string]any, name string) any {
+	t.Helper()
+	v, ok := m[name].(map[string]any)
+	if !ok {
+		t.Fatalf("%s missing in %v", name, m)
+	}
+	return v["Value"]
+}
+
+// cachedReads reads account's IsRetrieveAuditEnabled and the audit setting
+// of its column "name" in every shape a read of the saved definition has,
+// with or without Consistency: Strong: the plain GETs (the server must run
+// with PlainMetadataGetServesSaved, so that they serve the saved definition)
+// and the functions with RetrieveAsIfPublished=true. Under "published …"
+// it reads the same through the functions with RetrieveAsIfPublished=false.
+func cachedReads(t *testing.T, s *Server, token string, headers map[string]string) map[string]any {
+	t.Helper()
+	get := func(path string) map[string]any {
+		t.Helper()
+		r := callAPI(t, s, http.MethodGet, path, token, nil, headers)
+		if r.status != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, r.status, r.body)
+		}
+		return r.json(t)
+	}
+	nameColumn := func(attrs any) any {
+		t.Helper()
+		for _, a := range attrs.([]any) {
+			if am := a.(map[string]any); am["LogicalName"] == "name" {
+				return managedFlag(t, am, "IsAuditEnabled")
+			}
+		}
+		t.Fatalf("no column name in %v", attrs)
+		return nil
+	}
+	table := "EntityDefinitions(LogicalName='account')"
+	out := map[string]any{}
+	out["table"] = get(table + "?$select=IsRetrieveAuditEnabled")["IsRetrieveAuditEnabled"]
+	coll := get("EntityDefinitions?$select=LogicalName,IsRetrieveAuditEnabled&$expand=Attributes($select=LogicalName,IsAuditEnabled)&$filter=" + urlQueryEscape("LogicalName eq 'account'"))
+	item := coll["value"].([]any)[0].(map[string]any)
+	out["collection"] = item["IsRetrieveAuditEnabled"]
+	out["expanded column"] = nameColumn(item["Attributes"])
+	out["attributes"] = nameColumn(get(table + "/Attributes?$select=LogicalName,IsAuditEnabled")["value"])
+	out["column"] = managedFlag(t, get(table+"/Attributes(LogicalName='name')?$select=IsAuditEnabled"), "IsAuditEnabled")
+	out["cast column"] = managedFlag(t, get(table+"/Attributes(LogicalName='name')/Microsoft.Dynamics.CRM.StringAttributeMetadata"), "IsAuditEnabled")
+	for _, published := range []bool{false, true} {
+		prefix, flag := "", "true"
+		if published {
+			prefix, flag = "published ", "false"
+		}
+		one := get("RetrieveEntity(EntityFilters=Microsoft.Dynamics.CRM.EntityFilters'Attributes',LogicalName='account'," +
+			"MetadataId=00000000-0000-0000-0000-000000000000,RetrieveAsIfPublished=" + flag + ")")["EntityMetadata"].(map[string]any)
+		out[prefix+"RetrieveEntity"] = one["IsRetrieveAuditEnabled"]
+		out[prefix+"RetrieveEntity column"] = nameColumn(one["Attributes"])
+		for _, e := range get("RetrieveAllEntities(EntityFilters=Microsoft.Dynamics.CRM.EntityFilters'Attributes',RetrieveAsIfPublished=" + flag + ")")["EntityMetadata"].([]any) {
+			if em := e.(map[string]any); em["LogicalName"] == "account" {
+				out[prefix+"RetrieveAllEntities"] = em["IsRetrieveAuditEnabled"]
+				out[prefix+"RetrieveAllEntities column"] = nameColumn(em["Attributes"])
+			}
+		}
+	}
+	return out
+}
+
+// readsPerCachedReads is the number of requests cachedReads sends: five
+// plain GETs and two function calls for each of saved and published.
+const readsPerCachedReads = 9
+
+// wantReads checks the saved-definition reads of cachedReads against table
+// and column, and the published ones against published (table, column):
+// nothing is published in these tests, so those never change.
+func wantReads(t *testing.T, what string, got map[string]any, table, column bool, published [2]bool) {
+	t.Helper()
+	for _, k := range []string{"table", "collection", "RetrieveEntity", "RetrieveAllEntities"} {
+		if got[k] != table {
+			t.Errorf("%s: %s read IsRetrieveAuditEnabled = %v, want %v", what, k, got[k], table)
+		}
+	}
+	for _, k := range []string{"expanded column", "attributes", "column", "cast column", "RetrieveEntity column", "RetrieveAllEntities column"} {
+		if got[k] != column {
+			t.Errorf("%s: %s read name.IsAuditEnabled = %v, want %v", what, k, got[k], column)
+		}
+	}
+	for _, k := range []string{"published RetrieveEntity", "published RetrieveAllEntities"} {
+		if got[k] != published[0] {
+			t.Errorf("%s: %s read IsRetrieveAuditEnabled = %v, want %v (as published)", what, k, got[k], published[0])
+		}
+		if got[k+" column"] != published[1] {
+			t.Errorf("%s: %s column read name.IsAuditEnabled = %v, want %v (as published)", what, k, got[k+" column"], published[1])
+		}
+	}
+}
+
+// The cache layer is tested on the saved definition, which PUTs change:
+// the plain GETs run with PlainMetadataGetServesSaved (by default they serve
+// the published one, which a PUT does not change), the functions with
+// RetrieveAsIfPublished=true. The published reads must show neither PUT.
+func TestMetadataCacheServesTheDefinitionBeforeAWrite(t *testing.T) {
+	t.Parallel()
+	clock := NewManualClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
+	s, token := startAppServer(t, Options{TimeSource: clock, PlainMetadataGetServesSaved: true})
+	table := "EntityDefinitions(LogicalName='account')"
+	column := table + "/Attributes(LogicalName='name')"
+	before := cachedReads(t, s, token, nil)
+	oldTable, oldColumn := before["table"].(bool), before["column"].(bool)
+	published := [2]bool{oldTable, oldColumn}
+	wantReads(t, "before", before, oldTable, oldColumn, published)
+
+	def := fullDefinition(t, s, token, table, "")
+	if r := put(t, s, token, table, def.with("IsRetrieveAuditEnabled", mustRaw(!oldTable)), nil); r.status != 204 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	// A column PUT reads its definition strongly, as a client must.
+	r := callAPI(t, s, http.MethodGet, column+"/Microsoft.Dynamics.CRM.StringAttributeMetadata", token, nil, strongHeader)
+	cdef, err := parseRawObject(r.body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cdef = append(rawObject{{"@odata.type", mustRaw("#Microsoft.Dynamics.CRM.StringAttributeMetadata")}}, cdef...)
+	cdef = cdef.with("IsAuditEnabled", mustRaw(map[string]any{"Value": !oldColumn, "CanBeChanged": true, "ManagedPropertyLogicalName": "canmodifyauditsettings"}))
+	s.ResetCounters()
+	if r := put(t, s, token, column, cdef, nil); r.status != 204 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+
+	// Without the header: the table as it was before the last PUT (the
+	// table PUT's change, not the column's).
+	wantReads(t, "inside the window", cachedReads(t, s, token, nil), !oldTable, oldColumn, published)
+	if got := s.StrongConsistencyCount(); got != 0 {
+		t.Errorf("StrongConsistencyCount = %d", got)
+	}
+	// With it: the latest, every time.
+	wantReads(t, "Consistency: Strong", cachedReads(t, s, token, strongHeader), !oldTable, !oldColumn, published)
+	if got := s.StrongConsistencyCount(); got != readsPerCachedReads {
+		t.Errorf("StrongConsistencyCount = %d, want %d", got, readsPerCachedReads)
+	}
+	// Other tables are not affected.
+	if v := getOK(t, s, token, "EntityDefinitions(LogicalName='contact')?$select=LogicalName")["LogicalName"]; v != "contact" {
+		t.Errorf("contact %v", v)
+	}
+
+	clock.Advance(29 * time.Second)
+	wantReads(t, "29 s after", cachedReads(t, s, token, nil), !oldTable, oldColumn, published)
+	clock.Advance(time.Second)
+	wantReads(t, "30 s after", cachedReads(t, s, token, nil), !oldTable, !oldColumn, published)
+}
+
+// The plain GETs serve the saved definition here (PlainMetadataGetServesSaved),
+// so that the PUT shows in the part that reads past the cache.
+func TestMetadataCacheHeaderInBatchPart(t *testing.T) {
+	t.Parallel()
+	clock := NewManualClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
+	s, token := startAppServer(t, Options{TimeSource: clock, PlainMetadataGetServesSaved: true})
+	table := "EntityDefinitions(LogicalName='contact')"
+	old := getOK(t, s, token, table+"?$select=IsRetrieveAuditEnabled")["IsRetrieveAuditEnabled"].(bool)
+	def := fullDefinition(t, s, token, table, "")
+	if r := put(t, s, token, table, def.with("IsRetrieveAuditEnabled", mustRaw(!old)), nil); r.status != 204 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	s.ResetCounters()
+	get := "GET /api/data/v9.2/" + table + "?$select=IsRetrieveAuditEnabled HTTP/1.1\r\nAccept: application/json\r\n"
+	ans := postBatch(t, s, token, []string{get + "\r\n", get + "Consistency: Strong\r\n\r\n"}, "")
+	if ans.status != 200 || len(ans.bodies) != 2 {
+		t.Fatalf("%d %v", ans.status, ans.bodies)
+	}
+	for i, want := range []string{`"IsRetrieveAuditEnabled":` + boolText(old), `"IsRetrieveAuditEnabled":` + boolText(!old)} {
+		if !strings.Contains(ans.bodies[i], want) {
+			t.Errorf("part %d: %s, want %s", i+1, ans.bodies[i], want)
+		}
+	}
+	if got := s.StrongConsistencyCount(); got != 1 {
+		t.Errorf("StrongConsistencyCount = %d, want 1 (the part that carried it)", got)
+	}
+}
+
+func boolText(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
+
+func TestMetadataCacheWindowOption(t *testing.T) {
+	t.Parallel()
+	table := "EntityDefinitions(LogicalName='lead')"
+	for _, c := range []struct {
+		name   string
+		window time.Duration
+		stale  bool
+	}{
+		{"off", -1, false},
+		{"5 s", 5 * time.Second, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			clock := NewManualClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
+			// Saved definitions on plain GETs: a PUT changes those.
+			s, token := startAppServer(t, Options{TimeSource: clock, MetadataCacheWindow: c.window, PlainMetadataGetServesSaved: true})
+			old := getOK(t, s, token, table+"?$select=IsRetrieveAuditEnabled")["IsRetrieveAuditEnabled"].(bool)
+			def := fullDefinition(t, s, token, table, "")
+			if r := put(t, s, token, table, def.with("IsRetrieveAuditEnabled", mustRaw(!old)), nil); r.status != 204 {
+				t.Fatalf("%d %s", r.status, r.body)
+			}
+			want := !old
+			if c.stale {
+				want = old
+			}
+			if got := getOK(t, s, token, table+"?$select=IsRetrieveAuditEnabled")["IsRetrieveAuditEnabled"]; got != want {
+				t.Errorf("at once: %v, want %v", got, want)
+			}
+			if got := retrieveEntity(t, s, token, "lead", true)["IsRetrieveAuditEnabled"]; got != want {
+				t.Errorf("at once, RetrieveEntity: %v, want %v", got, want)
+			}
+			clock.Advance(5 * time.Second)
+			if got := getOK(t, s, token, table+"?$select=IsRetrieveAuditEnabled")["IsRetrieveAuditEnabled"]; got != !old {
+				t.Errorf("after 5 s: %v, want %v", got, !old)
+			}
+			if got := retrieveEntity(t, s, token, "lead", true)["IsRetrieveAuditEnabled"]; got != !old {
+				t.Errorf("after 5 s, RetrieveEntity: %v, want %v", got, !old)
+			}
+		})
+	}
+}
+
+// A read-then-write without the header within the window PUTs back the
+// stale definition: the earlier change is lost, as on the real service.
+// The plain GET serves the saved definition, so that it is the cache, not
+// the published copy, that is stale.
+func TestMetadataCacheStaleWriteRevertsEarlierChange(t *testing.T) {
+	t.Parallel()
+	s, token := startAppServer(t, Options{PlainMetadataGetServesSaved: true})
+	table := "EntityDefinitions(LogicalName='account')"
+	before, _ := s.EntityAudit("account")
+	def := fullDefinition(t, s, token, table, "")
+	put(t, s, token, table, def.with("IsRetrieveAuditEnabled", mustRaw(!before.IsRetrieveAuditEnabled)), nil)
+	stale := fullDefinition(t, s, token, table, "")
+	put(t, s, token, table, stale.with("IsRetrieveMultipleAuditEnabled", mustRaw(!before.IsRetrieveMultipleAuditEnabled)), nil)
+	after, _ := s.EntityAudit("account")
+	if after.IsRetrieveAuditEnabled != before.IsRetrieveAuditEnabled || after.IsRetrieveMultipleAuditEnabled == before.IsRetrieveMultipleAuditEnabled {
+		t.Errorf("before %+v, after %+v: the second PUT should have reverted the first", before, after)
+	}
+}
+
+// Microsoft's "Update table definitions" example sends the @odata.context
+// of the GET in the PUT body; the service ignores it.
+func TestPutAcceptsODataContext(t *testing.T) {
+	t.Parallel()
+	s, token := startAppServer(t, Options{})
+	table := "EntityDefinitions(LogicalName='lead')"
+	r := callAPI(t, s, http.MethodGet, table, token, nil, nil)
+	def, err := parseRawObject(r.body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := def.get("@odata.context"); !ok {
+		t.Fatal("the GET has no @odata.context")
+	}
+	stored, _ := s.EntityDefinitionJSON("lead")
+	if r := put(t, s, token, table, def, map[string]string{"MSCRM.MergeLabels": "true"}); r.status != 204 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	if after, _ := s.EntityDefinitionJSON("lead"); string(after) != string(stored) {
+		t.Errorf("the PUT changed the definition:\n%s\n%s", stored, after)
+	}
+	cdef := fullDefinition(t, s, token, table+"/Attributes(LogicalName='companyname')/Microsoft.Dynamics.CRM.StringAttributeMetadata", "#Microsoft.Dynamics.CRM.StringAttributeMetadata")
+	cdef = append(rawObject{{"@odata.context", mustRaw(s.EnvironmentURL() + "/api/data/v9.2/$metadata#EntityDefinitions('x')/Attributes/Microsoft.Dynamics.CRM.StringAttributeMetadata/$entity")}}, cdef...)
+	if r := put(t, s, token, table+"/Attributes(LogicalName='companyname')", cdef, nil); r.status != 204 {
+		t.Fatalf("column: %d %s", r.status, r.body)
+	}
+}
+
+// A deleted custom table leaves the catalogue and the metadata routes, and
+// keeps its audit history; system tables cannot be deleted.
+func TestDeleteTable(t *testing.T) {
+	t.Parallel()
+	s, token := startAppServer(t, Options{})
+	s.SeedAuditHistory(300, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), 3)
+	countRows := func() int {
+		n := 0
+		for _, r := range s.AuditRecords() {
+			if r.ObjectTypeCode == "new_project" {
+				n++
+			}
+		}
+		return n
+	}
+	before := countRows()
+	if before == 0 {
+		t.Fatal("the seed wrote no new_project rows")
+	}
+	if err := s.DeleteTable("new_project"); err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(s.EntityNames(), "new_project") {
+		t.Error("new_project is still among EntityNames")
+	}
+	if r := callAPI(t, s, http.MethodGet, "EntityDefinitions(LogicalName='new_project')", token, nil, nil); r.status != http.StatusNotFound {
+		t.Errorf("GET the deleted table: status %d, want 404", r.status)
+	}
+	if after := countRows(); after != before {
+		t.Errorf("audit rows of new_project: %d after the delete, %d before", after, before)
+	}
+	for _, name := range []string{"account", "new_project"} {
+		if err := s.DeleteTable(name); err == nil {
+			t.Errorf("DeleteTable(%s) succeeded", name)
+		}
 	}
 }

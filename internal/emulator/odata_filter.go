@@ -165,33 +165,26 @@ func parseODataFilter[T any](src string, grammar filterGrammar[T]) (filterExpr[T
 }
 
 func (p *filterParser[T]) orExpr() (filterExpr[T], error) {
-	l, err := p.andExpr()
-	if err != nil {
-		return nil, err
-	}
-	for p.isWord("or") {
-		p.next()
-		r, err := p.andExpr()
-		if err != nil {
-			return nil, err
-		}
-		l = orFilter[T]{l, r}
-	}
-	return l, nil
+	return p.chain("or", p.andExpr, func(l, r filterExpr[T]) filterExpr[T] { return orFilter[T]{l, r} })
 }
 
 func (p *filterParser[T]) andExpr() (filterExpr[T], error) {
-	l, err := p.unary()
+	return p.chain("and", p.unary, func(l, r filterExpr[T]) filterExpr[T] { return andFilter[T]{l, r} })
+}
+
+// chain parses operands joined by the keyword op, left-associative.
+func (p *filterParser[T]) chain(op string, operand func() (filterExpr[T], error), join func(l, r filterExpr[T]) filterExpr[T]) (filterExpr[T], error) {
+	l, err := operand()
 	if err != nil {
 		return nil, err
 	}
-	for p.isWord("and") {
+	for p.isWord(op) {
 		p.next()
-		r, err := p.unary()
+		r, err := operand()
 		if err != nil {
 			return nil, err
 		}
-		l = andFilter[T]{l, r}
+		l = join(l, r)
 	}
 	return l, nil
 }

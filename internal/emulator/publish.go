@@ -56,8 +56,8 @@ func newPublishPart(sh *shared, meta *metadataPart, opts Options) *publishPart {
 	return &publishPart{
 		shared:              sh,
 		meta:                meta,
-		base:                durationOption(opts.PublishBaseDuration, defaultPublishBase),
-		perTable:            durationOption(opts.PublishPerTableDuration, defaultPublishPerTable),
+		base:                optionOrDefault(opts.PublishBaseDuration, defaultPublishBase),
+		perTable:            optionOrDefault(opts.PublishPerTableDuration, defaultPublishPerTable),
 		writesDuringPublish: opts.AcceptMetadataWritesDuringPublish,
 	}
 }

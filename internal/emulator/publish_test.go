@@ -33,7 +33,7 @@ func changeAuditRetrieve(t *testing.T, s *Server, token, table string, v bool) {
 
 func TestPublishXml(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{PublishBaseDuration: 30 * time.Millisecond, PublishPerTableDuration: 10 * time.Millisecond})
+	s, token := startAppServer(t, Options{PublishBaseDuration: 30 * time.Millisecond, PublishPerTableDuration: 10 * time.Millisecond})
 	changeAuditRetrieve(t, s, token, "account", true)
 	changeAuditRetrieve(t, s, token, "contact", true)
 	if got := s.UnpublishedEntities(); !slices.Equal(got, []string{"account", "contact"}) {
@@ -78,7 +78,7 @@ func TestPublishXml(t *testing.T) {
 
 func TestPublishXmlErrors(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{PublishBaseDuration: -1, PublishPerTableDuration: -1})
+	s, token := startAppServer(t, Options{PublishBaseDuration: -1, PublishPerTableDuration: -1})
 	s.AddSecretClient("nopublish", "secret", WithPrivileges(PrivReadEntity, PrivWriteEntity))
 	nopub := login(t, s, "nopublish", "secret")
 
@@ -121,7 +121,7 @@ func TestPublishLockConflict(t *testing.T) {
 	clock := NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	// No execution time limit: an hour-long publish would use it up.
 	// Writes during a publish accepted, to see that they stay unpublished.
-	s, token := metaServer(t, Options{TimeSource: clock, PublishBaseDuration: time.Hour, PublishPerTableDuration: -1, ExecutionTimePerWindow: -1,
+	s, token := startAppServer(t, Options{TimeSource: clock, PublishBaseDuration: time.Hour, PublishPerTableDuration: -1, ExecutionTimePerWindow: -1,
 		AcceptMetadataWritesDuringPublish: true})
 	changeAuditRetrieve(t, s, token, "account", true)
 
@@ -175,7 +175,7 @@ func TestPublishLockConflict(t *testing.T) {
 // import_lock_test.go); once released, publishing works.
 func TestHoldCustomizationLock(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{PublishBaseDuration: -1})
+	s, token := startAppServer(t, Options{PublishBaseDuration: -1})
 	release := s.HoldCustomizationLock("Import")
 
 	r := callAPI(t, s, http.MethodPost, "PublishXml", token, publishBody("account"), nil)
@@ -210,7 +210,7 @@ func TestHoldCustomizationLock(t *testing.T) {
 func TestHoldCustomizationLockWaitsForPublish(t *testing.T) {
 	t.Parallel()
 	clock := NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	s, token := metaServer(t, Options{TimeSource: clock, PublishBaseDuration: time.Hour, PublishPerTableDuration: -1, ExecutionTimePerWindow: -1})
+	s, token := startAppServer(t, Options{TimeSource: clock, PublishBaseDuration: time.Hour, PublishPerTableDuration: -1, ExecutionTimePerWindow: -1})
 	published := make(chan apiResponse, 1)
 	go func() { published <- callAPIQuiet(s, http.MethodPost, "PublishXml", token, publishBody("contact")) }()
 	waitForWaiters(t, clock, 1)
@@ -235,7 +235,7 @@ func TestHoldCustomizationLockWaitsForPublish(t *testing.T) {
 
 func TestConcurrentPublishes(t *testing.T) {
 	t.Parallel()
-	s, token := metaServer(t, Options{PublishBaseDuration: 200 * time.Millisecond})
+	s, token := startAppServer(t, Options{PublishBaseDuration: 200 * time.Millisecond})
 	results := make(chan apiResponse, 2)
 	for _, table := range []string{"account", "contact"} {
 		go func() { results <- callAPIQuiet(s, http.MethodPost, "PublishXml", token, publishBody(table)) }()

@@ -202,14 +202,13 @@ const (
 	defaultGraphRecordCountLimit = 1_000_000
 )
 
-func durationOption(d, def time.Duration) time.Duration {
-	switch {
-	case d == 0:
+// optionOrDefault reads a numeric Option: zero means the default, a negative
+// value means none (zero).
+func optionOrDefault[T time.Duration | int](v, def T) T {
+	if v == 0 {
 		return def
-	case d < 0:
-		return 0
 	}
-	return d
+	return max(v, 0)
 }
 
 // RequestInfo describes one handled request, for logging.
@@ -299,7 +298,7 @@ func Start(opts Options) (*Server, error) {
 	meta := newMetadataPart(sh, catalogueShape{extraCustomTables: opts.ExtraCustomTables, large: opts.LargeCatalogue})
 	meta.plainGetServesSaved = opts.PlainMetadataGetServesSaved
 	meta.functionItemsUntyped = opts.FunctionAttributeItemsUntyped
-	meta.cacheWindow = durationOption(opts.MetadataCacheWindow, defaultMetadataCacheWindow)
+	meta.cacheWindow = optionOrDefault(opts.MetadataCacheWindow, defaultMetadataCacheWindow)
 	meta.readCost = opts.MetadataReadCost
 	s := &Server{
 		shared:         sh,

@@ -222,57 +222,45 @@ func (sim *simulation) activity(opts ActivityOptions) ActivitySummary {
 		switch {
 		case roll < 12:
 			n, m, _ := sim.simulateSignIn(at, user, rng.IntN(3) == 0)
-			sum.SignIns++
-			sum.AuditRowsWritten += n
-			sum.PurviewRecordsWritten += m
-			continue
+			tally(&sum, &sum.SignIns, n, m, nil)
 		case roll < 22 && len(pools[t]) > 0:
 			m, err := sim.simulateRetrieve(at, user, t, pools[t][rng.IntN(len(pools[t]))].String())
-			if err == nil {
-				sum.Reads++
-				sum.PurviewRecordsWritten += m
-			}
-			continue
+			tally(&sum, &sum.Reads, 0, m, err)
 		case roll < 27:
 			m, err := sim.simulateList(at, user, t, 1+rng.IntN(50), UnifiedOpRetrieveMultiple, rng)
-			if err == nil {
-				sum.Reads++
-				sum.PurviewRecordsWritten += m
-			}
-			continue
+			tally(&sum, &sum.Reads, 0, m, err)
 		case roll < 30:
 			m, err := sim.simulateList(at, user, t, 1+rng.IntN(500), UnifiedOpExportToExcel, rng)
-			if err == nil {
-				sum.Exports++
-				sum.PurviewRecordsWritten += m
-			}
-			continue
+			tally(&sum, &sum.Exports, 0, m, err)
 		case roll < 60 && len(pools[t]) > 0:
 			id := pools[t][rng.IntN(len(pools[t]))]
 			n, err := sim.simulateUpdate(at, user, t, id.String(), randomValues(rng, e, updateCols[t], false, 1, 3, from, to))
-			if err == nil {
-				sum.Updates++
-				sum.AuditRowsWritten += n
-			}
-			continue
+			tally(&sum, &sum.Updates, n, 0, err)
 		case roll < 70 && len(pools[t]) > 0:
 			i := rng.IntN(len(pools[t]))
 			n, err := sim.simulateDelete(at, user, t, pools[t][i].String())
-			if err == nil {
-				sum.Deletes++
-				sum.AuditRowsWritten += n
-			}
+			tally(&sum, &sum.Deletes, n, 0, err)
 			pools[t] = slices.Delete(pools[t], i, i+1)
-			continue
-		}
-		id, n, err := sim.simulateCreate(at, user, t, randomValues(rng, e, createCols[t], true, 1, 4, from, to))
-		if err == nil {
-			sum.Creates++
-			sum.AuditRowsWritten += n
-			pools[t] = append(pools[t], id)
+		default:
+			id, n, err := sim.simulateCreate(at, user, t, randomValues(rng, e, createCols[t], true, 1, 4, from, to))
+			if tally(&sum, &sum.Creates, n, 0, err) {
+				pools[t] = append(pools[t], id)
+			}
 		}
 	}
 	return sum
+}
+
+// tally counts an action of a simulation that succeeded (err nil): one more
+// in count (a field of sum), and the audit rows and Purview records it wrote.
+func tally(sum *ActivitySummary, count *int, rows, records int, err error) bool {
+	if err != nil {
+		return false
+	}
+	*count++
+	sum.AuditRowsWritten += rows
+	sum.PurviewRecordsWritten += records
+	return true
 }
 
 var errNoSeedTables = errors.New("no seed tables")

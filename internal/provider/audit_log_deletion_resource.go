@@ -81,7 +81,7 @@ func (r *auditLogDeletionResource) Schema(ctx context.Context, _ resource.Schema
 				MarkdownDescription: "Delete the audit rows created before this time (RFC 3339, e.g. `2025-01-01T00:00:00Z`). " +
 					"It must not be in the future. Required unless `record` is set.",
 				PlanModifiers: replaceString,
-				Validators:    []validator.String{notInFutureValidator{}},
+				Validators:    []validator.String{notInFuture()},
 			},
 			"entity_logical_names": schema.SetAttribute{
 				ElementType: types.StringType, Optional: true,
@@ -188,9 +188,8 @@ func (r *auditLogDeletionResource) ModifyPlan(ctx context.Context, req resource.
 	if req.Plan.Raw.IsNull() || r.data == nil {
 		return
 	}
-	var plan auditLogDeletionModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
+	plan, ok := getModel[auditLogDeletionModel](ctx, req.Plan, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	if !req.State.Raw.IsNull() {
@@ -284,9 +283,8 @@ func (m *auditLogDeletionModel) jobName(before time.Time) string {
 }
 
 func (r *auditLogDeletionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan auditLogDeletionModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
+	plan, ok := getModel[auditLogDeletionModel](ctx, req.Plan, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	ctx, cancel := withOperationTimeout(ctx, plan.Timeouts.Create, defaultAuditDeletionTimeout, &resp.Diagnostics)

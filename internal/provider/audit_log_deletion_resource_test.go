@@ -56,34 +56,30 @@ func deletionTest(t *testing.T, env *acctest.Env, config string, match func(emul
 	if want == 0 {
 		t.Fatal("the fixture has no rows to delete")
 	}
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{{
-			Config: env.ProviderConfig() + config,
-			ConfigPlanChecks: preApply(
-				plancheck.ExpectKnownValue(deletionAddr, tfjsonpath.New("matching_rows"), knownvalue.Int64Exact(int64(want))),
-				plancheck.ExpectKnownValue(deletionAddr, tfjsonpath.New("matching_rows_is_lower_bound"), knownvalue.Bool(false)),
-			),
-			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue(deletionAddr, tfjsonpath.New("deleted_rows"), knownvalue.Int64Exact(int64(want))),
-				statecheck.ExpectKnownValue(deletionAddr, tfjsonpath.New("matching_rows"), knownvalue.Int64Exact(int64(want))),
-				statecheck.ExpectKnownValue(deletionAddr, tfjsonpath.New("job_status"), knownvalue.StringExact("Succeeded")),
-			},
-			Check: func(*terraform.State) error {
-				if left := rowsWhere(env, match); left != 0 {
-					return fmt.Errorf("%d matching rows left in the emulator", left)
-				}
-				if got := rowsWhere(env, func(r emulator.AuditRecord) bool { return !match(r) }); got != others {
-					return fmt.Errorf("other rows: %d, want %d", got, others)
-				}
-				return nil
-			},
-		}, {
-			Config:           env.ProviderConfig() + config,
-			ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan()),
-		}},
-	})
+	parallelSteps(t, []resource.TestStep{{
+		Config: env.ProviderConfig() + config,
+		ConfigPlanChecks: preApply(
+			plancheck.ExpectKnownValue(deletionAddr, tfjsonpath.New("matching_rows"), knownvalue.Int64Exact(int64(want))),
+			plancheck.ExpectKnownValue(deletionAddr, tfjsonpath.New("matching_rows_is_lower_bound"), knownvalue.Bool(false)),
+		),
+		ConfigStateChecks: []statecheck.StateCheck{
+			statecheck.ExpectKnownValue(deletionAddr, tfjsonpath.New("deleted_rows"), knownvalue.Int64Exact(int64(want))),
+			statecheck.ExpectKnownValue(deletionAddr, tfjsonpath.New("matching_rows"), knownvalue.Int64Exact(int64(want))),
+			statecheck.ExpectKnownValue(deletionAddr, tfjsonpath.New("job_status"), knownvalue.StringExact("Succeeded")),
+		},
+		Check: func(*terraform.State) error {
+			if left := rowsWhere(env, match); left != 0 {
+				return fmt.Errorf("%d matching rows left in the emulator", left)
+			}
+			if got := rowsWhere(env, func(r emulator.AuditRecord) bool { return !match(r) }); got != others {
+				return fmt.Errorf("other rows: %d, want %d", got, others)
+			}
+			return nil
+		},
+	}, {
+		Config:           env.ProviderConfig() + config,
+		ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan()),
+	}})
 }
 
 func TestAccAuditLogDeletion_tablesBefore(t *testing.T) {
@@ -182,23 +178,19 @@ resource "dynamics365_audit_log_deletion" "this" {
 // job deletes them all.
 func TestAccAuditLogDeletion_countLowerBound(t *testing.T) {
 	env := deletionEnv(t, 5300)
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{{
-			Config: env.ProviderConfig() + `
+	parallelSteps(t, []resource.TestStep{{
+		Config: env.ProviderConfig() + `
 resource "dynamics365_audit_log_deletion" "this" {
   before = "2026-01-01T00:00:00Z"
 }`,
-			ConfigPlanChecks: preApply(
-				plancheck.ExpectKnownValue(deletionAddr, tfjsonpath.New("matching_rows"), knownvalue.Int64Exact(5000)),
-				plancheck.ExpectKnownValue(deletionAddr, tfjsonpath.New("matching_rows_is_lower_bound"), knownvalue.Bool(true)),
-			),
-			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue(deletionAddr, tfjsonpath.New("deleted_rows"), knownvalue.Int64Exact(5300)),
-			},
-		}},
-	})
+		ConfigPlanChecks: preApply(
+			plancheck.ExpectKnownValue(deletionAddr, tfjsonpath.New("matching_rows"), knownvalue.Int64Exact(5000)),
+			plancheck.ExpectKnownValue(deletionAddr, tfjsonpath.New("matching_rows_is_lower_bound"), knownvalue.Bool(true)),
+		),
+		ConfigStateChecks: []statecheck.StateCheck{
+			statecheck.ExpectKnownValue(deletionAddr, tfjsonpath.New("deleted_rows"), knownvalue.Int64Exact(5300)),
+		},
+	}})
 }
 
 // refusedTest runs steps that must fail, then checks that the emulator still

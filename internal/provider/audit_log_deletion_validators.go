@@ -11,14 +11,10 @@ import (
 // notInFutureValidator refuses a timestamp later than now: audit rows
 // created in the future do not exist, and a deletion "before" a future
 // time would also delete the rows written between now and the apply.
-type notInFutureValidator struct{}
+type notInFutureValidator struct{ describedAs }
 
-func (notInFutureValidator) Description(context.Context) string {
-	return "must not be in the future"
-}
-
-func (v notInFutureValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
+func notInFuture() notInFutureValidator {
+	return notInFutureValidator{"must not be in the future"}
 }
 
 func (notInFutureValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {

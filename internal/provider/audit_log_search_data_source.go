@@ -122,9 +122,8 @@ func (d *auditLogSearchDataSource) Schema(ctx context.Context, _ datasource.Sche
 }
 
 func (d *auditLogSearchDataSource) ValidateConfig(ctx context.Context, req datasource.ValidateConfigRequest, resp *datasource.ValidateConfigResponse) {
-	var m auditLogSearchModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
+	m, ok := getModel[auditLogSearchModel](ctx, req.Config, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	if !m.Lookback.IsNull() && (!m.From.IsNull() || !m.To.IsNull()) {
@@ -182,9 +181,8 @@ func stringValues(in []types.String) []string {
 }
 
 func (d *auditLogSearchDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
-	var m auditLogSearchModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
+	m, ok := getModel[auditLogSearchModel](ctx, req.Config, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	if !d.data.cloud.AuditSearchSupported {

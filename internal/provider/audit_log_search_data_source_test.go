@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +23,17 @@ import (
 )
 
 const searchAddr = "data.dynamics365_audit_log_search.reads"
+
+// noQueriesCreated checks that no audit log query was created (POST), as
+// when an existing query_id is read; while says in which step.
+func noQueriesCreated(env *acctest.Env, while string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		if n := env.Emulator.RequestCount(graphCreateRoute); n != 0 {
+			return fmt.Errorf("%d queries created while %s, want 0", n, while)
+		}
+		return nil
+	}
+}
 
 // End to end: read auditing turned on through the resources, simulated reads
 // are found by the search; read auditing turned off, new reads are absent.
@@ -78,42 +91,38 @@ data "dynamics365_audit_log_search" "single" {
 		return statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("records"), knownvalue.ListSizeExact(n))
 	}
 
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{
-			{Config: settings(true)},
-			{
-				PreConfig: simulateReads,
-				Config:    settings(true) + search,
-				ConfigStateChecks: []statecheck.StateCheck{
-					readsFound(3),
-					statecheck.ExpectKnownValue("data.dynamics365_audit_log_search.single", tfjsonpath.New("records"), knownvalue.ListExact([]knownvalue.Check{
-						knownvalue.ObjectPartial(map[string]knownvalue.Check{
-							"operation":           knownvalue.StringExact("Retrieve"),
-							"entity_logical_name": knownvalue.StringExact("account"),
-							"record_id":           knownvalue.StringExact(recordID),
-							"user_principal_name": knownvalue.StringExact(user.UserPrincipalName),
-						}),
-					})),
-					statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("truncated"), knownvalue.Bool(false)),
-				},
+	parallelSteps(t, []resource.TestStep{
+		{Config: settings(true)},
+		{
+			PreConfig: simulateReads,
+			Config:    settings(true) + search,
+			ConfigStateChecks: []statecheck.StateCheck{
+				readsFound(3),
+				statecheck.ExpectKnownValue("data.dynamics365_audit_log_search.single", tfjsonpath.New("records"), knownvalue.ListExact([]knownvalue.Check{
+					knownvalue.ObjectPartial(map[string]knownvalue.Check{
+						"operation":           knownvalue.StringExact("Retrieve"),
+						"entity_logical_name": knownvalue.StringExact("account"),
+						"record_id":           knownvalue.StringExact(recordID),
+						"user_principal_name": knownvalue.StringExact(user.UserPrincipalName),
+					}),
+				})),
+				statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("truncated"), knownvalue.Bool(false)),
 			},
-			{
-				// Read auditing off for the table; the earlier reads stay.
-				Config:            settings(false) + search,
-				ConfigStateChecks: []statecheck.StateCheck{readsFound(3)},
-			},
-			{
-				PreConfig:         simulateReads,
-				Config:            settings(false) + search,
-				ConfigStateChecks: []statecheck.StateCheck{readsFound(3)},
-				Check: func(*terraform.State) error {
-					if n := len(env.Emulator.UnifiedAuditRecords()); n != 3 {
-						return fmt.Errorf("the emulator's unified log has %d records, want the 3 from before", n)
-					}
-					return nil
-				},
+		},
+		{
+			// Read auditing off for the table; the earlier reads stay.
+			Config:            settings(false) + search,
+			ConfigStateChecks: []statecheck.StateCheck{readsFound(3)},
+		},
+		{
+			PreConfig:         simulateReads,
+			Config:            settings(false) + search,
+			ConfigStateChecks: []statecheck.StateCheck{readsFound(3)},
+			Check: func(*terraform.State) error {
+				if n := len(env.Emulator.UnifiedAuditRecords()); n != 3 {
+					return fmt.Errorf("the emulator's unified log has %d records, want the 3 from before", n)
+				}
+				return nil
 			},
 		},
 	})
@@ -128,49 +137,40 @@ func TestAccAuditLogSearch_queryIDAndPaging(t *testing.T) {
 	// A query someone created earlier (e.g. a previous plan).
 	existing := createAuditQuery(t, env, from, to)
 
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{
-			{
-				PreConfig: env.Emulator.ResetCounters,
-				Config: env.ProviderConfig() + fmt.Sprintf(`
+	parallelSteps(t, []resource.TestStep{
+		{
+			PreConfig: env.Emulator.ResetCounters,
+			Config: env.ProviderConfig() + fmt.Sprintf(`
 data "dynamics365_audit_log_search" "reads" {
   from  = %q
   to    = %q
   limit = 2200
 }
 `, from.Format(time.RFC3339), to.Format(time.RFC3339)),
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("records"), knownvalue.ListSizeExact(2200)),
-					statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("truncated"), knownvalue.Bool(true)),
-				},
-				Check: func(*terraform.State) error {
-					if n := env.Emulator.RequestCount(graphRecordsRoute); n < 3 {
-						return fmt.Errorf("%d record page requests for 2200 records at 1000 a page, want at least 3", n)
-					}
-					return nil
-				},
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("records"), knownvalue.ListSizeExact(2200)),
+				statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("truncated"), knownvalue.Bool(true)),
 			},
-			{
-				PreConfig: env.Emulator.ResetCounters,
-				Config: env.ProviderConfig() + fmt.Sprintf(`
+			Check: func(*terraform.State) error {
+				if n := env.Emulator.RequestCount(graphRecordsRoute); n < 3 {
+					return fmt.Errorf("%d record page requests for 2200 records at 1000 a page, want at least 3", n)
+				}
+				return nil
+			},
+		},
+		{
+			PreConfig: env.Emulator.ResetCounters,
+			Config: env.ProviderConfig() + fmt.Sprintf(`
 data "dynamics365_audit_log_search" "reads" {
   query_id = %q
 }
 `, existing),
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("id"), knownvalue.StringExact(existing)),
-					statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("records"), knownvalue.ListSizeExact(1000)),
-					statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("truncated"), knownvalue.Bool(true)),
-				},
-				Check: func(*terraform.State) error {
-					if n := env.Emulator.RequestCount(graphCreateRoute); n != 0 {
-						return fmt.Errorf("%d queries created while reusing query_id, want 0", n)
-					}
-					return nil
-				},
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("id"), knownvalue.StringExact(existing)),
+				statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("records"), knownvalue.ListSizeExact(1000)),
+				statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("truncated"), knownvalue.Bool(true)),
 			},
+			Check: noQueriesCreated(env, "reusing query_id"),
 		},
 	})
 }
@@ -263,14 +263,10 @@ func TestAccAuditLogSearch_errors(t *testing.T) {
 			if tc.re != "" {
 				expect = regexp.MustCompile(tc.re)
 			}
-			resource.ParallelTest(t, resource.TestCase{
-				PreCheck:                 func() { acctest.PreCheck(t) },
-				ProtoV6ProviderFactories: testFactories(),
-				Steps: []resource.TestStep{{
-					Config:      env.ProviderConfig(tc.extra) + "data \"dynamics365_audit_log_search\" \"x\" {" + tc.block + "}\n",
-					ExpectError: expect,
-				}},
-			})
+			parallelSteps(t, []resource.TestStep{{
+				Config:      env.ProviderConfig(tc.extra) + "data \"dynamics365_audit_log_search\" \"x\" {" + tc.block + "}\n",
+				ExpectError: expect,
+			}})
 			if n := env.Emulator.RequestCount(graphCreateRoute); tc.creates >= 0 && n != tc.creates {
 				t.Errorf("%d audit log queries created, want %d", n, tc.creates)
 			}
@@ -284,23 +280,19 @@ func TestAccAuditLogSearch_throttledCreateRetried(t *testing.T) {
 	env := acctest.NewEnvWithOptions(t, emulator.Options{GraphQueryDelay: 100 * time.Millisecond})
 	env.Emulator.InjectFaults(graphCreateRoute, emulator.Fault{Status: http.StatusTooManyRequests, RetryAfter: 2 * time.Second})
 	var started time.Time
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{{
-			PreConfig: func() { started = time.Now() },
-			Config:    env.ProviderConfig() + "data \"dynamics365_audit_log_search\" \"x\" {\n  lookback = \"1h\"\n}\n",
-			Check: func(*terraform.State) error {
-				if n := env.Emulator.RequestCount(graphCreateRoute); n != 2 {
-					return fmt.Errorf("%d create requests, want 2 (one throttled, one retried)", n)
-				}
-				if elapsed := time.Since(started); elapsed < 2*time.Second {
-					return fmt.Errorf("finished %s after start: the retry did not wait for Retry-After", elapsed)
-				}
-				return nil
-			},
-		}},
-	})
+	parallelSteps(t, []resource.TestStep{{
+		PreConfig: func() { started = time.Now() },
+		Config:    env.ProviderConfig() + "data \"dynamics365_audit_log_search\" \"x\" {\n  lookback = \"1h\"\n}\n",
+		Check: func(*terraform.State) error {
+			if n := env.Emulator.RequestCount(graphCreateRoute); n != 2 {
+				return fmt.Errorf("%d create requests, want 2 (one throttled, one retried)", n)
+			}
+			if elapsed := time.Since(started); elapsed < 2*time.Second {
+				return fmt.Errorf("finished %s after start: the retry did not wait for Retry-After", elapsed)
+			}
+			return nil
+		},
+	}})
 }
 
 const graphV1 = `graph_audit_api_version = "v1.0"`
@@ -331,39 +323,33 @@ data "dynamics365_audit_log_search" "quiet" {
 `, overLimit, withinLimit)
 	}
 	const quietAddr = "data.dynamics365_audit_log_search.quiet"
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{
-			{
-				PreConfig: env.Emulator.ResetCounters,
-				Config:    config(graphV1),
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("id"), knownvalue.StringExact(overLimit)),
-					statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("records"), knownvalue.ListSizeExact(5)),
-					statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("record_count_limit_exceeded"), knownvalue.Bool(true)),
-					statecheck.ExpectKnownValue(quietAddr, tfjsonpath.New("records"), knownvalue.ListSizeExact(3)),
-					statecheck.ExpectKnownValue(quietAddr, tfjsonpath.New("record_count_limit_exceeded"), knownvalue.Bool(false)),
-				},
-				Check: func(*terraform.State) error {
-					if n := env.Emulator.RequestCount(graphCreateRoute); n != 0 {
-						return fmt.Errorf("%d queries created while reading query_id on v1.0, want 0", n)
-					}
+	parallelSteps(t, []resource.TestStep{
+		{
+			PreConfig: env.Emulator.ResetCounters,
+			Config:    config(graphV1),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("id"), knownvalue.StringExact(overLimit)),
+				statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("records"), knownvalue.ListSizeExact(5)),
+				statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("record_count_limit_exceeded"), knownvalue.Bool(true)),
+				statecheck.ExpectKnownValue(quietAddr, tfjsonpath.New("records"), knownvalue.ListSizeExact(3)),
+				statecheck.ExpectKnownValue(quietAddr, tfjsonpath.New("record_count_limit_exceeded"), knownvalue.Bool(false)),
+			},
+			Check: resource.ComposeTestCheckFunc(noQueriesCreated(env, "reading query_id on v1.0"),
+				func(*terraform.State) error {
 					if n := env.Emulator.RequestCount(graphRecordsRoute); n == 0 {
 						return fmt.Errorf("no record pages read")
 					}
 					return nil
-				},
-			},
-			{
-				// The same queries read on beta: same records, no count flag.
-				Config: config(""),
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("records"), knownvalue.ListSizeExact(5)),
-					statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("record_count_limit_exceeded"), knownvalue.Null()),
-					statecheck.ExpectKnownValue(quietAddr, tfjsonpath.New("records"), knownvalue.ListSizeExact(3)),
-					statecheck.ExpectKnownValue(quietAddr, tfjsonpath.New("record_count_limit_exceeded"), knownvalue.Null()),
-				},
+				}),
+		},
+		{
+			// The same queries read on beta: same records, no count flag.
+			Config: config(""),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("records"), knownvalue.ListSizeExact(5)),
+				statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("record_count_limit_exceeded"), knownvalue.Null()),
+				statecheck.ExpectKnownValue(quietAddr, tfjsonpath.New("records"), knownvalue.ListSizeExact(3)),
+				statecheck.ExpectKnownValue(quietAddr, tfjsonpath.New("record_count_limit_exceeded"), knownvalue.Null()),
 			},
 		},
 	})
@@ -373,20 +359,16 @@ data "dynamics365_audit_log_search" "quiet" {
 // creating needs beta and how to fix it, and creates no query.
 func TestAccAuditLogSearch_v1WithoutQueryIDFails(t *testing.T) {
 	env := acctest.NewEnvWithOptions(t, emulator.Options{GraphQueryDelay: 100 * time.Millisecond})
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{{
-			Config: env.ProviderConfig(graphV1) + `
+	parallelSteps(t, []resource.TestStep{{
+		Config: env.ProviderConfig(graphV1) + `
 data "dynamics365_audit_log_search" "reads" {
   lookback = "24h"
 }
 `,
-			PlanOnly: true,
-			ExpectError: phrases("Creating an audit log query needs the beta Graph API",
-				`graph_audit_api_version = "beta"`, "query_id"),
-		}},
-	})
+		PlanOnly: true,
+		ExpectError: phrases("Creating an audit log query needs the beta Graph API",
+			`graph_audit_api_version = "beta"`, "query_id"),
+	}})
 	if n := env.Emulator.RequestCount(graphCreateRoute); n != 0 {
 		t.Errorf("%d audit log queries created (POST), want 0", n)
 	}
@@ -401,27 +383,75 @@ func TestAccAuditLogSearch_betaCreatesAsBefore(t *testing.T) {
 	env := acctest.NewEnvWithOptions(t, emulator.Options{GraphQueryDelay: 100 * time.Millisecond})
 	from := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	env.Emulator.SeedUnifiedAuditLog(4, from, from.Add(time.Hour), 3)
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{{
-			PreConfig: env.Emulator.ResetCounters,
-			Config: env.ProviderConfig(`graph_audit_api_version = "beta"`) + fmt.Sprintf(`
+	parallelSteps(t, []resource.TestStep{{
+		PreConfig: env.Emulator.ResetCounters,
+		Config: env.ProviderConfig(`graph_audit_api_version = "beta"`) + fmt.Sprintf(`
 data "dynamics365_audit_log_search" "reads" {
   from = %q
   to   = %q
 }
 `, from.Format(time.RFC3339), from.Add(time.Hour).Format(time.RFC3339)),
-			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("records"), knownvalue.ListSizeExact(4)),
-				statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("record_count_limit_exceeded"), knownvalue.Null()),
-			},
-			Check: func(*terraform.State) error {
-				if n := env.Emulator.RequestCount(graphCreateRoute); n != 1 {
-					return fmt.Errorf("%d queries created on beta, want 1", n)
-				}
-				return nil
-			},
-		}},
-	})
+		ConfigStateChecks: []statecheck.StateCheck{
+			statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("records"), knownvalue.ListSizeExact(4)),
+			statecheck.ExpectKnownValue(searchAddr, tfjsonpath.New("record_count_limit_exceeded"), knownvalue.Null()),
+		},
+		Check: func(*terraform.State) error {
+			if n := env.Emulator.RequestCount(graphCreateRoute); n != 1 {
+				return fmt.Errorf("%d queries created on beta, want 1", n)
+			}
+			return nil
+		},
+	}})
+}
+
+// Microsoft documents neither the order of an audit log query's records nor
+// its page size: the data source returns the same records whichever order
+// and page size the service uses.
+func TestAccAuditLogSearch_orderAndPageSizeDoNotMatter(t *testing.T) {
+	for _, mode := range []struct {
+		newestFirst bool
+		pageSize    int
+	}{{false, 1000}, {true, 7}} {
+		t.Run(fmt.Sprintf("newestFirst=%t/pageSize=%d", mode.newestFirst, mode.pageSize), func(t *testing.T) {
+			env := acctest.NewEnvWithOptions(t, emulator.Options{GraphQueryDelay: -1,
+				GraphPageSize: mode.pageSize, GraphRecordsNewestFirst: mode.newestFirst})
+			from := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+			to := from.Add(48 * time.Hour)
+			env.Emulator.SeedUnifiedAuditLog(50, from, to, 9)
+			var want []string
+			for _, r := range env.Emulator.UnifiedAuditRecords() {
+				want = append(want, r.ID)
+			}
+			sort.Strings(want)
+			parallelSteps(t, []resource.TestStep{{
+				Config: env.ProviderConfig() + fmt.Sprintf(`
+data "dynamics365_audit_log_search" "reads" {
+  from = %q
+  to   = %q
+}
+`, from.Format(time.RFC3339), to.Format(time.RFC3339)),
+				Check: func(s *terraform.State) error {
+					attrs := s.RootModule().Resources[searchAddr].Primary.Attributes
+					n, _ := strconv.Atoi(attrs["records.#"])
+					got := make([]string, 0, n)
+					for i := range n {
+						got = append(got, attrs["records."+strconv.Itoa(i)+".id"])
+					}
+					// The option took effect: the service's order is kept.
+					first, last := attrs["records.0.created_on"], attrs["records."+strconv.Itoa(n-1)+".created_on"]
+					if (first > last) != mode.newestFirst {
+						return fmt.Errorf("first record %s, last %s: not in the emulator's order", first, last)
+					}
+					sort.Strings(got)
+					if fmt.Sprint(got) != fmt.Sprint(want) {
+						return fmt.Errorf("records %v\nwant the emulator's %v", got, want)
+					}
+					if pages := env.Emulator.RequestCount(graphRecordsRoute); mode.pageSize < 50 && pages < 50/mode.pageSize {
+						return fmt.Errorf("%d record pages at %d a page: the test did not page", pages, mode.pageSize)
+					}
+					return nil
+				},
+			}})
+		})
+	}
 }

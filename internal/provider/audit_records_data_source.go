@@ -95,7 +95,7 @@ func (d *auditRecordsDataSource) Schema(_ context.Context, _ datasource.SchemaRe
 			"operations": stringListFilter("Only these operations: "+strings.Join(opNames, ", ")+". `update` includes settings "+
 				"changes (action `audit_change_at_org_level`, …), whose `changes` are empty.", stringvalidator.OneOf(opNames...)),
 			"actions": stringListFilter("Only these actions, by snake_case name (`create`, `update`, `user_access_via_web`, "+
-				"`audit_change_at_org_level`, …) or numeric code (`104`).", auditActionValidator{}),
+				"`audit_change_at_org_level`, …) or numeric code (`104`).", auditAction()),
 			"limit": auditLimitAttribute(" `truncated` tells whether more matched."),
 			"include_changes": schema.BoolAttribute{Optional: true,
 				MarkdownDescription: "Also fetch each record's old and new values (`changes`)."},
@@ -133,9 +133,8 @@ func (d *auditRecordsDataSource) Schema(_ context.Context, _ datasource.SchemaRe
 }
 
 func (d *auditRecordsDataSource) ValidateConfig(ctx context.Context, req datasource.ValidateConfigRequest, resp *datasource.ValidateConfigResponse) {
-	var m auditRecordsModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
+	m, ok := getModel[auditRecordsModel](ctx, req.Config, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	checkWindowOrder(m.From, m.To, &resp.Diagnostics)
@@ -175,9 +174,8 @@ func (m *auditRecordsModel) query() (dataverse.AuditQuery, error) {
 }
 
 func (d *auditRecordsDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
-	var m auditRecordsModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
+	m, ok := getModel[auditRecordsModel](ctx, req.Config, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	q, err := m.query()
@@ -271,14 +269,12 @@ func auditRecordFrom(r dataverse.AuditRecord, changes map[string][]dataverse.Aud
 }
 
 // auditActionValidator accepts action names and codes.
-type auditActionValidator struct{}
+type auditActionValidator struct{ describedAs }
 
-func (auditActionValidator) Description(context.Context) string {
-	return "must be an audit action name such as update or audit_change_at_org_level, or a numeric code such as 104"
+func auditAction() auditActionValidator {
+	return auditActionValidator{"must be an audit action name such as update or audit_change_at_org_level, or a numeric code such as 104"}
 }
-func (v auditActionValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
+
 func (v auditActionValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
 	if !known(req.ConfigValue) {
 		return

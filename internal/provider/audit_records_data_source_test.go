@@ -27,25 +27,21 @@ import (
 // search (which used to return no records) and in the table list alike.
 func TestAccAuditRecordsDataSource_misspeltTable(t *testing.T) {
 	env := acctest.NewEnv(t)
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{{
-			Config: env.ProviderConfig() + `
+	parallelSteps(t, []resource.TestStep{{
+		Config: env.ProviderConfig() + `
 data "dynamics365_audit_records" "typo" {
   entity_logical_name = "acount"
 }
 `,
-			ExpectError: phrases(`entity_logical_name`, `no table named "acount"`, `no records about it`, `Did you mean account?`),
-		}, {
-			Config: env.ProviderConfig() + `
+		ExpectError: phrases(`entity_logical_name`, `no table named "acount"`, `no records about it`, `Did you mean account?`),
+	}, {
+		Config: env.ProviderConfig() + `
 data "dynamics365_entities" "typo" {
   logical_names = ["acount", "contcat"]
 }
 `,
-			ExpectError: phrases(`logical_names`, `For "acount", did you mean account?`, `For "contcat", did you mean contact or`),
-		}},
-	})
+		ExpectError: phrases(`logical_names`, `For "acount", did you mean account?`, `For "contcat", did you mean contact or`),
+	}})
 }
 
 // A table the environment no longer has but the audit trail still knows (a
@@ -112,22 +108,18 @@ output "id" {
   value = data.dynamics365_audit_records.all.id
 }
 `
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{{
-			Config: config,
-			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownOutputValue("id", knownvalue.StringExact("audits?limit=1000")),
-				statecheck.ExpectKnownValue("data.dynamics365_audit_records.filtered", tfjsonpath.New("id"),
-					knownvalue.StringExact("audits?actions=1,104&from=2026-01-01T00:00:00Z&limit=1000&operations=create,update")),
-			},
-		}, {
-			Config:            config,
-			ConfigPlanChecks:  resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			ConfigStateChecks: []statecheck.StateCheck{statecheck.ExpectKnownOutputValue("id", knownvalue.StringRegexp(regexp.MustCompile(`^audits\?limit=1000$`)))},
-		}},
-	})
+	parallelSteps(t, []resource.TestStep{{
+		Config: config,
+		ConfigStateChecks: []statecheck.StateCheck{
+			statecheck.ExpectKnownOutputValue("id", knownvalue.StringExact("audits?limit=1000")),
+			statecheck.ExpectKnownValue("data.dynamics365_audit_records.filtered", tfjsonpath.New("id"),
+				knownvalue.StringExact("audits?actions=1,104&from=2026-01-01T00:00:00Z&limit=1000&operations=create,update")),
+		},
+	}, {
+		Config:            config,
+		ConfigPlanChecks:  resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+		ConfigStateChecks: []statecheck.StateCheck{statecheck.ExpectKnownOutputValue("id", knownvalue.StringRegexp(regexp.MustCompile(`^audits\?limit=1000$`)))},
+	}})
 }
 
 // historyRowsPerRecord is more than one page of audits (5000 rows), so the
@@ -185,12 +177,9 @@ func TestAccAuditRecordsDataSource_recordHistoryPages(t *testing.T) {
 	if len(want) != historyRowsPerRecord {
 		t.Fatalf("the emulator holds %d rows of the record, want %d", len(want), historyRowsPerRecord)
 	}
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{{
-			PreConfig: env.Emulator.ResetCounters,
-			Config: env.ProviderConfig() + fmt.Sprintf(`
+	parallelSteps(t, []resource.TestStep{{
+		PreConfig: env.Emulator.ResetCounters,
+		Config: env.ProviderConfig() + fmt.Sprintf(`
 data "dynamics365_audit_records" "record" {
   record_id       = %[1]q
   include_changes = true
@@ -202,12 +191,11 @@ data "dynamics365_audit_records" "record_creates" {
   include_changes = true
 }
 `, id),
-			ConfigStateChecks: []statecheck.StateCheck{
-				auditRowsMatch{addr: "data.dynamics365_audit_records.record", want: want},
-				auditRowsMatch{addr: "data.dynamics365_audit_records.record_creates", want: wantCreates},
-			},
-		}},
-	})
+		ConfigStateChecks: []statecheck.StateCheck{
+			auditRowsMatch{addr: "data.dynamics365_audit_records.record", want: want},
+			auditRowsMatch{addr: "data.dynamics365_audit_records.record_creates", want: wantCreates},
+		},
+	}})
 	if n := env.Emulator.RequestCount("GET RetrieveRecordChangeHistory"); n != 0 {
 		t.Errorf("RetrieveRecordChangeHistory called %d times; its details carry no AuditRecord", n)
 	}

@@ -41,25 +41,21 @@ data "dynamics365_audit_records" "all" {
 }
 `
 			var wantIDs []string
-			resource.ParallelTest(t, resource.TestCase{
-				PreCheck:                 func() { acctest.PreCheck(t) },
-				ProtoV6ProviderFactories: testFactories(),
-				Steps: []resource.TestStep{
-					{Config: settings},
-					{
-						PreConfig: func() {
-							wantIDs = []string{}
-							for _, r := range env.Emulator.AuditRecords() {
-								wantIDs = append(wantIDs, r.AuditID)
-							}
-							if none != (len(wantIDs) == 0) {
-								t.Errorf("%d settings rows with NoSettingsAuditRows %t", len(wantIDs), none)
-							}
-						},
-						Config:            settings + records,
-						ConfigPlanChecks:  resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-						ConfigStateChecks: []statecheck.StateCheck{auditIDsOf("data.dynamics365_audit_records.all", &wantIDs)},
+			parallelSteps(t, []resource.TestStep{
+				{Config: settings},
+				{
+					PreConfig: func() {
+						wantIDs = []string{}
+						for _, r := range env.Emulator.AuditRecords() {
+							wantIDs = append(wantIDs, r.AuditID)
+						}
+						if none != (len(wantIDs) == 0) {
+							t.Errorf("%d settings rows with NoSettingsAuditRows %t", len(wantIDs), none)
+						}
 					},
+					Config:            settings + records,
+					ConfigPlanChecks:  resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+					ConfigStateChecks: []statecheck.StateCheck{auditIDsOf("data.dynamics365_audit_records.all", &wantIDs)},
 				},
 			})
 		})

@@ -16,6 +16,18 @@ type restoreSnapshot struct {
 	audit, retrieve, accountNumber, description bool
 }
 
+// accountRestoreConfig changes account's table and two columns and restores
+// them on destroy.
+const accountRestoreConfig = `
+resource "dynamics365_entity_audit_settings" "account" {
+  entity_logical_name    = "account"
+  audit_enabled          = false
+  retrieve_audit_enabled = true
+  attributes             = { accountnumber = false, description = true }
+  on_destroy             = "restore"
+}
+`
+
 func accountSnapshot(t *testing.T, env *acctest.Env) restoreSnapshot {
 	t.Helper()
 	st, ok := env.Emulator.EntityAudit("account")
@@ -44,15 +56,7 @@ func TestAccCancelCreateKeepsOriginals(t *testing.T) {
 		originals.accountNumber == configured.accountNumber || originals.description == configured.description {
 		t.Fatalf("the test needs every configured value to differ from account's defaults %+v", originals)
 	}
-	tf, _ := acctest.CLIWorkdir(t, acctest.BuildProvider(t), env.ProviderConfig()+`
-resource "dynamics365_entity_audit_settings" "account" {
-  entity_logical_name    = "account"
-  audit_enabled          = false
-  retrieve_audit_enabled = true
-  attributes             = { accountnumber = false, description = true }
-  on_destroy             = "restore"
-}
-`)
+	tf, _ := acctest.CLIWorkdir(t, acctest.BuildProvider(t), env.ProviderConfig()+accountRestoreConfig)
 	if err := tf.SetWaitDelay(30 * time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -99,15 +103,7 @@ func TestAccFailedPublishCreateWarnsOriginalsUnknown(t *testing.T) {
 	acctest.PreCheck(t)
 	t.Parallel()
 	env := acctest.NewEnvWithOptions(t, emulator.Options{PublishBaseDuration: -1})
-	tf, _ := acctest.CLIWorkdir(t, acctest.BuildProvider(t), env.ProviderConfig()+`
-resource "dynamics365_entity_audit_settings" "account" {
-  entity_logical_name    = "account"
-  audit_enabled          = false
-  retrieve_audit_enabled = true
-  attributes             = { accountnumber = false, description = true }
-  on_destroy             = "restore"
-}
-`)
+	tf, _ := acctest.CLIWorkdir(t, acctest.BuildProvider(t), env.ProviderConfig()+accountRestoreConfig)
 	env.Emulator.InjectFaults("POST PublishXml", emulator.Fault{Status: 400})
 	if err := tf.Apply(context.Background()); err == nil {
 		t.Fatal("the apply whose publish failed reported success")

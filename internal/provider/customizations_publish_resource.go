@@ -84,9 +84,8 @@ func (r *customizationsPublishResource) ModifyPlan(ctx context.Context, req reso
 	if req.Plan.Raw.IsNull() || r.data == nil {
 		return
 	}
-	var plan customizationsPublishModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
+	plan, ok := getModel[customizationsPublishModel](ctx, req.Plan, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	if !req.State.Raw.IsNull() {

@@ -29,22 +29,18 @@ func TestAccOrganizationAuditSettingsDataSource(t *testing.T) {
 		o.AuditSettings = `{"StoreLabelNameforPicklistAudits":true}`
 	})
 	addr := "data.dynamics365_organization_audit_settings.this"
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{{
-			Config: env.ProviderConfig() + `data "dynamics365_organization_audit_settings" "this" {}`,
-			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue(addr, tfjsonpath.New("id"), knownvalue.StringExact(env.Emulator.OrganizationID())),
-				statecheck.ExpectKnownValue(addr, tfjsonpath.New("audit_enabled"), knownvalue.Bool(true)),
-				statecheck.ExpectKnownValue(addr, tfjsonpath.New("user_access_audit_enabled"), knownvalue.Bool(false)),
-				statecheck.ExpectKnownValue(addr, tfjsonpath.New("read_audit_enabled"), knownvalue.Bool(false)),
-				statecheck.ExpectKnownValue(addr, tfjsonpath.New("retention_period_days"), knownvalue.Int64Exact(2555)),
-				statecheck.ExpectKnownValue(addr, tfjsonpath.New("user_access_audit_interval_hours"), knownvalue.Int64Exact(6)),
-				statecheck.ExpectKnownValue(addr, tfjsonpath.New("audit_settings_json"), knownvalue.StringExact(`{"StoreLabelNameforPicklistAudits":true}`)),
-			},
-		}},
-	})
+	parallelSteps(t, []resource.TestStep{{
+		Config: env.ProviderConfig() + `data "dynamics365_organization_audit_settings" "this" {}`,
+		ConfigStateChecks: []statecheck.StateCheck{
+			statecheck.ExpectKnownValue(addr, tfjsonpath.New("id"), knownvalue.StringExact(env.Emulator.OrganizationID())),
+			statecheck.ExpectKnownValue(addr, tfjsonpath.New("audit_enabled"), knownvalue.Bool(true)),
+			statecheck.ExpectKnownValue(addr, tfjsonpath.New("user_access_audit_enabled"), knownvalue.Bool(false)),
+			statecheck.ExpectKnownValue(addr, tfjsonpath.New("read_audit_enabled"), knownvalue.Bool(false)),
+			statecheck.ExpectKnownValue(addr, tfjsonpath.New("retention_period_days"), knownvalue.Int64Exact(2555)),
+			statecheck.ExpectKnownValue(addr, tfjsonpath.New("user_access_audit_interval_hours"), knownvalue.Int64Exact(6)),
+			statecheck.ExpectKnownValue(addr, tfjsonpath.New("audit_settings_json"), knownvalue.StringExact(`{"StoreLabelNameforPicklistAudits":true}`)),
+		},
+	}})
 }
 
 // The filters of dynamics365_entities, checked against an oracle computed
@@ -70,11 +66,8 @@ func TestAccEntitiesDataSource(t *testing.T) {
 	if len(audited) == 0 || len(customUnaudited) == 0 || len(audited) == len(all) {
 		t.Fatalf("the catalogue does not exercise the filters: %d audited, %d custom unaudited of %d", len(audited), len(customUnaudited), len(all))
 	}
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{{
-			Config: env.ProviderConfig() + `
+	parallelSteps(t, []resource.TestStep{{
+		Config: env.ProviderConfig() + `
 data "dynamics365_entities" "all" {}
 data "dynamics365_entities" "sales" {
   area = "sales"
@@ -90,23 +83,22 @@ data "dynamics365_entities" "named" {
   logical_names = ["uom", "account"]
 }
 `,
-			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue("data.dynamics365_entities.all", tfjsonpath.New("names"), stringList(all)),
-				statecheck.ExpectKnownValue("data.dynamics365_entities.sales", tfjsonpath.New("names"), stringList(sales)),
-				statecheck.ExpectKnownValue("data.dynamics365_entities.audited", tfjsonpath.New("names"), stringList(audited)),
-				statecheck.ExpectKnownValue("data.dynamics365_entities.custom_unaudited", tfjsonpath.New("names"), stringList(customUnaudited)),
-				statecheck.ExpectKnownValue("data.dynamics365_entities.named", tfjsonpath.New("entities"), knownvalue.ListExact([]knownvalue.Check{
-					knownvalue.ObjectPartial(map[string]knownvalue.Check{
-						"logical_name": knownvalue.StringExact("account"), "display_name": knownvalue.StringExact("Account"),
-						"audit_can_be_changed": knownvalue.Bool(true), "is_custom": knownvalue.Bool(false),
-					}),
-					knownvalue.ObjectPartial(map[string]knownvalue.Check{
-						"logical_name": knownvalue.StringExact("uom"), "audit_can_be_changed": knownvalue.Bool(false),
-					}),
-				})),
-			},
-		}},
-	})
+		ConfigStateChecks: []statecheck.StateCheck{
+			statecheck.ExpectKnownValue("data.dynamics365_entities.all", tfjsonpath.New("names"), stringList(all)),
+			statecheck.ExpectKnownValue("data.dynamics365_entities.sales", tfjsonpath.New("names"), stringList(sales)),
+			statecheck.ExpectKnownValue("data.dynamics365_entities.audited", tfjsonpath.New("names"), stringList(audited)),
+			statecheck.ExpectKnownValue("data.dynamics365_entities.custom_unaudited", tfjsonpath.New("names"), stringList(customUnaudited)),
+			statecheck.ExpectKnownValue("data.dynamics365_entities.named", tfjsonpath.New("entities"), knownvalue.ListExact([]knownvalue.Check{
+				knownvalue.ObjectPartial(map[string]knownvalue.Check{
+					"logical_name": knownvalue.StringExact("account"), "display_name": knownvalue.StringExact("Account"),
+					"audit_can_be_changed": knownvalue.Bool(true), "is_custom": knownvalue.Bool(false),
+				}),
+				knownvalue.ObjectPartial(map[string]knownvalue.Check{
+					"logical_name": knownvalue.StringExact("uom"), "audit_can_be_changed": knownvalue.Bool(false),
+				}),
+			})),
+		},
+	}})
 }
 
 func stringList(values []string) knownvalue.Check {
@@ -245,11 +237,8 @@ func TestAccAuditRecordsDataSource_limit(t *testing.T) {
 	env := acctest.NewEnv(t)
 	env.Emulator.SeedAuditHistory(12000, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), 11)
 	addr := "data.dynamics365_audit_records.all"
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{{
-			Config: env.ProviderConfig() + `
+	parallelSteps(t, []resource.TestStep{{
+		Config: env.ProviderConfig() + `
 data "dynamics365_audit_records" "all" {
   limit = 8000
 }
@@ -257,12 +246,11 @@ output "count" {
   value = length(data.dynamics365_audit_records.all.records)
 }
 `,
-			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue(addr, tfjsonpath.New("truncated"), knownvalue.Bool(true)),
-				statecheck.ExpectKnownOutputValue("count", knownvalue.Int64Exact(8000)),
-			},
-		}},
-	})
+		ConfigStateChecks: []statecheck.StateCheck{
+			statecheck.ExpectKnownValue(addr, tfjsonpath.New("truncated"), knownvalue.Bool(true)),
+			statecheck.ExpectKnownOutputValue("count", knownvalue.Int64Exact(8000)),
+		},
+	}})
 }
 
 // Old and new values: RetrieveAuditDetails in $batch, for a table search and
@@ -308,12 +296,9 @@ func TestAccAuditRecordsDataSource_changes(t *testing.T) {
 			}),
 		}))
 	}
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{{
-			PreConfig: env.Emulator.ResetCounters,
-			Config: env.ProviderConfig() + fmt.Sprintf(`
+	parallelSteps(t, []resource.TestStep{{
+		PreConfig: env.Emulator.ResetCounters,
+		Config: env.ProviderConfig() + fmt.Sprintf(`
 data "dynamics365_audit_records" "table" {
   entity_logical_name = "account"
   include_changes     = true
@@ -323,12 +308,11 @@ data "dynamics365_audit_records" "record" {
   include_changes = true
 }
 `, id),
-			ConfigStateChecks: []statecheck.StateCheck{
-				expectUpdate("data.dynamics365_audit_records.table"), expectCreate("data.dynamics365_audit_records.table"),
-				expectUpdate("data.dynamics365_audit_records.record"), expectCreate("data.dynamics365_audit_records.record"),
-			},
-		}},
-	})
+		ConfigStateChecks: []statecheck.StateCheck{
+			expectUpdate("data.dynamics365_audit_records.table"), expectCreate("data.dynamics365_audit_records.table"),
+			expectUpdate("data.dynamics365_audit_records.record"), expectCreate("data.dynamics365_audit_records.record"),
+		},
+	}})
 	if env.Emulator.RequestCount("POST $batch") == 0 || env.Emulator.RequestCount("GET RetrieveRecordChangeHistory") != 0 {
 		t.Errorf("expected RetrieveAuditDetails in $batch for both searches: %v", env.Emulator.Requests())
 	}

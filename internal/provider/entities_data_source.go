@@ -41,15 +41,13 @@ type entitiesDataSourceModel struct {
 }
 
 type entityItem struct {
-	LogicalName                  types.String `tfsdk:"logical_name"`
-	DisplayName                  types.String `tfsdk:"display_name"`
-	AuditEnabled                 types.Bool   `tfsdk:"audit_enabled"`
-	AuditCanBeChanged            types.Bool   `tfsdk:"audit_can_be_changed"`
-	RetrieveAuditEnabled         types.Bool   `tfsdk:"retrieve_audit_enabled"`
-	RetrieveMultipleAuditEnabled types.Bool   `tfsdk:"retrieve_multiple_audit_enabled"`
-	IsCustom                     types.Bool   `tfsdk:"is_custom"`
-	IsManaged                    types.Bool   `tfsdk:"is_managed"`
-	HasUnpublishedAuditChanges   types.Bool   `tfsdk:"has_unpublished_audit_changes"`
+	LogicalName types.String `tfsdk:"logical_name"`
+	DisplayName types.String `tfsdk:"display_name"`
+	tableAuditValues
+	AuditCanBeChanged          types.Bool `tfsdk:"audit_can_be_changed"`
+	IsCustom                   types.Bool `tfsdk:"is_custom"`
+	IsManaged                  types.Bool `tfsdk:"is_managed"`
+	HasUnpublishedAuditChanges types.Bool `tfsdk:"has_unpublished_audit_changes"`
 }
 
 type entitiesDataSource struct{ dataSourceBase }
@@ -105,9 +103,8 @@ func (d *entitiesDataSource) Schema(_ context.Context, _ datasource.SchemaReques
 }
 
 func (d *entitiesDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
-	var m entitiesDataSourceModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
+	m, ok := getModel[entitiesDataSourceModel](ctx, req.Config, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	// With columns, so that an unpublished column change shows in
@@ -167,14 +164,16 @@ func (d *entitiesDataSource) Read(ctx context.Context, req datasource.ReadReques
 
 func entityItemFrom(e *dataverse.EntityAuditInfo) entityItem {
 	return entityItem{
-		LogicalName:                  types.StringValue(e.LogicalName),
-		DisplayName:                  types.StringValue(e.DisplayName),
-		AuditEnabled:                 types.BoolValue(e.IsAuditEnabled.Value),
-		AuditCanBeChanged:            types.BoolValue(e.IsAuditEnabled.CanBeChanged),
-		RetrieveAuditEnabled:         types.BoolValue(e.IsRetrieveAuditEnabled),
-		RetrieveMultipleAuditEnabled: types.BoolValue(e.IsRetrieveMultipleAuditEnabled),
-		IsCustom:                     types.BoolValue(e.IsCustomEntity),
-		IsManaged:                    types.BoolValue(e.IsManaged),
-		HasUnpublishedAuditChanges:   types.BoolValue(e.HasUnpublishedAuditChanges()),
+		LogicalName: types.StringValue(e.LogicalName),
+		DisplayName: types.StringValue(e.DisplayName),
+		tableAuditValues: tableAuditValues{
+			AuditEnabled:                 types.BoolValue(e.IsAuditEnabled.Value),
+			RetrieveAuditEnabled:         types.BoolValue(e.IsRetrieveAuditEnabled),
+			RetrieveMultipleAuditEnabled: types.BoolValue(e.IsRetrieveMultipleAuditEnabled),
+		},
+		AuditCanBeChanged:          types.BoolValue(e.IsAuditEnabled.CanBeChanged),
+		IsCustom:                   types.BoolValue(e.IsCustomEntity),
+		IsManaged:                  types.BoolValue(e.IsManaged),
+		HasUnpublishedAuditChanges: types.BoolValue(e.HasUnpublishedAuditChanges()),
 	}
 }

@@ -231,9 +231,11 @@ func TestTableChangeNeededAndUnmetTarget(t *testing.T) {
 
 func TestModelTargetAndRefresh(t *testing.T) {
 	m := entityAuditSettingsModel{
-		AuditEnabled:                 types.BoolValue(false),
-		RetrieveAuditEnabled:         types.BoolNull(),
-		RetrieveMultipleAuditEnabled: types.BoolUnknown(),
+		tableAuditValues: tableAuditValues{
+			AuditEnabled:                 types.BoolValue(false),
+			RetrieveAuditEnabled:         types.BoolNull(),
+			RetrieveMultipleAuditEnabled: types.BoolUnknown(),
+		},
 		Attributes: types.MapValueMust(types.BoolType, map[string]attr.Value{
 			"name": types.BoolValue(false), "later": types.BoolUnknown(), "gone": types.BoolValue(true)}),
 	}

@@ -19,7 +19,7 @@ func TestWarnUnpublished(t *testing.T) {
 		Attributes:     map[string]*dataverse.AttributeAuditInfo{},
 		Published:      &dataverse.PublishedAudit{IsAuditEnabled: false, Attributes: map[string]bool{}},
 	}
-	cfg := entityAuditSettingsModel{AuditEnabled: types.BoolValue(false), Publish: types.BoolValue(false),
+	cfg := entityAuditSettingsModel{tableAuditValues: tableAuditValues{AuditEnabled: types.BoolValue(false)}, Publish: types.BoolValue(false),
 		Attributes: types.MapNull(types.BoolType)}
 	var d diag.Diagnostics
 	warnUnpublished(&d, "https://org", &cfg, info, entityTarget{Table: bools(dataverse.TableAuditEnabled, false)})

@@ -36,18 +36,25 @@ const (
 	defaultMetadataTimeout = 30 * time.Minute
 )
 
+// tableAuditValues are the three table-level audit settings as the entity
+// resource and the items of the entities data source both hold them (each
+// model embeds this).
+type tableAuditValues struct {
+	AuditEnabled                 types.Bool `tfsdk:"audit_enabled"`
+	RetrieveAuditEnabled         types.Bool `tfsdk:"retrieve_audit_enabled"`
+	RetrieveMultipleAuditEnabled types.Bool `tfsdk:"retrieve_multiple_audit_enabled"`
+}
+
 type entityAuditSettingsModel struct {
-	ID                           types.String   `tfsdk:"id"`
-	EntityLogicalName            types.String   `tfsdk:"entity_logical_name"`
-	AuditEnabled                 types.Bool     `tfsdk:"audit_enabled"`
-	RetrieveAuditEnabled         types.Bool     `tfsdk:"retrieve_audit_enabled"`
-	RetrieveMultipleAuditEnabled types.Bool     `tfsdk:"retrieve_multiple_audit_enabled"`
-	Attributes                   types.Map      `tfsdk:"attributes"`
-	Publish                      types.Bool     `tfsdk:"publish"`
-	Published                    types.Bool     `tfsdk:"published"`
-	SolutionUniqueName           types.String   `tfsdk:"solution_unique_name"`
-	OnDestroy                    types.String   `tfsdk:"on_destroy"`
-	Timeouts                     timeouts.Value `tfsdk:"timeouts"`
+	ID                types.String `tfsdk:"id"`
+	EntityLogicalName types.String `tfsdk:"entity_logical_name"`
+	tableAuditValues
+	Attributes         types.Map      `tfsdk:"attributes"`
+	Publish            types.Bool     `tfsdk:"publish"`
+	Published          types.Bool     `tfsdk:"published"`
+	SolutionUniqueName types.String   `tfsdk:"solution_unique_name"`
+	OnDestroy          types.String   `tfsdk:"on_destroy"`
+	Timeouts           timeouts.Value `tfsdk:"timeouts"`
 }
 
 // entityPrivateState: Managed lists the table-level attributes only;
@@ -226,9 +233,8 @@ func (r *entityAuditSettingsResource) Create(ctx context.Context, req resource.C
 func (r *entityAuditSettingsResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	defer trackOperation(&ctx, r.data)()
 	cfg, plan, _ := configAndPlan[entityAuditSettingsModel](ctx, req.Config, req.Plan, &resp.Diagnostics)
-	var state entityAuditSettingsModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
+	state, ok := getModel[entityAuditSettingsModel](ctx, req.State, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	ctx, cancel := withOperationTimeout(ctx, plan.Timeouts.Update, defaultMetadataTimeout, &resp.Diagnostics)
@@ -387,9 +393,8 @@ func (r *entityAuditSettingsResource) applyTarget(ctx context.Context, name stri
 
 func (r *entityAuditSettingsResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	defer trackOperation(&ctx, r.data)()
-	var state entityAuditSettingsModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
+	state, ok := getModel[entityAuditSettingsModel](ctx, req.State, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	name := state.EntityLogicalName.ValueString()
@@ -414,9 +419,8 @@ func (r *entityAuditSettingsResource) Read(ctx context.Context, req resource.Rea
 
 func (r *entityAuditSettingsResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	defer trackOperation(&ctx, r.data)()
-	var state entityAuditSettingsModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
+	state, ok := getModel[entityAuditSettingsModel](ctx, req.State, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	name := state.EntityLogicalName.ValueString()

@@ -84,32 +84,29 @@ func TestAccEntityAuditSettings_lifecycle(t *testing.T) {
     new_budget = false
   }
 `)
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{
-			{
-				Config: created,
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("dynamics365_entity_audit_settings.new_project", tfjsonpath.New("id"), knownvalue.StringExact("new_project")),
-					statecheck.ExpectKnownValue("dynamics365_entity_audit_settings.new_project", tfjsonpath.New("audit_enabled"), knownvalue.Bool(true)),
-					statecheck.ExpectKnownValue("dynamics365_entity_audit_settings.new_project", tfjsonpath.New("retrieve_multiple_audit_enabled"), knownvalue.Bool(before.IsRetrieveMultipleAuditEnabled)),
-					statecheck.ExpectKnownValue("dynamics365_entity_audit_settings.new_project", tfjsonpath.New("attributes"), knownvalue.MapExact(map[string]knownvalue.Check{
-						"new_code": knownvalue.Bool(true), "new_rating": knownvalue.Bool(true), "new_budget": knownvalue.Bool(false),
-					})),
-					statecheck.ExpectKnownValue("dynamics365_entity_audit_settings.new_project", tfjsonpath.New("publish"), knownvalue.Bool(true)),
-				},
-				Check: expectEntity(env, "new_project", true, true, before.IsRetrieveMultipleAuditEnabled,
-					map[string]bool{"new_code": true, "new_rating": true, "new_budget": false}),
+	parallelSteps(t, []resource.TestStep{
+		{
+			Config: created,
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("dynamics365_entity_audit_settings.new_project", tfjsonpath.New("id"), knownvalue.StringExact("new_project")),
+				statecheck.ExpectKnownValue("dynamics365_entity_audit_settings.new_project", tfjsonpath.New("audit_enabled"), knownvalue.Bool(true)),
+				statecheck.ExpectKnownValue("dynamics365_entity_audit_settings.new_project", tfjsonpath.New("retrieve_multiple_audit_enabled"), knownvalue.Bool(before.IsRetrieveMultipleAuditEnabled)),
+				statecheck.ExpectKnownValue("dynamics365_entity_audit_settings.new_project", tfjsonpath.New("attributes"), knownvalue.MapExact(map[string]knownvalue.Check{
+					"new_code": knownvalue.Bool(true), "new_rating": knownvalue.Bool(true), "new_budget": knownvalue.Bool(false),
+				})),
+				statecheck.ExpectKnownValue("dynamics365_entity_audit_settings.new_project", tfjsonpath.New("publish"), knownvalue.Bool(true)),
 			},
-			{
-				Config:           created,
-				ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan()),
-			},
-			{
-				// Update: another switch, a column turned off, a column added,
-				// and new_budget dropped from the map (no longer managed).
-				Config: entityConfig(env, "new_project", `
+			Check: expectEntity(env, "new_project", true, true, before.IsRetrieveMultipleAuditEnabled,
+				map[string]bool{"new_code": true, "new_rating": true, "new_budget": false}),
+		},
+		{
+			Config:           created,
+			ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan()),
+		},
+		{
+			// Update: another switch, a column turned off, a column added,
+			// and new_budget dropped from the map (no longer managed).
+			Config: entityConfig(env, "new_project", `
   audit_enabled                   = true
   retrieve_audit_enabled          = true
   retrieve_multiple_audit_enabled = true
@@ -119,18 +116,17 @@ func TestAccEntityAuditSettings_lifecycle(t *testing.T) {
     new_isconfidential = true
   }
 `),
-				ConfigPlanChecks: preApply(
-					plancheck.ExpectResourceAction("dynamics365_entity_audit_settings.new_project", plancheck.ResourceActionUpdate),
-				),
-				Check: expectEntity(env, "new_project", true, true, true,
-					map[string]bool{"new_code": true, "new_rating": false, "new_isconfidential": true, "new_budget": false}),
-			},
-			{
-				ResourceName:            "dynamics365_entity_audit_settings.new_project",
-				ImportState:             true,
-				ImportStateVerify:       true,
-				ImportStateVerifyIgnore: []string{"attributes"},
-			},
+			ConfigPlanChecks: preApply(
+				plancheck.ExpectResourceAction("dynamics365_entity_audit_settings.new_project", plancheck.ResourceActionUpdate),
+			),
+			Check: expectEntity(env, "new_project", true, true, true,
+				map[string]bool{"new_code": true, "new_rating": false, "new_isconfidential": true, "new_budget": false}),
+		},
+		{
+			ResourceName:            "dynamics365_entity_audit_settings.new_project",
+			ImportState:             true,
+			ImportStateVerify:       true,
+			ImportStateVerifyIgnore: []string{"attributes"},
 		},
 	})
 
@@ -153,53 +149,49 @@ func TestAccEntityAuditSettings_drift(t *testing.T) {
     emailaddress1 = true
   }
 `)
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{
-			{Config: cfg, Check: expectEntity(env, "contact", true, entityAudit(t, env, "contact").IsRetrieveAuditEnabled, entityAudit(t, env, "contact").IsRetrieveMultipleAuditEnabled, map[string]bool{"emailaddress1": true})},
-			{
-				// An admin turns auditing of the table and the column off in the portal.
-				PreConfig: func() {
-					err := env.Emulator.UpdateEntityAudit("contact", func(s *emulator.EntityAuditState) {
-						s.IsAuditEnabled = false
-						a := s.Attributes["emailaddress1"]
-						a.IsAuditEnabled = false
-						s.Attributes["emailaddress1"] = a
-					})
-					if err != nil {
-						t.Fatal(err)
-					}
-				},
-				Config: cfg,
-				ConfigPlanChecks: preApply(
-					plancheck.ExpectResourceAction("dynamics365_entity_audit_settings.contact", plancheck.ResourceActionUpdate),
-					plancheck.ExpectKnownValue("dynamics365_entity_audit_settings.contact", tfjsonpath.New("attributes").AtMapKey("emailaddress1"), knownvalue.Bool(true)),
-				),
-				Check: func(s *terraform.State) error {
-					st := entityAudit(t, env, "contact")
-					if !st.IsAuditEnabled || !st.Attributes["emailaddress1"].IsAuditEnabled {
-						return fmt.Errorf("drift was not corrected: %+v", st)
-					}
-					return nil
-				},
+	parallelSteps(t, []resource.TestStep{
+		{Config: cfg, Check: expectEntity(env, "contact", true, entityAudit(t, env, "contact").IsRetrieveAuditEnabled, entityAudit(t, env, "contact").IsRetrieveMultipleAuditEnabled, map[string]bool{"emailaddress1": true})},
+		{
+			// An admin turns auditing of the table and the column off in the portal.
+			PreConfig: func() {
+				err := env.Emulator.UpdateEntityAudit("contact", func(s *emulator.EntityAuditState) {
+					s.IsAuditEnabled = false
+					a := s.Attributes["emailaddress1"]
+					a.IsAuditEnabled = false
+					s.Attributes["emailaddress1"] = a
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
 			},
-			{
-				// A change to something this resource does not manage is not planned away.
-				PreConfig: func() {
-					err := env.Emulator.UpdateEntityAudit("contact", func(s *emulator.EntityAuditState) {
-						s.IsRetrieveMultipleAuditEnabled = !s.IsRetrieveMultipleAuditEnabled
-						a := s.Attributes["telephone1"]
-						a.IsAuditEnabled = !a.IsAuditEnabled
-						s.Attributes["telephone1"] = a
-					})
-					if err != nil {
-						t.Fatal(err)
-					}
-				},
-				Config:           cfg,
-				ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan()),
+			Config: cfg,
+			ConfigPlanChecks: preApply(
+				plancheck.ExpectResourceAction("dynamics365_entity_audit_settings.contact", plancheck.ResourceActionUpdate),
+				plancheck.ExpectKnownValue("dynamics365_entity_audit_settings.contact", tfjsonpath.New("attributes").AtMapKey("emailaddress1"), knownvalue.Bool(true)),
+			),
+			Check: func(s *terraform.State) error {
+				st := entityAudit(t, env, "contact")
+				if !st.IsAuditEnabled || !st.Attributes["emailaddress1"].IsAuditEnabled {
+					return fmt.Errorf("drift was not corrected: %+v", st)
+				}
+				return nil
 			},
+		},
+		{
+			// A change to something this resource does not manage is not planned away.
+			PreConfig: func() {
+				err := env.Emulator.UpdateEntityAudit("contact", func(s *emulator.EntityAuditState) {
+					s.IsRetrieveMultipleAuditEnabled = !s.IsRetrieveMultipleAuditEnabled
+					a := s.Attributes["telephone1"]
+					a.IsAuditEnabled = !a.IsAuditEnabled
+					s.Attributes["telephone1"] = a
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			},
+			Config:           cfg,
+			ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan()),
 		},
 	})
 }
@@ -261,11 +253,8 @@ func TestAccEntityAuditSettings_noDataLoss(t *testing.T) {
 	}
 	acct := entityAudit(t, env, "account")
 
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{{
-			Config: env.ProviderConfig() + fmt.Sprintf(`
+	parallelSteps(t, []resource.TestStep{{
+		Config: env.ProviderConfig() + fmt.Sprintf(`
 resource "dynamics365_entity_audit_settings" "account" {
   entity_logical_name             = "account"
   retrieve_multiple_audit_enabled = %t
@@ -285,39 +274,38 @@ resource "dynamics365_entity_audit_settings" "project" {
   }
 }
 `, !acct.IsRetrieveMultipleAuditEnabled, !acct.Attributes["revenue"].IsAuditEnabled,
-				!acct.Attributes["exchangerate"].IsAuditEnabled, !acct.Attributes["telephone1"].IsAuditEnabled),
-			Check: func(*terraform.State) error {
-				for _, s := range touched {
-					after := definition(t, env, s.table, s.column)
-					// The intended change, applied to the definition as read before.
-					want := before[s]
-					var err error
-					switch {
-					case s.table == "account" && s.column == "":
-						want, err = withJSONValue(want, !acct.IsRetrieveMultipleAuditEnabled, "IsRetrieveMultipleAuditEnabled")
-					case s.table == "account":
-						want, err = withJSONValue(want, !acct.Attributes[s.column].IsAuditEnabled, "IsAuditEnabled", "Value")
-					case s.column == "":
-						want, err = withJSONValue(want, true, "IsAuditEnabled", "Value")
-					default:
-						want, err = withJSONValue(want, true, "IsAuditEnabled", "Value")
-					}
-					if err != nil {
-						return err
-					}
-					if d := jsonDiff(t, want, after); d != "" {
-						return fmt.Errorf("%s %s changed beyond the audit fields: %s", s.table, s.column, d)
-					}
+			!acct.Attributes["exchangerate"].IsAuditEnabled, !acct.Attributes["telephone1"].IsAuditEnabled),
+		Check: func(*terraform.State) error {
+			for _, s := range touched {
+				after := definition(t, env, s.table, s.column)
+				// The intended change, applied to the definition as read before.
+				want := before[s]
+				var err error
+				switch {
+				case s.table == "account" && s.column == "":
+					want, err = withJSONValue(want, !acct.IsRetrieveMultipleAuditEnabled, "IsRetrieveMultipleAuditEnabled")
+				case s.table == "account":
+					want, err = withJSONValue(want, !acct.Attributes[s.column].IsAuditEnabled, "IsAuditEnabled", "Value")
+				case s.column == "":
+					want, err = withJSONValue(want, true, "IsAuditEnabled", "Value")
+				default:
+					want, err = withJSONValue(want, true, "IsAuditEnabled", "Value")
 				}
-				for _, lang := range []string{`"LanguageCode":1031`, `"Firma"`} {
-					if def := definition(t, env, "account", ""); !strings.Contains(string(def), lang) {
-						return fmt.Errorf("the German label is gone: %s missing", lang)
-					}
+				if err != nil {
+					return err
 				}
-				return nil
-			},
-		}},
-	})
+				if d := jsonDiff(t, want, after); d != "" {
+					return fmt.Errorf("%s %s changed beyond the audit fields: %s", s.table, s.column, d)
+				}
+			}
+			for _, lang := range []string{`"LanguageCode":1031`, `"Firma"`} {
+				if def := definition(t, env, "account", ""); !strings.Contains(string(def), lang) {
+					return fmt.Errorf("the German label is gone: %s missing", lang)
+				}
+			}
+			return nil
+		},
+	}})
 }
 
 func definition(t *testing.T, env *acctest.Env, table, column string) json.RawMessage {
@@ -421,15 +409,11 @@ func jsonDiff(t *testing.T, want, got json.RawMessage) string {
 func TestAccEntityAuditSettings_importErrors(t *testing.T) {
 	env := acctest.NewEnv(t)
 	cfg := entityConfig(env, "account", "audit_enabled = true")
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{
-			{Config: cfg, ResourceName: "dynamics365_entity_audit_settings.account", ImportState: true, ImportStateId: "Account Table",
-				ExpectError: phrases(`"Account Table" is not a table logical name`)},
-			{Config: cfg, ResourceName: "dynamics365_entity_audit_settings.account", ImportState: true, ImportStateId: "nosuchtable",
-				ExpectError: phrases(`no table with the logical name "nosuchtable"`)},
-		},
+	parallelSteps(t, []resource.TestStep{
+		{Config: cfg, ResourceName: "dynamics365_entity_audit_settings.account", ImportState: true, ImportStateId: "Account Table",
+			ExpectError: phrases(`"Account Table" is not a table logical name`)},
+		{Config: cfg, ResourceName: "dynamics365_entity_audit_settings.account", ImportState: true, ImportStateId: "nosuchtable",
+			ExpectError: phrases(`no table with the logical name "nosuchtable"`)},
 	})
 	if n := env.Emulator.WriteCount(); n != 0 {
 		t.Errorf("the emulator saw %d write requests, want none", n)
@@ -440,24 +424,20 @@ func TestAccEntityAuditSettings_importErrors(t *testing.T) {
 func TestAccEntityAuditSettings_solution(t *testing.T) {
 	env := acctest.NewEnv(t)
 	acct := entityAudit(t, env, "account")
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{{
-			Config: entityConfig(env, "account", fmt.Sprintf(`
+	parallelSteps(t, []resource.TestStep{{
+		Config: entityConfig(env, "account", fmt.Sprintf(`
   retrieve_audit_enabled = %t
   attributes             = { telephone1 = %t }
   solution_unique_name   = "new_auditbaseline"
 `, !acct.IsRetrieveAuditEnabled, !acct.Attributes["telephone1"].IsAuditEnabled)),
-			Check: func(*terraform.State) error {
-				got := strings.Join(env.Emulator.SolutionComponents("new_auditbaseline"), ",")
-				if got != "entity:account,attribute:account.telephone1" {
-					return fmt.Errorf("solution components %q", got)
-				}
-				return nil
-			},
-		}},
-	})
+		Check: func(*terraform.State) error {
+			got := strings.Join(env.Emulator.SolutionComponents("new_auditbaseline"), ",")
+			if got != "entity:account,attribute:account.telephone1" {
+				return fmt.Errorf("solution components %q", got)
+			}
+			return nil
+		},
+	}})
 }
 
 // Sixty tables in one apply with Terraform's default parallelism: publishes
@@ -470,48 +450,44 @@ func TestAccEntityAuditSettings_rollout60(t *testing.T) {
 	cfg := env.ProviderConfig() + acctest.TablesConfig(tables, "audit_enabled = true\n  retrieve_multiple_audit_enabled = true")
 	var refreshReads int
 	var refreshRequests map[string]int
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{
-			{
-				Config: cfg,
-				Check: func(*terraform.State) error {
-					for _, name := range tables {
-						st, _ := env.Emulator.EntityAudit(name)
-						if !st.IsAuditEnabled || !st.IsRetrieveMultipleAuditEnabled {
-							return fmt.Errorf("table %s: %+v", name, st)
-						}
+	parallelSteps(t, []resource.TestStep{
+		{
+			Config: cfg,
+			Check: func(*terraform.State) error {
+				for _, name := range tables {
+					st, _ := env.Emulator.EntityAudit(name)
+					if !st.IsAuditEnabled || !st.IsRetrieveMultipleAuditEnabled {
+						return fmt.Errorf("table %s: %+v", name, st)
 					}
-					if u := env.Emulator.UnpublishedEntities(); len(u) > 0 {
-						return fmt.Errorf("unpublished tables left: %v", u)
-					}
-					publishes := env.Emulator.RequestCount("POST PublishXml")
-					if publishes == 0 || publishes >= len(tables) {
-						return fmt.Errorf("%d PublishXml calls for %d tables, want fewer than the tables", publishes, len(tables))
-					}
-					t.Logf("60 tables: %d PublishXml calls, %d lock conflicts at the emulator, %d metadata PUTs",
-						publishes, env.Emulator.LockConflictCount(), env.Emulator.RequestCount("PUT EntityDefinitions"))
-					return nil
-				},
+				}
+				if u := env.Emulator.UnpublishedEntities(); len(u) > 0 {
+					return fmt.Errorf("unpublished tables left: %v", u)
+				}
+				publishes := env.Emulator.RequestCount("POST PublishXml")
+				if publishes == 0 || publishes >= len(tables) {
+					return fmt.Errorf("%d PublishXml calls for %d tables, want fewer than the tables", publishes, len(tables))
+				}
+				t.Logf("60 tables: %d PublishXml calls, %d lock conflicts at the emulator, %d metadata PUTs",
+					publishes, env.Emulator.LockConflictCount(), env.Emulator.RequestCount("PUT EntityDefinitions"))
+				return nil
 			},
-			{
-				PreConfig:    env.Emulator.ResetCounters,
-				RefreshState: true,
+		},
+		{
+			PreConfig:    env.Emulator.ResetCounters,
+			RefreshState: true,
+		},
+		{
+			PreConfig: func() {
+				// HTTP requests on the wire: a $batch of per-table
+				// reads is one; the bulk read is two (saved and
+				// published). The refresh is two walks, each with its
+				// own cache.
+				refreshRequests = env.Emulator.Requests()
+				refreshReads = env.Emulator.HTTPRequestCount("GET RetrieveAllEntities") + env.Emulator.HTTPRequestCount("GET RetrieveEntity") +
+					env.Emulator.HTTPRequestCount("GET EntityDefinitions") + env.Emulator.RequestCount("POST $batch")
 			},
-			{
-				PreConfig: func() {
-					// HTTP requests on the wire: a $batch of per-table
-					// reads is one; the bulk read is two (saved and
-					// published). The refresh is two walks, each with its
-					// own cache.
-					refreshRequests = env.Emulator.Requests()
-					refreshReads = env.Emulator.HTTPRequestCount("GET RetrieveAllEntities") + env.Emulator.HTTPRequestCount("GET RetrieveEntity") +
-						env.Emulator.HTTPRequestCount("GET EntityDefinitions") + env.Emulator.RequestCount("POST $batch")
-				},
-				Config:           cfg,
-				ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan()),
-			},
+			Config:           cfg,
+			ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan()),
 		},
 	})
 	if refreshReads < 2 || refreshReads > 10 {
@@ -537,40 +513,36 @@ resource "dynamics365_customizations_publish" "all" {
 }
 `, extra)
 	}
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{
-			{
-				Config: cfg(""),
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("dynamics365_customizations_publish.all", tfjsonpath.New("entity_logical_names"), knownvalue.SetSizeExact(20)),
-				},
-				Check: func(*terraform.State) error {
-					if n := env.Emulator.RequestCount("POST PublishXml"); n != 1 {
-						return fmt.Errorf("%d PublishXml calls, want exactly 1", n)
-					}
-					batches := env.Emulator.PublishedTables()
-					if len(batches) != 1 || len(batches[0]) != len(tables) {
-						return fmt.Errorf("published batches %v, want one with all %d tables", batches, len(tables))
-					}
-					if u := env.Emulator.UnpublishedEntities(); len(u) > 0 {
-						return fmt.Errorf("unpublished tables left: %v", u)
-					}
-					return nil
-				},
+	parallelSteps(t, []resource.TestStep{
+		{
+			Config: cfg(""),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("dynamics365_customizations_publish.all", tfjsonpath.New("entity_logical_names"), knownvalue.SetSizeExact(20)),
 			},
-			{
-				// Same configuration: nothing to publish.
-				PreConfig:        env.Emulator.ResetCounters,
-				Config:           cfg(""),
-				ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan()),
-				Check: func(*terraform.State) error {
-					if n := env.Emulator.RequestCount("POST PublishXml"); n != 0 {
-						return fmt.Errorf("%d PublishXml calls without a change, want 0", n)
-					}
-					return nil
-				},
+			Check: func(*terraform.State) error {
+				if n := env.Emulator.RequestCount("POST PublishXml"); n != 1 {
+					return fmt.Errorf("%d PublishXml calls, want exactly 1", n)
+				}
+				batches := env.Emulator.PublishedTables()
+				if len(batches) != 1 || len(batches[0]) != len(tables) {
+					return fmt.Errorf("published batches %v, want one with all %d tables", batches, len(tables))
+				}
+				if u := env.Emulator.UnpublishedEntities(); len(u) > 0 {
+					return fmt.Errorf("unpublished tables left: %v", u)
+				}
+				return nil
+			},
+		},
+		{
+			// Same configuration: nothing to publish.
+			PreConfig:        env.Emulator.ResetCounters,
+			Config:           cfg(""),
+			ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan()),
+			Check: func(*terraform.State) error {
+				if n := env.Emulator.RequestCount("POST PublishXml"); n != 0 {
+					return fmt.Errorf("%d PublishXml calls without a change, want 0", n)
+				}
+				return nil
 			},
 		},
 	})
@@ -634,34 +606,30 @@ func TestAccEntityAuditSettings_failedPublishRetriedNextApply(t *testing.T) {
 		return entityConfig(env, "account", fmt.Sprintf("retrieve_multiple_audit_enabled = %t", multiple))
 	}
 	addr := "dynamics365_entity_audit_settings.account"
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{
-			{Config: cfg(acct.IsRetrieveMultipleAuditEnabled)},
-			{
-				// The publish is refused (a 400 is not retried).
-				PreConfig: func() {
-					env.Emulator.InjectFaults("POST PublishXml", emulator.Fault{Status: http.StatusBadRequest})
-				},
-				Config:      cfg(!acct.IsRetrieveMultipleAuditEnabled),
-				ExpectError: phrases("Cannot publish table account"),
+	parallelSteps(t, []resource.TestStep{
+		{Config: cfg(acct.IsRetrieveMultipleAuditEnabled)},
+		{
+			// The publish is refused (a 400 is not retried).
+			PreConfig: func() {
+				env.Emulator.InjectFaults("POST PublishXml", emulator.Fault{Status: http.StatusBadRequest})
 			},
-			{
-				Config: cfg(!acct.IsRetrieveMultipleAuditEnabled),
-				ConfigPlanChecks: preApply(
-					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
-					plancheck.ExpectKnownValue(addr, tfjsonpath.New("published"), knownvalue.Bool(true)),
-				),
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(addr, tfjsonpath.New("published"), knownvalue.Bool(true)),
-				},
-				Check: func(*terraform.State) error {
-					if !env.Emulator.IsPublished("account") {
-						return fmt.Errorf("account is still unpublished")
-					}
-					return nil
-				},
+			Config:      cfg(!acct.IsRetrieveMultipleAuditEnabled),
+			ExpectError: phrases("Cannot publish table account"),
+		},
+		{
+			Config: cfg(!acct.IsRetrieveMultipleAuditEnabled),
+			ConfigPlanChecks: preApply(
+				plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
+				plancheck.ExpectKnownValue(addr, tfjsonpath.New("published"), knownvalue.Bool(true)),
+			),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue(addr, tfjsonpath.New("published"), knownvalue.Bool(true)),
+			},
+			Check: func(*terraform.State) error {
+				if !env.Emulator.IsPublished("account") {
+					return fmt.Errorf("account is still unpublished")
+				}
+				return nil
 			},
 		},
 	})
@@ -708,17 +676,13 @@ func TestAccEntityAuditSettings_planRightAfterApplyIsEmpty(t *testing.T) {
     new_rating = false
   }
 `)
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{
-			{Config: first, Check: resource.ComposeTestCheckFunc(
-				expectEntity(env, "new_project", true, false, false, map[string]bool{"new_code": true, "new_rating": true}),
-				expectStrongReads(env))},
-			{Config: first, ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan())},
-			{Config: second, Check: expectEntity(env, "new_project", true, false, true, map[string]bool{"new_code": true, "new_rating": false})},
-			{Config: second, ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan())},
-		},
+	parallelSteps(t, []resource.TestStep{
+		{Config: first, Check: resource.ComposeTestCheckFunc(
+			expectEntity(env, "new_project", true, false, false, map[string]bool{"new_code": true, "new_rating": true}),
+			expectStrongReads(env))},
+		{Config: first, ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan())},
+		{Config: second, Check: expectEntity(env, "new_project", true, false, true, map[string]bool{"new_code": true, "new_rating": false})},
+		{Config: second, ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan())},
 	})
 }
 
@@ -727,18 +691,14 @@ func TestAccEntityAuditSettings_planRightAfterApplyIsEmpty(t *testing.T) {
 // not the cached one before it (which would turn auditing off again).
 func TestAccEntityAuditSettings_secondChangeKeepsTheFirst(t *testing.T) {
 	env := acctest.NewEnv(t)
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{
-			{Config: entityConfig(env, "new_project", `
+	parallelSteps(t, []resource.TestStep{
+		{Config: entityConfig(env, "new_project", `
   audit_enabled = true
 `), Check: expectEntity(env, "new_project", true, false, false, nil)},
-			// audit_enabled is no longer managed; it must stay on.
-			{Config: entityConfig(env, "new_project", `
+		// audit_enabled is no longer managed; it must stay on.
+		{Config: entityConfig(env, "new_project", `
   retrieve_multiple_audit_enabled = true
 `), Check: expectEntity(env, "new_project", true, false, true, nil)},
-		},
 	})
 }
 
@@ -992,34 +952,71 @@ resource "dynamics365_customizations_publish" "all" {
 func TestAccEntityAuditSettings_managedPropertyLocks(t *testing.T) {
 	env := acctest.NewEnv(t)
 	col := "dynamics365_entity_audit_settings.new_project"
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{
-			{
-				Config:      entityConfig(env, "activitypointer", "audit_enabled = true"),
-				PlanOnly:    true,
-				ExpectError: regexp.MustCompile(`Table audit setting is locked`),
+	parallelSteps(t, []resource.TestStep{
+		{
+			Config:      entityConfig(env, "activitypointer", "audit_enabled = true"),
+			PlanOnly:    true,
+			ExpectError: regexp.MustCompile(`Table audit setting is locked`),
+		},
+		{
+			PreConfig: func() {
+				env.Emulator.InjectFaults("PUT EntityDefinitions", emulator.Fault{Status: http.StatusBadRequest})
 			},
-			{
-				PreConfig: func() {
-					env.Emulator.InjectFaults("PUT EntityDefinitions", emulator.Fault{Status: http.StatusBadRequest})
-				},
-				Config:      entityConfig(env, "new_project", "attributes = { new_projectid = true }"),
-				ExpectError: regexp.MustCompile(`Column auditing refused by Dataverse(.|\n)*new_projectid`),
+			Config:      entityConfig(env, "new_project", "attributes = { new_projectid = true }"),
+			ExpectError: regexp.MustCompile(`Column auditing refused by Dataverse(.|\n)*new_projectid`),
+		},
+		{
+			Config: entityConfig(env, "new_project", "attributes = { new_projectid = true }"),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue(col, tfjsonpath.New("attributes").AtMapKey("new_projectid"), knownvalue.Bool(true)),
 			},
-			{
-				Config: entityConfig(env, "new_project", "attributes = { new_projectid = true }"),
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(col, tfjsonpath.New("attributes").AtMapKey("new_projectid"), knownvalue.Bool(true)),
-				},
-				Check: func(*terraform.State) error {
-					if pub, _ := env.Emulator.PublishedEntityAudit("new_project"); !pub.Attributes["new_projectid"].IsAuditEnabled {
-						return fmt.Errorf("new_projectid is not audited")
-					}
-					return nil
-				},
+			Check: func(*terraform.State) error {
+				if pub, _ := env.Emulator.PublishedEntityAudit("new_project"); !pub.Attributes["new_projectid"].IsAuditEnabled {
+					return fmt.Errorf("new_projectid is not audited")
+				}
+				return nil
 			},
 		},
+	})
+}
+
+// Twenty tables with publish = true and a publish window of an hour: each
+// batch goes as soon as every resource operation in flight waits on it, so
+// the apply finishes within the resources' 3-minute create timeout (a fixed
+// window would make every publish fail on that timeout) with about one
+// publish per ten tables (Terraform's parallelism) and no lock error.
+func TestAccEntityAuditSettings_publishWhenAllWait(t *testing.T) {
+	env := acctest.NewEnv(t)
+	tables := env.ChangeableTables(t, 20)
+	factories := map[string]func() (tfprotov6.ProviderServer, error){
+		"dynamics365": providerserver.NewProtocol6WithError(provider.New("test", provider.WithGetenv(noEnv),
+			provider.WithPublishWindow(time.Hour), provider.WithLockRetryWait(100*time.Millisecond))()),
+	}
+	const maxPublishes = 20/10 + 3 // a batch may split where Terraform starts the next resources late
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: factories,
+		Steps: []resource.TestStep{{
+			Config: env.ProviderConfig() + acctest.TablesConfig(tables, `retrieve_audit_enabled = true
+  publish                = true
+  timeouts {
+    create = "3m"
+  }`),
+			Check: func(*terraform.State) error {
+				if u := env.Emulator.UnpublishedEntities(); len(u) > 0 {
+					return fmt.Errorf("unpublished tables left: %v", u)
+				}
+				publishes := env.Emulator.RequestCount("POST PublishXml")
+				if publishes < 1 || publishes > maxPublishes {
+					return fmt.Errorf("%d PublishXml calls for %d tables (batches %v), want 1 to %d",
+						publishes, len(tables), env.Emulator.PublishedTables(), maxPublishes)
+				}
+				if n := env.Emulator.LockConflictCount(); n != 0 {
+					return fmt.Errorf("%d lock conflicts at the emulator, want 0: publishes are serialised", n)
+				}
+				t.Logf("%d tables: %d PublishXml calls, batches %v", len(tables), publishes, env.Emulator.PublishedTables())
+				return nil
+			},
+		}},
 	})
 }

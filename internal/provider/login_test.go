@@ -38,16 +38,12 @@ func TestAccProvider_oidcTokenFileLogin(t *testing.T) {
 
 func runLoginTest(t *testing.T, env *acctest.Env, creds string) {
 	t.Helper()
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{{
-			Config: env.ProviderConfigWith(creds) + orgResourceBody,
-			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue(orgAddr, tfjsonpath.New("audit_enabled"), knownvalue.Bool(true)),
-			},
-		}},
-	})
+	parallelSteps(t, []resource.TestStep{{
+		Config: env.ProviderConfigWith(creds) + orgResourceBody,
+		ConfigStateChecks: []statecheck.StateCheck{
+			statecheck.ExpectKnownValue(orgAddr, tfjsonpath.New("audit_enabled"), knownvalue.Bool(true)),
+		},
+	}})
 	if !env.Emulator.Organization().IsAuditEnabled {
 		t.Error("auditing is not on in the emulator")
 	}

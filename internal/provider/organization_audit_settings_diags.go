@@ -23,14 +23,10 @@ const adminCenterMaxRetentionDays = 24855
 
 // adminCenterRetentionWarning warns about a retention the Web API documents
 // but the admin center does not offer.
-type adminCenterRetentionWarning struct{}
+type adminCenterRetentionWarning struct{ describedAs }
 
-func (adminCenterRetentionWarning) Description(context.Context) string {
-	return fmt.Sprintf("warns above %d days, the admin center's maximum", adminCenterMaxRetentionDays)
-}
-
-func (v adminCenterRetentionWarning) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
+func adminCenterRetention() adminCenterRetentionWarning {
+	return adminCenterRetentionWarning{describedAs(fmt.Sprintf("warns above %d days, the admin center's maximum", adminCenterMaxRetentionDays))}
 }
 
 func (adminCenterRetentionWarning) ValidateInt64(_ context.Context, req validator.Int64Request, resp *validator.Int64Response) {
@@ -47,15 +43,11 @@ func (adminCenterRetentionWarning) ValidateInt64(_ context.Context, req validato
 
 // intervalHoursValidator accepts the range of useraccessauditinginterval,
 // a 32-bit integer column with MinValue 0 (organization table reference).
-func intervalHoursValidator() validator.Int64 { return intervalHours{} }
-
-type intervalHours struct{}
-
-func (intervalHours) Description(context.Context) string {
-	return fmt.Sprintf("must be between 0 and %d hours", math.MaxInt32)
+func intervalHoursValidator() validator.Int64 {
+	return intervalHours{describedAs(fmt.Sprintf("must be between 0 and %d hours", math.MaxInt32))}
 }
 
-func (v intervalHours) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+type intervalHours struct{ describedAs }
 
 func (v intervalHours) ValidateInt64(ctx context.Context, req validator.Int64Request, resp *validator.Int64Response) {
 	if !known(req.ConfigValue) {

@@ -232,7 +232,7 @@ var organizationSettings = []orgSetting{
 			"retention set; null is never written back.",
 		dataSourceDescription: "Days audit logs are kept (`auditretentionperiodv2`); `-1` is forever; null where " +
 			"the environment never had a retention set.",
-		int64Validators: []validator.Int64{retentionDaysValidator(), adminCenterRetentionWarning{}},
+		int64Validators: []validator.Int64{retentionDaysValidator(), adminCenterRetention()},
 		onDisable:       keptOnDisable,
 		kind:            int64Setting,
 		model:           func(m *organizationAuditSettingsValues) *types.Int64 { return &m.RetentionPeriodDays },

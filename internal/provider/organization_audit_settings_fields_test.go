@@ -245,7 +245,7 @@ func TestIntervalHoursValidator(t *testing.T) {
 func TestAdminCenterRetentionWarning(t *testing.T) {
 	for days, warns := range map[int64]bool{-1: false, 2555: false, 24855: false, 24856: true, 365000: true} {
 		var resp validator.Int64Response
-		adminCenterRetentionWarning{}.ValidateInt64(context.Background(), validator.Int64Request{
+		adminCenterRetention().ValidateInt64(context.Background(), validator.Int64Request{
 			Path: path.Root("retention_period_days"), ConfigValue: types.Int64Value(days)}, &resp)
 		if resp.Diagnostics.HasError() || (resp.Diagnostics.WarningsCount() == 1) != warns {
 			t.Errorf("%d: %v, want a warning: %v", days, resp.Diagnostics, warns)

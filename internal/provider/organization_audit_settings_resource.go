@@ -57,9 +57,8 @@ func (r *organizationAuditSettingsResource) Schema(_ context.Context, _ resource
 // ValidateConfig refuses read auditing without auditing when both are in the
 // configuration, at plan time.
 func (r *organizationAuditSettingsResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
-	var cfg organizationAuditSettingsModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
-	if resp.Diagnostics.HasError() {
+	cfg, ok := getModel[organizationAuditSettingsModel](ctx, req.Config, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	if isTrue(cfg.ReadAuditEnabled) && isFalse(cfg.AuditEnabled) {
@@ -91,9 +90,8 @@ func (r *organizationAuditSettingsResource) ModifyPlan(ctx context.Context, req 
 		}
 		auditOn = current.IsAuditEnabled
 	} else {
-		var state organizationAuditSettingsModel
-		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-		if resp.Diagnostics.HasError() {
+		state, ok := getModel[organizationAuditSettingsModel](ctx, req.State, &resp.Diagnostics)
+		if !ok {
 			return
 		}
 		auditOn = state.AuditEnabled.ValueBool()
@@ -114,9 +112,8 @@ func (r *organizationAuditSettingsResource) Create(ctx context.Context, req reso
 }
 
 func (r *organizationAuditSettingsResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state organizationAuditSettingsModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
+	state, ok := getModel[organizationAuditSettingsModel](ctx, req.State, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	current, err := r.data.client.GetOrganizationAuditSettingsByID(ctx, state.ID.ValueString())
@@ -217,9 +214,8 @@ func (r *organizationAuditSettingsResource) applyConfiguration(ctx context.Conte
 }
 
 func (r *organizationAuditSettingsResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var state organizationAuditSettingsModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
+	state, ok := getModel[organizationAuditSettingsModel](ctx, req.State, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	policy := state.OnDestroy.ValueString()

@@ -54,66 +54,62 @@ func TestAccOrganizationAuditSettings_lifecycle(t *testing.T) {
 	env.Emulator.UpdateOrganization(func(o *emulator.Organization) { o.UserAccessAuditingInterval = 6 })
 	orgID := env.Emulator.OrganizationID()
 
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{
-			{
-				Config: orgConfig(env, `
+	parallelSteps(t, []resource.TestStep{
+		{
+			Config: orgConfig(env, `
   audit_enabled         = true
   retention_period_days = 90
 `),
-				ConfigPlanChecks: preApply(plancheck.ExpectResourceAction(orgAddr, plancheck.ResourceActionCreate)),
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(orgAddr, tfjsonpath.New("id"), knownvalue.StringExact(orgID)),
-					statecheck.ExpectKnownValue(orgAddr, tfjsonpath.New("audit_enabled"), knownvalue.Bool(true)),
-					statecheck.ExpectKnownValue(orgAddr, tfjsonpath.New("retention_period_days"), knownvalue.Int64Exact(90)),
-					statecheck.ExpectKnownValue(orgAddr, tfjsonpath.New("user_access_audit_enabled"), knownvalue.Bool(false)),
-					statecheck.ExpectKnownValue(orgAddr, tfjsonpath.New("read_audit_enabled"), knownvalue.Bool(false)),
-					statecheck.ExpectKnownValue(orgAddr, tfjsonpath.New("user_access_audit_interval_hours"), knownvalue.Int64Exact(6)),
-					statecheck.ExpectKnownValue(orgAddr, tfjsonpath.New("on_destroy"), knownvalue.StringExact("retain")),
-				},
-				Check: expectOrg(env, func(o emulator.Organization) error {
-					if !o.IsAuditEnabled || o.AuditRetentionPeriodV2 != 90 || o.UserAccessAuditingInterval != 6 {
-						return fmt.Errorf("emulator has %+v", o)
-					}
-					return nil
-				}),
+			ConfigPlanChecks: preApply(plancheck.ExpectResourceAction(orgAddr, plancheck.ResourceActionCreate)),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue(orgAddr, tfjsonpath.New("id"), knownvalue.StringExact(orgID)),
+				statecheck.ExpectKnownValue(orgAddr, tfjsonpath.New("audit_enabled"), knownvalue.Bool(true)),
+				statecheck.ExpectKnownValue(orgAddr, tfjsonpath.New("retention_period_days"), knownvalue.Int64Exact(90)),
+				statecheck.ExpectKnownValue(orgAddr, tfjsonpath.New("user_access_audit_enabled"), knownvalue.Bool(false)),
+				statecheck.ExpectKnownValue(orgAddr, tfjsonpath.New("read_audit_enabled"), knownvalue.Bool(false)),
+				statecheck.ExpectKnownValue(orgAddr, tfjsonpath.New("user_access_audit_interval_hours"), knownvalue.Int64Exact(6)),
+				statecheck.ExpectKnownValue(orgAddr, tfjsonpath.New("on_destroy"), knownvalue.StringExact("retain")),
 			},
-			{
-				// Same configuration: nothing to do.
-				Config: orgConfig(env, `
+			Check: expectOrg(env, func(o emulator.Organization) error {
+				if !o.IsAuditEnabled || o.AuditRetentionPeriodV2 != 90 || o.UserAccessAuditingInterval != 6 {
+					return fmt.Errorf("emulator has %+v", o)
+				}
+				return nil
+			}),
+		},
+		{
+			// Same configuration: nothing to do.
+			Config: orgConfig(env, `
   audit_enabled         = true
   retention_period_days = 90
 `),
-				ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan()),
-			},
-			{
-				Config: orgConfig(env, `
+			ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan()),
+		},
+		{
+			Config: orgConfig(env, `
   audit_enabled                    = true
   user_access_audit_enabled        = true
   read_audit_enabled               = true
   retention_period_days            = -1
   user_access_audit_interval_hours = 8
 `),
-				ConfigPlanChecks: preApply(plancheck.ExpectResourceAction(orgAddr, plancheck.ResourceActionUpdate)),
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(orgAddr, tfjsonpath.New("read_audit_enabled"), knownvalue.Bool(true)),
-					statecheck.ExpectKnownValue(orgAddr, tfjsonpath.New("retention_period_days"), knownvalue.Int64Exact(-1)),
-					statecheck.ExpectKnownValue(orgAddr, tfjsonpath.New("user_access_audit_interval_hours"), knownvalue.Int64Exact(8)),
-				},
-				Check: expectOrg(env, func(o emulator.Organization) error {
-					if !o.IsUserAccessAuditEnabled || !o.IsReadAuditEnabled || o.AuditRetentionPeriodV2 != -1 || o.UserAccessAuditingInterval != 8 {
-						return fmt.Errorf("emulator has %+v", o)
-					}
-					return nil
-				}),
+			ConfigPlanChecks: preApply(plancheck.ExpectResourceAction(orgAddr, plancheck.ResourceActionUpdate)),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue(orgAddr, tfjsonpath.New("read_audit_enabled"), knownvalue.Bool(true)),
+				statecheck.ExpectKnownValue(orgAddr, tfjsonpath.New("retention_period_days"), knownvalue.Int64Exact(-1)),
+				statecheck.ExpectKnownValue(orgAddr, tfjsonpath.New("user_access_audit_interval_hours"), knownvalue.Int64Exact(8)),
 			},
-			{
-				ResourceName:      orgAddr,
-				ImportState:       true,
-				ImportStateVerify: true,
-			},
+			Check: expectOrg(env, func(o emulator.Organization) error {
+				if !o.IsUserAccessAuditEnabled || !o.IsReadAuditEnabled || o.AuditRetentionPeriodV2 != -1 || o.UserAccessAuditingInterval != 8 {
+					return fmt.Errorf("emulator has %+v", o)
+				}
+				return nil
+			}),
+		},
+		{
+			ResourceName:      orgAddr,
+			ImportState:       true,
+			ImportStateVerify: true,
 		},
 	})
 
@@ -133,49 +129,45 @@ func TestAccOrganizationAuditSettings_drift(t *testing.T) {
   audit_enabled             = true
   user_access_audit_enabled = true
 `)
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{
-			{Config: cfg},
-			{
-				// An admin turns auditing off in the portal: the plan must put it back.
-				PreConfig: func() {
-					env.Emulator.UpdateOrganization(func(o *emulator.Organization) { o.IsAuditEnabled = false })
-				},
-				Config: cfg,
-				ConfigPlanChecks: preApply(
-					plancheck.ExpectResourceAction(orgAddr, plancheck.ResourceActionUpdate),
-					plancheck.ExpectKnownValue(orgAddr, tfjsonpath.New("audit_enabled"), knownvalue.Bool(true)),
-				),
-				Check: expectOrg(env, func(o emulator.Organization) error {
-					if !o.IsAuditEnabled {
-						return fmt.Errorf("auditing was not turned back on: %+v", o)
-					}
-					return nil
-				}),
+	parallelSteps(t, []resource.TestStep{
+		{Config: cfg},
+		{
+			// An admin turns auditing off in the portal: the plan must put it back.
+			PreConfig: func() {
+				env.Emulator.UpdateOrganization(func(o *emulator.Organization) { o.IsAuditEnabled = false })
 			},
-			{
-				// A change to a setting this configuration does not manage is
-				// reported in state but never planned away.
-				PreConfig: func() {
-					env.Emulator.UpdateOrganization(func(o *emulator.Organization) { o.AuditRetentionPeriodV2 = 2555 })
-				},
-				Config:           cfg,
-				ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan()),
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(orgAddr, tfjsonpath.New("retention_period_days"), knownvalue.Int64Exact(2555)),
-				},
+			Config: cfg,
+			ConfigPlanChecks: preApply(
+				plancheck.ExpectResourceAction(orgAddr, plancheck.ResourceActionUpdate),
+				plancheck.ExpectKnownValue(orgAddr, tfjsonpath.New("audit_enabled"), knownvalue.Bool(true)),
+			),
+			Check: expectOrg(env, func(o emulator.Organization) error {
+				if !o.IsAuditEnabled {
+					return fmt.Errorf("auditing was not turned back on: %+v", o)
+				}
+				return nil
+			}),
+		},
+		{
+			// A change to a setting this configuration does not manage is
+			// reported in state but never planned away.
+			PreConfig: func() {
+				env.Emulator.UpdateOrganization(func(o *emulator.Organization) { o.AuditRetentionPeriodV2 = 2555 })
 			},
-			{
-				// Drift seen by a refresh-only plan.
-				PreConfig: func() {
-					env.Emulator.UpdateOrganization(func(o *emulator.Organization) { o.IsUserAccessAuditEnabled = false })
-				},
-				Config:             cfg,
-				PlanOnly:           true,
-				ExpectNonEmptyPlan: true,
+			Config:           cfg,
+			ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan()),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue(orgAddr, tfjsonpath.New("retention_period_days"), knownvalue.Int64Exact(2555)),
 			},
+		},
+		{
+			// Drift seen by a refresh-only plan.
+			PreConfig: func() {
+				env.Emulator.UpdateOrganization(func(o *emulator.Organization) { o.IsUserAccessAuditEnabled = false })
+			},
+			Config:             cfg,
+			PlanOnly:           true,
+			ExpectNonEmptyPlan: true,
 		},
 	})
 }
@@ -232,24 +224,20 @@ func TestAccOrganizationAuditSettings_onDestroy(t *testing.T) {
 func TestAccOrganizationAuditSettings_importErrors(t *testing.T) {
 	env := acctest.NewEnv(t)
 	cfg := orgConfig(env, "audit_enabled = true")
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{
-			{
-				Config:        cfg,
-				ResourceName:  orgAddr,
-				ImportState:   true,
-				ImportStateId: "contoso",
-				ExpectError:   phrases(`"contoso" is not an organization ID`),
-			},
-			{
-				Config:        cfg,
-				ResourceName:  orgAddr,
-				ImportState:   true,
-				ImportStateId: "6f2b8a0e-1d1c-4b5e-9a59-0d1f00000000",
-				ExpectError:   phrases("has no organization with ID 6f2b8a0e-1d1c-4b5e-9a59-0d1f00000000", "Import with this environment's organization ID"),
-			},
+	parallelSteps(t, []resource.TestStep{
+		{
+			Config:        cfg,
+			ResourceName:  orgAddr,
+			ImportState:   true,
+			ImportStateId: "contoso",
+			ExpectError:   phrases(`"contoso" is not an organization ID`),
+		},
+		{
+			Config:        cfg,
+			ResourceName:  orgAddr,
+			ImportState:   true,
+			ImportStateId: "6f2b8a0e-1d1c-4b5e-9a59-0d1f00000000",
+			ExpectError:   phrases("has no organization with ID 6f2b8a0e-1d1c-4b5e-9a59-0d1f00000000", "Import with this environment's organization ID"),
 		},
 	})
 	if n := env.Emulator.WriteCount(); n != 0 {
@@ -261,14 +249,10 @@ func TestAccOrganizationAuditSettings_importErrors(t *testing.T) {
 // the missing privilege, and the settings stay as they were.
 func TestAccOrganizationAuditSettings_missingPrivilege(t *testing.T) {
 	env := acctest.NewEnv(t, emulator.WithPrivileges("prvReadOrganization"))
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{{
-			Config:      orgConfig(env, "audit_enabled = true"),
-			ExpectError: phrases("prvWriteOrganization", "security role"),
-		}},
-	})
+	parallelSteps(t, []resource.TestStep{{
+		Config:      orgConfig(env, "audit_enabled = true"),
+		ExpectError: phrases("prvWriteOrganization", "security role"),
+	}})
 	if o := env.Emulator.Organization(); o.IsAuditEnabled {
 		t.Errorf("auditing was turned on without the privilege: %+v", o)
 	}
@@ -363,18 +347,14 @@ output "retention" {
 func TestAccOrganizationAuditSettingsDataSource_nullRetention(t *testing.T) {
 	env := acctest.NewEnvWithOptions(t, emulator.Options{NullRetention: true})
 	addr := "data.dynamics365_organization_audit_settings.this"
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{{
-			Config: env.ProviderConfig() + `data "dynamics365_organization_audit_settings" "this" {}`,
-			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue(addr, tfjsonpath.New("retention_period_days"), knownvalue.Null()),
-				statecheck.ExpectKnownValue(addr, tfjsonpath.New("user_access_audit_interval_hours"), knownvalue.Int64Exact(4)),
-				statecheck.ExpectKnownValue(addr, tfjsonpath.New("audit_settings_json"), knownvalue.Null()),
-			},
-		}},
-	})
+	parallelSteps(t, []resource.TestStep{{
+		Config: env.ProviderConfig() + `data "dynamics365_organization_audit_settings" "this" {}`,
+		ConfigStateChecks: []statecheck.StateCheck{
+			statecheck.ExpectKnownValue(addr, tfjsonpath.New("retention_period_days"), knownvalue.Null()),
+			statecheck.ExpectKnownValue(addr, tfjsonpath.New("user_access_audit_interval_hours"), knownvalue.Int64Exact(4)),
+			statecheck.ExpectKnownValue(addr, tfjsonpath.New("audit_settings_json"), knownvalue.Null()),
+		},
+	}})
 }
 
 // Setting a retention over a null and destroying with restore writes
@@ -417,22 +397,18 @@ func TestAccOrganizationAuditSettings_restoreSkipsNullRetention(t *testing.T) {
 // minimum of 0.
 func TestAccOrganizationAuditSettings_intervalZero(t *testing.T) {
 	env := acctest.NewEnv(t)
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{{
-			Config: orgConfig(env, "user_access_audit_interval_hours = 0"),
-			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue(orgAddr, tfjsonpath.New("user_access_audit_interval_hours"), knownvalue.Int64Exact(0)),
-			},
-			Check: expectOrg(env, func(o emulator.Organization) error {
-				if o.UserAccessAuditingInterval != 0 {
-					return fmt.Errorf("interval = %d", o.UserAccessAuditingInterval)
-				}
-				return nil
-			}),
-		}},
-	})
+	parallelSteps(t, []resource.TestStep{{
+		Config: orgConfig(env, "user_access_audit_interval_hours = 0"),
+		ConfigStateChecks: []statecheck.StateCheck{
+			statecheck.ExpectKnownValue(orgAddr, tfjsonpath.New("user_access_audit_interval_hours"), knownvalue.Int64Exact(0)),
+		},
+		Check: expectOrg(env, func(o emulator.Organization) error {
+			if o.UserAccessAuditingInterval != 0 {
+				return fmt.Errorf("interval = %d", o.UserAccessAuditingInterval)
+			}
+			return nil
+		}),
+	}})
 }
 
 // An environment that refuses a retention the Web API documents (here one
@@ -440,16 +416,12 @@ func TestAccOrganizationAuditSettings_intervalZero(t *testing.T) {
 // saying what was sent and what to use.
 func TestAccOrganizationAuditSettings_retentionRefused(t *testing.T) {
 	env := acctest.NewEnvWithOptions(t, emulator.Options{MaxRetentionDays: 24855})
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{{
-			Config: orgConfig(env, "retention_period_days = 30000"),
-			ExpectError: phrases("retention_period_days = 30000",
-				"Dataverse refused retention_period_days = 30000 (column auditretentionperiodv2)",
-				"set retention_period_days to -1 (forever) or to at most 24855"),
-		}},
-	})
+	parallelSteps(t, []resource.TestStep{{
+		Config: orgConfig(env, "retention_period_days = 30000"),
+		ExpectError: phrases("retention_period_days = 30000",
+			"Dataverse refused retention_period_days = 30000 (column auditretentionperiodv2)",
+			"set retention_period_days to -1 (forever) or to at most 24855"),
+	}})
 	if o := env.Emulator.Organization(); o.AuditRetentionPeriodV2 != 30 {
 		t.Errorf("retention changed: %+v", o)
 	}

@@ -42,14 +42,10 @@ func TestAccEntityAuditSettings_twoResourcesOneTable(t *testing.T) {
 	cfg := env.ProviderConfig() +
 		entityResource("first", "account", "audit_enabled = true\n  attributes = { name = true, telephone1 = true }") +
 		entityResource("second", "account", "audit_enabled = false\n  attributes = { name = false, fax = true }")
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{{
-			Config: cfg, PlanOnly: true,
-			ExpectError: phrases("Table managed by another resource", `table "account"`, `Both set the columns "name"`),
-		}},
-	})
+	parallelSteps(t, []resource.TestStep{{
+		Config: cfg, PlanOnly: true,
+		ExpectError: phrases("Table managed by another resource", `table "account"`, `Both set the columns "name"`),
+	}})
 	if n := env.Emulator.WriteCount(); n != 0 {
 		t.Errorf("the emulator saw %d write requests, want none", n)
 	}
@@ -59,36 +55,28 @@ func TestAccEntityAuditSettings_twoResourcesOneTable(t *testing.T) {
 // not hold its old table: another resource may take it in the same plan.
 func TestAccEntityAuditSettings_tableHandedOver(t *testing.T) {
 	env := acctest.NewEnv(t)
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{
-			{Config: env.ProviderConfig() + entityResource("old", "account", "audit_enabled = true")},
-			// old is destroyed, new takes account.
-			{Config: env.ProviderConfig() + entityResource("new", "account", "audit_enabled = true\n  attributes = { name = true }"),
-				Check: expectEntity(env, "account", true, false, false, map[string]bool{"name": true})},
-			// new is replaced (contact), other takes account.
-			{Config: env.ProviderConfig() + entityResource("new", "contact", "audit_enabled = true") +
-				entityResource("other", "account", "audit_enabled = true\n  attributes = { name = false }"),
-				Check: resource.ComposeTestCheckFunc(
-					expectEntity(env, "account", true, false, false, map[string]bool{"name": false}),
-					expectEntity(env, "contact", true, false, false, nil))},
-		},
+	parallelSteps(t, []resource.TestStep{
+		{Config: env.ProviderConfig() + entityResource("old", "account", "audit_enabled = true")},
+		// old is destroyed, new takes account.
+		{Config: env.ProviderConfig() + entityResource("new", "account", "audit_enabled = true\n  attributes = { name = true }"),
+			Check: expectEntity(env, "account", true, false, false, map[string]bool{"name": true})},
+		// new is replaced (contact), other takes account.
+		{Config: env.ProviderConfig() + entityResource("new", "contact", "audit_enabled = true") +
+			entityResource("other", "account", "audit_enabled = true\n  attributes = { name = false }"),
+			Check: resource.ComposeTestCheckFunc(
+				expectEntity(env, "account", true, false, false, map[string]bool{"name": false}),
+				expectEntity(env, "contact", true, false, false, nil))},
 	})
 }
 
 // An unknown table or column suggests the closest names.
 func TestAccEntityAuditSettings_unknownNameSuggestions(t *testing.T) {
 	env := acctest.NewEnv(t)
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{
-			{Config: env.ProviderConfig() + entityResource("x", "acount", "audit_enabled = true"), PlanOnly: true,
-				ExpectError: phrases(`no table with the logical name "acount"`, "Did you mean account?")},
-			{Config: env.ProviderConfig() + entityResource("x", "account", "attributes = { telephon1 = true }"), PlanOnly: true,
-				ExpectError: phrases(`no column "telephon1"`, "Did you mean telephone1?")},
-		},
+	parallelSteps(t, []resource.TestStep{
+		{Config: env.ProviderConfig() + entityResource("x", "acount", "audit_enabled = true"), PlanOnly: true,
+			ExpectError: phrases(`no table with the logical name "acount"`, "Did you mean account?")},
+		{Config: env.ProviderConfig() + entityResource("x", "account", "attributes = { telephon1 = true }"), PlanOnly: true,
+			ExpectError: phrases(`no column "telephon1"`, "Did you mean telephone1?")},
 	})
 }
 
@@ -101,14 +89,10 @@ func TestAccEntityAuditSettings_unknownColumnsCapped(t *testing.T) {
 		cols = append(cols, fmt.Sprintf("nosuchcolumn%03d = true", i))
 	}
 	cfg := env.ProviderConfig() + entityResource("x", "account", "attributes = {\n    "+strings.Join(cols, "\n    ")+"\n  }")
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{{
-			Config: cfg, PlanOnly: true,
-			ExpectError: phrases("Unknown column", `"nosuchcolumn019", and 480 more`),
-		}},
-	})
+	parallelSteps(t, []resource.TestStep{{
+		Config: cfg, PlanOnly: true,
+		ExpectError: phrases("Unknown column", `"nosuchcolumn019", and 480 more`),
+	}})
 }
 
 // Settings that record nothing are accepted with a warning that says what
@@ -157,16 +141,12 @@ func TestAccEntityAuditSettings_importThenApplyWritesNothing(t *testing.T) {
   audit_enabled = %t
   attributes    = { name = %t }
   on_destroy    = "restore"`, acct.IsAuditEnabled, acct.Attributes["name"].IsAuditEnabled))
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testFactories(),
-		Steps: []resource.TestStep{
-			{Config: cfg, ResourceName: "dynamics365_entity_audit_settings.account", ImportState: true,
-				ImportStateId: "account", ImportStatePersist: true},
-			{Config: cfg, PreConfig: env.Emulator.ResetCounters,
-				ConfigPlanChecks: preApply(plancheck.ExpectResourceAction("dynamics365_entity_audit_settings.account", plancheck.ResourceActionUpdate)),
-				Check:            noWrites(env)},
-		},
+	parallelSteps(t, []resource.TestStep{
+		{Config: cfg, ResourceName: "dynamics365_entity_audit_settings.account", ImportState: true,
+			ImportStateId: "account", ImportStatePersist: true},
+		{Config: cfg, PreConfig: env.Emulator.ResetCounters,
+			ConfigPlanChecks: preApply(plancheck.ExpectResourceAction("dynamics365_entity_audit_settings.account", plancheck.ResourceActionUpdate)),
+			Check:            noWrites(env)},
 	})
 }
 

@@ -267,9 +267,8 @@ func (p *dynamics365Provider) Schema(_ context.Context, _ provider.SchemaRequest
 // ValidateConfig reports the mistakes that can be seen without contacting
 // anything, at validate and plan time.
 func (p *dynamics365Provider) ValidateConfig(ctx context.Context, req provider.ValidateConfigRequest, resp *provider.ValidateConfigResponse) {
-	var cfg providerModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
-	if resp.Diagnostics.HasError() {
+	cfg, ok := getModel[providerModel](ctx, req.Config, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	if v := cfg.EnvironmentURL; !v.IsNull() && !v.IsUnknown() {
@@ -302,9 +301,8 @@ func (p *dynamics365Provider) ValidateConfig(ctx context.Context, req provider.V
 }
 
 func (p *dynamics365Provider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
-	var cfg providerModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
-	if resp.Diagnostics.HasError() {
+	cfg, ok := getModel[providerModel](ctx, req.Config, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	settings, diags := resolveSettings(cfg, p.getenv)

@@ -1,6 +1,7 @@
 package provider_test
 
 import (
+	"testing"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
@@ -8,6 +9,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/acctest"
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/provider"
 )
 
@@ -30,4 +32,15 @@ func testFactories() map[string]func() (tfprotov6.ProviderServer, error) {
 // it is applied.
 func preApply(checks ...plancheck.PlanCheck) resource.ConfigPlanChecks {
 	return resource.ConfigPlanChecks{PreApply: checks}
+}
+
+// parallelSteps runs steps as a parallel acceptance test of the test
+// provider (after acctest.PreCheck).
+func parallelSteps(t *testing.T, steps []resource.TestStep) {
+	t.Helper()
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testFactories(),
+		Steps:                    steps,
+	})
 }

@@ -136,7 +136,7 @@ func managedInt64Attribute(desc string, validators []validator.Int64) schema.Att
 	return schema.Int64Attribute{
 		Optional: true, Computed: true,
 		MarkdownDescription: desc + unmanagedNote,
-		PlanModifiers:       []planmodifier.Int64{unmanagedKeepsState{}},
+		PlanModifiers:       []planmodifier.Int64{unmanagedKeepsState{"Keeps the value from the state while the attribute is not configured."}},
 		Validators:          validators,
 	}
 }
@@ -145,15 +145,14 @@ func managedInt64Attribute(desc string, validators []validator.Int64) schema.Att
 // configuration, null included: UseStateForUnknown skips a null state value,
 // so a setting the environment never set (a null retention) would show as
 // "(known after apply)" in every plan that changes another setting.
-type unmanagedKeepsState struct{}
+type unmanagedKeepsState struct{ describedAs }
 
-func (unmanagedKeepsState) Description(context.Context) string {
-	return "Keeps the value from the state while the attribute is not configured."
-}
+// describedAs is the one plain-text description of a validator or plan
+// modifier, for both Description and MarkdownDescription.
+type describedAs string
 
-func (m unmanagedKeepsState) MarkdownDescription(ctx context.Context) string {
-	return m.Description(ctx)
-}
+func (d describedAs) Description(context.Context) string         { return string(d) }
+func (d describedAs) MarkdownDescription(context.Context) string { return string(d) }
 
 func (unmanagedKeepsState) PlanModifyInt64(_ context.Context, req planmodifier.Int64Request, resp *planmodifier.Int64Response) {
 	if req.State.Raw.IsNull() || !req.ConfigValue.IsNull() || !req.PlanValue.IsUnknown() {
@@ -237,4 +236,14 @@ func limitOrDefault(limit types.Int64) int {
 		return int(limit.ValueInt64())
 	}
 	return defaultAuditLimit
+}
+
+// getModel reads a request's configuration, plan or state into a model of
+// type M; false (with the diagnostics appended) when it cannot.
+func getModel[M any](ctx context.Context, from interface {
+	Get(context.Context, any) diag.Diagnostics
+}, diags *diag.Diagnostics) (M, bool) {
+	var m M
+	diags.Append(from.Get(ctx, &m)...)
+	return m, !diags.HasError()
 }
