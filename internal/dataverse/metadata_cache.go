@@ -250,7 +250,7 @@ func (m *MetadataCache) get(ctx context.Context, logicalName string, columns Col
 			// strong bulk read will be needed anyway, and serves this
 			// caller as well as a cached one would.
 			m.mu.Unlock()
-			flight = m.loads.DoChan(strongBulkLoadKey, func() (any, error) { return nil, m.loadAllStrong(ctx) })
+			flight = m.loads.DoChan(strongBulkLoadKey, func() (any, error) { return nil, m.loadAll(ctx, StrongRead) })
 		default:
 			m.mu.Unlock()
 			flight = m.loads.DoChan(bulkLoadKey, func() (any, error) { return nil, m.loadAll(ctx, CachedRead) })
