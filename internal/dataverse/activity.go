@@ -283,15 +283,11 @@ func (a *Activity) changed() {
 // matchQuiet returns ch closed if quiet, open otherwise (a new channel when
 // a closed one must reopen).
 func matchQuiet(ch chan struct{}, quiet bool) chan struct{} {
-	select {
-	case <-ch: // closed
-		if !quiet {
-			return make(chan struct{})
-		}
-	default:
-		if quiet {
-			close(ch)
-		}
+	switch isClosed := closed(ch); {
+	case isClosed && !quiet:
+		return make(chan struct{})
+	case !isClosed && quiet:
+		close(ch)
 	}
 	return ch
 }
