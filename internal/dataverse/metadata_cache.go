@@ -40,7 +40,7 @@ type MetadataCacheOptions struct {
 
 // ActivityMetadataFlushWindow bounds the wait of coalesced reads when an
 // Activity is tracked: they usually go earlier, once every operation waits.
-const ActivityMetadataFlushWindow = 50 * time.Millisecond
+const ActivityMetadataFlushWindow = 300 * time.Millisecond
 
 // DefaultPerTableReadLimit: a command that reads more tables than one
 // round of Terraform's parallelism (10) reads every table's table-level
