@@ -53,7 +53,7 @@ func (b *batchUnwrapper) handler(w http.ResponseWriter, r *http.Request) {
 		req := httptest.NewRequest(inner.Method, inner.RequestURI, nil)
 		req.Header = inner.Header
 		rec := httptest.NewRecorder()
-		b.h(rec, req)
+		publishedViews(b.h)(rec, req)
 		out.WriteString("--resp\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n")
 		fmt.Fprintf(&out, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n\r\n", rec.Code, http.StatusText(rec.Code))
 		out.Write(rec.Body.Bytes())

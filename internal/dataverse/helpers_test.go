@@ -29,7 +29,7 @@ func fastRetries(cfg *Config) {
 // newTestServer starts a TLS server and a Client pointing at it.
 func newTestServer(t *testing.T, h http.HandlerFunc, opts ...func(*Config)) (*Client, *fakeCredential, *httptest.Server) {
 	t.Helper()
-	srv := msapitest.NewTLSServer(t, h)
+	srv := msapitest.NewTLSServer(t, publishedViews(h))
 	cred := &fakeCredential{}
 	cfg := Config{EnvironmentURL: srv.URL, Settings: msapi.Settings{
 		Credential: cred,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -178,10 +179,12 @@ func (m *MetadataCache) notFound(name string) error {
 	}}
 }
 
-// Entity returns a copy of the table's audit info with its columns. A
-// table that does not exist is an error for which IsNotFound is true.
-func (m *MetadataCache) Entity(ctx context.Context, logicalName string) (*EntityAuditInfo, error) {
-	return m.get(ctx, logicalName, WithColumns)
+// Entity returns a copy of the table's audit info with its columns, and the
+// published audit field of the columns named in published (the columns the
+// caller manages; the others' published value is not read). A table that
+// does not exist is an error for which IsNotFound is true.
+func (m *MetadataCache) Entity(ctx context.Context, logicalName string, published ...string) (*EntityAuditInfo, error) {
+	return m.get(ctx, logicalName, WithColumns, sortedUnique(published))
 }
 
 // Table returns a copy of the table's audit info, without columns unless
@@ -189,10 +192,33 @@ func (m *MetadataCache) Entity(ctx context.Context, logicalName string) (*Entity
 // no column. A table that does not exist is an error for which IsNotFound
 // is true.
 func (m *MetadataCache) Table(ctx context.Context, logicalName string) (*EntityAuditInfo, error) {
-	return m.get(ctx, logicalName, WithoutColumns)
+	return m.get(ctx, logicalName, WithoutColumns, nil)
 }
 
-func (m *MetadataCache) get(ctx context.Context, logicalName string, columns ColumnsOption) (*EntityAuditInfo, error) {
+// publishedCovers reports whether e's published view holds every column of
+// names that the table has (a column it lacks has nothing to compare).
+func publishedCovers(e *EntityAuditInfo, names []string) bool {
+	for _, n := range names {
+		if _, exists := e.Attributes[n]; !exists {
+			continue
+		}
+		if e.Published == nil {
+			return false
+		}
+		if _, ok := e.Published.Attributes[n]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// servesRead reports whether a stored entry answers a read with columns
+// and published.
+func servesRead(e *EntityAuditInfo, columns ColumnsOption, published []string) bool {
+	return e == nil || columns == WithoutColumns || (e.Attributes != nil && publishedCovers(e, published))
+}
+
+func (m *MetadataCache) get(ctx context.Context, logicalName string, columns ColumnsOption, published []string) (*EntityAuditInfo, error) {
 	if err := ValidateLogicalName(logicalName); err != nil {
 		return nil, err
 	}
@@ -219,8 +245,8 @@ func (m *MetadataCache) get(ctx context.Context, logicalName string, columns Col
 		case m.stale[logicalName] || (m.needLatest[logicalName] && perTable):
 			m.perTable[logicalName] = true
 			m.mu.Unlock()
-			flight = m.loads.DoChan(tableFlightKey(logicalName, columns, StrongRead), func() (any, error) {
-				return m.loadOne(ctx, logicalName, columns, StrongRead)
+			flight = m.loads.DoChan(tableFlightKey(logicalName, columns, published, StrongRead), func() (any, error) {
+				return m.loadOne(ctx, logicalName, columns, published, StrongRead)
 			})
 		case m.needLatest[logicalName]:
 			m.mu.Unlock()
@@ -228,7 +254,7 @@ func (m *MetadataCache) get(ctx context.Context, logicalName string, columns Col
 		case known && e == nil:
 			m.mu.Unlock()
 			return nil, m.notFoundLoadingNames(ctx, logicalName)
-		case known && (columns == WithoutColumns || e.Attributes != nil):
+		case known && servesRead(e, columns, published):
 			m.mu.Unlock()
 			return e.Clone(), nil
 		case perTable:
@@ -239,8 +265,8 @@ func (m *MetadataCache) get(ctx context.Context, logicalName string, columns Col
 			// Counted now, so that concurrent callers see the limit.
 			m.perTable[logicalName] = true
 			m.mu.Unlock()
-			flight = m.loads.DoChan(tableFlightKey(logicalName, columns, consistency), func() (any, error) {
-				return m.loadOne(ctx, logicalName, columns, consistency)
+			flight = m.loads.DoChan(tableFlightKey(logicalName, columns, published, consistency), func() (any, error) {
+				return m.loadOne(ctx, logicalName, columns, published, consistency)
 			})
 		case m.loaded:
 			m.mu.Unlock()
@@ -291,10 +317,10 @@ func (m *MetadataCache) bulkMode(logicalName string) bool {
 	return !m.perTable[logicalName] && len(m.perTable) >= m.opts.PerTableReadLimit
 }
 
-func tableFlightKey(name string, columns ColumnsOption, consistency ReadConsistency) string {
+func tableFlightKey(name string, columns ColumnsOption, published []string, consistency ReadConsistency) string {
 	key := name
 	if columns == WithColumns {
-		key += "+columns"
+		key += "+columns(" + strings.Join(published, ",") + ")"
 	}
 	if consistency == StrongRead {
 		key += "+strong"
@@ -350,10 +376,10 @@ func (m *MetadataCache) loadAll(ctx context.Context, consistency ReadConsistency
 
 // loadOne reads one table on its own (coalesced with other callers' reads)
 // and stores it unless it was invalidated again while the read ran.
-func (m *MetadataCache) loadOne(ctx context.Context, name string, columns ColumnsOption, consistency ReadConsistency) (*EntityAuditInfo, error) {
+func (m *MetadataCache) loadOne(ctx context.Context, name string, columns ColumnsOption, published []string, consistency ReadConsistency) (*EntityAuditInfo, error) {
 	m.mu.Lock()
 	if e, known := m.entities[name]; known && !m.stale[name] && !m.needLatest[name] &&
-		(e == nil || columns == WithoutColumns || e.Attributes != nil) && (consistency == CachedRead || m.latest[name]) {
+		servesRead(e, columns, published) && (consistency == CachedRead || m.latest[name]) {
 		// A read finished between the caller's look and this flight.
 		m.mu.Unlock()
 		if e == nil {
@@ -365,14 +391,14 @@ func (m *MetadataCache) loadOne(ctx context.Context, name string, columns Column
 	m.perTable[name] = true
 	gen := m.gen[name]
 	m.mu.Unlock()
-	e, err := m.batcher.readAudit(ctx, name, columns, consistency)
+	e, err := m.batcher.readAudit(ctx, name, columns, published, consistency)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if consistency == CachedRead && m.latest[name] && m.gen[name] == gen {
 		// A strong read stored the table while this cached one ran: the
 		// cached answer may be older (Dataverse's metadata cache) and must
 		// not replace it — RequireLatest trusts a table read strongly.
-		if cur := m.entities[name]; cur == nil || columns == WithoutColumns || cur.Attributes != nil {
+		if cur := m.entities[name]; servesRead(cur, columns, published) {
 			if cur == nil {
 				return nil, m.notFound(name)
 			}

@@ -12,9 +12,10 @@ import (
 // Coalescing per-table metadata reads. Terraform runs up to ten resource
 // operations at once (-parallelism); each reads its table (and, before a
 // PUT, its full saved definition). The definitionBatcher gathers the
-// RetrieveEntity calls of concurrent callers and sends them as one $batch
+// definition reads of concurrent callers (RetrieveEntity for the saved
+// view, plain GETs for the published one) and sends them as one $batch
 // (one GET when only one was gathered): ten tables cost one request, not
-// twenty.
+// twenty or thirty.
 
 // DefaultMetadataFlushWindow is how long the first caller of a gathering
 // waits for others before the batch is sent.
@@ -74,17 +75,49 @@ func metadataFlushPolicy(opts MetadataCacheOptions) flushPolicy {
 	return activityFlush{activity: opts.Activity, min: min(opts.FlushWindow, DefaultMetadataFlushWindow), window: max(opts.FlushWindow, ActivityMetadataFlushWindow)}
 }
 
-// definitionCall is one RetrieveEntity call: a table, with or without its
-// columns, in one state, read with a consistency level.
+// definitionRead is what a definitionCall reads.
+type definitionRead int
+
+const (
+	// savedDefinition: RetrieveEntity with RetrieveAsIfPublished=true, with
+	// or without every column.
+	savedDefinition definitionRead = iota
+	// publishedTable: the table's published audit fields (plain GET, $select).
+	publishedTable
+	// publishedColumns: the published audit field of some columns (GET of
+	// the table's Attributes, $select and $filter).
+	publishedColumns
+)
+
+// definitionCall is one read of a table's definition.
 type definitionCall struct {
 	table       string
-	columns     ColumnsOption
-	state       definitionState
+	read        definitionRead
+	columns     ColumnsOption // savedDefinition
+	columnNames []string      // publishedColumns
 	consistency ReadConsistency
 }
 
 func (d definitionCall) path() string {
-	return metadataFunctionPath(oneTable(d.table), d.columns, d.state)
+	switch d.read {
+	case publishedTable:
+		return publishedAuditPath(oneTable(d.table), WithoutColumns)
+	case publishedColumns:
+		return publishedColumnsPath(d.table, d.columnNames)
+	}
+	return metadataFunctionPath(oneTable(d.table), d.columns)
+}
+
+// payload is the definition in an answer to the call: EntityMetadata of a
+// RetrieveEntity answer, the whole answer of a plain GET.
+func (d definitionCall) payload(body []byte) (json.RawMessage, error) {
+	if d.read == savedDefinition {
+		return entityMetadataOf(body, d.path())
+	}
+	if _, err := parseJSONObjectChecked(body); err != nil {
+		return nil, fmt.Errorf("dataverse: GET %s: the answer is not a metadata definition: %w", d.path(), err)
+	}
+	return body, nil
 }
 
 // gathering is the set of calls that will go in one batch.
@@ -154,7 +187,7 @@ func (b *definitionBatcher) read(ctx context.Context, calls []definitionCall) ([
 			errs[i] = a.err
 			continue
 		}
-		defs[i], errs[i] = entityMetadataOf(a.body, calls[i].path())
+		defs[i], errs[i] = calls[i].payload(a.body)
 	}
 	return defs, errs, nil
 }
@@ -198,7 +231,7 @@ func (b *definitionBatcher) send(ctx context.Context, calls []definitionCall) ([
 			header = StrongRead.headers()
 		}
 	}
-	return b.c.sendBatchGets(ctx, gets, header, "RetrieveEntity calls")
+	return b.c.sendBatchGets(ctx, gets, header, "definition reads")
 }
 
 // entityMetadataOf takes EntityMetadata out of a RetrieveEntity answer.
@@ -215,17 +248,27 @@ func entityMetadataOf(body []byte, path string) (json.RawMessage, error) {
 	return w.EntityMetadata, nil
 }
 
-// readAuditBatched reads one table's saved and published audit view (two
-// RetrieveEntity calls, coalesced with other callers'). An unknown table is
-// an error for which IsNotFound is true.
-func (b *definitionBatcher) readAudit(ctx context.Context, table string, columns ColumnsOption, consistency ReadConsistency) (*EntityAuditInfo, error) {
+// readAudit reads one table's saved definition and its published audit
+// fields — with the published field of the columns in published when
+// columns is WithColumns — coalesced with other callers' reads. An unknown
+// table is an error for which IsNotFound is true.
+func (b *definitionBatcher) readAudit(ctx context.Context, table string, columns ColumnsOption, published []string, consistency ReadConsistency) (*EntityAuditInfo, error) {
 	if err := ValidateLogicalName(table); err != nil {
 		return nil, err
 	}
-	defs, errs, err := b.read(ctx, []definitionCall{
-		{table: table, columns: columns, state: savedDefinitions, consistency: consistency},
-		{table: table, columns: columns, state: publishedDefinitions, consistency: consistency},
-	})
+	for _, col := range published {
+		if err := ValidateLogicalName(col); err != nil {
+			return nil, err
+		}
+	}
+	calls := []definitionCall{
+		{table: table, read: savedDefinition, columns: columns, consistency: consistency},
+		{table: table, read: publishedTable, consistency: consistency},
+	}
+	if columns == WithColumns && len(published) > 0 {
+		calls = append(calls, definitionCall{table: table, read: publishedColumns, columnNames: published, consistency: consistency})
+	}
+	defs, errs, err := b.read(ctx, calls)
 	if err != nil {
 		return nil, err
 	}
@@ -234,15 +277,24 @@ func (b *definitionBatcher) readAudit(ctx context.Context, table string, columns
 			return nil, e
 		}
 	}
-	var saved, published entityAuditWire
+	var saved, pub entityAuditWire
 	if err := json.Unmarshal(defs[0], &saved); err != nil {
 		return nil, fmt.Errorf("dataverse: reading the definition of table %q: %w", table, err)
 	}
-	if err := json.Unmarshal(defs[1], &published); err != nil {
+	if err := json.Unmarshal(defs[1], &pub); err != nil {
 		return nil, fmt.Errorf("dataverse: reading the published definition of table %q: %w", table, err)
 	}
+	if len(defs) > 2 {
+		var cols struct {
+			Value []attributeAuditWire `json:"value"`
+		}
+		if err := json.Unmarshal(defs[2], &cols); err != nil {
+			return nil, fmt.Errorf("dataverse: reading the published columns of table %q: %w", table, err)
+		}
+		pub.Attributes = cols.Value
+	}
 	info := saved.info(columns == WithColumns)
-	info.Published = published.publishedAudit()
+	info.Published = pub.publishedAudit()
 	return info, nil
 }
 
@@ -252,7 +304,7 @@ func (b *definitionBatcher) readSaved(ctx context.Context, table string, columns
 	if err := ValidateLogicalName(table); err != nil {
 		return nil, err
 	}
-	defs, errs, err := b.read(ctx, []definitionCall{{table: table, columns: columns, state: savedDefinitions, consistency: StrongRead}})
+	defs, errs, err := b.read(ctx, []definitionCall{{table: table, read: savedDefinition, columns: columns, consistency: StrongRead}})
 	if err != nil {
 		return nil, err
 	}

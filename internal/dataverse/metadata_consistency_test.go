@@ -90,12 +90,19 @@ func TestTwoColumnChangesWithinTheCacheWindow(t *testing.T) {
 // cache (the next command) reads it in bulk, maybe stale, unless asked for
 // the latest with RequireLatest.
 //
-// Counts: every audit read is two requests, RetrieveEntity (one table) or
-// RetrieveAllEntities (every table), once with RetrieveAsIfPublished=true
-// (saved) and once with false (published). A strong read must send the
+// Counts: every audit read is two requests (or $batch parts): the saved
+// definitions, RetrieveEntity (one table) or RetrieveAllEntities (every
+// table) with RetrieveAsIfPublished=true, and the published audit fields, a
+// plain GET of EntityDefinitions with $select. A strong read must send the
 // header on both: the saved values are the ones verified after a write, the
 // published ones decide `published`. The splice read before a PUT is one
 // request (saved only), always strong.
+// definitionReads counts the reads of one table's definitions: saved
+// (RetrieveEntity) and published (GET EntityDefinitions).
+func definitionReads(srv *emulator.Server) int {
+	return srv.RequestCount("GET RetrieveEntity") + srv.RequestCount("GET EntityDefinitions")
+}
+
 func TestCacheReadsStronglyAfterAWrite(t *testing.T) {
 	t.Parallel()
 	srv, c := emulatorClient(t)
@@ -111,8 +118,8 @@ func TestCacheReadsStronglyAfterAWrite(t *testing.T) {
 		Values: map[dataverse.TableAuditField]bool{dataverse.TableRetrieveAuditEnabled: want}}); err != nil {
 		t.Fatal(err)
 	}
-	if s, r := srv.StrongConsistencyCount(), srv.RequestCount("GET RetrieveEntity"); s != 1 || r != 1 {
-		t.Errorf("the change: %d strong of %d RetrieveEntity, want 1 of 1 (the saved definition read for the splice)", s, r)
+	if s, r := srv.StrongConsistencyCount(), definitionReads(srv); s != 1 || r != 1 {
+		t.Errorf("the change: %d strong of %d definition reads, want 1 of 1 (the saved definition read for the splice)", s, r)
 	}
 	if at, ok := m.LastWrite("lead"); !ok || time.Since(at) > time.Minute {
 		t.Errorf("LastWrite = %v, %v", at, ok)
@@ -126,8 +133,8 @@ func TestCacheReadsStronglyAfterAWrite(t *testing.T) {
 	}
 	// The re-read: saved and published in one $batch, the batch and both
 	// parts strong (1 + 3).
-	if s, r := srv.StrongConsistencyCount(), srv.RequestCount("GET RetrieveEntity"); s != 4 || r != 3 {
-		t.Errorf("after the re-read: %d strong of %d RetrieveEntity, want 4 of 3 (splice read, then a $batch of saved and published)", s, r)
+	if s, r := srv.StrongConsistencyCount(), definitionReads(srv); s != 4 || r != 3 {
+		t.Errorf("after the re-read: %d strong of %d definition reads, want 4 of 3 (splice read, then a $batch of saved and published)", s, r)
 	}
 
 	next := dataverse.NewMetadataCache(c, dataverse.MetadataCacheOptions{})
@@ -135,8 +142,8 @@ func TestCacheReadsStronglyAfterAWrite(t *testing.T) {
 	if e, _ := next.Entity(ctx, "lead"); e.IsRetrieveAuditEnabled == want {
 		t.Error("the emulator's cache window is off: a cached read saw the change at once")
 	}
-	if s, r := srv.StrongConsistencyCount(), srv.RequestCount("GET RetrieveEntity"); s != 0 || r != 2 {
-		t.Errorf("cached read: %d strong of %d RetrieveEntity, want 0 of 2 (saved and published, cached)", s, r)
+	if s, r := srv.StrongConsistencyCount(), definitionReads(srv); s != 0 || r != 2 {
+		t.Errorf("cached read: %d strong of %d definition reads, want 0 of 2 (saved and published, cached)", s, r)
 	}
 	next.RequireLatest("lead")
 	if e, _ := next.Entity(ctx, "lead"); e.IsRetrieveAuditEnabled != want {
@@ -149,8 +156,8 @@ func TestCacheReadsStronglyAfterAWrite(t *testing.T) {
 	// RequireLatest after the cached read: the table again, strongly (a
 	// $batch of saved and published, all three strong); the second
 	// RequireLatest sends nothing.
-	if s, r := srv.StrongConsistencyCount(), srv.RequestCount("GET RetrieveEntity"); s != 3 || r != 4 {
-		t.Errorf("after RequireLatest: %d strong of %d RetrieveEntity, want 3 of 4", s, r)
+	if s, r := srv.StrongConsistencyCount(), definitionReads(srv); s != 3 || r != 4 {
+		t.Errorf("after RequireLatest: %d strong of %d definition reads, want 3 of 4", s, r)
 	}
 	if _, ok := next.LastWrite("lead"); ok {
 		t.Error("LastWrite for a table this cache did not write")

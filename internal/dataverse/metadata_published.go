@@ -12,11 +12,19 @@ import (
 
 // Saved and published definitions. Audit settings take effect when their
 // table is published; until then the saved definition differs from the
-// published one. The Web API functions RetrieveEntity and RetrieveAllEntities
-// choose with RetrieveAsIfPublished (true: saved, unpublished changes
-// included; false: published). What a plain GET of EntityDefinitions returns
-// is not documented, so every audit read and every read of a definition to
-// be written back uses the functions, never a plain GET.
+// published one. Unpublished definitions are read only by asking for them
+// ("Publish customizations", Retrieving unpublished metadata: the
+// RetrieveAsIfPublished parameter of RetrieveEntity, RetrieveAllEntities,
+// RetrieveAttribute…; "Retrieve published metadata": by default, retrieving
+// metadata gets only published customizations). So:
+//   - the saved view (the values shown, and every definition written back)
+//     is RetrieveEntity / RetrieveAllEntities with RetrieveAsIfPublished=true,
+//     which cannot $select and carries every property;
+//   - the published view (what the service audits now) is a plain GET of
+//     EntityDefinitions with $select of the audit fields only, and, for the
+//     columns a caller manages, a GET of the table's Attributes with $select
+//     and a $filter on their logical names: a few hundred bytes a table
+//     instead of a whole definition.
 
 // PublishedAudit is the audit part of a table as last published: what the
 // service audits now.
@@ -90,41 +98,57 @@ func (p *PublishedAudit) clone() *PublishedAudit {
 	return &out
 }
 
-// definitionState chooses the saved or the published definitions.
-type definitionState int
-
-const (
-	// savedDefinitions: RetrieveAsIfPublished=true.
-	savedDefinitions definitionState = iota
-	// publishedDefinitions: RetrieveAsIfPublished=false.
-	publishedDefinitions
-)
-
-func (s definitionState) asIfPublished() string {
-	if s == savedDefinitions {
-		return "true"
-	}
-	return "false"
-}
-
 // metadataFunctionPath is the RetrieveEntity (one table) or
-// RetrieveAllEntities (every table) call for scope. Logical names are
-// validated before they get here.
-func metadataFunctionPath(scope auditReadScope, columns ColumnsOption, state definitionState) string {
+// RetrieveAllEntities (every table) call of the saved definitions of scope
+// (RetrieveAsIfPublished=true). Logical names are validated before they get
+// here.
+func metadataFunctionPath(scope auditReadScope, columns ColumnsOption) string {
 	filters := "Microsoft.Dynamics.CRM.EntityFilters'Entity'"
 	if columns == WithColumns {
 		filters = "Microsoft.Dynamics.CRM.EntityFilters'Attributes'"
 	}
 	if scope.everyTable {
-		return "RetrieveAllEntities(EntityFilters=" + filters + ",RetrieveAsIfPublished=" + state.asIfPublished() + ")"
+		return "RetrieveAllEntities(EntityFilters=" + filters + ",RetrieveAsIfPublished=true)"
 	}
 	return "RetrieveEntity(EntityFilters=" + filters + ",LogicalName='" + scope.table +
-		"',MetadataId=00000000-0000-0000-0000-000000000000,RetrieveAsIfPublished=" + state.asIfPublished() + ")"
+		"',MetadataId=00000000-0000-0000-0000-000000000000,RetrieveAsIfPublished=true)"
 }
 
-// readAuditDefinitions reads the tables of scope in one state. Reading one
-// unknown table is an *Error for which IsNotFound is true.
-func (c *Client) readAuditDefinitions(ctx context.Context, scope auditReadScope, columns ColumnsOption, state definitionState, consistency ReadConsistency) ([]entityAuditWire, error) {
+// The published view's $select lists: the table-level audit fields, and a
+// column's.
+const (
+	publishedTableSelect  = "LogicalName,IsAuditEnabled,IsRetrieveAuditEnabled,IsRetrieveMultipleAuditEnabled"
+	publishedColumnSelect = "LogicalName,IsAuditEnabled"
+)
+
+// publishedAuditPath is the plain GET of the published audit fields of
+// scope; WithColumns adds every column's ($expand=Attributes with $select).
+func publishedAuditPath(scope auditReadScope, columns ColumnsOption) string {
+	p := "EntityDefinitions"
+	if !scope.everyTable {
+		p += "(LogicalName='" + scope.table + "')"
+	}
+	p += "?$select=" + publishedTableSelect
+	if columns == WithColumns {
+		p += "&$expand=Attributes($select=" + publishedColumnSelect + ")"
+	}
+	return p
+}
+
+// publishedColumnsPath is the GET of the published audit field of the named
+// columns of one table (at least one name; names validated).
+func publishedColumnsPath(table string, columns []string) string {
+	terms := make([]string, len(columns))
+	for i, c := range columns {
+		terms[i] = "LogicalName%20eq%20'" + c + "'"
+	}
+	return "EntityDefinitions(LogicalName='" + table + "')/Attributes?$select=" + publishedColumnSelect +
+		"&$filter=" + strings.Join(terms, "%20or%20")
+}
+
+// readSavedAudit reads the saved definitions of scope. Reading one unknown
+// table is an *Error for which IsNotFound is true.
+func (c *Client) readSavedAudit(ctx context.Context, scope auditReadScope, columns ColumnsOption, consistency ReadConsistency) ([]entityAuditWire, error) {
 	if !scope.everyTable {
 		if err := ValidateLogicalName(scope.table); err != nil {
 			return nil, err
@@ -132,7 +156,7 @@ func (c *Client) readAuditDefinitions(ctx context.Context, scope auditReadScope,
 		var one struct {
 			EntityMetadata entityAuditWire `json:"EntityMetadata"`
 		}
-		if _, err := c.Do(ctx, auditReadRequest(metadataFunctionPath(scope, columns, state), nil, &one, consistency)); err != nil {
+		if _, err := c.Do(ctx, auditReadRequest(metadataFunctionPath(scope, columns), nil, &one, consistency)); err != nil {
 			return nil, err
 		}
 		return []entityAuditWire{one.EntityMetadata}, nil
@@ -140,28 +164,52 @@ func (c *Client) readAuditDefinitions(ctx context.Context, scope auditReadScope,
 	var all struct {
 		EntityMetadata []entityAuditWire `json:"EntityMetadata"`
 	}
-	if _, err := c.Do(ctx, auditReadRequest(metadataFunctionPath(scope, columns, state), nil, &all, consistency)); err != nil {
+	if _, err := c.Do(ctx, auditReadRequest(metadataFunctionPath(scope, columns), nil, &all, consistency)); err != nil {
 		return nil, err
 	}
 	return all.EntityMetadata, nil
 }
 
+// readPublishedAudit reads the published audit fields of scope (and of
+// every column WithColumns). Reading one unknown table is an *Error for
+// which IsNotFound is true.
+func (c *Client) readPublishedAudit(ctx context.Context, scope auditReadScope, columns ColumnsOption, consistency ReadConsistency) ([]entityAuditWire, error) {
+	if !scope.everyTable {
+		if err := ValidateLogicalName(scope.table); err != nil {
+			return nil, err
+		}
+		var one entityAuditWire
+		if _, err := c.Do(ctx, auditReadRequest(publishedAuditPath(scope, columns), nil, &one, consistency)); err != nil {
+			return nil, err
+		}
+		return []entityAuditWire{one}, nil
+	}
+	var all struct {
+		Value []entityAuditWire `json:"value"`
+	}
+	if _, err := c.Do(ctx, auditReadRequest(publishedAuditPath(scope, columns), nil, &all, consistency)); err != nil {
+		return nil, err
+	}
+	return all.Value, nil
+}
+
 // readEntityAudit is the one entry point for reading audit metadata: the
 // public reads and the MetadataCache go through it. It reads the saved
-// definitions (the values shown and written) and the published ones (what
-// is audited now) — two requests for any scope — and returns the tables
-// read; reading one unknown table is an *Error for which IsNotFound is true.
+// definitions (the values shown and written) and the published audit
+// fields (what is audited now) — two requests for any scope — and returns
+// the tables read; reading one unknown table is an *Error for which
+// IsNotFound is true.
 func (c *Client) readEntityAudit(ctx context.Context, scope auditReadScope, columns ColumnsOption, consistency ReadConsistency) ([]*EntityAuditInfo, error) {
 	// The two views are independent reads: sent side by side, a read of
 	// every table costs one round trip, not two.
 	var saved, published []entityAuditWire
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
-		saved, err = c.readAuditDefinitions(gctx, scope, columns, savedDefinitions, consistency)
+		saved, err = c.readSavedAudit(gctx, scope, columns, consistency)
 		return err
 	})
 	g.Go(func() (err error) {
-		published, err = c.readAuditDefinitions(gctx, scope, columns, publishedDefinitions, consistency)
+		published, err = c.readPublishedAudit(gctx, scope, columns, consistency)
 		return err
 	})
 	if err := g.Wait(); err != nil {
@@ -206,7 +254,7 @@ func (c *Client) readSavedDefinition(ctx context.Context, table string, columns 
 	if err := ValidateLogicalName(table); err != nil {
 		return nil, err
 	}
-	path := metadataFunctionPath(oneTable(table), columns, savedDefinitions)
+	path := metadataFunctionPath(oneTable(table), columns)
 	resp, err := c.Do(ctx, definitionReadRequest(path))
 	if err != nil {
 		return nil, err

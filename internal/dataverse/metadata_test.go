@@ -113,12 +113,17 @@ func TestListEntityAuditInfo(t *testing.T) {
 	if rec.Count() != 2 {
 		t.Fatalf("%d requests, want 2 (saved and published)", rec.Count())
 	}
-	// The saved and the published view are read side by side, in either order.
-	paths := []string{rec.Request(0).URL.Path, rec.Request(1).URL.Path}
+	// The saved and the published view are read side by side, in either
+	// order: RetrieveAllEntities for the saved one, a plain GET with
+	// $select for the published one.
+	paths := []string{realURL(rec.Request(0)), realURL(rec.Request(1))}
 	slices.Sort(paths)
-	for i, want := range []string{"false", "true"} {
-		if p := paths[i]; p != "/api/data/v9.2/RetrieveAllEntities(EntityFilters=Microsoft.Dynamics.CRM.EntityFilters'Attributes',RetrieveAsIfPublished="+want+")" {
-			t.Errorf("request %d: %s", i, p)
+	for i, want := range []string{
+		"/api/data/v9.2/EntityDefinitions?$select=LogicalName,IsAuditEnabled,IsRetrieveAuditEnabled,IsRetrieveMultipleAuditEnabled&$expand=Attributes($select=LogicalName,IsAuditEnabled)",
+		"/api/data/v9.2/RetrieveAllEntities(EntityFilters=Microsoft.Dynamics.CRM.EntityFilters'Attributes',RetrieveAsIfPublished=true)",
+	} {
+		if p := paths[i]; p != want {
+			t.Errorf("request %d: %s, want %s", i, p, want)
 		}
 	}
 	if len(got) != 3 {
@@ -194,10 +199,10 @@ func TestGetEntityAuditInfo(t *testing.T) {
 		t.Errorf("unpublished = %v", u)
 	}
 	// The saved and the published view are read side by side, in either order.
-	const viewPath = "/api/data/v9.2/RetrieveEntity(EntityFilters=Microsoft.Dynamics.CRM.EntityFilters'Attributes',LogicalName='account',MetadataId=00000000-0000-0000-0000-000000000000,RetrieveAsIfPublished="
-	paths := []string{rec.Request(0).URL.Path, rec.Request(1).URL.Path}
+	paths := []string{realURL(rec.Request(0)), realURL(rec.Request(1))}
 	slices.Sort(paths)
-	if paths[0] != viewPath+"false)" || paths[1] != viewPath+"true)" {
+	if paths[0] != "/api/data/v9.2/EntityDefinitions(LogicalName='account')?$select=LogicalName,IsAuditEnabled,IsRetrieveAuditEnabled,IsRetrieveMultipleAuditEnabled&$expand=Attributes($select=LogicalName,IsAuditEnabled)" ||
+		paths[1] != "/api/data/v9.2/RetrieveEntity(EntityFilters=Microsoft.Dynamics.CRM.EntityFilters'Attributes',LogicalName='account',MetadataId=00000000-0000-0000-0000-000000000000,RetrieveAsIfPublished=true)" {
 		t.Errorf("paths = %v, want the published and the saved view", paths)
 	}
 	if _, err := c.GetEntityAuditInfo(ctx, "account", WithoutColumns); err != nil {

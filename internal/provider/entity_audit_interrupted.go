@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -43,7 +44,7 @@ func (r *entityAuditSettingsResource) keepFailedCreate(requestCtx context.Contex
 	}
 	name := plan.EntityLogicalName.ValueString()
 	if info == nil {
-		info = r.rereadAfterFailure(requestCtx, name)
+		info = r.rereadAfterFailure(requestCtx, name, plan.stateColumns())
 	}
 	fillUnknowns(plan, info)
 	resp.Diagnostics.Append(resp.State.Set(requestCtx, plan)...)
@@ -57,10 +58,10 @@ func (r *entityAuditSettingsResource) keepFailedCreate(requestCtx context.Contex
 
 // rereadAfterFailure reads the table once more, even though the request's
 // context may be cancelled; nil when that fails too.
-func (r *entityAuditSettingsResource) rereadAfterFailure(requestCtx context.Context, name string) *dataverse.EntityAuditInfo {
+func (r *entityAuditSettingsResource) rereadAfterFailure(requestCtx context.Context, name string, columns map[string]bool) *dataverse.EntityAuditInfo {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(requestCtx), rereadAfterInterruptTimeout)
 	defer cancel()
-	info, err := r.data.metadata.Entity(ctx, name)
+	info, err := r.data.metadata.Entity(ctx, name, slices.Sorted(maps.Keys(columns))...)
 	if err != nil {
 		return nil
 	}

@@ -3,6 +3,8 @@ package provider
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -154,7 +156,7 @@ func (r *entityAuditSettingsResource) ModifyPlan(ctx context.Context, req resour
 	if !req.State.Raw.IsNull() {
 		resp.Diagnostics.Append(r.requireLatestIfWrittenRecently(ctx, name, req.Private)...)
 	}
-	info, ok := r.entityInfo(ctx, name, columnsOf(!cfg.Attributes.IsNull()), &resp.Diagnostics)
+	info, ok := r.entityInfo(ctx, name, columnsOf(!cfg.Attributes.IsNull(), cfg.stateColumns()), &resp.Diagnostics)
 	if !ok {
 		return
 	}
@@ -166,28 +168,37 @@ func (r *entityAuditSettingsResource) ModifyPlan(ctx context.Context, req resour
 	warnUnpublished(&resp.Diagnostics, r.data.environmentURL, &cfg, info, target)
 }
 
-// columnsOf is WithColumns for a resource that manages columns: reads of
-// its table include them; the others read the table-level fields only.
-func columnsOf(managesColumns bool) dataverse.ColumnsOption {
-	if managesColumns {
-		return dataverse.WithColumns
+// tableRead is what a resource reads of its table: the table-level fields,
+// and its columns when it manages some (attributes set), with the published
+// value of the columns it lists.
+type tableRead struct {
+	columns dataverse.ColumnsOption
+	managed []string
+}
+
+// columnsOf is the read of a resource that manages the columns in names
+// (managesColumns: attributes is set, even to an empty map); the others
+// read the table-level fields only.
+func columnsOf[V any](managesColumns bool, names map[string]V) tableRead {
+	if !managesColumns {
+		return tableRead{columns: dataverse.WithoutColumns}
 	}
-	return dataverse.WithoutColumns
+	return tableRead{columns: dataverse.WithColumns, managed: slices.Sorted(maps.Keys(names))}
 }
 
 // readTable reads the table's audit state through the command's cache,
 // with its columns only when asked.
-func readTable(ctx context.Context, data *providerData, name string, columns dataverse.ColumnsOption) (*dataverse.EntityAuditInfo, error) {
-	if columns == dataverse.WithColumns {
-		return data.metadata.Entity(ctx, name)
+func readTable(ctx context.Context, data *providerData, name string, read tableRead) (*dataverse.EntityAuditInfo, error) {
+	if read.columns == dataverse.WithColumns {
+		return data.metadata.Entity(ctx, name, read.managed...)
 	}
 	return data.metadata.Table(ctx, name)
 }
 
 // entityInfo reads the table's audit state (coalesced with other
 // resources' reads); an unknown table is an error on entity_logical_name.
-func (r *entityAuditSettingsResource) entityInfo(ctx context.Context, name string, columns dataverse.ColumnsOption, diags *diag.Diagnostics) (*dataverse.EntityAuditInfo, bool) {
-	info, err := readTable(ctx, r.data, name, columns)
+func (r *entityAuditSettingsResource) entityInfo(ctx context.Context, name string, read tableRead, diags *diag.Diagnostics) (*dataverse.EntityAuditInfo, bool) {
+	info, err := readTable(ctx, r.data, name, read)
 	if dataverse.IsNotFound(err) {
 		diags.AddAttributeError(path.Root("entity_logical_name"), "Unknown table",
 			fmt.Sprintf("%s has no table with the logical name %q. Use the table's logical name: %s.", r.data.environmentURL, name, logicalNameHint)+
@@ -340,7 +351,7 @@ func (r *entityAuditSettingsResource) verifyAndPublish(ctx context.Context, name
 		readCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), reReadAfterTimeout)
 		defer cancel()
 	}
-	info, ok := r.entityInfo(readCtx, name, columnsOf(len(target.Attributes) > 0), diags)
+	info, ok := r.entityInfo(readCtx, name, columnsOf(len(target.Attributes) > 0, target.Attributes), diags)
 	if !ok {
 		return nil, false
 	}
@@ -361,7 +372,7 @@ const reReadAfterTimeout = 30 * time.Second
 // (which read the full definitions and write them back whole). It records
 // originals on first change and reports whether anything was written.
 func (r *entityAuditSettingsResource) applyTarget(ctx context.Context, name string, target entityTarget, solution string, originals *entityTarget, diags *diag.Diagnostics) bool {
-	info, ok := r.entityInfo(ctx, name, columnsOf(len(target.Attributes) > 0), diags)
+	info, ok := r.entityInfo(ctx, name, columnsOf(len(target.Attributes) > 0, target.Attributes), diags)
 	if !ok {
 		return false
 	}
@@ -399,7 +410,7 @@ func (r *entityAuditSettingsResource) Read(ctx context.Context, req resource.Rea
 	}
 	name := state.EntityLogicalName.ValueString()
 	resp.Diagnostics.Append(r.requireLatestIfWrittenRecently(ctx, name, req.Private)...)
-	info, err := readTable(ctx, r.data, name, columnsOf(!state.Attributes.IsNull()))
+	info, err := readTable(ctx, r.data, name, columnsOf(!state.Attributes.IsNull(), state.stateColumns()))
 	if dataverse.IsNotFound(err) {
 		resp.Diagnostics.AddWarning("Table not found",
 			fmt.Sprintf("Table %q no longer exists in %s; it is removed from the state.", name, r.data.environmentURL))
