@@ -325,7 +325,5 @@ func (s *Server) AuditRecords() []AuditRecord {
 // AuditCount is the number of audit rows stored.
 func (s *Server) AuditCount() int {
 	s.deletions.settle()
-	s.audits.mu.Lock()
-	defer s.audits.mu.Unlock()
-	return len(s.audits.order)
+	return locked(&s.audits.mu, func() int { return len(s.audits.order) })
 }
