@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-log/tflogtest"
+
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/msapi/msapitest"
 )
 
