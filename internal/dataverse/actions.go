@@ -6,27 +6,23 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/auditlabels"
 )
 
 // AuditActions names the codes of the audit action choice in snake_case, as
-// Terraform configurations write them. Codes missing here are still valid:
-// ParseAuditAction accepts any non-negative code, and AuditActionName falls
-// back to the server's label.
-var AuditActions = map[int]string{
-	0: "unknown", 1: "create", 2: "update", 3: "delete", 4: "activate", 5: "deactivate",
-	11: "cascade", 12: "merge", 13: "assign", 14: "share", 15: "retrieve", 16: "close",
-	17: "cancel", 18: "complete", 20: "resolve", 21: "reopen", 22: "fulfill", 23: "paid",
-	24: "qualify", 25: "disqualify", 26: "submit", 27: "reject", 28: "approve", 29: "invoice",
-	30: "hold", 31: "add_member", 32: "remove_member", 33: "associate_entities",
-	34: "disassociate_entities", 53: "assign_role_to_team", 54: "remove_role_from_team",
-	55: "assign_role_to_user", 56: "remove_role_from_user", 57: "add_privileges_to_role",
-	58: "remove_privileges_from_role", 59: "replace_privileges_in_role",
-	64: "user_access_via_web", 65: "user_access_via_web_services",
-	100: "delete_entity", 101: "delete_attribute", 102: "audit_change_at_entity_level",
-	103: "audit_change_at_attribute_level", 104: "audit_change_at_org_level",
-	105: "entity_audit_started", 106: "attribute_audit_started", 107: "audit_enabled",
-	108: "entity_audit_stopped", 109: "attribute_audit_stopped", 110: "audit_disabled",
-	111: "audit_log_deletion", 112: "user_access_audit_started", 113: "user_access_audit_stopped",
+// Terraform configurations write them: the snake_case forms of the service's
+// labels. Codes missing here are still valid: ParseAuditAction accepts any
+// non-negative code, and AuditActionName falls back to the server's label.
+var AuditActions = snakeCaseNames(auditlabels.Action)
+
+// snakeCaseNames maps each code of labels to its label's snakeCase form.
+func snakeCaseNames(labels map[int]string) map[int]string {
+	out := make(map[int]string, len(labels))
+	for code, label := range labels {
+		out[code] = snakeCase(label)
+	}
+	return out
 }
 
 // AuditOperations names the codes of the audit operation choice.

@@ -298,7 +298,7 @@ func TestPublisherAdaptiveCancelWhileWaiting(t *testing.T) {
 // again) instead of going at once.
 func TestPublisherDeliveryEndsTheWait(t *testing.T) {
 	t.Parallel()
-	f := &fakePublishServer{delay: 30 * time.Millisecond, started: make(chan struct{}, 10)}
+	f := signallingPublishServer(30 * time.Millisecond)
 	p, a := newAdaptivePublishTest(t, f)
 	ctxA, endA := a.Begin(context.Background())
 	defer endA()

@@ -29,14 +29,8 @@ func TestRetrieveAuditDetailsValueStyles(t *testing.T) {
 		if err := srv.SimulateUpdate(at.Add(time.Hour), user, "account", id, map[string]any{"revenue": 12.5, "creditonhold": true}); err != nil {
 			t.Fatal(err)
 		}
-		rows := srv.AuditRecords()
-		auditID := rows[len(rows)-1].AuditID
-		got, err := c.RetrieveAuditDetails(t.Context(), []string{auditID}, dataverse.BatchOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
 		changes[annotated] = map[string]dataverse.AuditChange{}
-		for _, ch := range got[auditID] {
+		for _, ch := range newestAuditChanges(t, srv, c) {
 			changes[annotated][ch.Attribute] = ch
 		}
 	}

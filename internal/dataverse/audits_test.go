@@ -507,6 +507,11 @@ func TestParseAuditAction(t *testing.T) {
 			t.Errorf("ParseAuditAction(%q): %v", in, err)
 		}
 	}
+	// The names configurations write (the labels' snake_case forms).
+	if len(AuditActions) != 52 || AuditActions[31] != "add_member" || AuditActions[57] != "add_privileges_to_role" ||
+		AuditActions[104] != "audit_change_at_org_level" || AuditActions[65] != "user_access_via_web_services" {
+		t.Errorf("AuditActions: %d names, 31 %q, 57 %q, 104 %q, 65 %q", len(AuditActions), AuditActions[31], AuditActions[57], AuditActions[104], AuditActions[65])
+	}
 	// Every name parses back to its code.
 	for code, name := range AuditActions {
 		if got, err := ParseAuditAction(name); err != nil || got != code {

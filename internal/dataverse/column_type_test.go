@@ -63,6 +63,19 @@ func emulatorWith(t *testing.T, opts emulator.Options) (*emulator.Server, *datav
 	return srv, quickClient(t, srv)
 }
 
+// newestAuditChanges is what RetrieveAuditDetails reads for the audit row
+// srv stored last.
+func newestAuditChanges(t *testing.T, srv *emulator.Server, c *dataverse.Client) []dataverse.AuditChange {
+	t.Helper()
+	rows := srv.AuditRecords()
+	id := rows[len(rows)-1].AuditID
+	got, err := c.RetrieveAuditDetails(t.Context(), []string{id}, dataverse.BatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got[id]
+}
+
 // auditColumns turns on organization auditing and the auditing of table and
 // of its columns cols.
 func auditColumns(t *testing.T, srv *emulator.Server, table string, cols ...string) {

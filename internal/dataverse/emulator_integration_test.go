@@ -154,13 +154,8 @@ func TestRetrieveAuditDetails_CappedValueAgainstEmulator(t *testing.T) {
 		map[string]any{"subject": "Report", "description": strings.Repeat("b", 7000)}); err != nil {
 		t.Fatal(err)
 	}
-	rows := srv.AuditRecords()
-	id := rows[len(rows)-1].AuditID
-	got, err := c.RetrieveAuditDetails(context.Background(), []string{id}, dataverse.BatchOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ch := range got[id] {
+	changes := newestAuditChanges(t, srv, c)
+	for _, ch := range changes {
 		if ch.Attribute != "description" {
 			continue
 		}
@@ -169,5 +164,5 @@ func TestRetrieveAuditDetails_CappedValueAgainstEmulator(t *testing.T) {
 		}
 		return
 	}
-	t.Errorf("no description change in %+v", got[id])
+	t.Errorf("no description change in %+v", changes)
 }

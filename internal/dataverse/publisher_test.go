@@ -137,6 +137,12 @@ func publishedAfter(completed []fakePublish, table string, since, until time.Tim
 	return false
 }
 
+// signallingPublishServer is a fakePublishServer taking delay per
+// publish that signals each publish's start on started.
+func signallingPublishServer(delay time.Duration) *fakePublishServer {
+	return &fakePublishServer{delay: delay, started: make(chan struct{}, 10)}
+}
+
 func newPublishTest(t *testing.T, f *fakePublishServer, opts PublisherOptions, cfg ...func(*Config)) *Publisher {
 	t.Helper()
 	c, _, _ := newTestServer(t, f.handler, append([]func(*Config){fastRetries}, cfg...)...)
@@ -201,7 +207,7 @@ func TestPublisherCoalescesConcurrentCalls(t *testing.T) {
 
 func TestPublisherCallDuringPublishWaitsForNext(t *testing.T) {
 	t.Parallel()
-	f := &fakePublishServer{delay: 80 * time.Millisecond, started: make(chan struct{}, 10)}
+	f := signallingPublishServer(80 * time.Millisecond)
 	p := newPublishTest(t, f, PublisherOptions{Window: 5 * time.Millisecond})
 	ctx := context.Background()
 	errA := make(chan error, 1)
@@ -328,7 +334,7 @@ func TestPublisherErrorReachesEveryWaiter(t *testing.T) {
 
 func TestPublisherOneWaiterCancelling(t *testing.T) {
 	t.Parallel()
-	f := &fakePublishServer{delay: 150 * time.Millisecond, started: make(chan struct{}, 10)}
+	f := signallingPublishServer(150 * time.Millisecond)
 	p := newPublishTest(t, f, PublisherOptions{Window: 30 * time.Millisecond})
 
 	ctxA, cancelA := context.WithCancel(context.Background())
@@ -354,7 +360,7 @@ func TestPublisherOneWaiterCancelling(t *testing.T) {
 
 func TestPublisherAllWaitersCancelling(t *testing.T) {
 	t.Parallel()
-	f := &fakePublishServer{delay: 5 * time.Second, started: make(chan struct{}, 10)}
+	f := signallingPublishServer(5 * time.Second)
 	p := newPublishTest(t, f, PublisherOptions{Window: -1})
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
@@ -430,7 +436,7 @@ func TestPublisherPerResource(t *testing.T) {
 
 func TestPublisherPublishAll(t *testing.T) {
 	t.Parallel()
-	f := &fakePublishServer{delay: 30 * time.Millisecond, started: make(chan struct{}, 10)}
+	f := signallingPublishServer(30 * time.Millisecond)
 	p := newPublishTest(t, f, PublisherOptions{Window: 10 * time.Millisecond})
 	ctx := context.Background()
 	errs := make(chan error, 3)

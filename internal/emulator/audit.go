@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/d365-audit/terraform-provider-dynamics365/internal/auditlabels"
 )
 
 // Audit action codes (choice "action" of the audit table) the emulator writes.
@@ -41,22 +43,7 @@ const (
 // ActionLabels are the English labels of the audit table's "action" choice,
 // as the Web API returns them in
 // action@OData.Community.Display.V1.FormattedValue.
-var ActionLabels = map[int]string{
-	0: "Unknown", 1: "Create", 2: "Update", 3: "Delete", 4: "Activate", 5: "Deactivate",
-	11: "Cascade", 12: "Merge", 13: "Assign", 14: "Share", 15: "Retrieve", 16: "Close",
-	17: "Cancel", 18: "Complete", 20: "Resolve", 21: "Reopen", 22: "Fulfill", 23: "Paid",
-	24: "Qualify", 25: "Disqualify", 26: "Submit", 27: "Reject", 28: "Approve", 29: "Invoice",
-	30: "Hold", 31: "Add Member", 32: "Remove Member", 33: "Associate Entities",
-	34: "Disassociate Entities", 53: "Assign Role To Team", 54: "Remove Role From Team",
-	55: "Assign Role To User", 56: "Remove Role From User", 57: "Add Privileges to Role",
-	58: "Remove Privileges From Role", 59: "Replace Privileges In Role",
-	64: "User Access via Web", 65: "User Access via Web Services", 100: "Delete Entity",
-	101: "Delete Attribute", 102: "Audit Change at Entity Level",
-	103: "Audit Change at Attribute Level", 104: "Audit Change at Org Level",
-	105: "Entity Audit Started", 106: "Attribute Audit Started", 107: "Audit Enabled",
-	108: "Entity Audit Stopped", 109: "Attribute Audit Stopped", 110: "Audit Disabled",
-	111: "Audit Log Deletion", 112: "User Access Audit Started", 113: "User Access Audit Stopped",
-}
+var ActionLabels = auditlabels.Action
 
 // operationLabels are the labels of the audit "operation" choice.
 var operationLabels = map[int]string{1: "Create", 2: "Update", 3: "Delete", 4: "Access", 5: "Upsert"}
@@ -325,7 +312,5 @@ func (s *Server) AuditRecords() []AuditRecord {
 // AuditCount is the number of audit rows stored.
 func (s *Server) AuditCount() int {
 	s.deletions.settle()
-	s.audits.mu.Lock()
-	defer s.audits.mu.Unlock()
-	return len(s.audits.order)
+	return locked(&s.audits.mu, func() int { return len(s.audits.order) })
 }

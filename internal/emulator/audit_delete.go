@@ -90,16 +90,12 @@ func newAuditDeletions(sh *shared, opts Options) *auditDeletions {
 // with this message (the system job's message), deleting nothing; "" makes
 // them succeed again.
 func (s *Server) FailAuditDeletionJobs(message string) {
-	s.deletions.mu.Lock()
-	defer s.deletions.mu.Unlock()
-	s.deletions.failNext = message
+	withLock(&s.deletions.mu, func() { s.deletions.failNext = message })
 }
 
 // AuditDeletionJobCount is the number of BulkDelete jobs submitted.
 func (s *Server) AuditDeletionJobCount() int {
-	s.deletions.mu.Lock()
-	defer s.deletions.mu.Unlock()
-	return len(s.deletions.jobs)
+	return locked(&s.deletions.mu, func() int { return len(s.deletions.jobs) })
 }
 
 // settle completes the jobs that are due.

@@ -180,35 +180,13 @@ func (rr *rowRenderer) appendRow(b []byte, r *auditRow) []byte {
 			b = append(b, "null"...)
 		case acObjectID:
 			if r.objectID != (uuid.UUID{}) {
-				if rr.ann.formatted && r.objectName != "" {
-					b = appendKey(b, &first, name+"@"+annFormatted)
-					b = appendJSONString(b, r.objectName)
-				}
-				if rr.ann.nav {
-					b = appendKey(b, &first, name+"@"+annNav)
-					b = appendJSONString(b, "objectid_"+r.table)
-				}
-				if rr.ann.lookup {
-					b = appendKey(b, &first, name+"@"+annLookup)
-					b = appendJSONString(b, r.table)
-				}
+				b = rr.appendLookupAnnotations(b, &first, name, r.objectName, r.objectName != "", "objectid_"+r.table, r.table)
 			}
 			b = appendKey(b, &first, name)
 			b = appendUUIDOrNull(b, r.objectID)
 		case acUserID:
 			if r.user != nil {
-				if rr.ann.formatted {
-					b = appendKey(b, &first, name+"@"+annFormatted)
-					b = appendJSONString(b, r.user.fullName)
-				}
-				if rr.ann.nav {
-					b = appendKey(b, &first, name+"@"+annNav)
-					b = appendJSONString(b, "userid")
-				}
-				if rr.ann.lookup {
-					b = appendKey(b, &first, name+"@"+annLookup)
-					b = appendJSONString(b, "systemuser")
-				}
+				b = rr.appendLookupAnnotations(b, &first, name, r.user.fullName, true, "userid", "systemuser")
 			}
 			b = appendKey(b, &first, name)
 			b = appendUUIDOrNull(b, r.userID)
@@ -427,6 +405,25 @@ func capAuditValue(s string) string {
 
 // appendChoice appends a choice column: its label as the formatted value
 // (when asked for and known), then its number.
+// appendLookupAnnotations writes the annotations of the lookup column name
+// that rr asks for: the formatted value (when hasFormatted), the navigation
+// property and the target table.
+func (rr *rowRenderer) appendLookupAnnotations(b []byte, first *bool, name, formatted string, hasFormatted bool, nav, table string) []byte {
+	if rr.ann.formatted && hasFormatted {
+		b = appendKey(b, first, name+"@"+annFormatted)
+		b = appendJSONString(b, formatted)
+	}
+	if rr.ann.nav {
+		b = appendKey(b, first, name+"@"+annNav)
+		b = appendJSONString(b, nav)
+	}
+	if rr.ann.lookup {
+		b = appendKey(b, first, name+"@"+annLookup)
+		b = appendJSONString(b, table)
+	}
+	return b
+}
+
 func (rr *rowRenderer) appendChoice(b []byte, first *bool, name string, v int, labels map[int]string) []byte {
 	if rr.ann.formatted {
 		if l, ok := labels[v]; ok {

@@ -71,11 +71,8 @@ func TestAzidentityClientSecret(t *testing.T) {
 func TestAzidentityClientCertificate(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, Options{})
-	certPEM, keyPEM, err := GenerateClientCertificate("cert-app")
-	if err != nil {
-		t.Fatal(err)
-	}
-	certs, key, err := azidentity.ParseCertificates(append(certPEM, keyPEM...), nil)
+	pemBytes, _, _ := clientCertificate(t, "cert-app")
+	certs, key, err := azidentity.ParseCertificates(pemBytes, nil)
 	if err != nil {
 		t.Fatalf("ParseCertificates: %v", err)
 	}

@@ -58,42 +58,20 @@ func appendCatalogueValue(buf []byte, v any) []byte {
 				return append(buf, mustRaw(x)...)
 			}
 		}
-		buf = append(buf, '{')
-		for i, m := range x {
-			if i > 0 {
-				buf = append(buf, ',')
-			}
-			buf = appendMarshalString(buf, m.name)
-			buf = append(buf, ':')
-			buf = appendCatalogueValue(buf, m.value)
-		}
-		return append(buf, '}')
+		buf, _ = appendObject(buf, x, appendMarshalString, func(b []byte, v any) ([]byte, error) {
+			return appendCatalogueValue(b, v), nil
+		})
+		return buf
 	case []any:
-		return appendSlice(buf, x == nil, len(x), func(b []byte, i int) []byte { return appendCatalogueValue(b, x[i]) })
+		return appendList(buf, x, func(v any, b []byte) []byte { return appendCatalogueValue(b, v) })
 	case []object:
-		return appendSlice(buf, x == nil, len(x), func(b []byte, i int) []byte { return appendCatalogueValue(b, x[i]) })
+		return appendList(buf, x, func(o object, b []byte) []byte { return appendCatalogueValue(b, o) })
 	case []string:
-		return appendSlice(buf, x == nil, len(x), func(b []byte, i int) []byte { return appendMarshalString(b, x[i]) })
+		return appendList(buf, x, func(s string, b []byte) []byte { return appendMarshalString(b, s) })
 	case []int:
-		return appendSlice(buf, x == nil, len(x), func(b []byte, i int) []byte { return strconv.AppendInt(b, int64(x[i]), 10) })
+		return appendList(buf, x, func(n int, b []byte) []byte { return strconv.AppendInt(b, int64(n), 10) })
 	}
 	return append(buf, mustRaw(v)...)
-}
-
-// appendSlice writes a JSON array, or null for a nil slice as json.Marshal
-// does.
-func appendSlice(buf []byte, isNil bool, n int, elem func([]byte, int) []byte) []byte {
-	if isNil {
-		return append(buf, rawNull...)
-	}
-	buf = append(buf, '[')
-	for i := range n {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		buf = elem(buf, i)
-	}
-	return append(buf, ']')
 }
 
 // appendMarshalString quotes s byte for byte as json.Marshal does (unlike

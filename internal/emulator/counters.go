@@ -39,18 +39,14 @@ func (c *requestCounters) countBytes(listener, key string, n int64) {
 // "POST $batch" (its parts are inside it), injected faults and service
 // protection refusals count with their error bodies.
 func (s *Server) ResponseBytes(key string) int64 {
-	s.counters.mu.Lock()
-	defer s.counters.mu.Unlock()
-	return s.counters.bytes[key]
+	return locked(&s.counters.mu, func() int64 { return s.counters.bytes[key] })
 }
 
 // ListenerResponseBytes returns the response body bytes of all requests to
 // a listener (ListenerLogin, ListenerEnvironment or ListenerGraph) since the
 // last ResetCounters.
 func (s *Server) ListenerResponseBytes(listener string) int64 {
-	s.counters.mu.Lock()
-	defer s.counters.mu.Unlock()
-	return s.counters.bytesByListener[listener]
+	return locked(&s.counters.mu, func() int64 { return s.counters.bytesByListener[listener] })
 }
 
 // count counts one request under key; a Dataverse write also in writes.
@@ -83,9 +79,7 @@ const batchPartPrefix = "batch-part "
 // HTTPRequestCount is RequestCount(key) without the requests that came
 // inside a $batch: the HTTP requests of that route on the wire.
 func (s *Server) HTTPRequestCount(key string) int {
-	s.counters.mu.Lock()
-	defer s.counters.mu.Unlock()
-	return s.counters.counts[key] - s.counters.counts[batchPartPrefix+key]
+	return locked(&s.counters.mu, func() int { return s.counters.counts[key] - s.counters.counts[batchPartPrefix+key] })
 }
 
 // RequestCount returns how many requests were received for key, which is
@@ -103,9 +97,7 @@ func (s *Server) HTTPRequestCount(key string) int {
 // control endpoint is not counted. Refused requests (401, 403, 4xx,
 // service protection 429s, injected faults) count too.
 func (s *Server) RequestCount(key string) int {
-	s.counters.mu.Lock()
-	defer s.counters.mu.Unlock()
-	return s.counters.counts[key]
+	return locked(&s.counters.mu, func() int { return s.counters.counts[key] })
 }
 
 // Requests returns a copy of all request counters.
@@ -122,9 +114,7 @@ func (s *Server) Requests() map[string]int {
 // WriteCount is the number of non-GET requests received by the Dataverse
 // listener, whether accepted or refused.
 func (s *Server) WriteCount() int {
-	s.counters.mu.Lock()
-	defer s.counters.mu.Unlock()
-	return s.counters.writes
+	return locked(&s.counters.mu, func() int { return s.counters.writes })
 }
 
 // ResetCounters sets all request counters, ResponseBytes, WriteCount,

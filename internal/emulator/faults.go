@@ -56,9 +56,7 @@ func (s *Server) InjectFaults(route string, faults ...Fault) {
 // PendingFaults returns how many injected faults for route are not yet
 // consumed.
 func (s *Server) PendingFaults(route string) int {
-	s.faults.mu.Lock()
-	defer s.faults.mu.Unlock()
-	return len(s.faults.pending[route])
+	return locked(&s.faults.mu, func() int { return len(s.faults.pending[route]) })
 }
 
 // FaultRule makes a share of the requests of a route fail, and/or slows
@@ -158,9 +156,7 @@ func (s *Server) SetFaultRules(seed int64, rules ...FaultRule) {
 // replaced (statuses and resets; zero Faults and latency do not count),
 // since Start or ResetCounters. Service protection refusals do not count.
 func (s *Server) InjectedFaultCount() int {
-	s.counters.mu.Lock()
-	defer s.counters.mu.Unlock()
-	return s.counters.injected
+	return locked(&s.counters.mu, func() int { return s.counters.injected })
 }
 
 // plan decides what the fault rules do to one request.

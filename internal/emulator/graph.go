@@ -104,16 +104,12 @@ func newGraphPart(sh *shared, opts Options) *graphPart {
 // FailAuditQueries makes audit log queries created from now on end
 // "failed" instead of "succeeded" (on) or succeed again (off).
 func (s *Server) FailAuditQueries(on bool) {
-	s.graph.mu.Lock()
-	defer s.graph.mu.Unlock()
-	s.graph.failQueries = on
+	withLock(&s.graph.mu, func() { s.graph.failQueries = on })
 }
 
 // AuditQueryCount is the number of audit log queries created.
 func (s *Server) AuditQueryCount() int {
-	s.graph.mu.Lock()
-	defer s.graph.mu.Unlock()
-	return len(s.graph.queries)
+	return locked(&s.graph.mu, func() int { return len(s.graph.queries) })
 }
 
 // status: notStarted for the first half of the delay, running for the

@@ -60,6 +60,21 @@ func login(t *testing.T, s *Server, clientID, secret string) string {
 	return body["access_token"].(string)
 }
 
+// getJSON GETs url with the server's client, decodes the JSON answer into
+// out and returns the answer's status.
+func getJSON(t *testing.T, s *Server, url string, out any) int {
+	t.Helper()
+	resp, err := s.HTTPClient().Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return resp.StatusCode
+}
+
 type apiResponse struct {
 	status int
 	header http.Header

@@ -217,7 +217,5 @@ func (s *Server) countToken(clientID string) {
 // managed identity endpoint issued to clientID (since Start or
 // ResetCounters). Refused requests and IssueAccessToken do not count.
 func (s *Server) TokensIssued(clientID string) int {
-	s.counters.mu.Lock()
-	defer s.counters.mu.Unlock()
-	return s.counters.tokensIssued[clientID]
+	return locked(&s.counters.mu, func() int { return s.counters.tokensIssued[clientID] })
 }

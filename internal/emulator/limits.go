@@ -213,9 +213,7 @@ func groupThousands(n int64) string {
 // $batch); a request is in flight from its admission until its handler has
 // returned, which is before the client can read the answer.
 func (s *Server) ConcurrencyHighWater() int {
-	s.limits.mu.Lock()
-	defer s.limits.mu.Unlock()
-	return s.limits.highWater
+	return locked(&s.limits.mu, func() int { return s.limits.highWater })
 }
 
 // ResetLimits forgets every user's service protection windows (requests

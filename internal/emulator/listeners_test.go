@@ -1,7 +1,6 @@
 package emulator
 
 import (
-	"encoding/json"
 	"net"
 	"net/url"
 	"strconv"
@@ -65,13 +64,8 @@ func TestFederatedIssuerOption(t *testing.T) {
 		t.Fatalf("token: %d %v", status, body)
 	}
 	// The discovery document stays on the login listener, its keys too.
-	resp, err := s.HTTPClient().Get(s.AuthorityHost() + "federated/.well-known/openid-configuration")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = resp.Body.Close() }()
 	var cfg map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&cfg)
+	getJSON(t, s, s.AuthorityHost()+"federated/.well-known/openid-configuration", &cfg)
 	if cfg["issuer"] != issuer || cfg["jwks_uri"] != s.AuthorityHost()+"federated/keys" {
 		t.Errorf("discovery = %v", cfg)
 	}

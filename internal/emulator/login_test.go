@@ -7,7 +7,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
 	"encoding/pem"
 	"net/http"
 	"net/url"
@@ -22,17 +21,9 @@ import (
 func TestOpenIDConfiguration(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, Options{})
-	resp, err := s.HTTPClient().Get(s.AuthorityHost() + s.TenantID() + "/v2.0/.well-known/openid-configuration")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = resp.Body.Close() }()
 	var cfg map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&cfg); err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("status %d", resp.StatusCode)
+	if status := getJSON(t, s, s.AuthorityHost()+s.TenantID()+"/v2.0/.well-known/openid-configuration", &cfg); status != http.StatusOK {
+		t.Fatalf("status %d", status)
 	}
 	base := s.AuthorityHost() + s.TenantID()
 	for k, want := range map[string]string{
@@ -53,31 +44,19 @@ func TestOpenIDConfiguration(t *testing.T) {
 	}
 
 	// JWKS publishes the key access tokens are signed with.
-	resp2, err := s.HTTPClient().Get(base + "/discovery/v2.0/keys")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = resp2.Body.Close() }()
 	var jwks struct {
 		Keys []struct{ Kid, Kty, N, E string }
 	}
-	if err := json.NewDecoder(resp2.Body).Decode(&jwks); err != nil {
-		t.Fatal(err)
-	}
+	getJSON(t, s, base+"/discovery/v2.0/keys", &jwks)
 	if len(jwks.Keys) != 1 || jwks.Keys[0].Kid != s.tokenKey.kid || jwks.Keys[0].Kty != "RSA" {
 		t.Errorf("jwks = %+v", jwks)
 	}
 
 	// Unknown tenant.
-	resp3, err := s.HTTPClient().Get(s.AuthorityHost() + uuid.NewString() + "/v2.0/.well-known/openid-configuration")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = resp3.Body.Close() }()
 	var e map[string]any
-	_ = json.NewDecoder(resp3.Body).Decode(&e)
-	if resp3.StatusCode != http.StatusBadRequest || e["error"] != "invalid_tenant" || !strings.HasPrefix(e["error_description"].(string), "AADSTS90002:") {
-		t.Errorf("unknown tenant: %d %v", resp3.StatusCode, e)
+	status := getJSON(t, s, s.AuthorityHost()+uuid.NewString()+"/v2.0/.well-known/openid-configuration", &e)
+	if status != http.StatusBadRequest || e["error"] != "invalid_tenant" || !strings.HasPrefix(e["error_description"].(string), "AADSTS90002:") {
+		t.Errorf("unknown tenant: %d %v", status, e)
 	}
 	wantRequestCounts(t, s, map[string]int{"GET openid-configuration": 2, "GET keys": 1})
 }
@@ -238,8 +217,14 @@ func certAssertion(t *testing.T, cert *x509.Certificate, key *rsa.PrivateKey, me
 	return signed
 }
 
-func parseClientCert(t *testing.T, certPEM, keyPEM []byte) (*x509.Certificate, *rsa.PrivateKey) {
+// clientCertificate is a new certificate and key for the client name, as
+// PEM (certificate, then key) and parsed.
+func clientCertificate(t *testing.T, name string) ([]byte, *x509.Certificate, *rsa.PrivateKey) {
 	t.Helper()
+	certPEM, keyPEM, err := GenerateClientCertificate(name)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cb, _ := pem.Decode(certPEM)
 	kb, _ := pem.Decode(keyPEM)
 	cert, err := x509.ParseCertificate(cb.Bytes)
@@ -250,20 +235,15 @@ func parseClientCert(t *testing.T, certPEM, keyPEM []byte) (*x509.Certificate, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cert, key.(*rsa.PrivateKey)
+	return append(certPEM, keyPEM...), cert, key.(*rsa.PrivateKey)
 }
 
 func TestTokenCertificateAssertion(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, Options{})
-	certPEM, keyPEM, err := GenerateClientCertificate("cert-app")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, key := parseClientCert(t, certPEM, keyPEM)
+	_, cert, key := clientCertificate(t, "cert-app")
 	s.AddCertificateClient("cert-app", cert)
-	otherPEM, otherKeyPEM, _ := GenerateClientCertificate("other")
-	otherCert, otherKey := parseClientCert(t, otherPEM, otherKeyPEM)
+	_, otherCert, otherKey := clientCertificate(t, "other")
 
 	form := func(assertion string) url.Values {
 		return assertionForm("cert-app", assertion, s.EnvironmentURL()+"/.default openid offline_access profile")
@@ -357,13 +337,8 @@ func TestTokenFederatedAssertion(t *testing.T) {
 	}
 
 	// The federated issuer publishes its discovery document and keys.
-	resp, err := s.HTTPClient().Get(s.FederatedIssuer() + "/.well-known/openid-configuration")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = resp.Body.Close() }()
 	var cfg map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&cfg)
+	getJSON(t, s, s.FederatedIssuer()+"/.well-known/openid-configuration", &cfg)
 	if cfg["issuer"] != s.FederatedIssuer() || cfg["jwks_uri"] != s.FederatedIssuer()+"/keys" {
 		t.Errorf("federated discovery = %v", cfg)
 	}

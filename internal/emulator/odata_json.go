@@ -93,23 +93,12 @@ func appendJSONValue(b []byte, v any) ([]byte, error) {
 	case []complexDefinition:
 		return appendList(b, x, complexDefinition.appendJSON), nil
 	case object:
-		b = append(b, '{')
-		for i, m := range x {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, m.name)
-			b = append(b, ':')
-			value := m.value
+		return appendObject(b, x, appendJSONString, func(b []byte, value any) ([]byte, error) {
 			if t, ok := value.(time.Time); ok {
 				value = t.UTC().Format(dataverseTimeFormat)
 			}
-			var err error
-			if b, err = appendJSONValue(b, value); err != nil {
-				return nil, err
-			}
-		}
-		return append(b, '}'), nil
+			return appendJSONValue(b, value)
+		})
 	}
 	m, err := json.Marshal(v)
 	if err != nil {
@@ -118,6 +107,26 @@ func appendJSONValue(b []byte, v any) ([]byte, error) {
 	return append(b, m...), nil
 }
 
+// appendObject writes x as a JSON object: each name quoted by appendName,
+// each value written by appendValue.
+func appendObject(b []byte, x object, appendName func([]byte, string) []byte, appendValue func([]byte, any) ([]byte, error)) ([]byte, error) {
+	b = append(b, '{')
+	for i, m := range x {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendName(b, m.name)
+		b = append(b, ':')
+		var err error
+		if b, err = appendValue(b, m.value); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, '}'), nil
+}
+
+// appendList writes a JSON array, or null for a nil slice as json.Marshal
+// does.
 func appendList[T any](b []byte, items []T, appendItem func(T, []byte) []byte) []byte {
 	if items == nil {
 		return append(b, "null"...)

@@ -3,6 +3,7 @@ package emulator
 import (
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -30,6 +31,21 @@ import (
 // requestCounters, faultInjector and serviceLimits hold only their own
 // lock and call no part. The audit API (audit_api.go, audit_history.go)
 // takes the metadata and simulation locks one at a time, never nested.
+
+// locked is get's result, read holding mu: the Server's getters of a
+// part's counts and settings.
+func locked[T any](mu *sync.Mutex, get func() T) T {
+	mu.Lock()
+	defer mu.Unlock()
+	return get()
+}
+
+// withLock runs set holding mu: the Server's setters of a part's settings.
+func withLock(mu *sync.Mutex, set func()) {
+	mu.Lock()
+	defer mu.Unlock()
+	set()
+}
 
 // shared is what every part reaches by reference: the leaf parts (audit
 // store, directory, ids), the clocks, the URLs and the close signal. Its

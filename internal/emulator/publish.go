@@ -266,17 +266,13 @@ func parsePublishXML(body []byte) ([]string, string) {
 // PublishCount is the number of successful PublishXml and PublishAllXml
 // requests.
 func (s *Server) PublishCount() int {
-	s.publish.mu.Lock()
-	defer s.publish.mu.Unlock()
-	return s.publish.publishCount
+	return locked(&s.publish.mu, func() int { return s.publish.publishCount })
 }
 
 // LockConflictCount is the number of publish requests and metadata PUTs
 // refused because another solution operation held the lock.
 func (s *Server) LockConflictCount() int {
-	s.publish.mu.Lock()
-	defer s.publish.mu.Unlock()
-	return s.publish.lockConflicts
+	return locked(&s.publish.mu, func() int { return s.publish.lockConflicts })
 }
 
 // PublishedTables returns the tables of each successful publish, in order:

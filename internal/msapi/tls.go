@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/go-cleanhttp"
@@ -65,11 +66,11 @@ func IsCertificateError(err error) bool {
 	if errors.As(err, &certInvalid) || errors.As(err, &unknownAuthority) || errors.As(err, &hostname) || errors.As(err, &verify) {
 		return true
 	}
-	msg := err.Error()
-	for _, s := range []string{"tls: failed to verify certificate", "x509: certificate", "certificate is not trusted"} {
-		if strings.Contains(msg, s) {
-			return true
-		}
-	}
-	return false
+	return containsAny(err.Error(), "tls: failed to verify certificate", "x509: certificate", "certificate is not trusted")
+}
+
+// containsAny reports whether s contains one of subs: the error text checks
+// of errors that reach us flattened to text.
+func containsAny(s string, subs ...string) bool {
+	return slices.ContainsFunc(subs, func(sub string) bool { return strings.Contains(s, sub) })
 }

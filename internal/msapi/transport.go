@@ -421,13 +421,7 @@ func retryableTransportError(err error) bool {
 		// Not an attempt timeout (that is attemptTimeoutError): the caller's context.
 		return false
 	}
-	msg := err.Error()
-	for _, s := range []string{"unsupported protocol scheme", "invalid header", "stopped after"} {
-		if strings.Contains(msg, s) {
-			return false
-		}
-	}
-	return true
+	return !containsAny(err.Error(), "unsupported protocol scheme", "invalid header", "stopped after")
 }
 
 // backoff returns the wait before the next attempt (retryablehttp.Backoff):

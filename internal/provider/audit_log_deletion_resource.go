@@ -31,7 +31,6 @@ import (
 )
 
 var (
-	_ resource.ResourceWithConfigure        = (*auditLogDeletionResource)(nil)
 	_ resource.ResourceWithModifyPlan       = (*auditLogDeletionResource)(nil)
 	_ resource.ResourceWithConfigValidators = (*auditLogDeletionResource)(nil)
 )
@@ -62,9 +61,7 @@ type auditLogDeletionModel struct {
 
 type auditLogDeletionResource struct{ resourceBase }
 
-func newAuditLogDeletionResource() resource.Resource {
-	return &auditLogDeletionResource{resourceBase{typeNameSuffix: "_audit_log_deletion"}}
-}
+var newAuditLogDeletionResource = newResource[auditLogDeletionResource]("_audit_log_deletion")
 
 func (r *auditLogDeletionResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	replaceString := []planmodifier.String{stringplanmodifier.RequiresReplace()}

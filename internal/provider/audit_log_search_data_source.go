@@ -18,10 +18,7 @@ import (
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/graph"
 )
 
-var (
-	_ datasource.DataSourceWithConfigure      = (*auditLogSearchDataSource)(nil)
-	_ datasource.DataSourceWithValidateConfig = (*auditLogSearchDataSource)(nil)
-)
+var _ datasource.DataSourceWithValidateConfig = (*auditLogSearchDataSource)(nil)
 
 // graphVersionThatCreates is the Graph version where Microsoft documents
 // creating an audit log query ("Create auditLogQuery"); v1.0 documents
@@ -61,9 +58,7 @@ type auditLogRecord struct {
 
 type auditLogSearchDataSource struct{ dataSourceBase }
 
-func newAuditLogSearchDataSource() datasource.DataSource {
-	return &auditLogSearchDataSource{dataSourceBase{typeNameSuffix: "_audit_log_search"}}
-}
+var newAuditLogSearchDataSource = newDataSource[auditLogSearchDataSource]("_audit_log_search")
 
 func (d *auditLogSearchDataSource) Schema(ctx context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	notEmpty := stringvalidator.LengthAtLeast(1)

@@ -18,10 +18,7 @@ import (
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/dataverse"
 )
 
-var (
-	_ datasource.DataSourceWithConfigure      = (*auditRecordsDataSource)(nil)
-	_ datasource.DataSourceWithValidateConfig = (*auditRecordsDataSource)(nil)
-)
+var _ datasource.DataSourceWithValidateConfig = (*auditRecordsDataSource)(nil)
 
 type auditRecordsModel struct {
 	ID                types.String   `tfsdk:"id"`
@@ -61,9 +58,7 @@ type auditChange struct {
 
 type auditRecordsDataSource struct{ dataSourceBase }
 
-func newAuditRecordsDataSource() datasource.DataSource {
-	return &auditRecordsDataSource{dataSourceBase{typeNameSuffix: "_audit_records"}}
-}
+var newAuditRecordsDataSource = newDataSource[auditRecordsDataSource]("_audit_records")
 
 func (d *auditRecordsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	var opNames []string

@@ -210,12 +210,11 @@ type auditRowsMatch struct {
 }
 
 func (c auditRowsMatch) CheckState(_ context.Context, req statecheck.CheckStateRequest, resp *statecheck.CheckStateResponse) {
-	attrs, err := resourceAttributes(req.State, c.addr)
+	records, truncated, err := auditRecordsState(req.State, c.addr)
 	if err != nil {
 		resp.Error = err
 		return
 	}
-	records, _ := attrs["records"].([]any)
 	// Newest first; rows of one second newest insertion first.
 	want := slices.Clone(c.want)
 	slices.Reverse(want)
@@ -224,7 +223,7 @@ func (c auditRowsMatch) CheckState(_ context.Context, req statecheck.CheckStateR
 		resp.Error = fmt.Errorf("%s: %d records, want %d", c.addr, len(records), len(want))
 		return
 	}
-	if tr, _ := attrs["truncated"].(bool); tr {
+	if truncated {
 		resp.Error = fmt.Errorf("%s: truncated, want every row", c.addr)
 		return
 	}

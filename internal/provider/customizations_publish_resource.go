@@ -21,10 +21,7 @@ import (
 	"github.com/d365-audit/terraform-provider-dynamics365/internal/dataverse"
 )
 
-var (
-	_ resource.ResourceWithConfigure  = (*customizationsPublishResource)(nil)
-	_ resource.ResourceWithModifyPlan = (*customizationsPublishResource)(nil)
-)
+var _ resource.ResourceWithModifyPlan = (*customizationsPublishResource)(nil)
 
 type customizationsPublishModel struct {
 	ID                 types.String   `tfsdk:"id"`
@@ -37,9 +34,7 @@ type customizationsPublishModel struct {
 
 type customizationsPublishResource struct{ resourceBase }
 
-func newCustomizationsPublishResource() resource.Resource {
-	return &customizationsPublishResource{resourceBase{typeNameSuffix: "_customizations_publish"}}
-}
+var newCustomizationsPublishResource = newResource[customizationsPublishResource]("_customizations_publish")
 
 func (r *customizationsPublishResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{

@@ -118,12 +118,11 @@ type auditIDs struct {
 }
 
 func (c auditIDs) CheckState(_ context.Context, req statecheck.CheckStateRequest, resp *statecheck.CheckStateResponse) {
-	attrs, err := resourceAttributes(req.State, c.addr)
+	records, truncated, err := auditRecordsState(req.State, c.addr)
 	if err != nil {
 		resp.Error = err
 		return
 	}
-	records, _ := attrs["records"].([]any)
 	got := make([]string, 0, len(records))
 	var prev string
 	for i, r := range records {
@@ -143,8 +142,8 @@ func (c auditIDs) CheckState(_ context.Context, req statecheck.CheckStateRequest
 		resp.Error = fmt.Errorf("%s: %d records, want %d (first difference in %s)", c.addr, len(got), len(want), firstDiff(got, want))
 		return
 	}
-	if tr, _ := attrs["truncated"].(bool); tr != c.truncated {
-		resp.Error = fmt.Errorf("%s: truncated = %t, want %t", c.addr, tr, c.truncated)
+	if truncated != c.truncated {
+		resp.Error = fmt.Errorf("%s: truncated = %t, want %t", c.addr, truncated, c.truncated)
 	}
 }
 
@@ -155,6 +154,18 @@ func firstDiff(a, b []string) string {
 		}
 	}
 	return "length"
+}
+
+// auditRecordsState is the records and the truncated flag of the
+// audit_records data source at addr in the state.
+func auditRecordsState(state *tfjson.State, addr string) (records []any, truncated bool, err error) {
+	attrs, err := resourceAttributes(state, addr)
+	if err != nil {
+		return nil, false, err
+	}
+	records, _ = attrs["records"].([]any)
+	truncated, _ = attrs["truncated"].(bool)
+	return records, truncated, nil
 }
 
 func resourceAttributes(state *tfjson.State, addr string) (map[string]any, error) {

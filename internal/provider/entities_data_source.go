@@ -52,9 +52,7 @@ type entityItem struct {
 
 type entitiesDataSource struct{ dataSourceBase }
 
-func newEntitiesDataSource() datasource.DataSource {
-	return &entitiesDataSource{dataSourceBase{typeNameSuffix: "_entities"}}
-}
+var newEntitiesDataSource = newDataSource[entitiesDataSource]("_entities")
 
 func (d *entitiesDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	var areaDoc []string

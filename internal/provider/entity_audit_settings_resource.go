@@ -27,7 +27,6 @@ import (
 )
 
 var (
-	_ resource.ResourceWithConfigure   = (*entityAuditSettingsResource)(nil)
 	_ resource.ResourceWithImportState = (*entityAuditSettingsResource)(nil)
 	_ resource.ResourceWithModifyPlan  = (*entityAuditSettingsResource)(nil)
 )
@@ -65,9 +64,7 @@ type entityPrivateState = settingsPrivateState[entityTarget]
 
 type entityAuditSettingsResource struct{ resourceBase }
 
-func newEntityAuditSettingsResource() resource.Resource {
-	return &entityAuditSettingsResource{resourceBase{typeNameSuffix: "_entity_audit_settings"}}
-}
+var newEntityAuditSettingsResource = newResource[entityAuditSettingsResource]("_entity_audit_settings")
 
 func (r *entityAuditSettingsResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = entityAuditSettingsSchema(ctx)

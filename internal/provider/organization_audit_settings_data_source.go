@@ -8,8 +8,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 )
 
-var _ datasource.DataSourceWithConfigure = (*organizationAuditSettingsDataSource)(nil)
-
 type organizationAuditSettingsDataSourceModel struct {
 	ID             types.String `tfsdk:"id"`
 	EnvironmentURL types.String `tfsdk:"environment_url"`
@@ -19,9 +17,7 @@ type organizationAuditSettingsDataSourceModel struct {
 
 type organizationAuditSettingsDataSource struct{ dataSourceBase }
 
-func newOrganizationAuditSettingsDataSource() datasource.DataSource {
-	return &organizationAuditSettingsDataSource{dataSourceBase{typeNameSuffix: "_organization_audit_settings"}}
-}
+var newOrganizationAuditSettingsDataSource = newDataSource[organizationAuditSettingsDataSource]("_organization_audit_settings")
 
 func (d *organizationAuditSettingsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	attributes := map[string]schema.Attribute{

@@ -17,7 +17,6 @@ import (
 )
 
 var (
-	_ resource.ResourceWithConfigure      = (*organizationAuditSettingsResource)(nil)
 	_ resource.ResourceWithImportState    = (*organizationAuditSettingsResource)(nil)
 	_ resource.ResourceWithValidateConfig = (*organizationAuditSettingsResource)(nil)
 	_ resource.ResourceWithModifyPlan     = (*organizationAuditSettingsResource)(nil)
@@ -35,9 +34,7 @@ type orgPrivateState = settingsPrivateState[orgPatch]
 
 type organizationAuditSettingsResource struct{ resourceBase }
 
-func newOrganizationAuditSettingsResource() resource.Resource {
-	return &organizationAuditSettingsResource{resourceBase{typeNameSuffix: "_organization_audit_settings"}}
-}
+var newOrganizationAuditSettingsResource = newResource[organizationAuditSettingsResource]("_organization_audit_settings")
 
 func (r *organizationAuditSettingsResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	attributes := map[string]schema.Attribute{

@@ -51,6 +51,44 @@ func (b *dataSourceBase) Configure(_ context.Context, req datasource.ConfigureRe
 	b.data = configuredData(req.ProviderData, &resp.Diagnostics)
 }
 
+func (b *resourceBase) setTypeNameSuffix(s string)   { b.typeNameSuffix = s }
+func (b *dataSourceBase) setTypeNameSuffix(s string) { b.typeNameSuffix = s }
+
+// resourceType and dataSourceType are what newResource and newDataSource
+// build: a pointer to a type embedding resourceBase or dataSourceBase. The
+// constraints are the compile-time check that the provider configures it.
+type resourceType[T any] interface {
+	*T
+	resource.ResourceWithConfigure
+	setTypeNameSuffix(string)
+}
+
+type dataSourceType[T any] interface {
+	*T
+	datasource.DataSourceWithConfigure
+	setTypeNameSuffix(string)
+}
+
+// newResource is the constructor the provider registers for the resource
+// type T: a new *T named by typeNameSuffix.
+func newResource[T any, P resourceType[T]](typeNameSuffix string) func() resource.Resource {
+	return func() resource.Resource { return typeNamed[T, P](typeNameSuffix) }
+}
+
+// newDataSource is newResource for a data source.
+func newDataSource[T any, P dataSourceType[T]](typeNameSuffix string) func() datasource.DataSource {
+	return func() datasource.DataSource { return typeNamed[T, P](typeNameSuffix) }
+}
+
+func typeNamed[T any, P interface {
+	*T
+	setTypeNameSuffix(string)
+}](typeNameSuffix string) P {
+	p := P(new(T))
+	p.setTypeNameSuffix(typeNameSuffix)
+	return p
+}
+
 // configuredData is the provider data of a Configure request: the provider
 // hands over *providerData, or nil before it is configured.
 func configuredData(raw any, diags *diag.Diagnostics) *providerData {
