@@ -769,22 +769,6 @@ func TestAccEntityAuditSettings_givesUpOnTheLockAtTheTimeout(t *testing.T) {
 	}
 }
 
-// plainGetModes runs a test against both answers a plain GET of
-// EntityDefinitions may give: nobody here can check which one Dataverse
-// gives, so the provider must be right with either.
-func plainGetModes(t *testing.T, run func(t *testing.T, env *acctest.Env)) {
-	for _, servesSaved := range []bool{false, true} {
-		name := "plainGetServesPublished"
-		if servesSaved {
-			name = "plainGetServesSaved"
-		}
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			run(t, acctest.NewEnvWithOptions(t, emulator.Options{PlainMetadataGetServesSaved: servesSaved}))
-		})
-	}
-}
-
 func publishTables(env *acctest.Env, tables ...string) error {
 	token, err := env.Emulator.IssueAccessToken(env.ClientID, env.Emulator.EnvironmentURL(), time.Hour)
 	if err != nil {
@@ -814,48 +798,111 @@ func publishTables(env *acctest.Env, tables ...string) error {
 // published = false; once someone publishes, a refresh says true.
 func TestAccEntityAuditSettings_forgottenPublish(t *testing.T) {
 	t.Parallel()
-	plainGetModes(t, func(t *testing.T, env *acctest.Env) {
-		addr := "dynamics365_entity_audit_settings.account"
-		cfg := entityConfig(env, "account", "audit_enabled = false\n  publish = false")
-		resource.Test(t, resource.TestCase{
-			PreCheck:                 func() { acctest.PreCheck(t) },
-			ProtoV6ProviderFactories: testFactories(),
-			Steps: []resource.TestStep{
-				{
-					Config: cfg,
-					ConfigStateChecks: []statecheck.StateCheck{
-						statecheck.ExpectKnownValue(addr, tfjsonpath.New("audit_enabled"), knownvalue.Bool(false)),
-						statecheck.ExpectKnownValue(addr, tfjsonpath.New("published"), knownvalue.Bool(false)),
-					},
-					Check: func(*terraform.State) error {
-						saved, _ := env.Emulator.EntityAudit("account")
-						pub, _ := env.Emulator.PublishedEntityAudit("account")
-						if saved.IsAuditEnabled || !pub.IsAuditEnabled {
-							return fmt.Errorf("saved %t, published %t; want saved off and still audited", saved.IsAuditEnabled, pub.IsAuditEnabled)
-						}
-						return nil
-					},
+	env := acctest.NewEnv(t)
+	addr := "dynamics365_entity_audit_settings.account"
+	cfg := entityConfig(env, "account", "audit_enabled = false\n  publish = false")
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testFactories(),
+		Steps: []resource.TestStep{
+			{
+				Config: cfg,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("audit_enabled"), knownvalue.Bool(false)),
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("published"), knownvalue.Bool(false)),
 				},
-				{
-					// The user chose not to publish: no diff for it.
-					Config:           cfg,
-					ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan()),
-				},
-				{
-					// Published by someone else: the state learns it.
-					PreConfig: func() {
-						if err := publishTables(env, "account"); err != nil {
-							t.Fatal(err)
-						}
-					},
-					Config:           cfg,
-					ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan()),
-					ConfigStateChecks: []statecheck.StateCheck{
-						statecheck.ExpectKnownValue(addr, tfjsonpath.New("published"), knownvalue.Bool(true)),
-					},
+				Check: func(*terraform.State) error {
+					saved, _ := env.Emulator.EntityAudit("account")
+					pub, _ := env.Emulator.PublishedEntityAudit("account")
+					if saved.IsAuditEnabled || !pub.IsAuditEnabled {
+						return fmt.Errorf("saved %t, published %t; want saved off and still audited", saved.IsAuditEnabled, pub.IsAuditEnabled)
+					}
+					return nil
 				},
 			},
-		})
+			{
+				// The user chose not to publish: no diff for it.
+				Config:           cfg,
+				ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan()),
+			},
+			{
+				// Published by someone else: the state learns it.
+				PreConfig: func() {
+					if err := publishTables(env, "account"); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config:           cfg,
+				ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan()),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("published"), knownvalue.Bool(true)),
+				},
+			},
+		},
+	})
+}
+
+// A column change saved but not published shows in `published` when the
+// resource manages that column (its published value is read, filtered on
+// the managed columns), and not when it manages other columns only.
+func TestAccEntityAuditSettings_unpublishedColumnChange(t *testing.T) {
+	t.Parallel()
+	env := acctest.NewEnv(t)
+	addr := "dynamics365_entity_audit_settings.new_project"
+	cfg := entityConfig(env, "new_project", `
+  audit_enabled = true
+  attributes = {
+    new_code = true
+  }
+`)
+	saveColumn := func(col string) func() {
+		return func() {
+			if err := env.Emulator.SaveEntityAudit("new_project", func(a *emulator.EntityAuditState) {
+				c := a.Attributes[col]
+				c.IsAuditEnabled = !c.IsAuditEnabled
+				a.Attributes[col] = c
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testFactories(),
+		Steps: []resource.TestStep{
+			{Config: cfg},
+			{
+				// A column this resource does not manage: nothing to do.
+				PreConfig:        saveColumn("new_rating"),
+				Config:           cfg,
+				ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan()),
+			},
+			{
+				// The managed column published off, then saved on (as
+				// configured) without a publish: only the published view
+				// differs, and the plan publishes.
+				PreConfig: func() {
+					saveColumn("new_code")()
+					if err := publishTables(env, "new_project"); err != nil {
+						t.Fatal(err)
+					}
+					saveColumn("new_code")()
+				},
+				Config:    cfg,
+				ConfigPlanChecks: preApply(
+					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue(addr, tfjsonpath.New("published"), knownvalue.Bool(true)),
+				),
+				Check: func(*terraform.State) error {
+					pub, _ := env.Emulator.PublishedEntityAudit("new_project")
+					if !pub.Attributes["new_code"].IsAuditEnabled {
+						return fmt.Errorf("new_code is not audited as published")
+					}
+					return nil
+				},
+			},
+			{Config: cfg, ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan())},
+		},
 	})
 }
 
@@ -864,36 +911,35 @@ func TestAccEntityAuditSettings_forgottenPublish(t *testing.T) {
 // false -> true in the next plan, and the apply publishes it.
 func TestAccEntityAuditSettings_savedNotPublishedIsPublished(t *testing.T) {
 	t.Parallel()
-	plainGetModes(t, func(t *testing.T, env *acctest.Env) {
-		addr := "dynamics365_entity_audit_settings.account"
-		resource.Test(t, resource.TestCase{
-			PreCheck:                 func() { acctest.PreCheck(t) },
-			ProtoV6ProviderFactories: testFactories(),
-			Steps: []resource.TestStep{
-				{Config: entityConfig(env, "account", "retrieve_audit_enabled = false")},
-				{
-					// What an apply killed after its PUT leaves behind.
-					PreConfig: func() {
-						if err := env.Emulator.SaveEntityAudit("account", func(a *emulator.EntityAuditState) {
-							a.IsRetrieveAuditEnabled = true
-						}); err != nil {
-							t.Fatal(err)
-						}
-					},
-					Config: entityConfig(env, "account", "retrieve_audit_enabled = true"),
-					ConfigPlanChecks: preApply(
-						plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
-						plancheck.ExpectKnownValue(addr, tfjsonpath.New("published"), knownvalue.Bool(true)),
-					),
-					Check: func(*terraform.State) error {
-						if pub, _ := env.Emulator.PublishedEntityAudit("account"); !pub.IsRetrieveAuditEnabled || !env.Emulator.IsPublished("account") {
-							return fmt.Errorf("the saved change was not published")
-						}
-						return nil
-					},
+	env := acctest.NewEnv(t)
+	addr := "dynamics365_entity_audit_settings.account"
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testFactories(),
+		Steps: []resource.TestStep{
+			{Config: entityConfig(env, "account", "retrieve_audit_enabled = false")},
+			{
+				// What an apply killed after its PUT leaves behind.
+				PreConfig: func() {
+					if err := env.Emulator.SaveEntityAudit("account", func(a *emulator.EntityAuditState) {
+						a.IsRetrieveAuditEnabled = true
+					}); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: entityConfig(env, "account", "retrieve_audit_enabled = true"),
+				ConfigPlanChecks: preApply(
+					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue(addr, tfjsonpath.New("published"), knownvalue.Bool(true)),
+				),
+				Check: func(*terraform.State) error {
+					if pub, _ := env.Emulator.PublishedEntityAudit("account"); !pub.IsRetrieveAuditEnabled || !env.Emulator.IsPublished("account") {
+						return fmt.Errorf("the saved change was not published")
+					}
+					return nil
 				},
 			},
-		})
+		},
 	})
 }
 
@@ -901,47 +947,46 @@ func TestAccEntityAuditSettings_savedNotPublishedIsPublished(t *testing.T) {
 // but not published afterwards makes the plan publish again.
 func TestAccCustomizationsPublish_healsUnpublishedTable(t *testing.T) {
 	t.Parallel()
-	plainGetModes(t, func(t *testing.T, env *acctest.Env) {
-		tables := env.ChangeableTables(t, 2)
-		cfg := env.ProviderConfig() + acctest.TablesConfig(tables, "retrieve_audit_enabled = true\n  publish = false") + `
+	env := acctest.NewEnv(t)
+	tables := env.ChangeableTables(t, 2)
+	cfg := env.ProviderConfig() + acctest.TablesConfig(tables, "retrieve_audit_enabled = true\n  publish = false") + `
 resource "dynamics365_customizations_publish" "all" {
   entity_logical_names = [for r in dynamics365_entity_audit_settings.t : r.entity_logical_name]
 }
 `
-		addr := "dynamics365_customizations_publish.all"
-		resource.Test(t, resource.TestCase{
-			PreCheck:                 func() { acctest.PreCheck(t) },
-			ProtoV6ProviderFactories: testFactories(),
-			Steps: []resource.TestStep{
-				{Config: cfg},
-				{
-					PreConfig: func() {
-						env.Emulator.ResetCounters()
-						// A setting these resources do not manage, saved in the portal without Publish.
-						if err := env.Emulator.SaveEntityAudit(tables[1], func(a *emulator.EntityAuditState) {
-							a.IsRetrieveMultipleAuditEnabled = !a.IsRetrieveMultipleAuditEnabled
-						}); err != nil {
-							t.Fatal(err)
-						}
-					},
-					Config: cfg,
-					ConfigPlanChecks: preApply(
-						plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
-						plancheck.ExpectKnownValue(addr, tfjsonpath.New("unpublished_entity_logical_names"), knownvalue.SetSizeExact(0)),
-					),
-					Check: func(*terraform.State) error {
-						if u := env.Emulator.UnpublishedEntities(); len(u) > 0 {
-							return fmt.Errorf("unpublished tables left: %v", u)
-						}
-						if n := env.Emulator.RequestCount("POST PublishXml"); n != 1 {
-							return fmt.Errorf("%d PublishXml calls, want 1", n)
-						}
-						return nil
-					},
+	addr := "dynamics365_customizations_publish.all"
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testFactories(),
+		Steps: []resource.TestStep{
+			{Config: cfg},
+			{
+				PreConfig: func() {
+					env.Emulator.ResetCounters()
+					// A setting these resources do not manage, saved in the portal without Publish.
+					if err := env.Emulator.SaveEntityAudit(tables[1], func(a *emulator.EntityAuditState) {
+						a.IsRetrieveMultipleAuditEnabled = !a.IsRetrieveMultipleAuditEnabled
+					}); err != nil {
+						t.Fatal(err)
+					}
 				},
-				{Config: cfg, ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan())},
+				Config: cfg,
+				ConfigPlanChecks: preApply(
+					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue(addr, tfjsonpath.New("unpublished_entity_logical_names"), knownvalue.SetSizeExact(0)),
+				),
+				Check: func(*terraform.State) error {
+					if u := env.Emulator.UnpublishedEntities(); len(u) > 0 {
+						return fmt.Errorf("unpublished tables left: %v", u)
+					}
+					if n := env.Emulator.RequestCount("POST PublishXml"); n != 1 {
+						return fmt.Errorf("%d PublishXml calls, want 1", n)
+					}
+					return nil
+				},
 			},
-		})
+			{Config: cfg, ConfigPlanChecks: preApply(plancheck.ExpectEmptyPlan())},
+		},
 	})
 }
 
