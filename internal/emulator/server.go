@@ -133,9 +133,12 @@ type Options struct {
 	// PlainMetadataGetServesSaved makes a plain GET of EntityDefinitions
 	// (and its Attributes) return the saved definitions, unpublished
 	// changes included. Default false: it returns the published
-	// definitions, as "Retrieve published metadata" says the metadata cache
-	// does unless RetrieveAsIfPublished is true. Microsoft does not say which
-	// a plain GET returns; clients must work either way.
+	// definitions. Documented: "Publish customizations" (Retrieving
+	// unpublished metadata) names the RetrieveAsIfPublished parameter and
+	// RetrieveUnpublished as the ways to read unpublished definitions, and
+	// "Retrieve published metadata" says retrieving metadata gets only
+	// published customizations by default. The provider reads the published
+	// view this way; the option is for tests of the emulator's cache window.
 	PlainMetadataGetServesSaved bool
 	// FunctionAttributeItemsUntyped leaves "@odata.type" off the column
 	// items of RetrieveEntity / RetrieveAllEntities answers (each item

@@ -104,7 +104,8 @@ func entityAuditSettingsSchema(ctx context.Context) schema.Schema {
 			"published": schema.BoolAttribute{
 				Computed: true,
 				MarkdownDescription: "Whether the published audit settings of what this resource manages equal the saved " +
-					"ones, as read from Dataverse (`RetrieveEntity` with `RetrieveAsIfPublished` false and true). `false` after " +
+					"ones, as read from Dataverse (the saved definition with `RetrieveEntity`, `RetrieveAsIfPublished` true; the " +
+					"published audit fields with a `GET` of `EntityDefinitions`). `false` after " +
 					"a publish that did not finish, an apply interrupted before its publish, or a Save without Publish in the " +
 					"portal: with `publish = true` the next plan shows `published: false -> true` and the apply publishes; with " +
 					"`publish = false` it reports the truth and the plan warns that the change stays unpublished.",
