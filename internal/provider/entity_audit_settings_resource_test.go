@@ -888,7 +888,7 @@ func TestAccEntityAuditSettings_unpublishedColumnChange(t *testing.T) {
 					}
 					saveColumn("new_code")()
 				},
-				Config:    cfg,
+				Config: cfg,
 				ConfigPlanChecks: preApply(
 					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
 					plancheck.ExpectKnownValue(addr, tfjsonpath.New("published"), knownvalue.Bool(true)),
