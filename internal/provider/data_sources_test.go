@@ -66,6 +66,20 @@ func TestAccEntitiesDataSource(t *testing.T) {
 	if len(audited) == 0 || len(customUnaudited) == 0 || len(audited) == len(all) {
 		t.Fatalf("the catalogue does not exercise the filters: %d audited, %d custom unaudited of %d", len(audited), len(customUnaudited), len(all))
 	}
+	// A column of account saved but not published: has_unpublished_audit_changes
+	// comes from the columns of the tables returned.
+	if st, _ := env.Emulator.EntityAudit("account"); len(st.Attributes) == 0 {
+		t.Fatal("account has no columns")
+	} else if _, ok := st.Attributes["name"]; !ok {
+		t.Fatal("account has no column name")
+	}
+	if err := env.Emulator.SaveEntityAudit("account", func(a *emulator.EntityAuditState) {
+		c := a.Attributes["name"]
+		c.IsAuditEnabled = !c.IsAuditEnabled
+		a.Attributes["name"] = c
+	}); err != nil {
+		t.Fatal(err)
+	}
 	parallelSteps(t, []resource.TestStep{{
 		Config: env.ProviderConfig() + `
 data "dynamics365_entities" "all" {}
@@ -92,9 +106,11 @@ data "dynamics365_entities" "named" {
 				knownvalue.ObjectPartial(map[string]knownvalue.Check{
 					"logical_name": knownvalue.StringExact("account"), "display_name": knownvalue.StringExact("Account"),
 					"audit_can_be_changed": knownvalue.Bool(true), "is_custom": knownvalue.Bool(false),
+					"has_unpublished_audit_changes": knownvalue.Bool(true),
 				}),
 				knownvalue.ObjectPartial(map[string]knownvalue.Check{
 					"logical_name": knownvalue.StringExact("uom"), "audit_can_be_changed": knownvalue.Bool(false),
+					"has_unpublished_audit_changes": knownvalue.Bool(false),
 				}),
 			})),
 		},

@@ -3,13 +3,14 @@ package provider
 import (
 	"context"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -105,35 +106,14 @@ func (d *entitiesDataSource) Read(ctx context.Context, req datasource.ReadReques
 	if !ok {
 		return
 	}
-	// With columns, so that an unpublished column change shows in
-	// has_unpublished_audit_changes.
-	all, err := d.data.client.ListEntityAuditInfo(ctx, dataverse.WithColumns)
-	if err != nil {
-		addAPIError(&resp.Diagnostics, "Cannot list the environment's tables", err)
-		return
-	}
-	var wanted map[string]bool
+	// What is read grows with what is returned: the named tables, or the
+	// area's, are read on their own; only the other filters list every
+	// table's table-level fields first (two requests). The tables kept are
+	// then read with their columns (EntitiesWithColumns, 50 to a $batch), so
+	// that an unpublished column change shows in has_unpublished_audit_changes.
+	var names []string
 	if known(m.Names) {
-		var names []string
 		resp.Diagnostics.Append(m.Names.ElementsAs(ctx, &names, false)...)
-		wanted = map[string]bool{}
-		var missing []string
-		for _, n := range names {
-			wanted[n] = true
-			if _, ok := all[n]; !ok {
-				missing = append(missing, n)
-			}
-		}
-		if len(missing) > 0 {
-			sort.Strings(missing)
-			detail := fmt.Sprintf("%s has no tables named %s.", d.data.environmentURL, quoteAll(missing))
-			if hint := suggestionsFor(missing, sortedKeys(all)); hint != "" {
-				detail += " " + hint
-			}
-			resp.Diagnostics.AddAttributeError(path.Root("logical_names"), "Unknown tables",
-				fmt.Sprintf("%s Use table logical names: %s.", detail, logicalNameHint))
-			return
-		}
 	}
 	var inArea map[string]bool
 	if known(m.Area) {
@@ -142,22 +122,68 @@ func (d *entitiesDataSource) Read(ctx context.Context, req datasource.ReadReques
 			inArea[n] = true
 		}
 	}
+	keep := func(e *dataverse.EntityAuditInfo) bool {
+		return (inArea == nil || inArea[e.LogicalName]) &&
+			(!known(m.AuditEnabled) || e.IsAuditEnabled.Value == m.AuditEnabled.ValueBool()) &&
+			(!m.CustomOnly.ValueBool() || e.IsCustomEntity)
+	}
+	var candidates []string
+	switch {
+	case names != nil:
+		candidates = names
+	case inArea != nil:
+		candidates = sortedKeys(inArea)
+	default:
+		all, err := d.data.client.ListEntityAuditInfo(ctx, dataverse.WithoutColumns)
+		if err != nil {
+			addAPIError(&resp.Diagnostics, "Cannot list the environment's tables", err)
+			return
+		}
+		for _, name := range sortedKeys(all) {
+			if keep(all[name]) {
+				candidates = append(candidates, name)
+			}
+		}
+	}
+	candidates = slices.Compact(slices.Sorted(slices.Values(candidates)))
+	read, err := d.data.client.EntitiesWithColumns(ctx, candidates)
+	if err != nil {
+		addAPIError(&resp.Diagnostics, "Cannot read the environment's tables", err)
+		return
+	}
+	if names != nil && len(read) < len(candidates) {
+		d.unknownTables(ctx, candidates, read, &resp.Diagnostics)
+		return
+	}
 	m.Entities = []entityItem{}
 	m.ResultNames = []string{}
-	for _, name := range sortedKeys(all) {
-		e := all[name]
-		switch {
-		case wanted != nil && !wanted[name],
-			inArea != nil && !inArea[name],
-			known(m.AuditEnabled) && e.IsAuditEnabled.Value != m.AuditEnabled.ValueBool(),
-			m.CustomOnly.ValueBool() && !e.IsCustomEntity:
-			continue
+	for _, name := range candidates {
+		if e := read[name]; e != nil && keep(e) {
+			m.Entities = append(m.Entities, entityItemFrom(e))
+			m.ResultNames = append(m.ResultNames, name)
 		}
-		m.Entities = append(m.Entities, entityItemFrom(e))
-		m.ResultNames = append(m.ResultNames, name)
 	}
 	m.ID = types.StringValue(d.data.environmentURL)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// unknownTables reports the names of logical_names that are no table, with
+// suggestions from every table's name.
+func (d *entitiesDataSource) unknownTables(ctx context.Context, names []string, read map[string]*dataverse.EntityAuditInfo, diags *diag.Diagnostics) {
+	var missing []string
+	for _, n := range names {
+		if read[n] == nil {
+			missing = append(missing, n)
+		}
+	}
+	detail := fmt.Sprintf("%s has no tables named %s.", d.data.environmentURL, quoteAll(missing))
+	if all, err := d.data.client.ListEntityAuditInfo(ctx, dataverse.WithoutColumns); err == nil {
+		if hint := suggestionsFor(missing, sortedKeys(all)); hint != "" {
+			detail += " " + hint
+		}
+	}
+	diags.AddAttributeError(path.Root("logical_names"), "Unknown tables",
+		fmt.Sprintf("%s Use table logical names: %s.", detail, logicalNameHint))
 }
 
 func entityItemFrom(e *dataverse.EntityAuditInfo) entityItem {

@@ -61,6 +61,7 @@ var scenarios = []scenario{
 	{"refresh_300_large", runRefresh300Large},
 	{"plan_3_large", runPlan3Large},
 	{"apply_300_large", runApply300Large},
+	{"entities_large", runEntitiesLarge},
 }
 
 type bench struct {
