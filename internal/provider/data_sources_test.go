@@ -96,12 +96,16 @@ data "dynamics365_entities" "custom_unaudited" {
 data "dynamics365_entities" "named" {
   logical_names = ["uom", "account"]
 }
+data "dynamics365_entities" "none" {
+  logical_names = []
+}
 `,
 		ConfigStateChecks: []statecheck.StateCheck{
 			statecheck.ExpectKnownValue("data.dynamics365_entities.all", tfjsonpath.New("names"), stringList(all)),
 			statecheck.ExpectKnownValue("data.dynamics365_entities.sales", tfjsonpath.New("names"), stringList(sales)),
 			statecheck.ExpectKnownValue("data.dynamics365_entities.audited", tfjsonpath.New("names"), stringList(audited)),
 			statecheck.ExpectKnownValue("data.dynamics365_entities.custom_unaudited", tfjsonpath.New("names"), stringList(customUnaudited)),
+			statecheck.ExpectKnownValue("data.dynamics365_entities.none", tfjsonpath.New("names"), stringList(nil)),
 			statecheck.ExpectKnownValue("data.dynamics365_entities.named", tfjsonpath.New("entities"), knownvalue.ListExact([]knownvalue.Check{
 				knownvalue.ObjectPartial(map[string]knownvalue.Check{
 					"logical_name": knownvalue.StringExact("account"), "display_name": knownvalue.StringExact("Account"),

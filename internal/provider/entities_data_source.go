@@ -111,8 +111,9 @@ func (d *entitiesDataSource) Read(ctx context.Context, req datasource.ReadReques
 	// table's table-level fields first (two requests). The tables kept are
 	// then read with their columns (EntitiesWithColumns, 50 to a $batch), so
 	// that an unpublished column change shows in has_unpublished_audit_changes.
+	namesGiven := known(m.Names) // an empty set returns no table
 	var names []string
-	if known(m.Names) {
+	if namesGiven {
 		resp.Diagnostics.Append(m.Names.ElementsAs(ctx, &names, false)...)
 	}
 	var inArea map[string]bool
@@ -129,7 +130,7 @@ func (d *entitiesDataSource) Read(ctx context.Context, req datasource.ReadReques
 	}
 	var candidates []string
 	switch {
-	case names != nil:
+	case namesGiven:
 		candidates = names
 	case inArea != nil:
 		candidates = sortedKeys(inArea)
@@ -151,7 +152,7 @@ func (d *entitiesDataSource) Read(ctx context.Context, req datasource.ReadReques
 		addAPIError(&resp.Diagnostics, "Cannot read the environment's tables", err)
 		return
 	}
-	if names != nil && len(read) < len(candidates) {
+	if namesGiven && len(read) < len(candidates) {
 		d.unknownTables(ctx, candidates, read, &resp.Diagnostics)
 		return
 	}
