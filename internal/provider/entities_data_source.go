@@ -115,6 +115,9 @@ func (d *entitiesDataSource) Read(ctx context.Context, req datasource.ReadReques
 	var names []string
 	if namesGiven {
 		resp.Diagnostics.Append(m.Names.ElementsAs(ctx, &names, false)...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
 	}
 	var inArea map[string]bool
 	if known(m.Area) {
