@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -61,7 +60,7 @@ func (r *entityAuditSettingsResource) keepFailedCreate(requestCtx context.Contex
 func (r *entityAuditSettingsResource) rereadAfterFailure(requestCtx context.Context, name string, columns map[string]bool) *dataverse.EntityAuditInfo {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(requestCtx), rereadAfterInterruptTimeout)
 	defer cancel()
-	info, err := r.data.metadata.Entity(ctx, name, slices.Sorted(maps.Keys(columns))...)
+	info, err := r.data.metadata.Entity(ctx, name, sortedKeys(columns)...)
 	if err != nil {
 		return nil
 	}

@@ -3,8 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 	"time"
 
@@ -181,7 +179,7 @@ func columnsOf[V any](managesColumns bool, names map[string]V) tableRead {
 	if !managesColumns {
 		return tableRead{columns: dataverse.WithoutColumns}
 	}
-	return tableRead{columns: dataverse.WithColumns, managed: slices.Sorted(maps.Keys(names))}
+	return tableRead{columns: dataverse.WithColumns, managed: sortedKeys(names)}
 }
 
 // readTable reads the table's audit state through the command's cache,
