@@ -46,8 +46,12 @@ type batchFake struct {
 }
 
 func (f *batchFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// A request is in flight until its answer starts: the client may read
+	// a whole $batch answer (it stops at the last part it asked for) and
+	// send its next request before this handler has returned.
 	n := f.inFlight.Add(1)
-	defer f.inFlight.Add(-1)
+	answering := sync.OnceFunc(func() { f.inFlight.Add(-1) })
+	defer answering()
 	for {
 		m := f.maxSeen.Load()
 		if n <= m || f.maxSeen.CompareAndSwap(m, n) {
@@ -63,6 +67,7 @@ func (f *batchFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
+		answering()
 		_, _ = io.WriteString(w, auditDetailJSON(m[1], f.index[m[1]]))
 		return
 	}
@@ -95,6 +100,7 @@ func (f *batchFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(&b, "HTTP/1.1 200 OK\r\nContent-Type: application/json; odata.metadata=minimal\r\nOData-Version: 4.0\r\n\r\n%s\r\n", body)
 	}
 	b.WriteString("--" + boundary + "--\r\n")
+	answering()
 	_, _ = w.Write(b.Bytes())
 }
 
