@@ -277,25 +277,11 @@ func (b *definitionBatcher) readAudit(ctx context.Context, table string, columns
 			return nil, e
 		}
 	}
-	var saved, pub entityAuditWire
-	if err := json.Unmarshal(defs[0], &saved); err != nil {
-		return nil, fmt.Errorf("dataverse: reading the definition of table %q: %w", table, err)
-	}
-	if err := json.Unmarshal(defs[1], &pub); err != nil {
-		return nil, fmt.Errorf("dataverse: reading the published definition of table %q: %w", table, err)
-	}
+	var cols json.RawMessage
 	if len(defs) > 2 {
-		var cols struct {
-			Value []attributeAuditWire `json:"value"`
-		}
-		if err := json.Unmarshal(defs[2], &cols); err != nil {
-			return nil, fmt.Errorf("dataverse: reading the published columns of table %q: %w", table, err)
-		}
-		pub.Attributes = cols.Value
+		cols = defs[2]
 	}
-	info := saved.info(columns == WithColumns)
-	info.Published = pub.publishedAudit()
-	return info, nil
+	return auditInfoOf(table, defs[0], defs[1], cols, columns)
 }
 
 // readSaved returns the saved full definition of a table, read strongly (it

@@ -230,6 +230,31 @@ func (c *Client) readEntityAudit(ctx context.Context, scope auditReadScope, colu
 	return out, nil
 }
 
+// auditInfoOf decodes one table's saved definition and its published audit
+// fields (a plain GET's answer), with publishedColumns, when not nil, the
+// answer of the GET of some columns' published field ("value" list).
+func auditInfoOf(table string, saved, published, publishedColumns json.RawMessage, columns ColumnsOption) (*EntityAuditInfo, error) {
+	var sw, pw entityAuditWire
+	if err := json.Unmarshal(saved, &sw); err != nil {
+		return nil, fmt.Errorf("dataverse: reading the definition of table %q: %w", table, err)
+	}
+	if err := json.Unmarshal(published, &pw); err != nil {
+		return nil, fmt.Errorf("dataverse: reading the published definition of table %q: %w", table, err)
+	}
+	if publishedColumns != nil {
+		var cols struct {
+			Value []attributeAuditWire `json:"value"`
+		}
+		if err := json.Unmarshal(publishedColumns, &cols); err != nil {
+			return nil, fmt.Errorf("dataverse: reading the published columns of table %q: %w", table, err)
+		}
+		pw.Attributes = cols.Value
+	}
+	info := sw.info(columns == WithColumns)
+	info.Published = pw.publishedAudit()
+	return info, nil
+}
+
 func (w *entityAuditWire) publishedAudit() *PublishedAudit {
 	p := &PublishedAudit{
 		IsRetrieveAuditEnabled:         boolOf(w.IsRetrieveAuditEnabled),
@@ -348,15 +373,10 @@ func (c *Client) EntitiesWithColumns(ctx context.Context, tables []string) (map[
 			if err != nil {
 				return nil, err
 			}
-			var sw, pw entityAuditWire
-			if err := json.Unmarshal(def, &sw); err != nil {
-				return nil, fmt.Errorf("dataverse: reading the definition of table %q: %w", t, err)
+			info, err := auditInfoOf(t, def, pub.body, nil, WithColumns)
+			if err != nil {
+				return nil, err
 			}
-			if err := json.Unmarshal(pub.body, &pw); err != nil {
-				return nil, fmt.Errorf("dataverse: reading the published definition of table %q: %w", t, err)
-			}
-			info := sw.info(true)
-			info.Published = pw.publishedAudit()
 			out[t] = info
 		}
 	}
